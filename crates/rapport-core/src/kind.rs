@@ -1,0 +1,191 @@
+//! The kinds of objects the CRM stores, with their Close names: the event `object_type`,
+//! the id prefix and the REST path.
+
+/// An object kind stored in the generic object table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Lead,
+    Contact,
+    LeadStatus,
+    OpportunityStatus,
+    Pipeline,
+    Opportunity,
+    Note,
+    Call,
+    Email,
+    Sms,
+    Meeting,
+    LeadStatusChange,
+    Task,
+    LeadCustomField,
+    ContactCustomField,
+    OpportunityCustomField,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 16] = [
+        Kind::Lead,
+        Kind::Contact,
+        Kind::LeadStatus,
+        Kind::OpportunityStatus,
+        Kind::Pipeline,
+        Kind::Opportunity,
+        Kind::Note,
+        Kind::Call,
+        Kind::Email,
+        Kind::Sms,
+        Kind::Meeting,
+        Kind::LeadStatusChange,
+        Kind::Task,
+        Kind::LeadCustomField,
+        Kind::ContactCustomField,
+        Kind::OpportunityCustomField,
+    ];
+
+    /// Activities listed together by `GET /activity/`.
+    pub const ACTIVITIES: [Kind; 6] = [
+        Kind::Note,
+        Kind::Call,
+        Kind::Email,
+        Kind::Sms,
+        Kind::Meeting,
+        Kind::LeadStatusChange,
+    ];
+
+    /// The `object_type` of this kind's events, as Close names it.
+    pub fn object_type(self) -> &'static str {
+        match self {
+            Kind::Lead => "lead",
+            Kind::Contact => "contact",
+            Kind::LeadStatus => "status.lead",
+            Kind::OpportunityStatus => "status.opportunity",
+            Kind::Pipeline => "pipeline",
+            Kind::Opportunity => "opportunity",
+            Kind::Note => "activity.note",
+            Kind::Call => "activity.call",
+            Kind::Email => "activity.email",
+            Kind::Sms => "activity.sms",
+            Kind::Meeting => "activity.meeting",
+            Kind::LeadStatusChange => "activity.lead_status_change",
+            Kind::Task => "task.lead",
+            Kind::LeadCustomField => "custom_field.lead",
+            Kind::ContactCustomField => "custom_field.contact",
+            Kind::OpportunityCustomField => "custom_field.opportunity",
+        }
+    }
+
+    pub fn from_object_type(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.object_type() == s)
+    }
+
+    /// The prefix of this kind's ids.
+    pub fn id_prefix(self) -> &'static str {
+        match self {
+            Kind::Lead => "lead",
+            Kind::Contact => "cont",
+            Kind::LeadStatus | Kind::OpportunityStatus => "stat",
+            Kind::Pipeline => "pipe",
+            Kind::Opportunity => "oppo",
+            Kind::Note | Kind::Call | Kind::Email | Kind::Sms | Kind::Meeting | Kind::LeadStatusChange => "acti",
+            Kind::Task => "task",
+            Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => "cf",
+        }
+    }
+
+    /// The REST collection path under `/api/v1/`, without slashes. Status changes are
+    /// made by the server when a lead's status changes; they have no route of their own.
+    pub fn path(self) -> Option<&'static str> {
+        Some(match self {
+            Kind::Lead => "lead",
+            Kind::Contact => "contact",
+            Kind::LeadStatus => "status/lead",
+            Kind::OpportunityStatus => "status/opportunity",
+            Kind::Pipeline => "pipeline",
+            Kind::Opportunity => "opportunity",
+            Kind::Note => "activity/note",
+            Kind::Call => "activity/call",
+            Kind::Email => "activity/email",
+            Kind::Sms => "activity/sms",
+            Kind::Meeting => "activity/meeting",
+            Kind::LeadStatusChange => return None,
+            Kind::Task => "task",
+            Kind::LeadCustomField => "custom_field/lead",
+            Kind::ContactCustomField => "custom_field/contact",
+            Kind::OpportunityCustomField => "custom_field/opportunity",
+        })
+    }
+
+    /// A human name for messages and documentation.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Lead => "lead",
+            Kind::Contact => "contact",
+            Kind::LeadStatus => "lead status",
+            Kind::OpportunityStatus => "opportunity status",
+            Kind::Pipeline => "pipeline",
+            Kind::Opportunity => "opportunity",
+            Kind::Note => "note",
+            Kind::Call => "call",
+            Kind::Email => "email",
+            Kind::Sms => "SMS",
+            Kind::Meeting => "meeting",
+            Kind::LeadStatusChange => "lead status change",
+            Kind::Task => "task",
+            Kind::LeadCustomField => "lead custom field",
+            Kind::ContactCustomField => "contact custom field",
+            Kind::OpportunityCustomField => "opportunity custom field",
+        }
+    }
+
+    /// Close's `_type` of an activity (`GET /activity/` mixes kinds).
+    pub fn activity_type(self) -> Option<&'static str> {
+        Some(match self {
+            Kind::Note => "Note",
+            Kind::Call => "Call",
+            Kind::Email => "Email",
+            Kind::Sms => "SMS",
+            Kind::Meeting => "Meeting",
+            Kind::LeadStatusChange => "LeadStatusChange",
+            _ => return None,
+        })
+    }
+
+    pub fn is_activity(self) -> bool {
+        self.activity_type().is_some()
+    }
+
+    /// Whether objects of this kind hang from a lead (`lead_id`) and go with it.
+    pub fn belongs_to_lead(self) -> bool {
+        matches!(self, Kind::Contact | Kind::Opportunity | Kind::Task) || self.is_activity()
+    }
+
+    /// The kind of custom-field definitions whose values objects of this kind carry.
+    pub fn custom_field_kind(self) -> Option<Kind> {
+        match self {
+            Kind::Lead => Some(Kind::LeadCustomField),
+            Kind::Contact => Some(Kind::ContactCustomField),
+            Kind::Opportunity => Some(Kind::OpportunityCustomField),
+            _ => None,
+        }
+    }
+
+    pub fn is_custom_field(self) -> bool {
+        matches!(self, Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_types_round_trip_and_are_unique() {
+        for kind in Kind::ALL {
+            assert_eq!(Kind::from_object_type(kind.object_type()), Some(kind));
+        }
+        let mut paths: Vec<_> = Kind::ALL.iter().filter_map(|k| k.path()).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), Kind::ALL.len() - 1);
+    }
+}
