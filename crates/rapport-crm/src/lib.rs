@@ -1,1 +1,91 @@
+//! The CRM's one write path and its read models.
+//!
+//! Every change goes through [`Crm`]: input is checked against the kind's field table
+//! (`rapport_core::fields`), references are resolved inside the caller's organization,
+//! and the object rows are written together with their event rows in one transaction
+//! (the transactional outbox). Nothing else writes objects. Reads render objects in
+//! Close's shapes.
 
+mod accounts;
+mod custom;
+mod doc;
+mod events;
+mod list;
+mod meta;
+mod render;
+mod write;
+
+use rapport_core::FieldErrors;
+use rapport_store::{Db, DbError};
+
+pub use accounts::{ApiKeyCreated, NewOrganization};
+pub use events::{EventPage, EventQuery};
+pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
+pub use write::{Idempotency, Written};
+
+/// Who is acting: a user within one organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub organization_id: String,
+    pub user_id: String,
+    pub role: String,
+}
+
+/// Settings of the write path.
+#[derive(Debug, Clone)]
+pub struct CrmConfig {
+    /// Region of phone numbers given without a country code (ISO 3166, e.g. `US`).
+    pub phone_region: String,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        CrmConfig { phone_region: "US".into() }
+    }
+}
+
+/// What a caller of the CRM can get wrong, or what can go wrong beneath it.
+#[derive(Debug, thiserror::Error)]
+pub enum CrmError {
+    /// Missing, or in another organization: the two are indistinguishable on purpose.
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input: {0}")]
+    Invalid(FieldErrors),
+    /// Refused because of the state of other objects (a status still in use…).
+    #[error("{0}")]
+    Refused(String),
+    /// The caller's role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// An `Idempotency-Key` reused with a different request.
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyMismatch,
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<FieldErrors> for CrmError {
+    fn from(e: FieldErrors) -> Self {
+        CrmError::Invalid(e)
+    }
+}
+
+pub type CrmResult<T> = Result<T, CrmError>;
+
+/// The CRM service. Cheap to clone.
+#[derive(Clone)]
+pub struct Crm {
+    db: Db,
+    config: CrmConfig,
+}
+
+impl Crm {
+    pub fn new(db: Db, config: CrmConfig) -> Self {
+        Crm { db, config }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}

@@ -1,1 +1,202 @@
+//! Rapport's SQL store for SQLite (embedded default) and PostgreSQL (scaled out).
+//!
+//! The two backends share one schema and one SQL text: statements are written with `?`
+//! placeholders and rewritten to `$n` for PostgreSQL. Reads return rows of [`SqlValue`];
+//! writes are a [`Stmt`] batch run in one transaction, so the object rows and their
+//! event rows (the transactional outbox) commit together or not at all. Callers compose
+//! batches as data, which keeps every repository written once for both databases.
 
+mod migrations;
+mod postgres;
+mod sqlite;
+mod value;
+
+use std::sync::Arc;
+
+pub use sqlite::Durability;
+pub use value::{Row, RowExt, SqlValue};
+
+/// What went wrong in the store, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A statement marked [`Expect::One`] changed no row: someone else changed it first.
+    #[error("the object was changed or removed concurrently")]
+    Conflict,
+    /// A unique index refused the write; carries the index name.
+    #[error("unique constraint violated: {0}")]
+    Unique(String),
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Which SQL dialect a statement runs on, for the few statements that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// How a JSON document field is read in SQL, for filters and sorting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    Text,
+    Int,
+    Bool,
+}
+
+impl Dialect {
+    /// A SQL expression reading `field` of the `data` JSON column. `field` must be a known
+    /// field name (letters, digits, `_`): it is spliced into the SQL text.
+    pub fn json_field(self, field: &str, ty: JsonType) -> String {
+        debug_assert!(field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        match (self, ty) {
+            (Dialect::Sqlite, _) => format!("json_extract(data, '$.{field}')"),
+            (Dialect::Postgres, JsonType::Text) => format!("(data::jsonb ->> '{field}')"),
+            (Dialect::Postgres, JsonType::Int) => format!("((data::jsonb ->> '{field}')::bigint)"),
+            (Dialect::Postgres, JsonType::Bool) => format!("((data::jsonb ->> '{field}')::boolean)"),
+        }
+    }
+
+    /// A write that needs the events it inserts to commit in sequence order: on PostgreSQL
+    /// a sequence value is taken before commit, so without this lock a reader could see
+    /// seq 11 committed while 10 is still in flight and step over it for good. SQLite has
+    /// one writer, so no gaps and no lock.
+    pub fn event_order_lock(self) -> Option<Stmt> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(Stmt::new("SELECT pg_advisory_xact_lock(72432)", vec![])),
+        }
+    }
+}
+
+/// How many rows a statement in a batch must change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Any,
+    /// Exactly one, else the batch rolls back with [`DbError::Conflict`].
+    One,
+}
+
+/// One statement of a write batch.
+#[derive(Debug, Clone)]
+pub struct Stmt {
+    pub sql: String,
+    pub params: Vec<SqlValue>,
+    pub expect: Expect,
+}
+
+impl Stmt {
+    pub fn new(sql: impl Into<String>, params: Vec<SqlValue>) -> Self {
+        Stmt { sql: sql.into(), params, expect: Expect::Any }
+    }
+
+    /// A statement that must change exactly one row (optimistic concurrency).
+    pub fn one(sql: impl Into<String>, params: Vec<SqlValue>) -> Self {
+        Stmt { sql: sql.into(), params, expect: Expect::One }
+    }
+}
+
+/// The result of one statement of a batch: rows it returned (`RETURNING`) and rows changed.
+#[derive(Debug, Default)]
+pub struct StmtOutput {
+    pub rows: Vec<Row>,
+    pub affected: u64,
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// `postgres://…` or a SQLite file path (`sqlite://path` also accepted).
+    pub url: String,
+    pub sqlite_durability: Durability,
+    pub max_connections: usize,
+}
+
+/// A database, embedded or server. Cheap to clone.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(Arc<sqlite::SqliteDb>),
+    Postgres(postgres::PgDb),
+}
+
+impl Db {
+    /// Opens the database and brings its schema up to date. A PostgreSQL database that
+    /// does not exist yet is created.
+    pub async fn open(config: &DbConfig) -> DbResult<Db> {
+        let db = if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
+            Db::Postgres(postgres::PgDb::connect(&config.url, config.max_connections).await?)
+        } else {
+            let path = config.url.strip_prefix("sqlite://").unwrap_or(&config.url);
+            Db::Sqlite(Arc::new(sqlite::SqliteDb::open(path, config.sqlite_durability, config.max_connections)?))
+        };
+        migrations::apply(&db).await?;
+        Ok(db)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Db::Sqlite(_) => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Runs a read and returns all rows.
+    pub async fn query(&self, sql: &str, params: &[SqlValue]) -> DbResult<Vec<Row>> {
+        match self {
+            Db::Sqlite(db) => db.query(sql, params),
+            Db::Postgres(db) => db.query(sql, params).await,
+        }
+    }
+
+    /// Runs a read expected to return at most one row.
+    pub async fn query_opt(&self, sql: &str, params: &[SqlValue]) -> DbResult<Option<Row>> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs the statements in one transaction, in order.
+    pub async fn batch(&self, stmts: Vec<Stmt>) -> DbResult<Vec<StmtOutput>> {
+        match self {
+            Db::Sqlite(db) => {
+                let db = db.clone();
+                tokio::task::spawn_blocking(move || db.batch(&stmts))
+                    .await
+                    .map_err(|e| DbError::Backend(format!("write task failed: {e}")))?
+            }
+            Db::Postgres(db) => db.batch(&stmts).await,
+        }
+    }
+
+    /// Runs one write statement on its own.
+    pub async fn execute(&self, sql: &str, params: Vec<SqlValue>) -> DbResult<StmtOutput> {
+        let mut out = self.batch(vec![Stmt::new(sql, params)]).await?;
+        Ok(out.pop().unwrap_or_default())
+    }
+}
+
+/// Rewrites `?` placeholders as PostgreSQL's `$1, $2, …` (no literal `?` is used in SQL).
+pub(crate) fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(numbered_placeholders("SELECT a FROM t WHERE b = ? AND c IN (?, ?)"), "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)");
+    }
+}

@@ -1,0 +1,104 @@
+//! A stored object: its columns and its JSON document, and the statements that write it.
+
+use rapport_core::Kind;
+use rapport_store::{Row, RowExt, SqlValue, Stmt};
+use serde_json::{Map, Value};
+
+use crate::{CrmError, CrmResult};
+
+/// The columns read for every object, in [`Doc::from_row`] order.
+pub const COLUMNS: &str = "id, object_type, lead_id, unique_key, data, version, date_created, date_updated, created_by, updated_by";
+
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub id: String,
+    pub kind: Kind,
+    pub organization_id: String,
+    pub lead_id: Option<String>,
+    pub unique_key: Option<String>,
+    /// Stored fields; custom-field values under `custom`.
+    pub data: Map<String, Value>,
+    pub version: i64,
+    pub date_created: String,
+    pub date_updated: String,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+impl Doc {
+    pub fn from_row(organization_id: &str, row: &Row) -> CrmResult<Doc> {
+        let kind = Kind::from_object_type(row.text(1)).ok_or_else(|| CrmError::Refused(format!("unknown object type `{}` in the store", row.text(1))))?;
+        let data = match serde_json::from_str(row.text(4)) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        Ok(Doc {
+            id: row.text(0).to_string(),
+            kind,
+            organization_id: organization_id.to_string(),
+            lead_id: row.opt_text(2).map(str::to_string),
+            unique_key: row.opt_text(3).map(str::to_string),
+            data,
+            version: row.int(5),
+            date_created: row.text(6).to_string(),
+            date_updated: row.text(7).to_string(),
+            created_by: row.opt_text(8).map(str::to_string),
+            updated_by: row.opt_text(9).map(str::to_string),
+        })
+    }
+
+    pub fn str(&self, field: &str) -> Option<&str> {
+        self.data.get(field).and_then(Value::as_str)
+    }
+
+    pub fn custom(&self) -> Option<&Map<String, Value>> {
+        self.data.get("custom").and_then(Value::as_object)
+    }
+
+    pub fn insert_stmt(&self) -> Stmt {
+        Stmt::new(
+            "INSERT INTO objects (id, organization_id, object_type, lead_id, unique_key, data, version, date_created, date_updated, created_by, updated_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                self.id.clone().into(),
+                self.organization_id.clone().into(),
+                self.kind.object_type().into(),
+                self.lead_id.clone().into(),
+                self.unique_key.clone().into(),
+                Value::Object(self.data.clone()).to_string().into(),
+                SqlValue::Int(self.version),
+                self.date_created.clone().into(),
+                self.date_updated.clone().into(),
+                self.created_by.clone().into(),
+                self.updated_by.clone().into(),
+            ],
+        )
+    }
+
+    /// Writes this document over the stored one, provided nobody changed it since it was
+    /// read at `self.version - 1`.
+    pub fn update_stmt(&self) -> Stmt {
+        Stmt::one(
+            "UPDATE objects SET unique_key = ?, data = ?, version = ?, date_updated = ?, updated_by = ? \
+             WHERE id = ? AND organization_id = ? AND version = ?",
+            vec![
+                self.unique_key.clone().into(),
+                Value::Object(self.data.clone()).to_string().into(),
+                SqlValue::Int(self.version),
+                self.date_updated.clone().into(),
+                self.updated_by.clone().into(),
+                self.id.clone().into(),
+                self.organization_id.clone().into(),
+                SqlValue::Int(self.version - 1),
+            ],
+        )
+    }
+
+    /// Removes this document, provided nobody changed it since it was read.
+    pub fn delete_stmt(&self) -> Stmt {
+        Stmt::one(
+            "DELETE FROM objects WHERE id = ? AND organization_id = ? AND version = ?",
+            vec![self.id.clone().into(), self.organization_id.clone().into(), SqlValue::Int(self.version)],
+        )
+    }
+}

@@ -1,0 +1,181 @@
+//! The event log: one row per change, written in the same transaction as the change.
+
+use rapport_core::{new_id, Kind};
+use rapport_store::{Row, RowExt, SqlValue, Stmt};
+use serde_json::{json, Map, Value};
+
+use crate::{Actor, Crm, CrmError, CrmResult};
+
+/// A change to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub object_type: &'static str,
+    pub object_id: String,
+    pub lead_id: Option<String>,
+    pub action: &'static str,
+    pub changed_fields: Vec<String>,
+    pub previous_data: Map<String, Value>,
+    pub data: Map<String, Value>,
+}
+
+impl NewEvent {
+    pub fn created(kind: Kind, id: &str, lead_id: Option<&str>, data: Map<String, Value>) -> Self {
+        NewEvent::new(kind.object_type(), id, lead_id, "created", vec![], Map::new(), data)
+    }
+
+    /// An update; `previous_data` keeps only the changed fields' former values.
+    pub fn updated(kind: Kind, id: &str, lead_id: Option<&str>, changed: Vec<String>, before: &Map<String, Value>, after: Map<String, Value>) -> Self {
+        let previous = changed.iter().filter_map(|k| before.get(k).map(|v| (k.clone(), v.clone()))).collect();
+        NewEvent::new(kind.object_type(), id, lead_id, "updated", changed, previous, after)
+    }
+
+    /// An update of an object outside the object table (an organization).
+    pub fn updated_object(object_type: &'static str, id: &str, changed: Vec<String>, before: &Map<String, Value>, after: Map<String, Value>) -> Self {
+        let previous = changed.iter().filter_map(|k| before.get(k).map(|v| (k.clone(), v.clone()))).collect();
+        NewEvent::new(object_type, id, None, "updated", changed, previous, after)
+    }
+
+    /// A deletion; `data` is the object as it was.
+    pub fn deleted(kind: Kind, id: &str, lead_id: Option<&str>, last: Map<String, Value>) -> Self {
+        NewEvent::new(kind.object_type(), id, lead_id, "deleted", vec![], Map::new(), last)
+    }
+
+    pub fn new(
+        object_type: &'static str,
+        object_id: &str,
+        lead_id: Option<&str>,
+        action: &'static str,
+        changed_fields: Vec<String>,
+        previous_data: Map<String, Value>,
+        data: Map<String, Value>,
+    ) -> Self {
+        NewEvent { object_type, object_id: object_id.into(), lead_id: lead_id.map(Into::into), action, changed_fields, previous_data, data }
+    }
+
+    /// The insert, returning the event's sequence number.
+    pub fn insert_stmt(&self, organization_id: &str, user_id: Option<&str>, now: &str) -> Stmt {
+        Stmt::new(
+            "INSERT INTO events (id, organization_id, object_type, object_id, lead_id, action, changed_fields, previous_data, data, user_id, date_created) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+            vec![
+                new_id("ev").into(),
+                organization_id.into(),
+                self.object_type.into(),
+                self.object_id.clone().into(),
+                self.lead_id.clone().into(),
+                self.action.into(),
+                Value::from(self.changed_fields.clone()).to_string().into(),
+                Value::Object(self.previous_data.clone()).to_string().into(),
+                Value::Object(self.data.clone()).to_string().into(),
+                user_id.map(str::to_string).into(),
+                now.into(),
+            ],
+        )
+    }
+}
+
+/// Filters and paging of `GET /event/`.
+#[derive(Debug, Default, Clone)]
+pub struct EventQuery {
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub action: Option<String>,
+    pub lead_id: Option<String>,
+    pub user_id: Option<String>,
+    pub date_created_gt: Option<String>,
+    pub date_created_lt: Option<String>,
+    /// Opaque cursor from a previous page's `cursor_next`.
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// A page of events, newest first, as Close returns them.
+#[derive(Debug)]
+pub struct EventPage {
+    pub data: Vec<Value>,
+    pub cursor_next: Option<String>,
+}
+
+const EVENT_COLUMNS: &str = "seq, id, object_type, object_id, lead_id, action, changed_fields, previous_data, data, user_id, request_id, date_created";
+
+impl Crm {
+    pub async fn list_events(&self, actor: &Actor, q: &EventQuery) -> CrmResult<EventPage> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = ?");
+        let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
+        let mut filter = |clause: &str, value: &Option<String>| {
+            if let Some(v) = value {
+                sql.push_str(clause);
+                params.push(v.clone().into());
+            }
+        };
+        filter(" AND object_type = ?", &q.object_type);
+        filter(" AND object_id = ?", &q.object_id);
+        filter(" AND action = ?", &q.action);
+        filter(" AND lead_id = ?", &q.lead_id);
+        filter(" AND user_id = ?", &q.user_id);
+        filter(" AND date_created > ?", &q.date_created_gt);
+        filter(" AND date_created < ?", &q.date_created_lt);
+        if let Some(cursor) = &q.cursor {
+            let before = decode_cursor(cursor).ok_or_else(|| CrmError::Invalid(rapport_core::FieldErrors::field("_cursor", "not a cursor this server returned")))?;
+            sql.push_str(" AND seq < ?");
+            params.push(SqlValue::Int(before));
+        }
+        sql.push_str(" ORDER BY seq DESC LIMIT ?");
+        let limit = q.limit.clamp(1, 200);
+        params.push(SqlValue::Int(limit as i64 + 1));
+        let rows = self.db.query(&sql, &params).await?;
+        let has_more = rows.len() > limit;
+        let data: Vec<Value> = rows.iter().take(limit).map(|r| render_event(&actor.organization_id, r)).collect();
+        let cursor_next = if has_more { rows.get(limit - 1).map(|r| encode_cursor(r.int(0))) } else { None };
+        Ok(EventPage { data, cursor_next })
+    }
+
+    /// The newest event sequence number of the whole log (0 when empty).
+    pub async fn last_event_seq(&self) -> CrmResult<i64> {
+        let row = self.db.query_opt("SELECT MAX(seq) FROM events", &[]).await?;
+        Ok(row.map(|r| r.int(0)).unwrap_or(0))
+    }
+}
+
+fn encode_cursor(seq: i64) -> String {
+    format!("ev{seq:x}")
+}
+
+fn decode_cursor(cursor: &str) -> Option<i64> {
+    i64::from_str_radix(cursor.strip_prefix("ev")?, 16).ok()
+}
+
+fn parse_json(text: Option<&str>) -> Value {
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
+}
+
+fn render_event(organization_id: &str, r: &Row) -> Value {
+    json!({
+        "id": r.text(1),
+        "seq": r.int(0),
+        "object_type": r.text(2),
+        "object_id": r.text(3),
+        "lead_id": r.opt_text(4),
+        "action": r.text(5),
+        "changed_fields": parse_json(r.opt_text(6)),
+        "previous_data": parse_json(r.opt_text(7)),
+        "data": parse_json(r.opt_text(8)),
+        "user_id": r.opt_text(9),
+        "request_id": r.opt_text(10),
+        "organization_id": organization_id,
+        "date_created": r.text(11),
+        "date_updated": r.text(11),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(12345)), Some(12345));
+        assert_eq!(decode_cursor("12345"), None);
+        assert_eq!(decode_cursor("evzz"), None);
+    }
+}

@@ -1,0 +1,186 @@
+//! Listing objects: Close's filters (`lead_id=`, `status_id=`, `date_created__gt=`…),
+//! `_order_by`, and `_skip`/`_limit` paging with a total count.
+
+use rapport_core::fields::{specs, Access, FieldType};
+use rapport_core::{time, FieldErrors, Kind};
+use rapport_store::{JsonType, RowExt, SqlValue};
+use serde_json::{Map, Value};
+
+use crate::doc::{Doc, COLUMNS};
+use crate::render::render;
+use crate::{Actor, Crm, CrmResult};
+
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 200;
+
+/// A list request: query parameters as given, minus the paging ones.
+#[derive(Debug, Default, Clone)]
+pub struct ListQuery {
+    /// `field` or `field__gt|gte|lt|lte|in` → value, in request order.
+    pub filters: Vec<(String, String)>,
+    pub order_by: Option<String>,
+    pub skip: usize,
+    pub limit: usize,
+}
+
+#[derive(Debug)]
+pub struct Page {
+    pub data: Vec<Map<String, Value>>,
+    pub has_more: bool,
+    pub total_results: i64,
+}
+
+/// A column of the object table, filterable and sortable on every kind.
+const COLUMN_FIELDS: &[&str] = &["id", "lead_id", "date_created", "date_updated", "created_by", "updated_by"];
+
+impl Crm {
+    /// Lists objects of the given kinds (several for `GET /activity/`), newest first
+    /// unless `_order_by` says otherwise.
+    pub async fn list(&self, actor: &Actor, kinds: &[Kind], q: &ListQuery) -> CrmResult<Page> {
+        let dialect = self.db.dialect();
+        let mut errors = FieldErrors::new();
+        let meta = self.meta(actor).await?;
+        let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
+        let types: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.object_type())).collect();
+        let mut filter_sql = format!("organization_id = ? AND object_type IN ({})", types.join(", "));
+        for (param, value) in &q.filters {
+            let (field, op) = match param.rsplit_once("__") {
+                Some((f, op @ ("gt" | "gte" | "lt" | "lte" | "in"))) => (f, op),
+                _ => (param.as_str(), "eq"),
+            };
+            if field == "_type" && kinds.iter().any(|k| k.is_activity()) {
+                // `_type=Call` narrows `/activity/` to one kind.
+                match kinds.iter().find(|k| k.activity_type().is_some_and(|t| t.eq_ignore_ascii_case(value))) {
+                    Some(kind) => {
+                        filter_sql.push_str(" AND object_type = ?");
+                        params.push(kind.object_type().into());
+                    }
+                    None => errors.add("_type", format!("unknown activity type `{value}`")),
+                }
+                continue;
+            }
+            if field == "status_type" && kinds == [Kind::Opportunity] && op == "eq" {
+                // The type lives on the status: filter by the statuses of that type.
+                let ids: Vec<SqlValue> = meta.of_kind(Kind::OpportunityStatus).filter(|s| s.str("status_type") == Some(value.as_str())).map(|s| SqlValue::from(&s.id)).collect();
+                let expr = dialect.json_field("status_id", JsonType::Text);
+                if ids.is_empty() {
+                    filter_sql.push_str(" AND 1 = 0");
+                } else {
+                    filter_sql.push_str(&format!(" AND {expr} IN ({})", vec!["?"; ids.len()].join(", ")));
+                    params.extend(ids);
+                }
+                continue;
+            }
+            let Some((expr, ty)) = field_expr(kinds, field, dialect) else {
+                errors.add(param, "unknown filter for this list");
+                continue;
+            };
+            let sql_op = match op {
+                "eq" => "=",
+                "gt" => ">",
+                "gte" => ">=",
+                "lt" => "<",
+                "lte" => "<=",
+                _ => "IN",
+            };
+            let values: Vec<&str> = if op == "in" { value.split(',').collect() } else { vec![value.as_str()] };
+            let mut placeholders = Vec::new();
+            for v in values {
+                match filter_value(ty, v) {
+                    Ok(p) => {
+                        params.push(p);
+                        placeholders.push("?");
+                    }
+                    Err(message) => errors.add(param, message),
+                }
+            }
+            if op == "in" {
+                filter_sql.push_str(&format!(" AND {expr} IN ({})", placeholders.join(", ")));
+            } else {
+                filter_sql.push_str(&format!(" AND {expr} {sql_op} ?"));
+            }
+        }
+        let default_order = if kinds.iter().all(|k| k.is_activity()) { "-activity_at" } else { "-date_created" };
+        let mut order = Vec::new();
+        for key in q.order_by.as_deref().unwrap_or(default_order).split(',').map(str::trim).filter(|k| !k.is_empty()) {
+            let (field, desc) = key.strip_prefix('-').map_or((key, false), |f| (f, true));
+            match field_expr(kinds, field, dialect) {
+                Some((expr, _)) => order.push(format!("{expr} {}", if desc { "DESC" } else { "ASC" })),
+                None => errors.add("_order_by", format!("cannot order by `{field}`")),
+            }
+        }
+        order.push("id ASC".into());
+        if let Err(e) = errors.into_result(()) {
+            return Err(e.into());
+        }
+        let limit = q.limit.min(MAX_LIMIT);
+        let count_sql = format!("SELECT COUNT(*) FROM objects WHERE {filter_sql}");
+        let total = self.db.query_opt(&count_sql, &params).await?.map(|r| r.int(0)).unwrap_or(0);
+        let mut data = Vec::new();
+        if limit > 0 {
+            let sql = format!("SELECT {COLUMNS} FROM objects WHERE {filter_sql} ORDER BY {} LIMIT ? OFFSET ?", order.join(", "));
+            let mut page_params = params.clone();
+            page_params.push(SqlValue::Int(limit as i64));
+            page_params.push(SqlValue::Int(q.skip as i64));
+            let rows = self.db.query(&sql, &page_params).await?;
+            let docs = rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect::<CrmResult<Vec<_>>>()?;
+            let contacts = if kinds == [Kind::Lead] { self.contacts_of_many(actor, &docs).await? } else { vec![] };
+            data = docs
+                .iter()
+                .map(|doc| {
+                    let own: Vec<Doc> = contacts.iter().filter(|c| c.lead_id.as_deref() == Some(doc.id.as_str())).cloned().collect();
+                    render(doc, &meta, &own)
+                })
+                .collect();
+        }
+        Ok(Page { has_more: (q.skip + data.len()) < total as usize && limit > 0, data, total_results: total })
+    }
+
+    async fn contacts_of_many(&self, actor: &Actor, leads: &[Doc]) -> CrmResult<Vec<Doc>> {
+        if leads.is_empty() {
+            return Ok(vec![]);
+        }
+        let placeholders = vec!["?"; leads.len()].join(", ");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE lead_id IN ({placeholders}) AND object_type = 'contact' AND organization_id = ? ORDER BY date_created, id"
+        );
+        let mut params: Vec<SqlValue> = leads.iter().map(|l| SqlValue::from(&l.id)).collect();
+        params.push(actor.organization_id.clone().into());
+        let rows = self.db.query(&sql, &params).await?;
+        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
+    }
+}
+
+/// The SQL expression of a filterable or sortable field of these kinds: a column, or a
+/// scalar field of the JSON document.
+fn field_expr(kinds: &[Kind], field: &str, dialect: rapport_store::Dialect) -> Option<(String, FieldType)> {
+    if COLUMN_FIELDS.contains(&field) {
+        let ty = if field.starts_with("date_") { FieldType::DateTime } else { FieldType::Text(64) };
+        return Some((field.to_string(), ty));
+    }
+    let spec = kinds.iter().flat_map(|k| specs(*k)).find(|s| s.name == field && !matches!(s.access, Access::WriteOnly { .. }))?;
+    let json_type = match spec.ty {
+        FieldType::Int { .. } => JsonType::Int,
+        FieldType::Bool => JsonType::Bool,
+        FieldType::Text(_) | FieldType::DateTime | FieldType::Date | FieldType::DateOrDateTime | FieldType::Choice(_) | FieldType::Url | FieldType::Ref(_) | FieldType::UserRef => JsonType::Text,
+        _ => return None,
+    };
+    // Stored, not computed on render.
+    if spec.access == Access::ReadOnly {
+        return None;
+    }
+    Some((dialect.json_field(field, json_type), spec.ty))
+}
+
+fn filter_value(ty: FieldType, raw: &str) -> Result<SqlValue, String> {
+    match ty {
+        FieldType::Int { .. } => raw.trim().parse::<i64>().map(SqlValue::Int).map_err(|_| format!("`{raw}` is not an integer")),
+        FieldType::Bool => match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(SqlValue::Int(1)),
+            "false" | "0" | "no" => Ok(SqlValue::Int(0)),
+            _ => Err(format!("`{raw}` is not true or false")),
+        },
+        FieldType::DateTime => time::parse_datetime(raw).map(|t| SqlValue::Text(time::format(t))).ok_or_else(|| format!("`{raw}` is not an ISO 8601 date-time")),
+        _ => Ok(SqlValue::Text(raw.to_string())),
+    }
+}

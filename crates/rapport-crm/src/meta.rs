@@ -1,0 +1,81 @@
+//! An organization's configuration that other objects refer to and render with:
+//! statuses, pipelines, custom-field definitions and users. Read once per operation.
+
+use rapport_core::Kind;
+use rapport_store::{RowExt, SqlValue};
+
+use crate::doc::{Doc, COLUMNS};
+use crate::{Actor, Crm, CrmResult};
+
+#[derive(Debug, Clone)]
+pub struct UserRef {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+}
+
+#[derive(Debug, Default)]
+pub struct OrgMeta {
+    pub docs: Vec<Doc>,
+    pub users: Vec<UserRef>,
+}
+
+impl OrgMeta {
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = &Doc> {
+        self.docs.iter().filter(move |d| d.kind == kind)
+    }
+
+    pub fn find(&self, kind: Kind, id: &str) -> Option<&Doc> {
+        self.of_kind(kind).find(|d| d.id == id)
+    }
+
+    /// A status of `kind` by its label, case-insensitively.
+    pub fn status_by_label(&self, kind: Kind, label: &str) -> Option<&Doc> {
+        self.of_kind(kind).find(|d| d.str("label").is_some_and(|l| l.eq_ignore_ascii_case(label.trim())))
+    }
+
+    pub fn labels(&self, kind: Kind) -> String {
+        self.of_kind(kind).filter_map(|d| d.str("label")).collect::<Vec<_>>().join(", ")
+    }
+
+    pub fn user(&self, id: &str) -> Option<&UserRef> {
+        self.users.iter().find(|u| u.id == id)
+    }
+}
+
+const META_KINDS: [Kind; 6] = [
+    Kind::LeadStatus,
+    Kind::OpportunityStatus,
+    Kind::Pipeline,
+    Kind::LeadCustomField,
+    Kind::ContactCustomField,
+    Kind::OpportunityCustomField,
+];
+
+impl Crm {
+    pub(crate) async fn meta(&self, actor: &Actor) -> CrmResult<OrgMeta> {
+        let org = &actor.organization_id;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND object_type IN ({}) ORDER BY date_created, id",
+            META_KINDS.iter().map(|k| format!("'{}'", k.object_type())).collect::<Vec<_>>().join(", ")
+        );
+        let rows = self.db.query(&sql, &[org.into()]).await?;
+        let docs = rows.iter().map(|r| Doc::from_row(org, r)).collect::<CrmResult<Vec<_>>>()?;
+        let users = self
+            .db
+            .query(
+                "SELECT u.id, u.email, u.first_name, u.last_name FROM users u JOIN memberships m ON m.user_id = u.id \
+                 WHERE m.organization_id = ? ORDER BY u.date_created, u.id",
+                &[SqlValue::from(org)],
+            )
+            .await?
+            .iter()
+            .map(|r| UserRef { id: r.text(0).into(), email: r.text(1).into(), name: full_name(r.text(2), r.text(3)) })
+            .collect();
+        Ok(OrgMeta { docs, users })
+    }
+}
+
+pub fn full_name(first: &str, last: &str) -> String {
+    format!("{first} {last}").trim().to_string()
+}

@@ -1,0 +1,644 @@
+//! Create, update and delete: the one write path. Each operation reads what it needs,
+//! builds a [`Plan`] of row changes and events, and commits it as one transaction. A
+//! concurrent change to a row it read makes the commit fail with a conflict, and the
+//! operation starts over from fresh reads.
+
+use rapport_core::fields::{check_input, specs, Access, FieldType, Mode};
+use rapport_core::{new_id, time, FieldErrors, Kind};
+use rapport_store::{DbError, RowExt, SqlValue, Stmt};
+use serde_json::{Map, Value};
+
+use crate::custom;
+use crate::doc::{Doc, COLUMNS};
+use crate::events::NewEvent;
+use crate::meta::OrgMeta;
+use crate::render::{changed_fields, render};
+use crate::{Actor, Crm, CrmError, CrmResult};
+
+/// An `Idempotency-Key` sent with a create: a retry returns the first result.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    /// Identifies the request (method, path, body) so a reused key with another request is refused.
+    pub request_hash: String,
+}
+
+/// The outcome of a write: the object as it now is (empty after a delete) and the
+/// sequence number of the last event it wrote (0 when replayed from an idempotency key).
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub object: Map<String, Value>,
+    pub event_seq: i64,
+}
+
+/// Row changes and events of one operation, committed together.
+#[derive(Default)]
+struct Plan {
+    stmts: Vec<Stmt>,
+    events: Vec<NewEvent>,
+}
+
+impl Plan {
+    fn insert(&mut self, doc: &Doc, event: NewEvent) {
+        self.stmts.push(doc.insert_stmt());
+        self.events.push(event);
+    }
+    fn update(&mut self, doc: &Doc, event: NewEvent) {
+        self.stmts.push(doc.update_stmt());
+        self.events.push(event);
+    }
+    fn delete(&mut self, doc: &Doc, event: NewEvent) {
+        self.stmts.push(doc.delete_stmt());
+        self.events.push(event);
+    }
+}
+
+const MAX_ATTEMPTS: usize = 5;
+
+impl Crm {
+    /// Reads one object of `kind`; another organization's object is not found.
+    pub async fn get(&self, actor: &Actor, kind: Kind, id: &str) -> CrmResult<Map<String, Value>> {
+        let doc = self.load(actor, kind, id).await?;
+        let meta = self.meta(actor).await?;
+        let contacts = if kind == Kind::Lead { self.contacts_of(actor, &doc.id).await? } else { vec![] };
+        Ok(render(&doc, &meta, &contacts))
+    }
+
+    pub async fn create(&self, actor: &Actor, kind: Kind, input: &Value, idempotency: Option<&Idempotency>) -> CrmResult<Written> {
+        if let Some(idem) = idempotency {
+            if let Some(previous) = self.idempotent_replay(actor, idem).await? {
+                return Ok(previous);
+            }
+        }
+        let input = as_object(input)?;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut plan = Plan::default();
+            let object = self.plan_create(actor, kind, input, &mut plan).await?;
+            if let Some(idem) = idempotency {
+                plan.stmts.push(Stmt::new(
+                    "INSERT INTO idempotency_keys (organization_id, user_id, key, request_hash, status, body, date_created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    vec![
+                        actor.organization_id.clone().into(),
+                        actor.user_id.clone().into(),
+                        idem.key.clone().into(),
+                        idem.request_hash.clone().into(),
+                        SqlValue::Int(200),
+                        Value::Object(object.clone()).to_string().into(),
+                        time::format(time::now()).into(),
+                    ],
+                ));
+            }
+            match self.commit(actor, kind, plan).await {
+                Ok(event_seq) => return Ok(Written { object, event_seq }),
+                Err(CrmError::Db(DbError::Conflict)) if attempt < MAX_ATTEMPTS => continue,
+                Err(CrmError::Db(DbError::Unique(index))) if index.contains("idempotency") => {
+                    // The same key committed concurrently: answer with its result.
+                    if let Some(idem) = idempotency {
+                        if let Some(previous) = self.idempotent_replay(actor, idem).await? {
+                            return Ok(previous);
+                        }
+                    }
+                    return Err(CrmError::Db(DbError::Unique(index)));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CrmError::Db(DbError::Conflict))
+    }
+
+    pub async fn update(&self, actor: &Actor, kind: Kind, id: &str, input: &Value) -> CrmResult<Written> {
+        let input = as_object(input)?;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut plan = Plan::default();
+            let object = self.plan_update(actor, kind, id, input, &mut plan).await?;
+            match self.commit(actor, kind, plan).await {
+                Ok(event_seq) => return Ok(Written { object, event_seq }),
+                Err(CrmError::Db(DbError::Conflict)) if attempt < MAX_ATTEMPTS => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CrmError::Db(DbError::Conflict))
+    }
+
+    pub async fn delete(&self, actor: &Actor, kind: Kind, id: &str) -> CrmResult<Written> {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut plan = Plan::default();
+            self.plan_delete(actor, kind, id, &mut plan).await?;
+            match self.commit(actor, kind, plan).await {
+                Ok(event_seq) => return Ok(Written { object: Map::new(), event_seq }),
+                Err(CrmError::Db(DbError::Conflict)) if attempt < MAX_ATTEMPTS => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CrmError::Db(DbError::Conflict))
+    }
+
+    async fn idempotent_replay(&self, actor: &Actor, idem: &Idempotency) -> CrmResult<Option<Written>> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT request_hash, body FROM idempotency_keys WHERE organization_id = ? AND user_id = ? AND key = ?",
+                &[actor.organization_id.clone().into(), actor.user_id.clone().into(), idem.key.clone().into()],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        if row.text(0) != idem.request_hash {
+            return Err(CrmError::IdempotencyMismatch);
+        }
+        let object = match serde_json::from_str(row.text(1)) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        Ok(Some(Written { object, event_seq: 0 }))
+    }
+
+    /// Commits the plan; events go last, behind the dialect's ordering lock.
+    async fn commit(&self, actor: &Actor, kind: Kind, plan: Plan) -> CrmResult<i64> {
+        let Plan { mut stmts, events } = plan;
+        let first_event = stmts.len() + usize::from(self.db.dialect().event_order_lock().is_some());
+        stmts.extend(self.db.dialect().event_order_lock());
+        let now = time::format(time::now());
+        stmts.extend(events.iter().map(|e| e.insert_stmt(&actor.organization_id, Some(&actor.user_id), &now)));
+        match self.db.batch(stmts).await {
+            Ok(outputs) => Ok(outputs[first_event..].iter().filter_map(|o| o.rows.first()).map(|r| r.int(0)).max().unwrap_or(0)),
+            Err(DbError::Unique(index)) if !index.contains("idempotency") => {
+                let field = if matches!(kind, Kind::LeadStatus | Kind::OpportunityStatus) { "label" } else { "name" };
+                Err(FieldErrors::field(field, format!("a {} with this {field} already exists", kind.label())).into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Loads an object of `kind` in the actor's organization.
+    pub(crate) async fn load(&self, actor: &Actor, kind: Kind, id: &str) -> CrmResult<Doc> {
+        self.load_any(actor, id).await?.filter(|d| d.kind == kind).ok_or(CrmError::NotFound)
+    }
+
+    async fn load_any(&self, actor: &Actor, id: &str) -> CrmResult<Option<Doc>> {
+        let sql = format!("SELECT {COLUMNS} FROM objects WHERE id = ? AND organization_id = ?");
+        let row = self.db.query_opt(&sql, &[id.into(), actor.organization_id.clone().into()]).await?;
+        row.map(|r| Doc::from_row(&actor.organization_id, &r)).transpose()
+    }
+
+    pub(crate) async fn contacts_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
+        let sql = format!("SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND object_type = 'contact' AND organization_id = ? ORDER BY date_created, id");
+        let rows = self.db.query(&sql, &[lead_id.into(), actor.organization_id.clone().into()]).await?;
+        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
+    }
+
+    async fn children_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
+        let sql = format!("SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND organization_id = ? ORDER BY date_created, id");
+        let rows = self.db.query(&sql, &[lead_id.into(), actor.organization_id.clone().into()]).await?;
+        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
+    }
+
+    async fn plan_create(&self, actor: &Actor, kind: Kind, input: &Map<String, Value>, plan: &mut Plan) -> CrmResult<Map<String, Value>> {
+        if kind.path().is_none() {
+            return Err(CrmError::Refused(format!("a {} is recorded by the server and cannot be created", kind.label())));
+        }
+        let checked = check_input(kind, input, Mode::Create, &self.config.phone_region)?;
+        let meta = self.meta(actor).await?;
+        let now = time::format(time::now());
+        let mut doc = Doc {
+            id: new_id(kind.id_prefix()),
+            kind,
+            organization_id: actor.organization_id.clone(),
+            lead_id: None,
+            unique_key: None,
+            data: Map::new(),
+            version: 1,
+            date_created: checked.values.get("date_created").and_then(Value::as_str).unwrap_or(&now).to_string(),
+            date_updated: now.clone(),
+            created_by: Some(actor.user_id.clone()),
+            updated_by: Some(actor.user_id.clone()),
+        };
+        let mut errors = FieldErrors::new();
+        let mut custom_values = Map::new();
+        custom::apply(kind, &meta, checked.custom, &mut custom_values, &mut errors);
+        if !custom_values.is_empty() {
+            doc.data.insert("custom".into(), Value::Object(custom_values));
+        }
+        store_values(&mut doc, &checked.values);
+        let lead = self.resolve(actor, &meta, &mut doc, &checked.values, None, &mut errors).await?;
+        if let Err(e) = errors.into_result(()) {
+            return Err(e.into());
+        }
+        match kind {
+            Kind::Lead => {
+                // Contacts given with the lead are created in the same transaction.
+                let mut contacts = Vec::new();
+                let mut errors = FieldErrors::new();
+                let given = input.get("contacts").and_then(Value::as_array).cloned().unwrap_or_default();
+                for (i, contact_input) in given.iter().enumerate() {
+                    let contact_input = contact_input.as_object().cloned().unwrap_or_default();
+                    match self.new_contact_doc(actor, &meta, &doc, &contact_input, &now).await {
+                        Ok(contact) => contacts.push(contact),
+                        Err(CrmError::Invalid(e)) => errors.merge_prefixed(&format!("contacts[{i}]."), e),
+                        Err(e) => return Err(e),
+                    }
+                }
+                if let Err(e) = errors.into_result(()) {
+                    return Err(e.into());
+                }
+                let rendered = render(&doc, &meta, &contacts);
+                plan.insert(&doc, NewEvent::created(kind, &doc.id, Some(&doc.id), rendered.clone()));
+                for contact in &contacts {
+                    plan.insert(contact, NewEvent::created(Kind::Contact, &contact.id, Some(&doc.id), render(contact, &meta, &[])));
+                }
+                Ok(rendered)
+            }
+            Kind::Contact => {
+                let rendered = render(&doc, &meta, &[]);
+                match lead {
+                    Some(lead) => self.touch_lead(actor, &meta, lead, ContactChange::Added(doc.clone()), &now, plan).await?,
+                    None => {
+                        // Close makes a lead for a contact given without one.
+                        let lead = self.new_lead_for_contact(actor, &meta, &doc, &now);
+                        doc.lead_id = Some(lead.id.clone());
+                        let rendered_lead = render(&lead, &meta, std::slice::from_ref(&doc));
+                        plan.insert(&lead, NewEvent::created(Kind::Lead, &lead.id, Some(&lead.id), rendered_lead));
+                    }
+                }
+                let mut rendered = rendered;
+                rendered.insert("lead_id".into(), doc.lead_id.clone().into());
+                plan.insert(&doc, NewEvent::created(kind, &doc.id, doc.lead_id.as_deref(), rendered.clone()));
+                Ok(rendered)
+            }
+            _ => {
+                let rendered = render(&doc, &meta, &[]);
+                plan.insert(&doc, NewEvent::created(kind, &doc.id, doc.lead_id.as_deref(), rendered.clone()));
+                Ok(rendered)
+            }
+        }
+    }
+
+    async fn new_contact_doc(&self, actor: &Actor, meta: &OrgMeta, lead: &Doc, input: &Map<String, Value>, now: &str) -> CrmResult<Doc> {
+        let checked = check_input(Kind::Contact, input, Mode::Create, &self.config.phone_region)?;
+        let mut doc = Doc {
+            id: new_id(Kind::Contact.id_prefix()),
+            kind: Kind::Contact,
+            organization_id: actor.organization_id.clone(),
+            lead_id: Some(lead.id.clone()),
+            unique_key: None,
+            data: Map::new(),
+            version: 1,
+            date_created: lead.date_created.clone(),
+            date_updated: now.to_string(),
+            created_by: Some(actor.user_id.clone()),
+            updated_by: Some(actor.user_id.clone()),
+        };
+        let mut errors = FieldErrors::new();
+        let mut custom_values = Map::new();
+        custom::apply(Kind::Contact, meta, checked.custom, &mut custom_values, &mut errors);
+        if !custom_values.is_empty() {
+            doc.data.insert("custom".into(), Value::Object(custom_values));
+        }
+        store_values(&mut doc, &checked.values);
+        errors.into_result(doc).map_err(Into::into)
+    }
+
+    fn new_lead_for_contact(&self, actor: &Actor, meta: &OrgMeta, contact: &Doc, now: &str) -> Doc {
+        let mut data = Map::new();
+        data.insert("name".into(), contact.str("name").unwrap_or("").into());
+        if let Some(status) = meta.of_kind(Kind::LeadStatus).next() {
+            data.insert("status_id".into(), status.id.clone().into());
+        }
+        let id = new_id(Kind::Lead.id_prefix());
+        Doc {
+            lead_id: Some(id.clone()),
+            id,
+            kind: Kind::Lead,
+            organization_id: actor.organization_id.clone(),
+            unique_key: None,
+            data,
+            version: 1,
+            date_created: now.to_string(),
+            date_updated: now.to_string(),
+            created_by: Some(actor.user_id.clone()),
+            updated_by: Some(actor.user_id.clone()),
+        }
+    }
+
+    async fn plan_update(&self, actor: &Actor, kind: Kind, id: &str, input: &Map<String, Value>, plan: &mut Plan) -> CrmResult<Map<String, Value>> {
+        let before = self.load(actor, kind, id).await?;
+        if kind.path().is_none() {
+            return Err(CrmError::Refused(format!("a {} is recorded by the server and cannot be changed", kind.label())));
+        }
+        let checked = check_input(kind, input, Mode::Update, &self.config.phone_region)?;
+        let meta = self.meta(actor).await?;
+        let now = time::format(time::now());
+        let mut doc = before.clone();
+        doc.version += 1;
+        doc.date_updated = now.clone();
+        doc.updated_by = Some(actor.user_id.clone());
+        let mut errors = FieldErrors::new();
+        let mut custom_values = doc.custom().cloned().unwrap_or_default();
+        custom::apply(kind, &meta, checked.custom, &mut custom_values, &mut errors);
+        if custom_values.is_empty() {
+            doc.data.remove("custom");
+        } else {
+            doc.data.insert("custom".into(), Value::Object(custom_values));
+        }
+        store_values(&mut doc, &checked.values);
+        let lead = self.resolve(actor, &meta, &mut doc, &checked.values, Some(&before), &mut errors).await?;
+        if let Err(e) = errors.into_result(()) {
+            return Err(e.into());
+        }
+        let contacts = if kind == Kind::Lead { self.contacts_of(actor, id).await? } else { vec![] };
+        let rendered_before = render(&before, &meta, &contacts);
+        let rendered = render(&doc, &meta, &contacts);
+        let changed = changed_fields(&rendered_before, &rendered);
+        if kind == Kind::Lead && before.str("status_id") != doc.str("status_id") {
+            plan_status_change(actor, &meta, &before, &doc, &now, plan);
+        }
+        plan.update(&doc, NewEvent::updated(kind, &doc.id, doc.lead_id.as_deref(), changed, &rendered_before, rendered.clone()));
+        if let Some(lead) = lead.filter(|_| kind == Kind::Contact) {
+            self.touch_lead(actor, &meta, lead, ContactChange::Changed(doc), &now, plan).await?;
+        }
+        Ok(rendered)
+    }
+
+    async fn plan_delete(&self, actor: &Actor, kind: Kind, id: &str, plan: &mut Plan) -> CrmResult<()> {
+        let doc = self.load(actor, kind, id).await?;
+        if kind.path().is_none() {
+            return Err(CrmError::Refused(format!("a {} is recorded by the server and cannot be deleted", kind.label())));
+        }
+        let meta = self.meta(actor).await?;
+        let now = time::format(time::now());
+        match kind {
+            Kind::Lead => {
+                // A lead takes its contacts, activities, opportunities and tasks with it.
+                let children = self.children_of(actor, id).await?;
+                let contacts: Vec<Doc> = children.iter().filter(|c| c.kind == Kind::Contact).cloned().collect();
+                for child in children.iter().filter(|c| c.id != doc.id) {
+                    plan.delete(child, NewEvent::deleted(child.kind, &child.id, Some(id), render(child, &meta, &[])));
+                }
+                plan.delete(&doc, NewEvent::deleted(kind, id, Some(id), render(&doc, &meta, &contacts)));
+                return Ok(());
+            }
+            Kind::Contact => {
+                if let Some(lead_id) = &doc.lead_id {
+                    let lead = self.load(actor, Kind::Lead, lead_id).await?;
+                    self.touch_lead(actor, &meta, lead, ContactChange::Removed(doc.id.clone()), &now, plan).await?;
+                }
+            }
+            Kind::LeadStatus => {
+                if meta.of_kind(Kind::LeadStatus).count() <= 1 {
+                    return Err(CrmError::Refused("the last lead status cannot be deleted: every lead needs one".into()));
+                }
+                self.refuse_if_used(actor, Kind::Lead, "status_id", id, "lead status").await?;
+            }
+            Kind::OpportunityStatus => self.refuse_if_used(actor, Kind::Opportunity, "status_id", id, "opportunity status").await?,
+            Kind::Pipeline => {
+                let statuses = meta.of_kind(Kind::OpportunityStatus).filter(|s| s.str("pipeline_id") == Some(id)).count();
+                if statuses > 0 {
+                    return Err(CrmError::Refused(format!("this pipeline still has {statuses} opportunity statuses; delete or move them first")));
+                }
+            }
+            _ => {}
+        }
+        plan.delete(&doc, NewEvent::deleted(kind, id, doc.lead_id.as_deref(), render(&doc, &meta, &[])));
+        Ok(())
+    }
+
+    async fn refuse_if_used(&self, actor: &Actor, kind: Kind, field: &str, id: &str, what: &str) -> CrmResult<()> {
+        let expr = self.db.dialect().json_field(field, rapport_store::JsonType::Text);
+        let sql = format!("SELECT COUNT(*) FROM objects WHERE organization_id = ? AND object_type = ? AND {expr} = ?");
+        let row = self.db.query_opt(&sql, &[actor.organization_id.clone().into(), kind.object_type().into(), id.into()]).await?;
+        let count = row.map(|r| r.int(0)).unwrap_or(0);
+        if count > 0 {
+            let plural = if count == 1 { "" } else { "s" };
+            return Err(CrmError::Refused(format!("this {what} is used by {count} {}{plural}; move them to another first", kind.label())));
+        }
+        Ok(())
+    }
+
+    /// Checks references and fills defaults after the given `values` were stored in `doc`
+    /// (`before` is the stored object on update). Returns the object's lead when it has one.
+    async fn resolve(
+        &self,
+        actor: &Actor,
+        meta: &OrgMeta,
+        doc: &mut Doc,
+        values: &Map<String, Value>,
+        before: Option<&Doc>,
+        errors: &mut FieldErrors,
+    ) -> CrmResult<Option<Doc>> {
+        let creating = before.is_none();
+        let kind = doc.kind;
+        // References given in this request.
+        for spec in specs(kind) {
+            let Some(id) = values.get(spec.name).and_then(Value::as_str) else { continue };
+            match spec.ty {
+                FieldType::UserRef => {
+                    if meta.user(id).is_none() {
+                        errors.add(spec.name, format!("`{id}` is not a user of this organization"));
+                    }
+                }
+                FieldType::Ref(target @ (Kind::LeadStatus | Kind::OpportunityStatus | Kind::Pipeline)) => {
+                    if meta.find(target, id).is_none() {
+                        errors.add(spec.name, format!("no {} with id `{id}`", target.label()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut lead = None;
+        if kind.belongs_to_lead() {
+            let lead_id = if creating { values.get("lead_id").and_then(Value::as_str).map(str::to_string) } else { doc.lead_id.clone() };
+            doc.data.remove("lead_id");
+            if let Some(lead_id) = lead_id {
+                match self.load(actor, Kind::Lead, &lead_id).await {
+                    Ok(found) => {
+                        doc.lead_id = Some(found.id.clone());
+                        lead = Some(found);
+                    }
+                    Err(CrmError::NotFound) => errors.add("lead_id", format!("no lead with id `{lead_id}`")),
+                    Err(e) => return Err(e),
+                }
+            }
+            if let Some(contact_id) = values.get("contact_id").and_then(Value::as_str) {
+                let same_lead = match self.load(actor, Kind::Contact, contact_id).await {
+                    Ok(contact) => contact.lead_id.is_some() && contact.lead_id == doc.lead_id,
+                    Err(CrmError::NotFound) => false,
+                    Err(e) => return Err(e),
+                };
+                if !same_lead {
+                    errors.add("contact_id", format!("no contact with id `{contact_id}` on this lead"));
+                }
+            }
+        }
+        let user_default = |doc: &mut Doc, field: &str| {
+            if doc.data.get(field).is_none_or(Value::is_null) {
+                doc.data.insert(field.into(), actor.user_id.clone().into());
+            }
+        };
+        let default = |doc: &mut Doc, field: &str, value: Value| {
+            if doc.data.get(field).is_none_or(Value::is_null) {
+                doc.data.insert(field.into(), value);
+            }
+        };
+        match kind {
+            Kind::Lead => {
+                if let Some(label) = values.get("status").and_then(Value::as_str) {
+                    match meta.status_by_label(Kind::LeadStatus, label) {
+                        Some(status) => {
+                            doc.data.insert("status_id".into(), status.id.clone().into());
+                        }
+                        None => errors.add("status", format!("unknown lead status `{label}`; valid ones: {}", meta.labels(Kind::LeadStatus))),
+                    }
+                }
+                if doc.str("status_id").is_none() {
+                    match meta.of_kind(Kind::LeadStatus).next() {
+                        Some(first) => default(doc, "status_id", first.id.clone().into()),
+                        None => errors.add("status_id", "this organization has no lead status; create one first"),
+                    }
+                }
+                default(doc, "name", "".into());
+                doc.lead_id = Some(doc.id.clone());
+            }
+            Kind::Opportunity => {
+                if let Some(label) = values.get("status").and_then(Value::as_str) {
+                    match meta.status_by_label(Kind::OpportunityStatus, label) {
+                        Some(status) => {
+                            doc.data.insert("status_id".into(), status.id.clone().into());
+                        }
+                        None => errors.add("status", format!("unknown opportunity status `{label}`; valid ones: {}", meta.labels(Kind::OpportunityStatus))),
+                    }
+                }
+                if doc.str("status_id").is_none() {
+                    let first_active = meta.of_kind(Kind::OpportunityStatus).find(|s| s.str("status_type") == Some("active"));
+                    match first_active.or_else(|| meta.of_kind(Kind::OpportunityStatus).next()) {
+                        Some(status) => default(doc, "status_id", status.id.clone().into()),
+                        None => errors.add("status_id", "this organization has no opportunity status; create one first"),
+                    }
+                }
+                user_default(doc, "user_id");
+                default(doc, "value_period", "one_time".into());
+            }
+            Kind::Task => {
+                user_default(doc, "assigned_to");
+                default(doc, "is_complete", false.into());
+            }
+            Kind::LeadStatus => doc.unique_key = doc.str("label").map(|l| l.trim().to_lowercase()),
+            Kind::OpportunityStatus => {
+                if creating && doc.str("pipeline_id").is_none() {
+                    match meta.of_kind(Kind::Pipeline).next() {
+                        Some(pipeline) => default(doc, "pipeline_id", pipeline.id.clone().into()),
+                        None => errors.add("pipeline_id", "this organization has no pipeline; create one first"),
+                    }
+                }
+                default(doc, "status_type", "active".into());
+                let pipeline = doc.str("pipeline_id").unwrap_or("").to_string();
+                doc.unique_key = doc.str("label").map(|l| format!("{pipeline}/{}", l.trim().to_lowercase()));
+            }
+            Kind::Pipeline => doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase()),
+            k if k.is_custom_field() => {
+                doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase());
+                let choices = doc.data.get("choices").and_then(Value::as_array).map_or(0, Vec::len);
+                if doc.str("type") == Some("choices") && choices == 0 {
+                    errors.add("choices", "a choices field needs at least one choice");
+                }
+                default(doc, "accepts_multiple_values", false.into());
+            }
+            k if k.is_activity() => {
+                user_default(doc, "user_id");
+                let direction = match k {
+                    Kind::Call | Kind::Sms => Some("outbound"),
+                    Kind::Email => Some("outgoing"),
+                    _ => None,
+                };
+                if let Some(direction) = direction {
+                    default(doc, "direction", direction.into());
+                }
+                if k == Kind::Email {
+                    default(doc, "status", "sent".into());
+                }
+                if creating {
+                    let when = (k == Kind::Meeting).then(|| doc.data.get("starts_at").cloned()).flatten().unwrap_or_else(|| doc.date_created.clone().into());
+                    default(doc, "activity_at", when);
+                }
+            }
+            _ => {}
+        }
+        Ok(lead)
+    }
+
+    /// A contact change moves its lead's `date_updated` and is an update of the lead.
+    async fn touch_lead(&self, actor: &Actor, meta: &OrgMeta, lead: Doc, change: ContactChange, now: &str, plan: &mut Plan) -> CrmResult<()> {
+        let before_contacts = self.contacts_of(actor, &lead.id).await?;
+        let mut after_contacts = before_contacts.clone();
+        match change {
+            ContactChange::Added(contact) => after_contacts.push(contact),
+            ContactChange::Changed(contact) => {
+                if let Some(slot) = after_contacts.iter_mut().find(|c| c.id == contact.id) {
+                    *slot = contact;
+                }
+            }
+            ContactChange::Removed(id) => after_contacts.retain(|c| c.id != id),
+        }
+        let mut after = lead.clone();
+        after.version += 1;
+        after.date_updated = now.to_string();
+        after.updated_by = Some(actor.user_id.clone());
+        let rendered_before = render(&lead, meta, &before_contacts);
+        let rendered_after = render(&after, meta, &after_contacts);
+        let changed = changed_fields(&rendered_before, &rendered_after);
+        plan.update(&after, NewEvent::updated(Kind::Lead, &after.id, Some(&after.id), changed, &rendered_before, rendered_after));
+        Ok(())
+    }
+}
+
+enum ContactChange {
+    Added(Doc),
+    Changed(Doc),
+    Removed(String),
+}
+
+/// Close records a lead's status change as an activity on its timeline.
+fn plan_status_change(actor: &Actor, meta: &OrgMeta, before: &Doc, after: &Doc, now: &str, plan: &mut Plan) {
+    let label = |doc: &Doc| doc.str("status_id").and_then(|id| meta.find(Kind::LeadStatus, id)).and_then(|s| s.str("label")).map(str::to_string);
+    let mut data = Map::new();
+    data.insert("old_status_id".into(), before.str("status_id").into());
+    data.insert("old_status_label".into(), label(before).into());
+    data.insert("new_status_id".into(), after.str("status_id").into());
+    data.insert("new_status_label".into(), label(after).into());
+    data.insert("user_id".into(), actor.user_id.clone().into());
+    data.insert("activity_at".into(), now.into());
+    let activity = Doc {
+        id: new_id(Kind::LeadStatusChange.id_prefix()),
+        kind: Kind::LeadStatusChange,
+        organization_id: actor.organization_id.clone(),
+        lead_id: Some(after.id.clone()),
+        unique_key: None,
+        data,
+        version: 1,
+        date_created: now.to_string(),
+        date_updated: now.to_string(),
+        created_by: Some(actor.user_id.clone()),
+        updated_by: Some(actor.user_id.clone()),
+    };
+    let rendered = render(&activity, meta, &[]);
+    plan.insert(&activity, NewEvent::created(Kind::LeadStatusChange, &activity.id, Some(&after.id), rendered));
+}
+
+/// Stores checked values in the document: `null` clears a field; write-only fields and
+/// `date_created` (a column) are not stored in the document.
+fn store_values(doc: &mut Doc, values: &Map<String, Value>) {
+    let specs = specs(doc.kind);
+    for (name, value) in values {
+        let Some(spec) = specs.iter().find(|s| s.name == name) else { continue };
+        if matches!(spec.access, Access::WriteOnly { .. }) || name == "date_created" || name == "lead_id" {
+            continue;
+        }
+        if value.is_null() {
+            doc.data.remove(name);
+        } else {
+            doc.data.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+fn as_object(input: &Value) -> CrmResult<&Map<String, Value>> {
+    input.as_object().ok_or_else(|| CrmError::Invalid(FieldErrors::general("the request body must be a JSON object")))
+}

@@ -1,0 +1,140 @@
+//! The schema, as numbered migrations applied once each. One text serves both databases;
+//! `{{seq}}` is the only spelling that differs (an auto-increment 64-bit key).
+//!
+//! Objects of every CRM kind share one table: their fields live in a JSON document
+//! (`data`), with the columns every query filters or sorts on kept beside it. The
+//! `unique_key` column holds what must be unique per organization and kind (a status
+//! label, a custom field name), enforced by a partial unique index.
+
+use crate::{Db, DbResult, Dialect, SqlValue, Stmt};
+
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE organizations (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    date_created TEXT NOT NULL,
+    date_updated TEXT NOT NULL
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    password_hash TEXT,
+    date_created TEXT NOT NULL,
+    date_updated TEXT NOT NULL
+);
+CREATE UNIQUE INDEX users_email ON users (email);
+CREATE TABLE memberships (
+    organization_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    date_created TEXT NOT NULL,
+    PRIMARY KEY (organization_id, user_id)
+);
+CREATE INDEX memberships_user ON memberships (user_id);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    date_created TEXT NOT NULL
+);
+CREATE UNIQUE INDEX api_keys_hash ON api_keys (key_hash);
+CREATE TABLE objects (
+    id TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    lead_id TEXT,
+    unique_key TEXT,
+    data TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    date_created TEXT NOT NULL,
+    date_updated TEXT NOT NULL,
+    created_by TEXT,
+    updated_by TEXT
+);
+CREATE INDEX objects_by_type ON objects (organization_id, object_type, date_created, id);
+CREATE INDEX objects_by_lead ON objects (lead_id, object_type);
+CREATE UNIQUE INDEX objects_unique_key ON objects (organization_id, object_type, unique_key) WHERE unique_key IS NOT NULL;
+CREATE TABLE events (
+    seq {{seq}},
+    id TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    lead_id TEXT,
+    action TEXT NOT NULL,
+    changed_fields TEXT NOT NULL,
+    previous_data TEXT,
+    data TEXT,
+    user_id TEXT,
+    request_id TEXT,
+    date_created TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_id ON events (id);
+CREATE INDEX events_by_org ON events (organization_id, seq);
+CREATE INDEX events_by_object ON events (organization_id, object_id, seq);
+CREATE INDEX events_by_lead ON events (organization_id, lead_id, seq);
+CREATE TABLE idempotency_keys (
+    organization_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    date_created TEXT NOT NULL,
+    PRIMARY KEY (organization_id, user_id, key)
+);
+"#,
+)];
+
+pub async fn apply(db: &Db) -> DbResult<()> {
+    let seq = match db.dialect() {
+        Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+    };
+    // Two nodes starting together on PostgreSQL: the advisory lock lets one migrate while
+    // the other waits, then finds the work done.
+    let lock = |stmts: &mut Vec<Stmt>| {
+        if db.dialect() == Dialect::Postgres {
+            stmts.push(Stmt::new("SELECT pg_advisory_xact_lock(72431)", vec![]));
+        }
+    };
+    let mut setup = Vec::new();
+    lock(&mut setup);
+    setup.push(Stmt::new("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, date_applied TEXT NOT NULL)", vec![]));
+    db.batch(setup).await?;
+    for (version, sql) in MIGRATIONS {
+        let mut stmts = Vec::new();
+        lock(&mut stmts);
+        let done = db.query_opt("SELECT version FROM schema_migrations WHERE version = ?", &[SqlValue::Int(*version)]).await?;
+        if done.is_some() {
+            continue;
+        }
+        // Recorded first: a node that lost the race fails here, on the key, and rolls back.
+        stmts.push(Stmt::new(
+            "INSERT INTO schema_migrations (version, date_applied) VALUES (?, ?)",
+            vec![SqlValue::Int(*version), SqlValue::Text(epoch_seconds())],
+        ));
+        for statement in sql.replace("{{seq}}", seq).split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            stmts.push(Stmt::new(statement, vec![]));
+        }
+        match db.batch(stmts).await {
+            Ok(_) => tracing::info!(version, "applied migration"),
+            // Another node applied it between our check and our lock.
+            Err(crate::DbError::Unique(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Seconds since the epoch as text; the store stays free of a date library.
+fn epoch_seconds() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    secs.to_string()
+}
