@@ -1,1 +1,31 @@
-fn main() {}
+//! `rapport`: the server and its administration commands.
+
+mod config;
+mod startup;
+
+use clap::Parser;
+
+use crate::config::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the async runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings()?;
+    startup::init_tracing(&settings);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => startup::serve(settings).await,
+        Command::Migrate => startup::migrate(settings).await,
+        Command::Apikey(config::ApikeyCommand::Create { email, organization, name }) => startup::create_api_key(settings, &email, organization.as_deref(), &name).await,
+        Command::Org(config::OrgCommand::Create { name, email, first_name, last_name }) => startup::create_organization(settings, &name, &email, &first_name, &last_name).await,
+    }
+}

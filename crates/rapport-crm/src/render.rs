@@ -24,7 +24,7 @@ pub fn render(doc: &Doc, meta: &OrgMeta, contacts: &[Doc]) -> Map<String, Value>
         };
         out.insert(spec.name.into(), value);
     }
-    if let Some(lead_id) = &doc.lead_id {
+    if let Some(lead_id) = doc.lead_id.as_ref().filter(|_| doc.kind != Kind::Lead) {
         out.insert("lead_id".into(), lead_id.clone().into());
     }
     add_computed(doc, meta, contacts, &mut out);

@@ -1,0 +1,66 @@
+//! One error type for every handler, answered in Close's shapes: `{"error": "…"}`, or for
+//! validation HTTP 400 with `{"errors": [...], "field-errors": {...}}`. Internal causes
+//! are logged, never sent.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rapport_core::FieldErrors;
+use rapport_crm::CrmError;
+use rapport_store::DbError;
+use serde_json::json;
+
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized(&'static str),
+    NotFound,
+    Invalid(FieldErrors),
+    BadRequest(String),
+    Forbidden(String),
+    Unprocessable(String),
+    Conflict(String),
+    Internal(String),
+}
+
+impl From<CrmError> for ApiError {
+    fn from(e: CrmError) -> Self {
+        match e {
+            CrmError::NotFound => ApiError::NotFound,
+            CrmError::Invalid(errors) => ApiError::Invalid(errors),
+            CrmError::Refused(message) => ApiError::BadRequest(message),
+            CrmError::Forbidden(message) => ApiError::Forbidden(message),
+            CrmError::IdempotencyMismatch => ApiError::Unprocessable(e.to_string()),
+            CrmError::Db(DbError::Conflict) => ApiError::Conflict("the object kept changing while this request ran; try again".into()),
+            CrmError::Db(DbError::Unique(index)) => ApiError::BadRequest(format!("this would duplicate a unique value ({index})")),
+            CrmError::Db(DbError::Backend(cause)) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(e: FieldErrors) -> Self {
+        ApiError::Invalid(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::Unauthorized(message) => {
+                let body = Json(json!({"error": message}));
+                return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"Rapport\"")], body).into_response();
+            }
+            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "not found"})),
+            ApiError::Invalid(e) => (StatusCode::BAD_REQUEST, json!({"errors": e.errors, "field-errors": e.fields})),
+            ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, json!({"error": message, "errors": [message], "field-errors": {}})),
+            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({"error": message})),
+            ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": message})),
+            ApiError::Conflict(message) => (StatusCode::CONFLICT, json!({"error": message})),
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "internal error; the server log has the details"}))
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,242 @@
+//! The OpenAPI 3.1 document, generated from the same field tables that validate input
+//! (`rapport_core::fields`) and the same kind list the router is built from.
+
+use rapport_core::fields::{specs, Access, FieldSpec, FieldType, ADDRESS_PARTS, COMMON_FIELDS};
+use rapport_core::Kind;
+use serde_json::{json, Map, Value};
+
+fn schema_of(ty: FieldType) -> Value {
+    let typed_list = |key: &str| {
+        json!({"type": "array", "items": {"type": "object", "required": [key], "properties": {key: {"type": "string"}, "type": {"type": "string"}}}})
+    };
+    match ty {
+        FieldType::Text(max) => json!({"type": ["string", "null"], "maxLength": max}),
+        FieldType::Int { min, max } => json!({"type": ["integer", "null"], "minimum": min, "maximum": max}),
+        FieldType::Number => json!({"type": ["number", "null"]}),
+        FieldType::Bool => json!({"type": "boolean"}),
+        FieldType::DateTime => json!({"type": ["string", "null"], "format": "date-time"}),
+        FieldType::Date => json!({"type": ["string", "null"], "format": "date"}),
+        FieldType::DateOrDateTime => json!({"type": ["string", "null"], "description": "YYYY-MM-DD or an ISO 8601 date-time"}),
+        FieldType::Choice(options) => json!({"type": ["string", "null"], "enum": options}),
+        FieldType::Url => json!({"type": ["string", "null"], "format": "uri"}),
+        FieldType::Ref(kind) => json!({"type": ["string", "null"], "description": format!("id of a {}", kind.label())}),
+        FieldType::UserRef => json!({"type": ["string", "null"], "description": "id of a user"}),
+        FieldType::Labels | FieldType::EmailAddresses => json!({"type": "array", "items": {"type": "string"}}),
+        FieldType::Emails => typed_list("email"),
+        FieldType::Phones => typed_list("phone"),
+        FieldType::Urls => typed_list("url"),
+        FieldType::Addresses => {
+            let props: Map<String, Value> = ADDRESS_PARTS.iter().map(|p| (p.to_string(), json!({"type": ["string", "null"]}))).collect();
+            json!({"type": "array", "items": {"type": "object", "properties": props}})
+        }
+        FieldType::Opens => json!({"type": "array", "items": {"type": "object", "required": ["opened_at"], "properties": {
+            "opened_at": {"type": "string", "format": "date-time"}, "opened_by": {"type": "string"},
+            "ip_address": {"type": "string"}, "user_agent": {"type": "string"}}}}),
+        FieldType::Contacts => json!({"type": "array", "items": {"$ref": "#/components/schemas/contact"}}),
+    }
+}
+
+fn property(spec: &FieldSpec) -> Value {
+    let mut schema = schema_of(spec.ty);
+    let obj = schema.as_object_mut().expect("schemas are objects");
+    obj.insert("description".into(), spec.doc.into());
+    match spec.access {
+        Access::ReadOnly => {
+            obj.insert("readOnly".into(), true.into());
+        }
+        Access::WriteOnly { .. } => {
+            obj.insert("writeOnly".into(), true.into());
+        }
+        Access::CreateOnly => {
+            obj.insert("description".into(), format!("{} Set on create only.", spec.doc).into());
+        }
+        Access::ReadWrite => {}
+    }
+    schema
+}
+
+fn kind_schema(kind: Kind) -> Value {
+    let own = specs(kind);
+    let mut properties = Map::new();
+    for spec in COMMON_FIELDS.iter().chain(own.iter()) {
+        properties.insert(spec.name.into(), property(spec));
+    }
+    if kind.belongs_to_lead() && !properties.contains_key("lead_id") {
+        properties.insert("lead_id".into(), json!({"type": "string", "readOnly": true}));
+    }
+    properties.insert("date_created".into(), json!({"type": "string", "format": "date-time"}));
+    let required: Vec<&str> = own.iter().filter(|s| s.required).map(|s| s.name).collect();
+    let mut schema = json!({"type": "object", "properties": properties, "required": required});
+    if kind.custom_field_kind().is_some() {
+        schema["patternProperties"] = json!({"^custom\\.cf_": {"description": "A custom field value, checked against the field's type and choices."}});
+    }
+    schema
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn json_response(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn list_schema(item: Value) -> Value {
+    json!({"type": "object", "properties": {"data": {"type": "array", "items": item}, "has_more": {"type": "boolean"}, "total_results": {"type": "integer"}}})
+}
+
+fn errors() -> Map<String, Value> {
+    let mut responses = Map::new();
+    responses.insert("400".into(), json_response("Invalid input", schema_ref("validation_error")));
+    responses.insert("401".into(), json_response("Missing or invalid API key", schema_ref("error")));
+    responses.insert("404".into(), json_response("Not found (or in another organization)", schema_ref("error")));
+    responses
+}
+
+fn operation(summary: String, tag: &str, params: Vec<Value>, body: Option<Value>, ok: Value) -> Value {
+    let mut responses = errors();
+    responses.insert("200".into(), ok);
+    let mut op = json!({"summary": summary, "tags": [tag], "parameters": params, "responses": responses});
+    if let Some(schema) = body {
+        op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+    }
+    op
+}
+
+fn query_param(name: &str, description: &str, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+}
+
+fn id_param() -> Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+fn list_params() -> Vec<Value> {
+    vec![
+        query_param("_skip", "Objects to skip.", json!({"type": "integer", "minimum": 0})),
+        query_param("_limit", "Page size; default 100, at most 200 (larger values are clamped).", json!({"type": "integer", "minimum": 0})),
+        query_param("_fields", "Comma-separated fields to return.", json!({"type": "string"})),
+        query_param("_order_by", "Comma-separated fields; `-` sorts descending.", json!({"type": "string"})),
+        query_param("lead_id", "Objects of this lead.", json!({"type": "string"})),
+    ]
+}
+
+/// The whole document.
+pub fn openapi_document() -> Value {
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    schemas.insert("error".into(), json!({"type": "object", "properties": {"error": {"type": "string"}}}));
+    schemas.insert(
+        "validation_error".into(),
+        json!({"type": "object", "properties": {"errors": {"type": "array", "items": {"type": "string"}}, "field-errors": {"type": "object", "additionalProperties": {"type": "string"}}}}),
+    );
+    for kind in Kind::ALL {
+        let name = kind.object_type().replace('.', "_");
+        schemas.insert(name.clone(), kind_schema(kind));
+        let Some(path) = kind.path() else { continue };
+        let tag = path.split('/').next().unwrap_or(path);
+        let label = kind.label();
+        let one = || json_response(&format!("The {label}"), schema_ref(&name));
+        let mut params = list_params();
+        params.push(query_param("<field>[__gt|__gte|__lt|__lte|__in]", "Filter on any stored scalar field.", json!({"type": "string"})));
+        if kind == Kind::Lead {
+            params.push(query_param("query", "Lead search language (not available yet: answers 400).", json!({"type": "string"})));
+        }
+        paths.insert(
+            format!("/api/v1/{path}/"),
+            json!({
+                "get": operation(format!("List {label}s"), tag, params, None, json_response("A page", list_schema(schema_ref(&name)))),
+                "post": {
+                    "summary": format!("Create a {label}"),
+                    "tags": [tag],
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"},
+                                    "description": "A retry with the same key returns the first result."}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref(&name)}}},
+                    "responses": with_ok(one()),
+                },
+            }),
+        );
+        paths.insert(
+            format!("/api/v1/{path}/{{id}}/"),
+            json!({
+                "get": operation(format!("Get a {label}"), tag, vec![id_param(), query_param("_fields", "Fields to return.", json!({"type": "string"}))], None, one()),
+                "put": operation(format!("Update a {label} (only the given fields change)"), tag, vec![id_param()], Some(schema_ref(&name)), one()),
+                "delete": operation(format!("Delete a {label}"), tag, vec![id_param()], None, json_response("Deleted", json!({"type": "object"}))),
+            }),
+        );
+    }
+    let any = json!({"type": "object"});
+    paths.insert("/api/v1/me/".into(), json!({"get": operation("The caller, with their organizations".into(), "user", vec![], None, json_response("The user", any.clone()))}));
+    paths.insert("/api/v1/user/".into(), json!({"get": operation("Users of the organization".into(), "user", vec![], None, json_response("Users", list_schema(any.clone())))}));
+    paths.insert("/api/v1/user/{id}/".into(), json!({"get": operation("A user".into(), "user", vec![id_param()], None, json_response("The user", any.clone()))}));
+    paths.insert(
+        "/api/v1/organization/{id}/".into(),
+        json!({
+            "get": operation("The organization, with its statuses and members".into(), "organization", vec![id_param()], None, json_response("The organization", any.clone())),
+            "put": operation("Rename the organization (admins)".into(), "organization", vec![id_param()],
+                Some(json!({"type": "object", "properties": {"name": {"type": "string"}}})), json_response("The organization", any.clone())),
+        }),
+    );
+    let mut activity_params = list_params();
+    activity_params.push(query_param("_type", "Note, Call, Email, SMS, Meeting or LeadStatusChange.", json!({"type": "string"})));
+    let activity_kinds: Vec<Value> = Kind::ACTIVITIES.iter().map(|k| schema_ref(&k.object_type().replace('.', "_"))).collect();
+    paths.insert(
+        "/api/v1/activity/".into(),
+        json!({"get": operation("Activities of every kind, newest first".into(), "activity", activity_params, None,
+            json_response("A page", list_schema(json!({"oneOf": activity_kinds}))))}),
+    );
+    let event_params = ["object_type", "object_id", "action", "lead_id", "user_id", "date_created__gt", "date_created__lt", "_cursor", "_limit"]
+        .iter()
+        .map(|p| query_param(p, "Filter or paging.", json!({"type": "string"})))
+        .collect();
+    paths.insert(
+        "/api/v1/event/".into(),
+        json!({"get": operation("The event log, newest first, with cursor paging".into(), "event", event_params, None,
+            json_response("A page of events", json!({"type": "object", "properties": {
+                "data": {"type": "array", "items": schema_ref("event")}, "cursor_next": {"type": ["string", "null"]}}})))}),
+    );
+    schemas.insert(
+        "event".into(),
+        json!({"type": "object", "properties": {
+            "id": {"type": "string"}, "seq": {"type": "integer"}, "object_type": {"type": "string"}, "object_id": {"type": "string"},
+            "lead_id": {"type": ["string", "null"]}, "action": {"type": "string", "enum": ["created", "updated", "deleted"]},
+            "changed_fields": {"type": "array", "items": {"type": "string"}}, "previous_data": {"type": "object"}, "data": {"type": "object"},
+            "user_id": {"type": ["string", "null"]}, "organization_id": {"type": "string"}, "date_created": {"type": "string", "format": "date-time"}}}),
+    );
+    paths.insert("/api/v1/openapi.json".into(), json!({"get": {"summary": "This document", "security": [], "responses": {"200": json_response("OpenAPI 3.1", any)}}}));
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Rapport API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "Close-compatible REST API. Authenticate with an API key as the HTTP Basic user name and an empty password."},
+        "servers": [{"url": "/"}],
+        "security": [{"basic": []}],
+        "paths": paths,
+        "components": {"schemas": schemas, "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+    })
+}
+
+fn with_ok(ok: Value) -> Map<String, Value> {
+    let mut responses = errors();
+    responses.insert("200".into(), ok);
+    responses
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_with_a_route_has_its_paths_and_schema() {
+        let doc = openapi_document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for kind in Kind::ALL {
+            let schema = &doc["components"]["schemas"][kind.object_type().replace('.', "_")];
+            assert!(schema["properties"]["id"]["readOnly"].as_bool().unwrap(), "{kind:?}");
+            if let Some(path) = kind.path() {
+                assert!(doc["paths"][format!("/api/v1/{path}/")]["post"].is_object(), "{kind:?}");
+                assert!(doc["paths"][format!("/api/v1/{path}/{{id}}/")]["delete"].is_object(), "{kind:?}");
+            }
+        }
+        assert_eq!(doc["components"]["schemas"]["lead"]["properties"]["status"]["writeOnly"], true);
+    }
+}

@@ -1,0 +1,190 @@
+//! The routes. Object kinds share five generic handlers; the rest are few and specific.
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use rapport_core::{FieldErrors, Kind};
+use rapport_crm::{EventQuery, Idempotency, Written};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Auth;
+use crate::params::{list_params, parse_query, project, split_fields};
+use crate::{openapi, ApiError, AppState};
+
+type ApiResult = Result<Response, ApiError>;
+
+/// The header carrying the sequence number of a write's last event, so a client can wait
+/// for consumers of the event log (search, real time) to catch up with its own write.
+pub const EVENT_SEQ_HEADER: &str = "x-rapport-event-seq";
+
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new()
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/user", get(list_users))
+        .route("/api/v1/user/{id}", get(get_user))
+        .route("/api/v1/organization/{id}", get(get_organization).put(update_organization))
+        .route("/api/v1/activity", get(list_activities))
+        .route("/api/v1/event", get(list_events))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/docs", get(docs))
+        .fallback(not_found);
+    for kind in Kind::ALL {
+        let Some(path) = kind.path() else { continue };
+        router = router
+            .route(
+                &format!("/api/v1/{path}"),
+                get(move |state: State<AppState>, auth: Auth, query: RawQuery| list(state, auth, query, kind))
+                    .post(move |state: State<AppState>, auth: Auth, uri: Uri, headers: HeaderMap, body: Bytes| create(state, auth, uri, headers, body, kind)),
+            )
+            .route(
+                &format!("/api/v1/{path}/{{id}}"),
+                get(move |state: State<AppState>, auth: Auth, id: Path<String>, query: RawQuery| read(state, auth, id, query, kind))
+                    .put(move |state: State<AppState>, auth: Auth, id: Path<String>, body: Bytes| update(state, auth, id, body, kind))
+                    .delete(move |state: State<AppState>, auth: Auth, id: Path<String>| delete(state, auth, id, kind)),
+            );
+    }
+    router
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(FieldErrors::general("the request body is empty; expected a JSON object").into());
+    }
+    serde_json::from_slice(body).map_err(|e| FieldErrors::general(format!("invalid JSON: {e}")).into())
+}
+
+fn written(w: Written) -> Response {
+    let mut response = Json(Value::Object(w.object)).into_response();
+    if w.event_seq > 0 {
+        if let Ok(v) = HeaderValue::from_str(&w.event_seq.to_string()) {
+            response.headers_mut().insert(EVENT_SEQ_HEADER, v);
+        }
+    }
+    response
+}
+
+async fn list(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery, kind: Kind) -> ApiResult {
+    let extra: &[&str] = if kind == Kind::Lead { &["query"] } else { &[] };
+    let params = list_params(parse_query(raw.as_deref()), extra)?;
+    if params.extra.iter().any(|(k, v)| k == "query" && !v.trim().is_empty()) {
+        return Err(ApiError::BadRequest(
+            "searching leads with `query` needs the search index, which this server does not have yet; list without `query` or use filters".into(),
+        ));
+    }
+    page_response(state.crm.list(&actor, &[kind], &params.query).await?, params.fields.as_deref())
+}
+
+async fn list_activities(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery) -> ApiResult {
+    let params = list_params(parse_query(raw.as_deref()), &[])?;
+    page_response(state.crm.list(&actor, &Kind::ACTIVITIES, &params.query).await?, params.fields.as_deref())
+}
+
+fn page_response(page: rapport_crm::Page, fields: Option<&[String]>) -> ApiResult {
+    let data: Vec<Value> = page.data.into_iter().map(|o| Value::Object(project(o, fields))).collect();
+    Ok(Json(json!({"data": data, "has_more": page.has_more, "total_results": page.total_results})).into_response())
+}
+
+async fn read(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, RawQuery(raw): RawQuery, kind: Kind) -> ApiResult {
+    let object = state.crm.get(&actor, kind, &id).await?;
+    let fields = parse_query(raw.as_deref()).into_iter().find(|(k, _)| k == "_fields").map(|(_, v)| split_fields(&v));
+    Ok(Json(Value::Object(project(object, fields.as_deref()))).into_response())
+}
+
+async fn create(State(state): State<AppState>, Auth(actor): Auth, uri: Uri, headers: HeaderMap, body: Bytes, kind: Kind) -> ApiResult {
+    let input = parse_body(&body)?;
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
+            let key = key.ok_or_else(|| FieldErrors::general("the Idempotency-Key header must be 1 to 255 visible characters"))?;
+            let mut hasher = Sha256::new();
+            hasher.update(Method::POST.as_str());
+            hasher.update(uri.path().trim_end_matches('/'));
+            hasher.update(&body);
+            Some(Idempotency { key: key.to_string(), request_hash: hex::encode(hasher.finalize()) })
+        }
+    };
+    Ok(written(state.crm.create(&actor, kind, &input, idempotency.as_ref()).await?))
+}
+
+async fn update(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, body: Bytes, kind: Kind) -> ApiResult {
+    let input = parse_body(&body)?;
+    Ok(written(state.crm.update(&actor, kind, &id, &input).await?))
+}
+
+async fn delete(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, kind: Kind) -> ApiResult {
+    Ok(written(state.crm.delete(&actor, kind, &id).await?))
+}
+
+async fn me(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {
+    Ok(Json(state.crm.me(&actor).await?).into_response())
+}
+
+async fn list_users(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {
+    let users = state.crm.list_users(&actor).await?;
+    let total = users.len();
+    Ok(Json(json!({"data": users, "has_more": false, "total_results": total})).into_response())
+}
+
+async fn get_user(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(state.crm.user(&actor, &id).await?).into_response())
+}
+
+async fn get_organization(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(state.crm.organization(&actor, &id).await?).into_response())
+}
+
+async fn update_organization(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let input = parse_body(&body)?;
+    Ok(Json(state.crm.update_organization(&actor, &id, &input).await?).into_response())
+}
+
+async fn list_events(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery) -> ApiResult {
+    let mut q = EventQuery { limit: 50, ..EventQuery::default() };
+    let mut errors = FieldErrors::new();
+    for (name, value) in parse_query(raw.as_deref()) {
+        let slot = match name.as_str() {
+            "object_type" => &mut q.object_type,
+            "object_id" => &mut q.object_id,
+            "action" => &mut q.action,
+            "lead_id" => &mut q.lead_id,
+            "user_id" => &mut q.user_id,
+            "date_created__gt" | "date_updated__gt" => &mut q.date_created_gt,
+            "date_created__lt" | "date_updated__lt" => &mut q.date_created_lt,
+            "_cursor" => &mut q.cursor,
+            "_limit" => {
+                match value.parse::<usize>() {
+                    Ok(n) => q.limit = n,
+                    Err(_) => errors.add("_limit", format!("`{value}` is not a positive integer")),
+                }
+                continue;
+            }
+            _ => {
+                errors.add(name, "unknown filter for events");
+                continue;
+            }
+        };
+        *slot = Some(value);
+    }
+    errors.into_result(())?;
+    let page = state.crm.list_events(&actor, &q).await?;
+    Ok(Json(json!({"data": page.data, "cursor_next": page.cursor_next, "cursor_previous": null})).into_response())
+}
+
+async fn openapi_json() -> Response {
+    Json(openapi::openapi_document()).into_response()
+}
+
+async fn docs() -> Html<&'static str> {
+    Html(include_str!("docs.html"))
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let body = Json(json!({"error": format!("no route for {}", uri.path())}));
+    (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], body).into_response()
+}
+

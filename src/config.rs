@@ -1,0 +1,166 @@
+//! Settings: command-line flags, then `RAPPORT_*` environment variables, then a TOML file
+//! (`--config`, default `rapport.toml` when present), then defaults.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde::Deserialize;
+
+#[derive(Parser, Debug)]
+#[command(name = "rapport", version, about = "Self-hosted customer communication and sales CRM")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Directory for the SQLite database and the search index.
+    #[arg(long, env = "RAPPORT_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "RAPPORT_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// `postgres://…` to run on PostgreSQL; default: SQLite in the data dir.
+    #[arg(long, env = "RAPPORT_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// SQLite commit durability: `normal` (survives a crash of the process) or `full`
+    /// (fsync on every commit; survives power loss).
+    #[arg(long, env = "RAPPORT_SQLITE_DURABILITY", global = true)]
+    pub sqlite_durability: Option<String>,
+    /// Region of phone numbers given without a country code.
+    #[arg(long, env = "RAPPORT_PHONE_REGION", global = true)]
+    pub phone_region: Option<String>,
+    /// Email of the admin created on first start.
+    #[arg(long, env = "RAPPORT_ADMIN_EMAIL", global = true)]
+    pub admin_email: Option<String>,
+    /// A TOML file with the same settings (`listen = "…"`, `data_dir = "…"`, …).
+    #[arg(long, env = "RAPPORT_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `rapport=debug`.
+    #[arg(long, env = "RAPPORT_LOG", global = true)]
+    pub log: Option<String>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ApikeyCommand {
+    /// Print a new API key for a user on stdout (nothing else goes to stdout).
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Organization id, when the user belongs to several.
+        #[arg(long)]
+        organization: Option<String>,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum OrgCommand {
+    /// Create an organization with its admin, and print an API key for the admin on stdout.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Admin")]
+        first_name: String,
+        #[arg(long, default_value = "")]
+        last_name: String,
+    },
+}
+
+/// The TOML file's shape.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    database_url: Option<String>,
+    sqlite_durability: Option<String>,
+    phone_region: Option<String>,
+    admin_email: Option<String>,
+    log: Option<String>,
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub listen: String,
+    pub database_url: String,
+    pub sqlite_durability: rapport_store::Durability,
+    pub phone_region: String,
+    pub admin_email: String,
+    pub log: String,
+}
+
+impl Cli {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("rapport.toml").exists() => read_file(Path::new("rapport.toml"))?,
+            None => FileSettings::default(),
+        };
+        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("rapport-data"));
+        let database_url = self
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| data_dir.join("rapport.db").to_string_lossy().into_owned());
+        let sqlite_durability = match self.sqlite_durability.clone().or(file.sqlite_durability).as_deref() {
+            None | Some("normal") => rapport_store::Durability::Normal,
+            Some("full") => rapport_store::Durability::Full,
+            Some(other) => anyhow::bail!("sqlite_durability must be `normal` or `full`, not `{other}`"),
+        };
+        Ok(Settings {
+            data_dir,
+            listen: self.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database_url,
+            sqlite_durability,
+            phone_region: self.phone_region.clone().or(file.phone_region).unwrap_or_else(|| "US".into()),
+            admin_email: self.admin_email.clone().or(file.admin_email).unwrap_or_else(|| "admin@example.com".into()),
+            log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the settings file {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let dir = std::env::temp_dir().join(format!("rapport-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("rapport.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/rapport\"\n").unwrap();
+        let cli = Cli::parse_from(["rapport", "--config", file.to_str().unwrap(), "--listen", "127.0.0.1:7000"]);
+        let s = cli.settings().unwrap();
+        assert_eq!(s.listen, "127.0.0.1:7000");
+        assert_eq!(s.data_dir, PathBuf::from("/srv/rapport"));
+        assert_eq!(s.database_url, "/srv/rapport/rapport.db");
+        assert_eq!(s.phone_region, "US");
+        std::fs::write(&file, "listn = \"x\"\n").unwrap();
+        let err = Cli::parse_from(["rapport", "--config", file.to_str().unwrap()]).settings().unwrap_err();
+        assert!(err.to_string().contains("unknown field `listn`"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
