@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use serde::Deserialize;
 
 #[derive(Parser, Debug)]
-#[command(name = "rapport", version, about = "Self-hosted customer communication and sales CRM")]
+#[command(
+    name = "rapport",
+    version,
+    about = "Self-hosted customer communication and sales CRM"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -114,31 +118,59 @@ impl Cli {
             None if Path::new("rapport.toml").exists() => read_file(Path::new("rapport.toml"))?,
             None => FileSettings::default(),
         };
-        let data_dir = self.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("rapport-data"));
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("rapport-data"));
         let database_url = self
             .database_url
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| data_dir.join("rapport.db").to_string_lossy().into_owned());
-        let sqlite_durability = match self.sqlite_durability.clone().or(file.sqlite_durability).as_deref() {
+        let sqlite_durability = match self
+            .sqlite_durability
+            .clone()
+            .or(file.sqlite_durability)
+            .as_deref()
+        {
             None | Some("normal") => rapport_store::Durability::Normal,
             Some("full") => rapport_store::Durability::Full,
-            Some(other) => anyhow::bail!("sqlite_durability must be `normal` or `full`, not `{other}`"),
+            Some(other) => {
+                anyhow::bail!("sqlite_durability must be `normal` or `full`, not `{other}`")
+            }
         };
         Ok(Settings {
             data_dir,
-            listen: self.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into()),
+            listen: self
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".into()),
             database_url,
             sqlite_durability,
-            phone_region: self.phone_region.clone().or(file.phone_region).unwrap_or_else(|| "US".into()),
-            admin_email: self.admin_email.clone().or(file.admin_email).unwrap_or_else(|| "admin@example.com".into()),
-            log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+            phone_region: self
+                .phone_region
+                .clone()
+                .or(file.phone_region)
+                .unwrap_or_else(|| "US".into()),
+            admin_email: self
+                .admin_email
+                .clone()
+                .or(file.admin_email)
+                .unwrap_or_else(|| "admin@example.com".into()),
+            log: self
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| "info".into()),
         })
     }
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the settings file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the settings file {}", path.display()))?;
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
@@ -151,15 +183,27 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rapport-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("rapport.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/rapport\"\n").unwrap();
-        let cli = Cli::parse_from(["rapport", "--config", file.to_str().unwrap(), "--listen", "127.0.0.1:7000"]);
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/rapport\"\n",
+        )
+        .unwrap();
+        let cli = Cli::parse_from([
+            "rapport",
+            "--config",
+            file.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:7000",
+        ]);
         let s = cli.settings().unwrap();
         assert_eq!(s.listen, "127.0.0.1:7000");
         assert_eq!(s.data_dir, PathBuf::from("/srv/rapport"));
         assert_eq!(s.database_url, "/srv/rapport/rapport.db");
         assert_eq!(s.phone_region, "US");
         std::fs::write(&file, "listn = \"x\"\n").unwrap();
-        let err = Cli::parse_from(["rapport", "--config", file.to_str().unwrap()]).settings().unwrap_err();
+        let err = Cli::parse_from(["rapport", "--config", file.to_str().unwrap()])
+            .settings()
+            .unwrap_err();
         assert!(err.to_string().contains("unknown field `listn`"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -9,7 +9,10 @@ use crate::config::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("the async runtime starts");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts");
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -25,7 +28,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => startup::serve(settings).await,
         Command::Migrate => startup::migrate(settings).await,
-        Command::Apikey(config::ApikeyCommand::Create { email, organization, name }) => startup::create_api_key(settings, &email, organization.as_deref(), &name).await,
-        Command::Org(config::OrgCommand::Create { name, email, first_name, last_name }) => startup::create_organization(settings, &name, &email, &first_name, &last_name).await,
+        Command::Apikey(config::ApikeyCommand::Create {
+            email,
+            organization,
+            name,
+        }) => startup::create_api_key(settings, &email, organization.as_deref(), &name).await,
+        Command::Org(config::OrgCommand::Create {
+            name,
+            email,
+            first_name,
+            last_name,
+        }) => startup::create_organization(settings, &name, &email, &first_name, &last_name).await,
     }
 }

@@ -8,24 +8,43 @@ use rapport_store::{Db, DbConfig};
 use crate::config::Settings;
 
 pub fn init_tracing(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Logs go to stderr: stdout is for what scripts read (API keys).
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn open(settings: &Settings) -> anyhow::Result<Crm> {
     let is_sqlite = !settings.database_url.starts_with("postgres");
     if is_sqlite {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| format!("cannot create the data dir {}", settings.data_dir.display()))?;
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!("cannot create the data dir {}", settings.data_dir.display())
+        })?;
     }
-    let config = DbConfig { url: settings.database_url.clone(), sqlite_durability: settings.sqlite_durability, max_connections: 16 };
-    let db = Db::open(&config).await.context("cannot open the database")?;
-    Ok(Crm::new(db, CrmConfig { phone_region: settings.phone_region.clone() }))
+    let config = DbConfig {
+        url: settings.database_url.clone(),
+        sqlite_durability: settings.sqlite_durability,
+        max_connections: 16,
+    };
+    let db = Db::open(&config)
+        .await
+        .context("cannot open the database")?;
+    Ok(Crm::new(
+        db,
+        CrmConfig {
+            phone_region: settings.phone_region.clone(),
+        },
+    ))
 }
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let crm = open(&settings).await?;
-    let listener = tokio::net::TcpListener::bind(&settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
     if crm.is_empty().await? {
         bootstrap(&crm, &settings, &address.to_string()).await?;
@@ -47,10 +66,17 @@ async fn bootstrap(crm: &Crm, settings: &Settings, address: &str) -> anyhow::Res
         admin_last_name: String::new(),
         admin_password: Some(password.clone()),
     };
-    crm.create_organization(&new).await.context("cannot create the first organization")?;
-    let key = crm.create_api_key(&settings.admin_email, None, "bootstrap").await?;
+    crm.create_organization(&new)
+        .await
+        .context("cannot create the first organization")?;
+    let key = crm
+        .create_api_key(&settings.admin_email, None, "bootstrap")
+        .await?;
     println!("Rapport is set up. This is shown once; keep it.");
-    println!("  Log in at http://{address}/ as {} with password: {password}", settings.admin_email);
+    println!(
+        "  Log in at http://{address}/ as {} with password: {password}",
+        settings.admin_email
+    );
     println!("  API key: {}", key.key);
     println!("  Try: curl -u {}: http://{address}/api/v1/me/", key.key);
     Ok(())
@@ -62,14 +88,25 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn create_api_key(settings: Settings, email: &str, organization: Option<&str>, name: &str) -> anyhow::Result<()> {
+pub async fn create_api_key(
+    settings: Settings,
+    email: &str,
+    organization: Option<&str>,
+    name: &str,
+) -> anyhow::Result<()> {
     let crm = open(&settings).await?;
     let key = crm.create_api_key(email, organization, name).await?;
     println!("{}", key.key);
     Ok(())
 }
 
-pub async fn create_organization(settings: Settings, name: &str, email: &str, first_name: &str, last_name: &str) -> anyhow::Result<()> {
+pub async fn create_organization(
+    settings: Settings,
+    name: &str,
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+) -> anyhow::Result<()> {
     let crm = open(&settings).await?;
     let new = NewOrganization {
         name: name.into(),
@@ -79,8 +116,13 @@ pub async fn create_organization(settings: Settings, name: &str, email: &str, fi
         admin_password: None,
     };
     let actor = crm.create_organization(&new).await?;
-    let key = crm.create_api_key(email, Some(&actor.organization_id), "cli").await?;
-    eprintln!("Created organization {} with admin {email}.", actor.organization_id);
+    let key = crm
+        .create_api_key(email, Some(&actor.organization_id), "cli")
+        .await?;
+    eprintln!(
+        "Created organization {} with admin {email}.",
+        actor.organization_id
+    );
     println!("{}", key.key);
     Ok(())
 }
@@ -88,7 +130,9 @@ pub async fn create_organization(settings: Settings, name: &str, email: &str, fi
 /// Hides a password in a database URL for logs.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_string(),
     }
 }

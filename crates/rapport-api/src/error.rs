@@ -30,8 +30,12 @@ impl From<CrmError> for ApiError {
             CrmError::Refused(message) => ApiError::BadRequest(message),
             CrmError::Forbidden(message) => ApiError::Forbidden(message),
             CrmError::IdempotencyMismatch => ApiError::Unprocessable(e.to_string()),
-            CrmError::Db(DbError::Conflict) => ApiError::Conflict("the object kept changing while this request ran; try again".into()),
-            CrmError::Db(DbError::Unique(index)) => ApiError::BadRequest(format!("this would duplicate a unique value ({index})")),
+            CrmError::Db(DbError::Conflict) => ApiError::Conflict(
+                "the object kept changing while this request ran; try again".into(),
+            ),
+            CrmError::Db(DbError::Unique(index)) => {
+                ApiError::BadRequest(format!("this would duplicate a unique value ({index})"))
+            }
             CrmError::Db(DbError::Backend(cause)) => ApiError::Internal(cause),
         }
     }
@@ -48,17 +52,33 @@ impl IntoResponse for ApiError {
         let (status, body) = match self {
             ApiError::Unauthorized(message) => {
                 let body = Json(json!({"error": message}));
-                return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"Rapport\"")], body).into_response();
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, "Basic realm=\"Rapport\"")],
+                    body,
+                )
+                    .into_response();
             }
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "not found"})),
-            ApiError::Invalid(e) => (StatusCode::BAD_REQUEST, json!({"errors": e.errors, "field-errors": e.fields})),
-            ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, json!({"error": message, "errors": [message], "field-errors": {}})),
+            ApiError::Invalid(e) => (
+                StatusCode::BAD_REQUEST,
+                json!({"errors": e.errors, "field-errors": e.fields}),
+            ),
+            ApiError::BadRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                json!({"error": message, "errors": [message], "field-errors": {}}),
+            ),
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({"error": message})),
-            ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": message})),
+            ApiError::Unprocessable(message) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": message}))
+            }
             ApiError::Conflict(message) => (StatusCode::CONFLICT, json!({"error": message})),
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "internal error; the server log has the details"}))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"error": "internal error; the server log has the details"}),
+                )
             }
         };
         (status, Json(body)).into_response()

@@ -6,33 +6,46 @@ use rapport_core::Kind;
 use serde_json::{json, Map, Value};
 
 fn schema_of(ty: FieldType) -> Value {
-    let typed_list = |key: &str| {
-        json!({"type": "array", "items": {"type": "object", "required": [key], "properties": {key: {"type": "string"}, "type": {"type": "string"}}}})
-    };
+    let typed_list = |key: &str| json!({"type": "array", "items": {"type": "object", "required": [key], "properties": {key: {"type": "string"}, "type": {"type": "string"}}}});
     match ty {
         FieldType::Text(max) => json!({"type": ["string", "null"], "maxLength": max}),
-        FieldType::Int { min, max } => json!({"type": ["integer", "null"], "minimum": min, "maximum": max}),
+        FieldType::Int { min, max } => {
+            json!({"type": ["integer", "null"], "minimum": min, "maximum": max})
+        }
         FieldType::Number => json!({"type": ["number", "null"]}),
         FieldType::Bool => json!({"type": "boolean"}),
         FieldType::DateTime => json!({"type": ["string", "null"], "format": "date-time"}),
         FieldType::Date => json!({"type": ["string", "null"], "format": "date"}),
-        FieldType::DateOrDateTime => json!({"type": ["string", "null"], "description": "YYYY-MM-DD or an ISO 8601 date-time"}),
+        FieldType::DateOrDateTime => {
+            json!({"type": ["string", "null"], "description": "YYYY-MM-DD or an ISO 8601 date-time"})
+        }
         FieldType::Choice(options) => json!({"type": ["string", "null"], "enum": options}),
         FieldType::Url => json!({"type": ["string", "null"], "format": "uri"}),
-        FieldType::Ref(kind) => json!({"type": ["string", "null"], "description": format!("id of a {}", kind.label())}),
+        FieldType::Ref(kind) => {
+            json!({"type": ["string", "null"], "description": format!("id of a {}", kind.label())})
+        }
         FieldType::UserRef => json!({"type": ["string", "null"], "description": "id of a user"}),
-        FieldType::Labels | FieldType::EmailAddresses => json!({"type": "array", "items": {"type": "string"}}),
+        FieldType::Labels | FieldType::EmailAddresses => {
+            json!({"type": "array", "items": {"type": "string"}})
+        }
         FieldType::Emails => typed_list("email"),
         FieldType::Phones => typed_list("phone"),
         FieldType::Urls => typed_list("url"),
         FieldType::Addresses => {
-            let props: Map<String, Value> = ADDRESS_PARTS.iter().map(|p| (p.to_string(), json!({"type": ["string", "null"]}))).collect();
+            let props: Map<String, Value> = ADDRESS_PARTS
+                .iter()
+                .map(|p| (p.to_string(), json!({"type": ["string", "null"]})))
+                .collect();
             json!({"type": "array", "items": {"type": "object", "properties": props}})
         }
-        FieldType::Opens => json!({"type": "array", "items": {"type": "object", "required": ["opened_at"], "properties": {
+        FieldType::Opens => {
+            json!({"type": "array", "items": {"type": "object", "required": ["opened_at"], "properties": {
             "opened_at": {"type": "string", "format": "date-time"}, "opened_by": {"type": "string"},
-            "ip_address": {"type": "string"}, "user_agent": {"type": "string"}}}}),
-        FieldType::Contacts => json!({"type": "array", "items": {"$ref": "#/components/schemas/contact"}}),
+            "ip_address": {"type": "string"}, "user_agent": {"type": "string"}}}})
+        }
+        FieldType::Contacts => {
+            json!({"type": "array", "items": {"$ref": "#/components/schemas/contact"}})
+        }
     }
 }
 
@@ -48,7 +61,10 @@ fn property(spec: &FieldSpec) -> Value {
             obj.insert("writeOnly".into(), true.into());
         }
         Access::CreateOnly => {
-            obj.insert("description".into(), format!("{} Set on create only.", spec.doc).into());
+            obj.insert(
+                "description".into(),
+                format!("{} Set on create only.", spec.doc).into(),
+            );
         }
         Access::ReadWrite => {}
     }
@@ -62,9 +78,15 @@ fn kind_schema(kind: Kind) -> Value {
         properties.insert(spec.name.into(), property(spec));
     }
     if kind.belongs_to_lead() && !properties.contains_key("lead_id") {
-        properties.insert("lead_id".into(), json!({"type": "string", "readOnly": true}));
+        properties.insert(
+            "lead_id".into(),
+            json!({"type": "string", "readOnly": true}),
+        );
     }
-    properties.insert("date_created".into(), json!({"type": "string", "format": "date-time"}));
+    properties.insert(
+        "date_created".into(),
+        json!({"type": "string", "format": "date-time"}),
+    );
     let required: Vec<&str> = own.iter().filter(|s| s.required).map(|s| s.name).collect();
     let mut schema = json!({"type": "object", "properties": properties, "required": required});
     if kind.custom_field_kind().is_some() {
@@ -87,18 +109,38 @@ fn list_schema(item: Value) -> Value {
 
 fn errors() -> Map<String, Value> {
     let mut responses = Map::new();
-    responses.insert("400".into(), json_response("Invalid input", schema_ref("validation_error")));
-    responses.insert("401".into(), json_response("Missing or invalid API key", schema_ref("error")));
-    responses.insert("404".into(), json_response("Not found (or in another organization)", schema_ref("error")));
+    responses.insert(
+        "400".into(),
+        json_response("Invalid input", schema_ref("validation_error")),
+    );
+    responses.insert(
+        "401".into(),
+        json_response("Missing or invalid API key", schema_ref("error")),
+    );
+    responses.insert(
+        "404".into(),
+        json_response(
+            "Not found (or in another organization)",
+            schema_ref("error"),
+        ),
+    );
     responses
 }
 
-fn operation(summary: String, tag: &str, params: Vec<Value>, body: Option<Value>, ok: Value) -> Value {
+fn operation(
+    summary: String,
+    tag: &str,
+    params: Vec<Value>,
+    body: Option<Value>,
+    ok: Value,
+) -> Value {
     let mut responses = errors();
     responses.insert("200".into(), ok);
-    let mut op = json!({"summary": summary, "tags": [tag], "parameters": params, "responses": responses});
+    let mut op =
+        json!({"summary": summary, "tags": [tag], "parameters": params, "responses": responses});
     if let Some(schema) = body {
-        op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+        op["requestBody"] =
+            json!({"required": true, "content": {"application/json": {"schema": schema}}});
     }
     op
 }
@@ -113,11 +155,31 @@ fn id_param() -> Value {
 
 fn list_params() -> Vec<Value> {
     vec![
-        query_param("_skip", "Objects to skip.", json!({"type": "integer", "minimum": 0})),
-        query_param("_limit", "Page size; default 100, at most 200 (larger values are clamped).", json!({"type": "integer", "minimum": 0})),
-        query_param("_fields", "Comma-separated fields to return.", json!({"type": "string"})),
-        query_param("_order_by", "Comma-separated fields; `-` sorts descending.", json!({"type": "string"})),
-        query_param("lead_id", "Objects of this lead.", json!({"type": "string"})),
+        query_param(
+            "_skip",
+            "Objects to skip.",
+            json!({"type": "integer", "minimum": 0}),
+        ),
+        query_param(
+            "_limit",
+            "Page size; default 100, at most 200 (larger values are clamped).",
+            json!({"type": "integer", "minimum": 0}),
+        ),
+        query_param(
+            "_fields",
+            "Comma-separated fields to return.",
+            json!({"type": "string"}),
+        ),
+        query_param(
+            "_order_by",
+            "Comma-separated fields; `-` sorts descending.",
+            json!({"type": "string"}),
+        ),
+        query_param(
+            "lead_id",
+            "Objects of this lead.",
+            json!({"type": "string"}),
+        ),
     ]
 }
 
@@ -125,7 +187,10 @@ fn list_params() -> Vec<Value> {
 pub fn openapi_document() -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
-    schemas.insert("error".into(), json!({"type": "object", "properties": {"error": {"type": "string"}}}));
+    schemas.insert(
+        "error".into(),
+        json!({"type": "object", "properties": {"error": {"type": "string"}}}),
+    );
     schemas.insert(
         "validation_error".into(),
         json!({"type": "object", "properties": {"errors": {"type": "array", "items": {"type": "string"}}, "field-errors": {"type": "object", "additionalProperties": {"type": "string"}}}}),
@@ -138,9 +203,17 @@ pub fn openapi_document() -> Value {
         let label = kind.label();
         let one = || json_response(&format!("The {label}"), schema_ref(&name));
         let mut params = list_params();
-        params.push(query_param("<field>[__gt|__gte|__lt|__lte|__in]", "Filter on any stored scalar field.", json!({"type": "string"})));
+        params.push(query_param(
+            "<field>[__gt|__gte|__lt|__lte|__in]",
+            "Filter on any stored scalar field.",
+            json!({"type": "string"}),
+        ));
         if kind == Kind::Lead {
-            params.push(query_param("query", "Lead search language (not available yet: answers 400).", json!({"type": "string"})));
+            params.push(query_param(
+                "query",
+                "Lead search language (not available yet: answers 400).",
+                json!({"type": "string"}),
+            ));
         }
         paths.insert(
             format!("/api/v1/{path}/"),
@@ -178,17 +251,34 @@ pub fn openapi_document() -> Value {
         }),
     );
     let mut activity_params = list_params();
-    activity_params.push(query_param("_type", "Note, Call, Email, SMS, Meeting or LeadStatusChange.", json!({"type": "string"})));
-    let activity_kinds: Vec<Value> = Kind::ACTIVITIES.iter().map(|k| schema_ref(&k.object_type().replace('.', "_"))).collect();
+    activity_params.push(query_param(
+        "_type",
+        "Note, Call, Email, SMS, Meeting or LeadStatusChange.",
+        json!({"type": "string"}),
+    ));
+    let activity_kinds: Vec<Value> = Kind::ACTIVITIES
+        .iter()
+        .map(|k| schema_ref(&k.object_type().replace('.', "_")))
+        .collect();
     paths.insert(
         "/api/v1/activity/".into(),
         json!({"get": operation("Activities of every kind, newest first".into(), "activity", activity_params, None,
             json_response("A page", list_schema(json!({"oneOf": activity_kinds}))))}),
     );
-    let event_params = ["object_type", "object_id", "action", "lead_id", "user_id", "date_created__gt", "date_created__lt", "_cursor", "_limit"]
-        .iter()
-        .map(|p| query_param(p, "Filter or paging.", json!({"type": "string"})))
-        .collect();
+    let event_params = [
+        "object_type",
+        "object_id",
+        "action",
+        "lead_id",
+        "user_id",
+        "date_created__gt",
+        "date_created__lt",
+        "_cursor",
+        "_limit",
+    ]
+    .iter()
+    .map(|p| query_param(p, "Filter or paging.", json!({"type": "string"})))
+    .collect();
     paths.insert(
         "/api/v1/event/".into(),
         json!({"get": operation("The event log, newest first, with cursor paging".into(), "event", event_params, None,
@@ -231,12 +321,24 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         for kind in Kind::ALL {
             let schema = &doc["components"]["schemas"][kind.object_type().replace('.', "_")];
-            assert!(schema["properties"]["id"]["readOnly"].as_bool().unwrap(), "{kind:?}");
+            assert!(
+                schema["properties"]["id"]["readOnly"].as_bool().unwrap(),
+                "{kind:?}"
+            );
             if let Some(path) = kind.path() {
-                assert!(doc["paths"][format!("/api/v1/{path}/")]["post"].is_object(), "{kind:?}");
-                assert!(doc["paths"][format!("/api/v1/{path}/{{id}}/")]["delete"].is_object(), "{kind:?}");
+                assert!(
+                    doc["paths"][format!("/api/v1/{path}/")]["post"].is_object(),
+                    "{kind:?}"
+                );
+                assert!(
+                    doc["paths"][format!("/api/v1/{path}/{{id}}/")]["delete"].is_object(),
+                    "{kind:?}"
+                );
             }
         }
-        assert_eq!(doc["components"]["schemas"]["lead"]["properties"]["status"]["writeOnly"], true);
+        assert_eq!(
+            doc["components"]["schemas"]["lead"]["properties"]["status"]["writeOnly"],
+            true
+        );
     }
 }

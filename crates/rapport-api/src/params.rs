@@ -8,7 +8,11 @@ use serde_json::{Map, Value};
 
 /// Decodes `a=1&b=x+y` into pairs, in order.
 pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
-    let decode = |s: &str| percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     raw.unwrap_or("")
         .split('&')
         .filter(|p| !p.is_empty())
@@ -28,9 +32,15 @@ pub struct ListParams {
 }
 
 /// Splits list parameters; `extra_names` are kept apart for the caller.
-pub fn list_params(pairs: Vec<(String, String)>, extra_names: &[&str]) -> Result<ListParams, FieldErrors> {
+pub fn list_params(
+    pairs: Vec<(String, String)>,
+    extra_names: &[&str],
+) -> Result<ListParams, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let mut query = ListQuery { limit: DEFAULT_LIMIT, ..ListQuery::default() };
+    let mut query = ListQuery {
+        limit: DEFAULT_LIMIT,
+        ..ListQuery::default()
+    };
     let mut fields = None;
     let mut extra = Vec::new();
     for (name, value) in pairs {
@@ -50,18 +60,30 @@ pub fn list_params(pairs: Vec<(String, String)>, extra_names: &[&str]) -> Result
             _ => query.filters.push((name, value)),
         }
     }
-    errors.into_result(ListParams { query, fields, extra })
+    errors.into_result(ListParams {
+        query,
+        fields,
+        extra,
+    })
 }
 
 pub fn split_fields(value: &str) -> Vec<String> {
-    value.split(',').map(str::trim).filter(|f| !f.is_empty()).map(str::to_string).collect()
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Keeps only the requested top-level fields (`_fields=id,name`).
 pub fn project(object: Map<String, Value>, fields: Option<&[String]>) -> Map<String, Value> {
     match fields {
         None => object,
-        Some(fields) => object.into_iter().filter(|(k, _)| fields.iter().any(|f| f == k)).collect(),
+        Some(fields) => object
+            .into_iter()
+            .filter(|(k, _)| fields.iter().any(|f| f == k))
+            .collect(),
     }
 }
 
@@ -74,26 +96,46 @@ mod tests {
     fn decodes_pairs_in_order() {
         assert_eq!(
             parse_query(Some("query=status%3Acold+x&_limit=5&flag")),
-            vec![("query".into(), "status:cold x".into()), ("_limit".into(), "5".into()), ("flag".into(), "".into())]
+            vec![
+                ("query".into(), "status:cold x".into()),
+                ("_limit".into(), "5".into()),
+                ("flag".into(), "".into())
+            ]
         );
         assert!(parse_query(None).is_empty());
     }
 
     #[test]
     fn splits_paging_from_filters_and_clamps_the_limit() {
-        let pairs = parse_query(Some("_skip=10&_limit=500&lead_id=lead_1&_fields=id,name&query=x"));
+        let pairs = parse_query(Some(
+            "_skip=10&_limit=500&lead_id=lead_1&_fields=id,name&query=x",
+        ));
         let p = list_params(pairs, &["query"]).unwrap();
         assert_eq!((p.query.skip, p.query.limit), (10, MAX_LIMIT));
-        assert_eq!(p.query.filters, vec![("lead_id".to_string(), "lead_1".to_string())]);
+        assert_eq!(
+            p.query.filters,
+            vec![("lead_id".to_string(), "lead_1".to_string())]
+        );
         assert_eq!(p.fields, Some(vec!["id".to_string(), "name".to_string()]));
         assert_eq!(p.extra, vec![("query".to_string(), "x".to_string())]);
-        let errors = list_params(parse_query(Some("_limit=many")), &[]).err().unwrap();
-        assert_eq!(errors.fields["_limit"], "`many` is not a non-negative integer");
+        let errors = list_params(parse_query(Some("_limit=many")), &[])
+            .err()
+            .unwrap();
+        assert_eq!(
+            errors.fields["_limit"],
+            "`many` is not a non-negative integer"
+        );
     }
 
     #[test]
     fn projects_requested_fields() {
-        let obj = json!({"id": 1, "name": "x", "url": null}).as_object().unwrap().clone();
-        assert_eq!(Value::Object(project(obj, Some(&["id".to_string()]))), json!({"id": 1}));
+        let obj = json!({"id": 1, "name": "x", "url": null})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            Value::Object(project(obj, Some(&["id".to_string()]))),
+            json!({"id": 1})
+        );
     }
 }

@@ -26,7 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .route("/api/v1/user", get(list_users))
         .route("/api/v1/user/{id}", get(get_user))
-        .route("/api/v1/organization/{id}", get(get_organization).put(update_organization))
+        .route(
+            "/api/v1/organization/{id}",
+            get(get_organization).put(update_organization),
+        )
         .route("/api/v1/activity", get(list_activities))
         .route("/api/v1/event", get(list_events))
         .route("/api/v1/openapi.json", get(openapi_json))
@@ -37,14 +40,36 @@ pub fn routes() -> Router<AppState> {
         router = router
             .route(
                 &format!("/api/v1/{path}"),
-                get(move |state: State<AppState>, auth: Auth, query: RawQuery| list(state, auth, query, kind))
-                    .post(move |state: State<AppState>, auth: Auth, uri: Uri, headers: HeaderMap, body: Bytes| create(state, auth, uri, headers, body, kind)),
+                get(move |state: State<AppState>, auth: Auth, query: RawQuery| {
+                    list(state, auth, query, kind)
+                })
+                .post(
+                    move |state: State<AppState>,
+                          auth: Auth,
+                          uri: Uri,
+                          headers: HeaderMap,
+                          body: Bytes| {
+                        create(state, auth, uri, headers, body, kind)
+                    },
+                ),
             )
             .route(
                 &format!("/api/v1/{path}/{{id}}"),
-                get(move |state: State<AppState>, auth: Auth, id: Path<String>, query: RawQuery| read(state, auth, id, query, kind))
-                    .put(move |state: State<AppState>, auth: Auth, id: Path<String>, body: Bytes| update(state, auth, id, body, kind))
-                    .delete(move |state: State<AppState>, auth: Auth, id: Path<String>| delete(state, auth, id, kind)),
+                get(
+                    move |state: State<AppState>, auth: Auth, id: Path<String>, query: RawQuery| {
+                        read(state, auth, id, query, kind)
+                    },
+                )
+                .put(
+                    move |state: State<AppState>, auth: Auth, id: Path<String>, body: Bytes| {
+                        update(state, auth, id, body, kind)
+                    },
+                )
+                .delete(
+                    move |state: State<AppState>, auth: Auth, id: Path<String>| {
+                        delete(state, auth, id, kind)
+                    },
+                ),
             );
     }
     router
@@ -52,9 +77,12 @@ pub fn routes() -> Router<AppState> {
 
 fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(FieldErrors::general("the request body is empty; expected a JSON object").into());
+        return Err(
+            FieldErrors::general("the request body is empty; expected a JSON object").into(),
+        );
     }
-    serde_json::from_slice(body).map_err(|e| FieldErrors::general(format!("invalid JSON: {e}")).into())
+    serde_json::from_slice(body)
+        .map_err(|e| FieldErrors::general(format!("invalid JSON: {e}")).into())
 }
 
 fn written(w: Written) -> Response {
@@ -67,56 +95,128 @@ fn written(w: Written) -> Response {
     response
 }
 
-async fn list(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery, kind: Kind) -> ApiResult {
+async fn list(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    RawQuery(raw): RawQuery,
+    kind: Kind,
+) -> ApiResult {
     let extra: &[&str] = if kind == Kind::Lead { &["query"] } else { &[] };
     let params = list_params(parse_query(raw.as_deref()), extra)?;
-    if params.extra.iter().any(|(k, v)| k == "query" && !v.trim().is_empty()) {
+    if params
+        .extra
+        .iter()
+        .any(|(k, v)| k == "query" && !v.trim().is_empty())
+    {
         return Err(ApiError::BadRequest(
             "searching leads with `query` needs the search index, which this server does not have yet; list without `query` or use filters".into(),
         ));
     }
-    page_response(state.crm.list(&actor, &[kind], &params.query).await?, params.fields.as_deref())
+    page_response(
+        state.crm.list(&actor, &[kind], &params.query).await?,
+        params.fields.as_deref(),
+    )
 }
 
-async fn list_activities(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery) -> ApiResult {
+async fn list_activities(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
     let params = list_params(parse_query(raw.as_deref()), &[])?;
-    page_response(state.crm.list(&actor, &Kind::ACTIVITIES, &params.query).await?, params.fields.as_deref())
+    page_response(
+        state
+            .crm
+            .list(&actor, &Kind::ACTIVITIES, &params.query)
+            .await?,
+        params.fields.as_deref(),
+    )
 }
 
 fn page_response(page: rapport_crm::Page, fields: Option<&[String]>) -> ApiResult {
-    let data: Vec<Value> = page.data.into_iter().map(|o| Value::Object(project(o, fields))).collect();
-    Ok(Json(json!({"data": data, "has_more": page.has_more, "total_results": page.total_results})).into_response())
+    let data: Vec<Value> = page
+        .data
+        .into_iter()
+        .map(|o| Value::Object(project(o, fields)))
+        .collect();
+    Ok(
+        Json(json!({"data": data, "has_more": page.has_more, "total_results": page.total_results}))
+            .into_response(),
+    )
 }
 
-async fn read(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, RawQuery(raw): RawQuery, kind: Kind) -> ApiResult {
+async fn read(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+    kind: Kind,
+) -> ApiResult {
     let object = state.crm.get(&actor, kind, &id).await?;
-    let fields = parse_query(raw.as_deref()).into_iter().find(|(k, _)| k == "_fields").map(|(_, v)| split_fields(&v));
+    let fields = parse_query(raw.as_deref())
+        .into_iter()
+        .find(|(k, _)| k == "_fields")
+        .map(|(_, v)| split_fields(&v));
     Ok(Json(Value::Object(project(object, fields.as_deref()))).into_response())
 }
 
-async fn create(State(state): State<AppState>, Auth(actor): Auth, uri: Uri, headers: HeaderMap, body: Bytes, kind: Kind) -> ApiResult {
+async fn create(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    kind: Kind,
+) -> ApiResult {
     let input = parse_body(&body)?;
     let idempotency = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
-            let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
-            let key = key.ok_or_else(|| FieldErrors::general("the Idempotency-Key header must be 1 to 255 visible characters"))?;
+            let key = v
+                .to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 255);
+            let key = key.ok_or_else(|| {
+                FieldErrors::general(
+                    "the Idempotency-Key header must be 1 to 255 visible characters",
+                )
+            })?;
             let mut hasher = Sha256::new();
             hasher.update(Method::POST.as_str());
             hasher.update(uri.path().trim_end_matches('/'));
             hasher.update(&body);
-            Some(Idempotency { key: key.to_string(), request_hash: hex::encode(hasher.finalize()) })
+            Some(Idempotency {
+                key: key.to_string(),
+                request_hash: hex::encode(hasher.finalize()),
+            })
         }
     };
-    Ok(written(state.crm.create(&actor, kind, &input, idempotency.as_ref()).await?))
+    Ok(written(
+        state
+            .crm
+            .create(&actor, kind, &input, idempotency.as_ref())
+            .await?,
+    ))
 }
 
-async fn update(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, body: Bytes, kind: Kind) -> ApiResult {
+async fn update(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    body: Bytes,
+    kind: Kind,
+) -> ApiResult {
     let input = parse_body(&body)?;
     Ok(written(state.crm.update(&actor, kind, &id, &input).await?))
 }
 
-async fn delete(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, kind: Kind) -> ApiResult {
+async fn delete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    kind: Kind,
+) -> ApiResult {
     Ok(written(state.crm.delete(&actor, kind, &id).await?))
 }
 
@@ -130,21 +230,41 @@ async fn list_users(State(state): State<AppState>, Auth(actor): Auth) -> ApiResu
     Ok(Json(json!({"data": users, "has_more": false, "total_results": total})).into_response())
 }
 
-async fn get_user(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+async fn get_user(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
     Ok(Json(state.crm.user(&actor, &id).await?).into_response())
 }
 
-async fn get_organization(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+async fn get_organization(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
     Ok(Json(state.crm.organization(&actor, &id).await?).into_response())
 }
 
-async fn update_organization(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, body: Bytes) -> ApiResult {
+async fn update_organization(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
     let input = parse_body(&body)?;
     Ok(Json(state.crm.update_organization(&actor, &id, &input).await?).into_response())
 }
 
-async fn list_events(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery) -> ApiResult {
-    let mut q = EventQuery { limit: 50, ..EventQuery::default() };
+async fn list_events(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    let mut q = EventQuery {
+        limit: 50,
+        ..EventQuery::default()
+    };
     let mut errors = FieldErrors::new();
     for (name, value) in parse_query(raw.as_deref()) {
         let slot = match name.as_str() {
@@ -172,7 +292,10 @@ async fn list_events(State(state): State<AppState>, Auth(actor): Auth, RawQuery(
     }
     errors.into_result(())?;
     let page = state.crm.list_events(&actor, &q).await?;
-    Ok(Json(json!({"data": page.data, "cursor_next": page.cursor_next, "cursor_previous": null})).into_response())
+    Ok(
+        Json(json!({"data": page.data, "cursor_next": page.cursor_next, "cursor_previous": null}))
+            .into_response(),
+    )
 }
 
 async fn openapi_json() -> Response {
@@ -185,6 +308,10 @@ async fn docs() -> Html<&'static str> {
 
 async fn not_found(uri: Uri) -> Response {
     let body = Json(json!({"error": format!("no route for {}", uri.path())}));
-    (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], body).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CACHE_CONTROL, "no-store")],
+        body,
+    )
+        .into_response()
 }
-

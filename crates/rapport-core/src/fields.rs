@@ -12,7 +12,10 @@ use crate::validate::{self, FieldErrors};
 pub enum FieldType {
     /// A string of at most this many characters.
     Text(usize),
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Number,
     Bool,
     DateTime,
@@ -67,19 +70,59 @@ pub struct FieldSpec {
 }
 
 const fn rw(name: &'static str, ty: FieldType, doc: &'static str) -> FieldSpec {
-    FieldSpec { name, ty, access: Access::ReadWrite, required: false, doc }
+    FieldSpec {
+        name,
+        ty,
+        access: Access::ReadWrite,
+        required: false,
+        doc,
+    }
 }
 const fn required(name: &'static str, ty: FieldType, doc: &'static str) -> FieldSpec {
-    FieldSpec { name, ty, access: Access::ReadWrite, required: true, doc }
+    FieldSpec {
+        name,
+        ty,
+        access: Access::ReadWrite,
+        required: true,
+        doc,
+    }
 }
-const fn create_only(name: &'static str, ty: FieldType, required: bool, doc: &'static str) -> FieldSpec {
-    FieldSpec { name, ty, access: Access::CreateOnly, required, doc }
+const fn create_only(
+    name: &'static str,
+    ty: FieldType,
+    required: bool,
+    doc: &'static str,
+) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty,
+        access: Access::CreateOnly,
+        required,
+        doc,
+    }
 }
 const fn read_only(name: &'static str, ty: FieldType, doc: &'static str) -> FieldSpec {
-    FieldSpec { name, ty, access: Access::ReadOnly, required: false, doc }
+    FieldSpec {
+        name,
+        ty,
+        access: Access::ReadOnly,
+        required: false,
+        doc,
+    }
 }
-const fn write_only(name: &'static str, ty: FieldType, update: bool, doc: &'static str) -> FieldSpec {
-    FieldSpec { name, ty, access: Access::WriteOnly { update }, required: false, doc }
+const fn write_only(
+    name: &'static str,
+    ty: FieldType,
+    update: bool,
+    doc: &'static str,
+) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty,
+        access: Access::WriteOnly { update },
+        required: false,
+        doc,
+    }
 }
 
 const TEXT: FieldType = FieldType::Text(10_000);
@@ -93,7 +136,11 @@ pub const STATUS_TYPES: &[&str] = &["active", "won", "lost"];
 /// Fields every stored object returns.
 pub const COMMON_FIELDS: &[FieldSpec] = &[
     read_only("id", ID, "Prefixed random id."),
-    read_only("organization_id", ID, "The organization the object belongs to."),
+    read_only(
+        "organization_id",
+        ID,
+        "The organization the object belongs to.",
+    ),
     read_only("date_updated", FieldType::DateTime, "Last change."),
     read_only("created_by", ID, "User who created it."),
     read_only("updated_by", ID, "User who changed it last."),
@@ -103,83 +150,223 @@ const LEAD: &[FieldSpec] = &[
     rw("name", NAME, "Company name."),
     rw("url", FieldType::Url, "Website."),
     rw("description", TEXT, "Free text."),
-    rw("status_id", FieldType::Ref(Kind::LeadStatus), "Lead status id."),
-    write_only("status", NAME, true, "Lead status label, instead of `status_id`."),
+    rw(
+        "status_id",
+        FieldType::Ref(Kind::LeadStatus),
+        "Lead status id.",
+    ),
+    write_only(
+        "status",
+        NAME,
+        true,
+        "Lead status label, instead of `status_id`.",
+    ),
     rw("addresses", FieldType::Addresses, "Postal addresses."),
-    write_only("contacts", FieldType::Contacts, false, "Contacts created with the lead."),
-    create_only("date_created", FieldType::DateTime, false, "Creation time; may be given so imported history keeps its dates."),
+    write_only(
+        "contacts",
+        FieldType::Contacts,
+        false,
+        "Contacts created with the lead.",
+    ),
+    create_only(
+        "date_created",
+        FieldType::DateTime,
+        false,
+        "Creation time; may be given so imported history keeps its dates.",
+    ),
     read_only("status_label", NAME, "Label of the lead status."),
     read_only("display_name", NAME, "Name to show."),
 ];
 
 const CONTACT: &[FieldSpec] = &[
-    create_only("lead_id", FieldType::Ref(Kind::Lead), false, "The contact's lead; a new lead is made when omitted."),
+    create_only(
+        "lead_id",
+        FieldType::Ref(Kind::Lead),
+        false,
+        "The contact's lead; a new lead is made when omitted.",
+    ),
     rw("name", NAME, "Full name."),
     rw("title", NAME, "Job title."),
     rw("emails", FieldType::Emails, "Email addresses."),
-    rw("phones", FieldType::Phones, "Phone numbers, stored in E.164."),
+    rw(
+        "phones",
+        FieldType::Phones,
+        "Phone numbers, stored in E.164.",
+    ),
     rw("urls", FieldType::Urls, "Web addresses."),
     create_only("date_created", FieldType::DateTime, false, "Creation time."),
     read_only("display_name", NAME, "Name to show."),
 ];
 
-const LEAD_STATUS: &[FieldSpec] = &[required("label", NAME, "Status label, unique in the organization.")];
+const LEAD_STATUS: &[FieldSpec] = &[required(
+    "label",
+    NAME,
+    "Status label, unique in the organization.",
+)];
 
 const OPPORTUNITY_STATUS: &[FieldSpec] = &[
     required("label", NAME, "Status label, unique in its pipeline."),
-    create_only("status_type", FieldType::Choice(STATUS_TYPES), false, "active (default), won or lost."),
-    create_only("pipeline_id", FieldType::Ref(Kind::Pipeline), false, "Pipeline; the organization's first when omitted."),
+    create_only(
+        "status_type",
+        FieldType::Choice(STATUS_TYPES),
+        false,
+        "active (default), won or lost.",
+    ),
+    create_only(
+        "pipeline_id",
+        FieldType::Ref(Kind::Pipeline),
+        false,
+        "Pipeline; the organization's first when omitted.",
+    ),
 ];
 
 const PIPELINE: &[FieldSpec] = &[
     required("name", NAME, "Pipeline name."),
-    read_only("statuses", FieldType::Labels, "The pipeline's opportunity statuses."),
+    read_only(
+        "statuses",
+        FieldType::Labels,
+        "The pipeline's opportunity statuses.",
+    ),
 ];
 
 const OPPORTUNITY: &[FieldSpec] = &[
-    create_only("lead_id", FieldType::Ref(Kind::Lead), true, "The opportunity's lead."),
-    rw("status_id", FieldType::Ref(Kind::OpportunityStatus), "Opportunity status id."),
-    write_only("status", NAME, true, "Opportunity status label, instead of `status_id`."),
-    rw("value", FieldType::Int { min: i64::MIN, max: i64::MAX }, "Value in cents."),
-    rw("value_period", FieldType::Choice(&["one_time", "monthly", "annual"]), "one_time (default), monthly or annual."),
-    rw("confidence", FieldType::Int { min: 0, max: 100 }, "Chance to win, 0-100."),
-    rw("close_date", FieldType::Date, "Expected or actual close date."),
+    create_only(
+        "lead_id",
+        FieldType::Ref(Kind::Lead),
+        true,
+        "The opportunity's lead.",
+    ),
+    rw(
+        "status_id",
+        FieldType::Ref(Kind::OpportunityStatus),
+        "Opportunity status id.",
+    ),
+    write_only(
+        "status",
+        NAME,
+        true,
+        "Opportunity status label, instead of `status_id`.",
+    ),
+    rw(
+        "value",
+        FieldType::Int {
+            min: i64::MIN,
+            max: i64::MAX,
+        },
+        "Value in cents.",
+    ),
+    rw(
+        "value_period",
+        FieldType::Choice(&["one_time", "monthly", "annual"]),
+        "one_time (default), monthly or annual.",
+    ),
+    rw(
+        "confidence",
+        FieldType::Int { min: 0, max: 100 },
+        "Chance to win, 0-100.",
+    ),
+    rw(
+        "close_date",
+        FieldType::Date,
+        "Expected or actual close date.",
+    ),
     rw("note", TEXT, "Free text."),
-    rw("user_id", FieldType::UserRef, "Owner; the caller when omitted."),
-    rw("contact_id", FieldType::Ref(Kind::Contact), "Contact on the same lead."),
+    rw(
+        "user_id",
+        FieldType::UserRef,
+        "Owner; the caller when omitted.",
+    ),
+    rw(
+        "contact_id",
+        FieldType::Ref(Kind::Contact),
+        "Contact on the same lead.",
+    ),
     create_only("date_created", FieldType::DateTime, false, "Creation time."),
     read_only("status_label", NAME, "Label of the status."),
-    read_only("status_type", FieldType::Choice(STATUS_TYPES), "Type of the status."),
+    read_only(
+        "status_type",
+        FieldType::Choice(STATUS_TYPES),
+        "Type of the status.",
+    ),
     read_only("pipeline_id", ID, "Pipeline of the status."),
     read_only("value_currency", ID, "Currency of `value`."),
 ];
 
 /// Fields shared by every activity; each kind adds its own.
 const ACTIVITY_FIELDS: &[FieldSpec] = &[
-    create_only("lead_id", FieldType::Ref(Kind::Lead), true, "The activity's lead."),
-    rw("contact_id", FieldType::Ref(Kind::Contact), "Contact on the same lead."),
-    rw("user_id", FieldType::UserRef, "User who did it; the caller when omitted."),
-    rw("activity_at", FieldType::DateTime, "When it happened; now when omitted."),
-    create_only("date_created", FieldType::DateTime, false, "When it was recorded."),
-    read_only("_type", NAME, "Activity kind: Note, Call, Email, SMS, Meeting, LeadStatusChange."),
+    create_only(
+        "lead_id",
+        FieldType::Ref(Kind::Lead),
+        true,
+        "The activity's lead.",
+    ),
+    rw(
+        "contact_id",
+        FieldType::Ref(Kind::Contact),
+        "Contact on the same lead.",
+    ),
+    rw(
+        "user_id",
+        FieldType::UserRef,
+        "User who did it; the caller when omitted.",
+    ),
+    rw(
+        "activity_at",
+        FieldType::DateTime,
+        "When it happened; now when omitted.",
+    ),
+    create_only(
+        "date_created",
+        FieldType::DateTime,
+        false,
+        "When it was recorded.",
+    ),
+    read_only(
+        "_type",
+        NAME,
+        "Activity kind: Note, Call, Email, SMS, Meeting, LeadStatusChange.",
+    ),
 ];
 
 const NOTE: &[FieldSpec] = &[rw("note", LONG_TEXT, "The note.")];
 
 const CALL: &[FieldSpec] = &[
-    rw("direction", FieldType::Choice(&["outbound", "inbound"]), "outbound (default) or inbound."),
-    rw("duration", FieldType::Int { min: 0, max: i64::MAX }, "Seconds."),
+    rw(
+        "direction",
+        FieldType::Choice(&["outbound", "inbound"]),
+        "outbound (default) or inbound.",
+    ),
+    rw(
+        "duration",
+        FieldType::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "Seconds.",
+    ),
     rw("note", LONG_TEXT, "Call notes."),
     rw("status", NAME, "completed, no-answer, busy, …"),
     rw("phone", NAME, "Number called, E.164."),
 ];
 
 const EMAIL: &[FieldSpec] = &[
-    rw("direction", FieldType::Choice(&["outgoing", "incoming"]), "outgoing (default) or incoming."),
+    rw(
+        "direction",
+        FieldType::Choice(&["outgoing", "incoming"]),
+        "outgoing (default) or incoming.",
+    ),
     rw("subject", TEXT, "Subject line."),
     rw("body_text", LONG_TEXT, "Plain-text body."),
-    rw("body_html", LONG_TEXT, "HTML body, stored as given and never rendered unescaped."),
-    rw("status", FieldType::Choice(&["sent", "inbox", "draft", "scheduled", "outbox", "error"]), "sent (default), inbox, draft, …"),
+    rw(
+        "body_html",
+        LONG_TEXT,
+        "HTML body, stored as given and never rendered unescaped.",
+    ),
+    rw(
+        "status",
+        FieldType::Choice(&["sent", "inbox", "draft", "scheduled", "outbox", "error"]),
+        "sent (default), inbox, draft, …",
+    ),
     rw("sender", NAME, "From address."),
     rw("to", FieldType::EmailAddresses, "Recipients."),
     rw("cc", FieldType::EmailAddresses, "Copies."),
@@ -188,7 +375,11 @@ const EMAIL: &[FieldSpec] = &[
 ];
 
 const SMS: &[FieldSpec] = &[
-    rw("direction", FieldType::Choice(&["outbound", "inbound"]), "outbound (default) or inbound."),
+    rw(
+        "direction",
+        FieldType::Choice(&["outbound", "inbound"]),
+        "outbound (default) or inbound.",
+    ),
     rw("text", LONG_TEXT, "Message text."),
     rw("status", NAME, "sent, inbox, draft, …"),
     rw("local_phone", NAME, "Our number, E.164."),
@@ -197,7 +388,11 @@ const SMS: &[FieldSpec] = &[
 
 const MEETING: &[FieldSpec] = &[
     rw("title", NAME, "Meeting title."),
-    rw("starts_at", FieldType::DateTime, "Start; `activity_at` defaults to it."),
+    rw(
+        "starts_at",
+        FieldType::DateTime,
+        "Start; `activity_at` defaults to it.",
+    ),
     rw("ends_at", FieldType::DateTime, "End."),
     rw("location", NAME, "Where."),
     rw("note", LONG_TEXT, "Notes."),
@@ -211,10 +406,19 @@ const LEAD_STATUS_CHANGE: &[FieldSpec] = &[
 ];
 
 const TASK: &[FieldSpec] = &[
-    create_only("lead_id", FieldType::Ref(Kind::Lead), true, "The task's lead."),
+    create_only(
+        "lead_id",
+        FieldType::Ref(Kind::Lead),
+        true,
+        "The task's lead.",
+    ),
     required("text", TEXT, "What to do."),
     rw("date", FieldType::DateOrDateTime, "Due date or time."),
-    rw("assigned_to", FieldType::UserRef, "Assignee; the caller when omitted."),
+    rw(
+        "assigned_to",
+        FieldType::UserRef,
+        "Assignee; the caller when omitted.",
+    ),
     rw("is_complete", FieldType::Bool, "Done."),
     create_only("date_created", FieldType::DateTime, false, "Creation time."),
     read_only("_type", NAME, "Always `lead`."),
@@ -222,9 +426,22 @@ const TASK: &[FieldSpec] = &[
 
 const CUSTOM_FIELD: &[FieldSpec] = &[
     required("name", NAME, "Field name, unique for its object kind."),
-    create_only("type", FieldType::Choice(CUSTOM_FIELD_TYPES), true, "text, number, date, datetime, choices or user."),
-    rw("choices", FieldType::Labels, "Allowed values of a `choices` field."),
-    rw("accepts_multiple_values", FieldType::Bool, "Whether the value is a list."),
+    create_only(
+        "type",
+        FieldType::Choice(CUSTOM_FIELD_TYPES),
+        true,
+        "text, number, date, datetime, choices or user.",
+    ),
+    rw(
+        "choices",
+        FieldType::Labels,
+        "Allowed values of a `choices` field.",
+    ),
+    rw(
+        "accepts_multiple_values",
+        FieldType::Bool,
+        "Whether the value is a list.",
+    ),
     rw("description", TEXT, "Help text."),
 ];
 
@@ -244,7 +461,9 @@ pub fn specs(kind: Kind) -> Vec<FieldSpec> {
         Kind::Meeting => MEETING,
         Kind::LeadStatusChange => LEAD_STATUS_CHANGE,
         Kind::Task => TASK,
-        Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => CUSTOM_FIELD,
+        Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => {
+            CUSTOM_FIELD
+        }
     };
     if kind.is_activity() {
         ACTIVITY_FIELDS.iter().chain(own).copied().collect()
@@ -263,7 +482,12 @@ pub enum Mode {
 /// Checks input against the kind's fields: unknown and read-only fields, types, formats,
 /// required fields. Returns the normalized values (`null` kept: it clears a field) and the
 /// `custom.<id>` entries left for the caller, which knows the custom-field definitions.
-pub fn check_input(kind: Kind, input: &Map<String, Value>, mode: Mode, phone_region: &str) -> Result<Checked, FieldErrors> {
+pub fn check_input(
+    kind: Kind,
+    input: &Map<String, Value>,
+    mode: Mode,
+    phone_region: &str,
+) -> Result<Checked, FieldErrors> {
     let specs = specs(kind);
     let mut errors = FieldErrors::new();
     let mut checked = Checked::default();
@@ -291,7 +515,11 @@ pub fn check_input(kind: Kind, input: &Map<String, Value>, mode: Mode, phone_reg
             _ => true,
         };
         if !writable {
-            let why = if spec.access == Access::ReadOnly { "this field is read-only" } else { "this field cannot be changed after creation" };
+            let why = if spec.access == Access::ReadOnly {
+                "this field is read-only"
+            } else {
+                "this field cannot be changed after creation"
+            };
             errors.add(name, why);
             continue;
         }
@@ -334,20 +562,29 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
     let here = |msg: String| FieldErrors::field("", msg);
     match ty {
         FieldType::Text(max) => {
-            let s = value.as_str().ok_or_else(|| here(format!("expected a string, got {}", type_name(value))))?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| here(format!("expected a string, got {}", type_name(value))))?;
             if s.chars().count() > max {
                 return Err(here(format!("must be at most {max} characters")));
             }
             Ok(Value::String(s.to_string()))
         }
         FieldType::Ref(_) | FieldType::UserRef => {
-            let s = value.as_str().ok_or_else(|| here(format!("expected an id string, got {}", type_name(value))))?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| here(format!("expected an id string, got {}", type_name(value))))?;
             Ok(Value::String(s.trim().to_string()))
         }
         FieldType::Int { min, max } => {
             let n = value
                 .as_i64()
-                .or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+                .or_else(|| {
+                    value
+                        .as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                        .map(|f| f as i64)
+                })
                 .ok_or_else(|| here(format!("expected an integer, got {}", type_name(value))))?;
             if n < min || n > max {
                 return Err(here(format!("must be between {min} and {max}")));
@@ -363,25 +600,45 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
             .map(Value::Bool)
             .ok_or_else(|| here(format!("expected true or false, got {}", type_name(value)))),
         FieldType::DateTime => {
-            let s = value.as_str().ok_or_else(|| here(format!("expected an ISO 8601 date-time, got {}", type_name(value))))?;
-            let t = time::parse_datetime(s).ok_or_else(|| here(format!("`{s}` is not an ISO 8601 date-time")))?;
+            let s = value.as_str().ok_or_else(|| {
+                here(format!(
+                    "expected an ISO 8601 date-time, got {}",
+                    type_name(value)
+                ))
+            })?;
+            let t = time::parse_datetime(s)
+                .ok_or_else(|| here(format!("`{s}` is not an ISO 8601 date-time")))?;
             Ok(Value::String(time::format(t)))
         }
         FieldType::Date => {
-            let s = value.as_str().ok_or_else(|| here(format!("expected a date YYYY-MM-DD, got {}", type_name(value))))?;
-            let d = time::parse_date(s).ok_or_else(|| here(format!("`{s}` is not a date YYYY-MM-DD")))?;
+            let s = value.as_str().ok_or_else(|| {
+                here(format!(
+                    "expected a date YYYY-MM-DD, got {}",
+                    type_name(value)
+                ))
+            })?;
+            let d = time::parse_date(s)
+                .ok_or_else(|| here(format!("`{s}` is not a date YYYY-MM-DD")))?;
             Ok(Value::String(d.format("%Y-%m-%d").to_string()))
         }
         FieldType::DateOrDateTime => {
-            let s = value.as_str().ok_or_else(|| here(format!("expected a date or date-time, got {}", type_name(value))))?;
+            let s = value.as_str().ok_or_else(|| {
+                here(format!(
+                    "expected a date or date-time, got {}",
+                    type_name(value)
+                ))
+            })?;
             if let Some(d) = time::parse_date(s) {
                 return Ok(Value::String(d.format("%Y-%m-%d").to_string()));
             }
-            let t = time::parse_datetime(s).ok_or_else(|| here(format!("`{s}` is not a date or ISO 8601 date-time")))?;
+            let t = time::parse_datetime(s)
+                .ok_or_else(|| here(format!("`{s}` is not a date or ISO 8601 date-time")))?;
             Ok(Value::String(time::format(t)))
         }
         FieldType::Choice(options) => {
-            let s = value.as_str().ok_or_else(|| here(format!("expected one of {}", options.join(", "))))?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| here(format!("expected one of {}", options.join(", "))))?;
             options
                 .iter()
                 .find(|o| o.eq_ignore_ascii_case(s.trim()))
@@ -389,7 +646,9 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
                 .ok_or_else(|| here(format!("`{s}` is not one of {}", options.join(", "))))
         }
         FieldType::Url => {
-            let s = value.as_str().ok_or_else(|| here(format!("expected a URL string, got {}", type_name(value))))?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| here(format!("expected a URL string, got {}", type_name(value))))?;
             if s.trim().is_empty() {
                 return Ok(Value::Null);
             }
@@ -421,29 +680,43 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
             errors.into_result(Value::Array(out))
         }
         FieldType::Emails => typed_list(value, "email", "office", |s| validate::email(s)),
-        FieldType::Phones => typed_list(value, "phone", "office", |s| validate::phone_e164(s, phone_region)),
+        FieldType::Phones => typed_list(value, "phone", "office", |s| {
+            validate::phone_e164(s, phone_region)
+        }),
         FieldType::Urls => typed_list(value, "url", "url", validate::url),
         FieldType::Addresses => objects(value, ADDRESS_PARTS, |_, obj, _| Ok(obj)),
-        FieldType::Opens => objects(value, &["opened_at", "opened_by", "ip_address", "user_agent"], |_, mut obj, errors| {
-            match obj.get("opened_at").and_then(Value::as_str).and_then(time::parse_datetime) {
-                Some(t) => {
-                    obj.insert("opened_at".into(), Value::String(time::format(t)));
+        FieldType::Opens => objects(
+            value,
+            &["opened_at", "opened_by", "ip_address", "user_agent"],
+            |_, mut obj, errors| {
+                match obj
+                    .get("opened_at")
+                    .and_then(Value::as_str)
+                    .and_then(time::parse_datetime)
+                {
+                    Some(t) => {
+                        obj.insert("opened_at".into(), Value::String(time::format(t)));
+                    }
+                    None => errors.add("opened_at", "an ISO 8601 date-time is required"),
                 }
-                None => errors.add("opened_at", "an ISO 8601 date-time is required"),
-            }
-            Ok(obj)
-        }),
+                Ok(obj)
+            },
+        ),
         FieldType::Contacts => {
             let items = list(value)?;
             let mut errors = FieldErrors::new();
             for (i, item) in items.iter().enumerate() {
                 match item.as_object() {
                     Some(obj) => {
-                        if let Err(e) = check_input(Kind::Contact, obj, Mode::Create, phone_region) {
+                        if let Err(e) = check_input(Kind::Contact, obj, Mode::Create, phone_region)
+                        {
                             errors.merge_prefixed(&format!("[{i}]."), e);
                         }
                         if obj.contains_key("lead_id") {
-                            errors.add(format!("[{i}].lead_id"), "contacts created with a lead belong to it");
+                            errors.add(
+                                format!("[{i}].lead_id"),
+                                "contacts created with a lead belong to it",
+                            );
                         }
                     }
                     None => errors.add(format!("[{i}]"), "expected a contact object"),
@@ -455,7 +728,15 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
     }
 }
 
-pub const ADDRESS_PARTS: &[&str] = &["label", "address_1", "address_2", "city", "state", "zipcode", "country"];
+pub const ADDRESS_PARTS: &[&str] = &[
+    "label",
+    "address_1",
+    "address_2",
+    "city",
+    "state",
+    "zipcode",
+    "country",
+];
 
 fn type_name(value: &Value) -> &'static str {
     match value {
@@ -469,7 +750,9 @@ fn type_name(value: &Value) -> &'static str {
 }
 
 fn list(value: &Value) -> Result<&Vec<Value>, FieldErrors> {
-    value.as_array().ok_or_else(|| FieldErrors::field("", format!("expected a list, got {}", type_name(value))))
+    value
+        .as_array()
+        .ok_or_else(|| FieldErrors::field("", format!("expected a list, got {}", type_name(value))))
 }
 
 /// A list of objects whose keys are all in `allowed` and whose values are strings or null;
@@ -491,7 +774,10 @@ fn objects(
         let mut clean = Map::new();
         for (k, v) in obj {
             if !allowed.contains(&k.as_str()) {
-                item_errors.add(k, format!("unknown field; expected one of {}", allowed.join(", ")));
+                item_errors.add(
+                    k,
+                    format!("unknown field; expected one of {}", allowed.join(", ")),
+                );
             } else if !(v.is_string() || v.is_null()) {
                 item_errors.add(k, format!("expected a string, got {}", type_name(v)));
             } else {
@@ -507,7 +793,12 @@ fn objects(
 }
 
 /// `[{"<key>": "...", "type": "..."}]` with each value checked by `check`.
-fn typed_list(value: &Value, key: &'static str, default_type: &'static str, check: impl Fn(&str) -> Result<String, String>) -> Result<Value, FieldErrors> {
+fn typed_list(
+    value: &Value,
+    key: &'static str,
+    default_type: &'static str,
+    check: impl Fn(&str) -> Result<String, String>,
+) -> Result<Value, FieldErrors> {
     objects(value, &[key, "type"], |_, mut obj, errors| {
         match obj.get(key).and_then(Value::as_str).map(&check) {
             Some(Ok(v)) => {
@@ -542,8 +833,14 @@ mod tests {
             Mode::Create,
         )
         .unwrap();
-        assert_eq!(out["emails"], json!([{"email": "jo@acme.com", "type": "office"}]));
-        assert_eq!(out["phones"], json!([{"phone": "+14155550123", "type": "mobile"}]));
+        assert_eq!(
+            out["emails"],
+            json!([{"email": "jo@acme.com", "type": "office"}])
+        );
+        assert_eq!(
+            out["phones"],
+            json!([{"phone": "+14155550123", "type": "mobile"}])
+        );
     }
 
     #[test]
@@ -571,12 +868,18 @@ mod tests {
 
     #[test]
     fn required_and_create_only_fields() {
-        assert_eq!(check(Kind::Task, json!({}), Mode::Create).unwrap_err(), json!({"lead_id": "this field is required", "text": "this field is required"}));
+        assert_eq!(
+            check(Kind::Task, json!({}), Mode::Create).unwrap_err(),
+            json!({"lead_id": "this field is required", "text": "this field is required"})
+        );
         assert_eq!(
             check(Kind::Task, json!({"lead_id": "lead_x"}), Mode::Update).unwrap_err(),
             json!({"lead_id": "this field cannot be changed after creation"})
         );
-        assert_eq!(check(Kind::Task, json!({"text": null}), Mode::Update).unwrap_err(), json!({"text": "this field is required"}));
+        assert_eq!(
+            check(Kind::Task, json!({"text": null}), Mode::Update).unwrap_err(),
+            json!({"text": "this field is required"})
+        );
     }
 
     #[test]
@@ -589,7 +892,12 @@ mod tests {
         .unwrap();
         assert_eq!(out["value"], json!(150000));
         assert_eq!(out["value_period"], json!("monthly"));
-        let errors = check(Kind::Opportunity, json!({"lead_id": "l", "confidence": 101, "close_date": "June", "value": 1.5}), Mode::Create).unwrap_err();
+        let errors = check(
+            Kind::Opportunity,
+            json!({"lead_id": "l", "confidence": 101, "close_date": "June", "value": 1.5}),
+            Mode::Create,
+        )
+        .unwrap_err();
         assert_eq!(
             errors,
             json!({"close_date": "`June` is not a date YYYY-MM-DD", "confidence": "must be between 0 and 100", "value": "expected an integer, got a number"})
@@ -598,7 +906,13 @@ mod tests {
 
     #[test]
     fn custom_values_are_passed_through_for_the_caller() {
-        let checked = check_input(Kind::Lead, json!({"custom.cf_1": "x"}).as_object().unwrap(), Mode::Create, "US").unwrap();
+        let checked = check_input(
+            Kind::Lead,
+            json!({"custom.cf_1": "x"}).as_object().unwrap(),
+            Mode::Create,
+            "US",
+        )
+        .unwrap();
         assert_eq!(checked.custom, vec![("cf_1".to_string(), json!("x"))]);
         assert!(check(Kind::Task, json!({"custom.cf_1": "x"}), Mode::Update).is_err());
     }

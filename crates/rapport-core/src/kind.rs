@@ -86,7 +86,12 @@ impl Kind {
             Kind::LeadStatus | Kind::OpportunityStatus => "stat",
             Kind::Pipeline => "pipe",
             Kind::Opportunity => "oppo",
-            Kind::Note | Kind::Call | Kind::Email | Kind::Sms | Kind::Meeting | Kind::LeadStatusChange => "acti",
+            Kind::Note
+            | Kind::Call
+            | Kind::Email
+            | Kind::Sms
+            | Kind::Meeting
+            | Kind::LeadStatusChange => "acti",
             Kind::Task => "task",
             Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => "cf",
         }
@@ -170,7 +175,10 @@ impl Kind {
     }
 
     pub fn is_custom_field(self) -> bool {
-        matches!(self, Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField)
+        matches!(
+            self,
+            Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField
+        )
     }
 }
 

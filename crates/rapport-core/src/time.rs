@@ -15,6 +15,15 @@ pub fn format(t: Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, false)
 }
 
+/// `t` plus `n` microseconds, as canonical text: objects made together in one write get
+/// distinct creation times, so their order is their creation order.
+pub fn format_after(t: &str, n: usize) -> String {
+    match parse_datetime(t) {
+        Some(base) => format(base + chrono::Duration::microseconds(n as i64)),
+        None => t.to_string(),
+    }
+}
+
 /// Parses an ISO 8601 date-time. A value without an offset is taken as UTC; a bare date
 /// is midnight UTC of that day.
 pub fn parse_datetime(s: &str) -> Option<Timestamp> {
@@ -22,7 +31,11 @@ pub fn parse_datetime(s: &str) -> Option<Timestamp> {
     if let Ok(t) = DateTime::<FixedOffset>::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc());
         }
@@ -54,8 +67,14 @@ mod tests {
 
     #[test]
     fn bare_dates_and_naive_times_are_utc() {
-        assert_eq!(format(parse_datetime("2024-05-01").unwrap()), "2024-05-01T00:00:00.000000+00:00");
-        assert_eq!(format(parse_datetime("2024-05-01 12:30:00").unwrap()), "2024-05-01T12:30:00.000000+00:00");
+        assert_eq!(
+            format(parse_datetime("2024-05-01").unwrap()),
+            "2024-05-01T00:00:00.000000+00:00"
+        );
+        assert_eq!(
+            format(parse_datetime("2024-05-01 12:30:00").unwrap()),
+            "2024-05-01T12:30:00.000000+00:00"
+        );
         assert_eq!(parse_datetime("yesterday"), None);
         assert_eq!(parse_datetime("2024-13-01"), None);
     }

@@ -33,12 +33,17 @@ pub struct ApiKeyCreated {
 }
 
 const DEFAULT_LEAD_STATUSES: [&str; 4] = ["Potential", "Bad Fit", "Qualified", "Customer"];
-const DEFAULT_OPPORTUNITY_STATUSES: [(&str, &str); 3] = [("Active", "active"), ("Won", "won"), ("Lost", "lost")];
+const DEFAULT_OPPORTUNITY_STATUSES: [(&str, &str); 3] =
+    [("Active", "active"), ("Won", "won"), ("Lost", "lost")];
 
 impl Crm {
     /// Whether no organization exists yet (a fresh install).
     pub async fn is_empty(&self) -> CrmResult<bool> {
-        Ok(self.db.query_opt("SELECT id FROM organizations LIMIT 1", &[]).await?.is_none())
+        Ok(self
+            .db
+            .query_opt("SELECT id FROM organizations LIMIT 1", &[])
+            .await?
+            .is_none())
     }
 
     /// Creates an organization with Close's default statuses and a "Sales" pipeline, and
@@ -48,20 +53,38 @@ impl Crm {
         if new.name.trim().is_empty() {
             errors.add("name", "an organization needs a name");
         }
-        let email = validate::email(&new.admin_email).map_err(|m| errors.add("email", m)).unwrap_or_default().to_lowercase();
+        let email = validate::email(&new.admin_email)
+            .map_err(|m| errors.add("email", m))
+            .unwrap_or_default()
+            .to_lowercase();
         errors.into_result(())?;
         let now = time::format(time::now());
         let org_id = new_id("orga");
-        let existing = self.db.query_opt("SELECT id FROM users WHERE email = ?", &[email.clone().into()]).await?;
+        let existing = self
+            .db
+            .query_opt(
+                "SELECT id FROM users WHERE email = ?",
+                &[email.clone().into()],
+            )
+            .await?;
         let mut stmts = vec![Stmt::new(
             "INSERT INTO organizations (id, name, date_created, date_updated) VALUES (?, ?, ?, ?)",
-            vec![org_id.clone().into(), new.name.trim().into(), now.clone().into(), now.clone().into()],
+            vec![
+                org_id.clone().into(),
+                new.name.trim().into(),
+                now.clone().into(),
+                now.clone().into(),
+            ],
         )];
         let user_id = match existing {
             Some(row) => row.text(0).to_string(),
             None => {
                 let user_id = new_id("user");
-                let hash = new.admin_password.as_deref().map(hash_password).transpose()?;
+                let hash = new
+                    .admin_password
+                    .as_deref()
+                    .map(hash_password)
+                    .transpose()?;
                 stmts.push(Stmt::new(
                     "INSERT INTO users (id, email, first_name, last_name, password_hash, date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     vec![
@@ -81,8 +104,21 @@ impl Crm {
             "INSERT INTO memberships (organization_id, user_id, role, date_created) VALUES (?, ?, 'admin', ?)",
             vec![org_id.clone().into(), user_id.clone().into(), now.clone().into()],
         ));
-        let actor = Actor { organization_id: org_id.clone(), user_id: user_id.clone(), role: "admin".into() };
-        let mut events = vec![NewEvent::new("organization", &org_id, None, "created", vec![], Map::new(), as_map(json!({"id": org_id, "name": new.name.trim()})))];
+        let actor = Actor {
+            organization_id: org_id.clone(),
+            user_id: user_id.clone(),
+            role: "admin".into(),
+        };
+        let mut events = vec![NewEvent::new(
+            "organization",
+            &org_id,
+            None,
+            "created",
+            vec![],
+            Map::new(),
+            as_map(json!({"id": org_id, "name": new.name.trim()})),
+        )];
+        let position = std::cell::Cell::new(0);
         let doc = |kind: Kind, data: Value, unique_key: String| Doc {
             id: new_id(kind.id_prefix()),
             kind,
@@ -91,31 +127,58 @@ impl Crm {
             unique_key: Some(unique_key),
             data: as_map(data),
             version: 1,
-            date_created: now.clone(),
+            date_created: {
+                position.set(position.get() + 1);
+                time::format_after(&now, position.get())
+            },
             date_updated: now.clone(),
             created_by: Some(user_id.clone()),
             updated_by: Some(user_id.clone()),
         };
         let pipeline = doc(Kind::Pipeline, json!({"name": "Sales"}), "sales".into());
-        let mut docs: Vec<Doc> = DEFAULT_LEAD_STATUSES.iter().map(|l| doc(Kind::LeadStatus, json!({"label": l}), l.to_lowercase())).collect();
+        let mut docs: Vec<Doc> = DEFAULT_LEAD_STATUSES
+            .iter()
+            .map(|l| doc(Kind::LeadStatus, json!({"label": l}), l.to_lowercase()))
+            .collect();
         docs.extend(DEFAULT_OPPORTUNITY_STATUSES.iter().map(|(label, ty)| {
-            doc(Kind::OpportunityStatus, json!({"label": label, "status_type": ty, "pipeline_id": pipeline.id}), format!("{}/{}", pipeline.id, label.to_lowercase()))
+            doc(
+                Kind::OpportunityStatus,
+                json!({"label": label, "status_type": ty, "pipeline_id": pipeline.id}),
+                format!("{}/{}", pipeline.id, label.to_lowercase()),
+            )
         }));
         docs.insert(0, pipeline);
-        let meta = OrgMeta { docs: docs.clone(), users: vec![] };
+        let meta = OrgMeta {
+            docs: docs.clone(),
+            users: vec![],
+        };
         for d in &docs {
             stmts.push(d.insert_stmt());
-            events.push(NewEvent::created(d.kind, &d.id, None, render(d, &meta, &[])));
+            events.push(NewEvent::created(
+                d.kind,
+                &d.id,
+                None,
+                render(d, &meta, &[]),
+            ));
         }
         stmts.extend(self.db.dialect().event_order_lock());
-        stmts.extend(events.iter().map(|e| e.insert_stmt(&org_id, Some(&user_id), &now)));
+        stmts.extend(
+            events
+                .iter()
+                .map(|e| e.insert_stmt(&org_id, Some(&user_id), &now)),
+        );
         self.db.batch(stmts).await?;
         Ok(actor)
     }
 
     /// Makes an API key for the user with `email` in `organization_id` (or the user's only
     /// organization).
-    pub async fn create_api_key(&self, email: &str, organization_id: Option<&str>, name: &str) -> CrmResult<ApiKeyCreated> {
+    pub async fn create_api_key(
+        &self,
+        email: &str,
+        organization_id: Option<&str>,
+        name: &str,
+    ) -> CrmResult<ApiKeyCreated> {
         let rows = self
             .db
             .query(
@@ -127,15 +190,25 @@ impl Crm {
             return Err(CrmError::Refused(format!("no user with email `{email}`")));
         }
         let row = match organization_id {
-            Some(org) => rows.iter().find(|r| r.text(1) == org).ok_or_else(|| CrmError::Refused(format!("`{email}` is not a member of `{org}`")))?,
+            Some(org) => rows.iter().find(|r| r.text(1) == org).ok_or_else(|| {
+                CrmError::Refused(format!("`{email}` is not a member of `{org}`"))
+            })?,
             None if rows.len() == 1 => &rows[0],
             None => {
                 let orgs: Vec<&str> = rows.iter().map(|r| r.text(1)).collect();
-                return Err(CrmError::Refused(format!("`{email}` belongs to several organizations ({}); choose one", orgs.join(", "))));
+                return Err(CrmError::Refused(format!(
+                    "`{email}` belongs to several organizations ({}); choose one",
+                    orgs.join(", ")
+                )));
             }
         };
         let secret = format!("api_{}{}", &new_id("k")[2..], &new_id("k")[2..]);
-        let created = ApiKeyCreated { id: new_id("apikey"), key: secret, organization_id: row.text(1).into(), user_id: row.text(0).into() };
+        let created = ApiKeyCreated {
+            id: new_id("apikey"),
+            key: secret,
+            organization_id: row.text(1).into(),
+            user_id: row.text(0).into(),
+        };
         self.db
             .execute(
                 "INSERT INTO api_keys (id, key_hash, organization_id, user_id, name, date_created) VALUES (?, ?, ?, ?, ?, ?)",
@@ -162,7 +235,11 @@ impl Crm {
                 &[key_hash(key).into()],
             )
             .await?;
-        Ok(row.map(|r| Actor { organization_id: r.text(0).into(), user_id: r.text(1).into(), role: r.text(2).into() }))
+        Ok(row.map(|r| Actor {
+            organization_id: r.text(0).into(),
+            user_id: r.text(1).into(),
+            role: r.text(2).into(),
+        }))
     }
 
     /// `GET /me/`: the caller with the organizations they belong to.
@@ -175,7 +252,10 @@ impl Crm {
                 &[actor.user_id.clone().into()],
             )
             .await?;
-        let orgs: Vec<Value> = orgs.iter().map(|r| json!({"id": r.text(0), "name": r.text(1), "role": r.text(2)})).collect();
+        let orgs: Vec<Value> = orgs
+            .iter()
+            .map(|r| json!({"id": r.text(0), "name": r.text(1), "role": r.text(2)}))
+            .collect();
         user["organizations"] = Value::Array(orgs);
         user["organization_id"] = actor.organization_id.clone().into();
         Ok(user)
@@ -183,7 +263,13 @@ impl Crm {
 
     /// `GET /user/`: the organization's users.
     pub async fn list_users(&self, actor: &Actor) -> CrmResult<Vec<Value>> {
-        let rows = self.db.query(&format!("{USER_SELECT} WHERE m.organization_id = ? ORDER BY u.date_created, u.id"), &[actor.organization_id.clone().into()]).await?;
+        let rows = self
+            .db
+            .query(
+                &format!("{USER_SELECT} WHERE m.organization_id = ? ORDER BY u.date_created, u.id"),
+                &[actor.organization_id.clone().into()],
+            )
+            .await?;
         Ok(rows.iter().map(render_user).collect())
     }
 
@@ -191,7 +277,10 @@ impl Crm {
     pub async fn user(&self, actor: &Actor, id: &str) -> CrmResult<Value> {
         let row = self
             .db
-            .query_opt(&format!("{USER_SELECT} WHERE m.organization_id = ? AND u.id = ?"), &[actor.organization_id.clone().into(), id.into()])
+            .query_opt(
+                &format!("{USER_SELECT} WHERE m.organization_id = ? AND u.id = ?"),
+                &[actor.organization_id.clone().into(), id.into()],
+            )
             .await?;
         row.as_ref().map(render_user).ok_or(CrmError::NotFound)
     }
@@ -202,11 +291,18 @@ impl Crm {
         }
         let row = self
             .db
-            .query_opt("SELECT id, name, date_created, date_updated FROM organizations WHERE id = ?", &[id.into()])
+            .query_opt(
+                "SELECT id, name, date_created, date_updated FROM organizations WHERE id = ?",
+                &[id.into()],
+            )
             .await?
             .ok_or(CrmError::NotFound)?;
         let meta = self.meta(actor).await?;
-        let statuses = |kind: Kind| -> Vec<Value> { meta.of_kind(kind).map(|d| Value::Object(render(d, &meta, &[]))).collect() };
+        let statuses = |kind: Kind| -> Vec<Value> {
+            meta.of_kind(kind)
+                .map(|d| Value::Object(render(d, &meta, &[])))
+                .collect()
+        };
         let memberships: Vec<Value> = self.list_users(actor).await?;
         Ok(json!({
             "id": row.text(0),
@@ -220,10 +316,17 @@ impl Crm {
     }
 
     /// `PUT /organization/{id}/`: admins may rename it.
-    pub async fn update_organization(&self, actor: &Actor, id: &str, input: &Value) -> CrmResult<Value> {
+    pub async fn update_organization(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: &Value,
+    ) -> CrmResult<Value> {
         let before = self.organization(actor, id).await?;
         if actor.role != "admin" {
-            return Err(CrmError::Forbidden("only an admin can change the organization".into()));
+            return Err(CrmError::Forbidden(
+                "only an admin can change the organization".into(),
+            ));
         }
         let mut errors = FieldErrors::new();
         let mut name = None;
@@ -231,13 +334,17 @@ impl Crm {
             Some(obj) => {
                 for (k, v) in obj {
                     match (k.as_str(), v.as_str()) {
-                        ("name", Some(n)) if !n.trim().is_empty() => name = Some(n.trim().to_string()),
+                        ("name", Some(n)) if !n.trim().is_empty() => {
+                            name = Some(n.trim().to_string())
+                        }
                         ("name", _) => errors.add("name", "expected a non-empty string"),
                         _ => errors.add(k, "unknown or read-only field for an organization"),
                     }
                 }
             }
-            None => errors.errors.push("the request body must be a JSON object".into()),
+            None => errors
+                .errors
+                .push("the request body must be a JSON object".into()),
         }
         errors.into_result(())?;
         let Some(name) = name else { return Ok(before) };
@@ -247,7 +354,10 @@ impl Crm {
         after["date_updated"] = now.clone().into();
         let (b, a) = (as_map(before.clone()), as_map(after.clone()));
         let event = NewEvent::updated_object("organization", id, changed_fields(&b, &a), &b, a);
-        let mut stmts = vec![Stmt::new("UPDATE organizations SET name = ?, date_updated = ? WHERE id = ?", vec![name.into(), now.clone().into(), id.into()])];
+        let mut stmts = vec![Stmt::new(
+            "UPDATE organizations SET name = ?, date_updated = ? WHERE id = ?",
+            vec![name.into(), now.clone().into(), id.into()],
+        )];
         stmts.extend(self.db.dialect().event_order_lock());
         stmts.push(event.insert_stmt(id, Some(&actor.user_id), &now));
         self.db.batch(stmts).await?;
@@ -283,11 +393,12 @@ pub fn key_hash(key: &str) -> String {
 
 fn hash_password(password: &str) -> CrmResult<String> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| CrmError::Db(DbError::Backend(format!("no random source: {e}"))))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| CrmError::Db(DbError::Backend(e.to_string())))?;
+    getrandom::fill(&mut salt)
+        .map_err(|e| CrmError::Db(DbError::Backend(format!("no random source: {e}"))))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| CrmError::Db(DbError::Backend(e.to_string())))?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| CrmError::Db(DbError::Backend(format!("cannot hash the password: {e}"))))
 }
-

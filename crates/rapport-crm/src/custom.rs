@@ -8,21 +8,44 @@ use crate::meta::OrgMeta;
 /// Applies `values` to `stored` (the object's `custom` map): each value is checked against
 /// its field's type and choices; `null` removes it. Errors go to `errors` under
 /// `custom.<cf_id>`.
-pub fn apply(kind: Kind, meta: &OrgMeta, values: Vec<(String, Value)>, stored: &mut Map<String, Value>, errors: &mut FieldErrors) {
-    let Some(cf_kind) = kind.custom_field_kind() else { return };
+pub fn apply(
+    kind: Kind,
+    meta: &OrgMeta,
+    values: Vec<(String, Value)>,
+    stored: &mut Map<String, Value>,
+    errors: &mut FieldErrors,
+) {
+    let Some(cf_kind) = kind.custom_field_kind() else {
+        return;
+    };
     for (cf_id, value) in values {
         let key = format!("custom.{cf_id}");
         let Some(field) = meta.find(cf_kind, &cf_id) else {
-            errors.add(key, format!("unknown custom field; this {} has {}", kind.label(), known_fields(meta, cf_kind)));
+            errors.add(
+                key,
+                format!(
+                    "unknown custom field; this {} has {}",
+                    kind.label(),
+                    known_fields(meta, cf_kind)
+                ),
+            );
             continue;
         };
         if value.is_null() {
             stored.remove(&cf_id);
             continue;
         }
-        let multiple = field.data.get("accepts_multiple_values").and_then(Value::as_bool).unwrap_or(false);
+        let multiple = field
+            .data
+            .get("accepts_multiple_values")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let checked = match (&value, multiple) {
-            (Value::Array(items), true) => items.iter().map(|v| check(field, meta, v)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+            (Value::Array(items), true) => items
+                .iter()
+                .map(|v| check(field, meta, v))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
             (Value::Array(_), false) => Err("this field takes one value, not a list".to_string()),
             (single, true) => check(field, meta, single).map(|v| Value::Array(vec![v])),
             (single, false) => check(field, meta, single),
@@ -37,7 +60,10 @@ pub fn apply(kind: Kind, meta: &OrgMeta, values: Vec<(String, Value)>, stored: &
 }
 
 fn known_fields(meta: &OrgMeta, cf_kind: Kind) -> String {
-    let ids: Vec<String> = meta.of_kind(cf_kind).map(|f| format!("{} ({})", f.id, f.str("name").unwrap_or(""))).collect();
+    let ids: Vec<String> = meta
+        .of_kind(cf_kind)
+        .map(|f| format!("{} ({})", f.id, f.str("name").unwrap_or("")))
+        .collect();
     if ids.is_empty() {
         "no custom fields".into()
     } else {
@@ -55,7 +81,12 @@ fn check(field: &crate::doc::Doc, meta: &OrgMeta, value: &Value) -> Result<Value
         },
         "number" => match value {
             Value::Number(_) => Ok(value.clone()),
-            Value::String(s) => s.trim().parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)).ok_or_else(|| format!("`{s}` is not a number")),
+            Value::String(s) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+                .ok_or_else(|| format!("`{s}` is not a number")),
             _ => Err("expected a number".into()),
         },
         "date" => value
@@ -69,8 +100,15 @@ fn check(field: &crate::doc::Doc, meta: &OrgMeta, value: &Value) -> Result<Value
             .map(|t| Value::String(time::format(t)))
             .ok_or_else(|| format!("expected an ISO 8601 date-time, got {value}")),
         "choices" => {
-            let choices: Vec<&str> = field.data.get("choices").and_then(Value::as_array).map(|c| c.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-            let given = value.as_str().ok_or_else(|| format!("expected one of: {}", choices.join(", ")))?;
+            let choices: Vec<&str> = field
+                .data
+                .get("choices")
+                .and_then(Value::as_array)
+                .map(|c| c.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let given = value
+                .as_str()
+                .ok_or_else(|| format!("expected one of: {}", choices.join(", ")))?;
             choices
                 .iter()
                 .find(|c| c.eq_ignore_ascii_case(given.trim()))

@@ -27,7 +27,12 @@ pub struct Doc {
 
 impl Doc {
     pub fn from_row(organization_id: &str, row: &Row) -> CrmResult<Doc> {
-        let kind = Kind::from_object_type(row.text(1)).ok_or_else(|| CrmError::Refused(format!("unknown object type `{}` in the store", row.text(1))))?;
+        let kind = Kind::from_object_type(row.text(1)).ok_or_else(|| {
+            CrmError::Refused(format!(
+                "unknown object type `{}` in the store",
+                row.text(1)
+            ))
+        })?;
         let data = match serde_json::from_str(row.text(4)) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
@@ -98,7 +103,11 @@ impl Doc {
     pub fn delete_stmt(&self) -> Stmt {
         Stmt::one(
             "DELETE FROM objects WHERE id = ? AND organization_id = ? AND version = ?",
-            vec![self.id.clone().into(), self.organization_id.clone().into(), SqlValue::Int(self.version)],
+            vec![
+                self.id.clone().into(),
+                self.organization_id.clone().into(),
+                SqlValue::Int(self.version),
+            ],
         )
     }
 }

@@ -20,24 +20,67 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn created(kind: Kind, id: &str, lead_id: Option<&str>, data: Map<String, Value>) -> Self {
-        NewEvent::new(kind.object_type(), id, lead_id, "created", vec![], Map::new(), data)
+        NewEvent::new(
+            kind.object_type(),
+            id,
+            lead_id,
+            "created",
+            vec![],
+            Map::new(),
+            data,
+        )
     }
 
     /// An update; `previous_data` keeps only the changed fields' former values.
-    pub fn updated(kind: Kind, id: &str, lead_id: Option<&str>, changed: Vec<String>, before: &Map<String, Value>, after: Map<String, Value>) -> Self {
-        let previous = changed.iter().filter_map(|k| before.get(k).map(|v| (k.clone(), v.clone()))).collect();
-        NewEvent::new(kind.object_type(), id, lead_id, "updated", changed, previous, after)
+    pub fn updated(
+        kind: Kind,
+        id: &str,
+        lead_id: Option<&str>,
+        changed: Vec<String>,
+        before: &Map<String, Value>,
+        after: Map<String, Value>,
+    ) -> Self {
+        let previous = changed
+            .iter()
+            .filter_map(|k| before.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
+        NewEvent::new(
+            kind.object_type(),
+            id,
+            lead_id,
+            "updated",
+            changed,
+            previous,
+            after,
+        )
     }
 
     /// An update of an object outside the object table (an organization).
-    pub fn updated_object(object_type: &'static str, id: &str, changed: Vec<String>, before: &Map<String, Value>, after: Map<String, Value>) -> Self {
-        let previous = changed.iter().filter_map(|k| before.get(k).map(|v| (k.clone(), v.clone()))).collect();
+    pub fn updated_object(
+        object_type: &'static str,
+        id: &str,
+        changed: Vec<String>,
+        before: &Map<String, Value>,
+        after: Map<String, Value>,
+    ) -> Self {
+        let previous = changed
+            .iter()
+            .filter_map(|k| before.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
         NewEvent::new(object_type, id, None, "updated", changed, previous, after)
     }
 
     /// A deletion; `data` is the object as it was.
     pub fn deleted(kind: Kind, id: &str, lead_id: Option<&str>, last: Map<String, Value>) -> Self {
-        NewEvent::new(kind.object_type(), id, lead_id, "deleted", vec![], Map::new(), last)
+        NewEvent::new(
+            kind.object_type(),
+            id,
+            lead_id,
+            "deleted",
+            vec![],
+            Map::new(),
+            last,
+        )
     }
 
     pub fn new(
@@ -49,7 +92,15 @@ impl NewEvent {
         previous_data: Map<String, Value>,
         data: Map<String, Value>,
     ) -> Self {
-        NewEvent { object_type, object_id: object_id.into(), lead_id: lead_id.map(Into::into), action, changed_fields, previous_data, data }
+        NewEvent {
+            object_type,
+            object_id: object_id.into(),
+            lead_id: lead_id.map(Into::into),
+            action,
+            changed_fields,
+            previous_data,
+            data,
+        }
     }
 
     /// The insert, returning the event's sequence number.
@@ -116,7 +167,12 @@ impl Crm {
         filter(" AND date_created > ?", &q.date_created_gt);
         filter(" AND date_created < ?", &q.date_created_lt);
         if let Some(cursor) = &q.cursor {
-            let before = decode_cursor(cursor).ok_or_else(|| CrmError::Invalid(rapport_core::FieldErrors::field("_cursor", "not a cursor this server returned")))?;
+            let before = decode_cursor(cursor).ok_or_else(|| {
+                CrmError::Invalid(rapport_core::FieldErrors::field(
+                    "_cursor",
+                    "not a cursor this server returned",
+                ))
+            })?;
             sql.push_str(" AND seq < ?");
             params.push(SqlValue::Int(before));
         }
@@ -125,14 +181,25 @@ impl Crm {
         params.push(SqlValue::Int(limit as i64 + 1));
         let rows = self.db.query(&sql, &params).await?;
         let has_more = rows.len() > limit;
-        let data: Vec<Value> = rows.iter().take(limit).map(|r| render_event(&actor.organization_id, r)).collect();
-        let cursor_next = if has_more { rows.get(limit - 1).map(|r| encode_cursor(r.int(0))) } else { None };
+        let data: Vec<Value> = rows
+            .iter()
+            .take(limit)
+            .map(|r| render_event(&actor.organization_id, r))
+            .collect();
+        let cursor_next = if has_more {
+            rows.get(limit - 1).map(|r| encode_cursor(r.int(0)))
+        } else {
+            None
+        };
         Ok(EventPage { data, cursor_next })
     }
 
     /// The newest event sequence number of the whole log (0 when empty).
     pub async fn last_event_seq(&self) -> CrmResult<i64> {
-        let row = self.db.query_opt("SELECT MAX(seq) FROM events", &[]).await?;
+        let row = self
+            .db
+            .query_opt("SELECT MAX(seq) FROM events", &[])
+            .await?;
         Ok(row.map(|r| r.int(0)).unwrap_or(0))
     }
 }
@@ -146,7 +213,8 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
 }
 
 fn parse_json(text: Option<&str>) -> Value {
-    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
 }
 
 fn render_event(organization_id: &str, r: &Row) -> Value {

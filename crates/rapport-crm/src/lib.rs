@@ -40,7 +40,9 @@ pub struct CrmConfig {
 
 impl Default for CrmConfig {
     fn default() -> Self {
-        CrmConfig { phone_region: "US".into() }
+        CrmConfig {
+            phone_region: "US".into(),
+        }
     }
 }
 

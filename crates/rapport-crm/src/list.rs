@@ -31,7 +31,14 @@ pub struct Page {
 }
 
 /// A column of the object table, filterable and sortable on every kind.
-const COLUMN_FIELDS: &[&str] = &["id", "lead_id", "date_created", "date_updated", "created_by", "updated_by"];
+const COLUMN_FIELDS: &[&str] = &[
+    "id",
+    "lead_id",
+    "date_created",
+    "date_updated",
+    "created_by",
+    "updated_by",
+];
 
 impl Crm {
     /// Lists objects of the given kinds (several for `GET /activity/`), newest first
@@ -41,8 +48,14 @@ impl Crm {
         let mut errors = FieldErrors::new();
         let meta = self.meta(actor).await?;
         let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
-        let types: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.object_type())).collect();
-        let mut filter_sql = format!("organization_id = ? AND object_type IN ({})", types.join(", "));
+        let types: Vec<String> = kinds
+            .iter()
+            .map(|k| format!("'{}'", k.object_type()))
+            .collect();
+        let mut filter_sql = format!(
+            "organization_id = ? AND object_type IN ({})",
+            types.join(", ")
+        );
         for (param, value) in &q.filters {
             let (field, op) = match param.rsplit_once("__") {
                 Some((f, op @ ("gt" | "gte" | "lt" | "lte" | "in"))) => (f, op),
@@ -50,7 +63,10 @@ impl Crm {
             };
             if field == "_type" && kinds.iter().any(|k| k.is_activity()) {
                 // `_type=Call` narrows `/activity/` to one kind.
-                match kinds.iter().find(|k| k.activity_type().is_some_and(|t| t.eq_ignore_ascii_case(value))) {
+                match kinds.iter().find(|k| {
+                    k.activity_type()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(value))
+                }) {
                     Some(kind) => {
                         filter_sql.push_str(" AND object_type = ?");
                         params.push(kind.object_type().into());
@@ -61,12 +77,19 @@ impl Crm {
             }
             if field == "status_type" && kinds == [Kind::Opportunity] && op == "eq" {
                 // The type lives on the status: filter by the statuses of that type.
-                let ids: Vec<SqlValue> = meta.of_kind(Kind::OpportunityStatus).filter(|s| s.str("status_type") == Some(value.as_str())).map(|s| SqlValue::from(&s.id)).collect();
+                let ids: Vec<SqlValue> = meta
+                    .of_kind(Kind::OpportunityStatus)
+                    .filter(|s| s.str("status_type") == Some(value.as_str()))
+                    .map(|s| SqlValue::from(&s.id))
+                    .collect();
                 let expr = dialect.json_field("status_id", JsonType::Text);
                 if ids.is_empty() {
                     filter_sql.push_str(" AND 1 = 0");
                 } else {
-                    filter_sql.push_str(&format!(" AND {expr} IN ({})", vec!["?"; ids.len()].join(", ")));
+                    filter_sql.push_str(&format!(
+                        " AND {expr} IN ({})",
+                        vec!["?"; ids.len()].join(", ")
+                    ));
                     params.extend(ids);
                 }
                 continue;
@@ -83,7 +106,11 @@ impl Crm {
                 "lte" => "<=",
                 _ => "IN",
             };
-            let values: Vec<&str> = if op == "in" { value.split(',').collect() } else { vec![value.as_str()] };
+            let values: Vec<&str> = if op == "in" {
+                value.split(',').collect()
+            } else {
+                vec![value.as_str()]
+            };
             let mut placeholders = Vec::new();
             for v in values {
                 match filter_value(ty, v) {
@@ -100,12 +127,25 @@ impl Crm {
                 filter_sql.push_str(&format!(" AND {expr} {sql_op} ?"));
             }
         }
-        let default_order = if kinds.iter().all(|k| k.is_activity()) { "-activity_at" } else { "-date_created" };
+        let default_order = if kinds.iter().all(|k| k.is_activity()) {
+            "-activity_at"
+        } else {
+            "-date_created"
+        };
         let mut order = Vec::new();
-        for key in q.order_by.as_deref().unwrap_or(default_order).split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        for key in q
+            .order_by
+            .as_deref()
+            .unwrap_or(default_order)
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
             let (field, desc) = key.strip_prefix('-').map_or((key, false), |f| (f, true));
             match field_expr(kinds, field, dialect) {
-                Some((expr, _)) => order.push(format!("{expr} {}", if desc { "DESC" } else { "ASC" })),
+                Some((expr, _)) => {
+                    order.push(format!("{expr} {}", if desc { "DESC" } else { "ASC" }))
+                }
                 None => errors.add("_order_by", format!("cannot order by `{field}`")),
             }
         }
@@ -115,25 +155,48 @@ impl Crm {
         }
         let limit = q.limit.min(MAX_LIMIT);
         let count_sql = format!("SELECT COUNT(*) FROM objects WHERE {filter_sql}");
-        let total = self.db.query_opt(&count_sql, &params).await?.map(|r| r.int(0)).unwrap_or(0);
+        let total = self
+            .db
+            .query_opt(&count_sql, &params)
+            .await?
+            .map(|r| r.int(0))
+            .unwrap_or(0);
         let mut data = Vec::new();
         if limit > 0 {
-            let sql = format!("SELECT {COLUMNS} FROM objects WHERE {filter_sql} ORDER BY {} LIMIT ? OFFSET ?", order.join(", "));
+            let sql = format!(
+                "SELECT {COLUMNS} FROM objects WHERE {filter_sql} ORDER BY {} LIMIT ? OFFSET ?",
+                order.join(", ")
+            );
             let mut page_params = params.clone();
             page_params.push(SqlValue::Int(limit as i64));
             page_params.push(SqlValue::Int(q.skip as i64));
             let rows = self.db.query(&sql, &page_params).await?;
-            let docs = rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect::<CrmResult<Vec<_>>>()?;
-            let contacts = if kinds == [Kind::Lead] { self.contacts_of_many(actor, &docs).await? } else { vec![] };
+            let docs = rows
+                .iter()
+                .map(|r| Doc::from_row(&actor.organization_id, r))
+                .collect::<CrmResult<Vec<_>>>()?;
+            let contacts = if kinds == [Kind::Lead] {
+                self.contacts_of_many(actor, &docs).await?
+            } else {
+                vec![]
+            };
             data = docs
                 .iter()
                 .map(|doc| {
-                    let own: Vec<Doc> = contacts.iter().filter(|c| c.lead_id.as_deref() == Some(doc.id.as_str())).cloned().collect();
+                    let own: Vec<Doc> = contacts
+                        .iter()
+                        .filter(|c| c.lead_id.as_deref() == Some(doc.id.as_str()))
+                        .cloned()
+                        .collect();
                     render(doc, &meta, &own)
                 })
                 .collect();
         }
-        Ok(Page { has_more: (q.skip + data.len()) < total as usize && limit > 0, data, total_results: total })
+        Ok(Page {
+            has_more: (q.skip + data.len()) < total as usize && limit > 0,
+            data,
+            total_results: total,
+        })
     }
 
     async fn contacts_of_many(&self, actor: &Actor, leads: &[Doc]) -> CrmResult<Vec<Doc>> {
@@ -147,22 +210,42 @@ impl Crm {
         let mut params: Vec<SqlValue> = leads.iter().map(|l| SqlValue::from(&l.id)).collect();
         params.push(actor.organization_id.clone().into());
         let rows = self.db.query(&sql, &params).await?;
-        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
+        rows.iter()
+            .map(|r| Doc::from_row(&actor.organization_id, r))
+            .collect()
     }
 }
 
 /// The SQL expression of a filterable or sortable field of these kinds: a column, or a
 /// scalar field of the JSON document.
-fn field_expr(kinds: &[Kind], field: &str, dialect: rapport_store::Dialect) -> Option<(String, FieldType)> {
+fn field_expr(
+    kinds: &[Kind],
+    field: &str,
+    dialect: rapport_store::Dialect,
+) -> Option<(String, FieldType)> {
     if COLUMN_FIELDS.contains(&field) {
-        let ty = if field.starts_with("date_") { FieldType::DateTime } else { FieldType::Text(64) };
+        let ty = if field.starts_with("date_") {
+            FieldType::DateTime
+        } else {
+            FieldType::Text(64)
+        };
         return Some((field.to_string(), ty));
     }
-    let spec = kinds.iter().flat_map(|k| specs(*k)).find(|s| s.name == field && !matches!(s.access, Access::WriteOnly { .. }))?;
+    let spec = kinds
+        .iter()
+        .flat_map(|k| specs(*k))
+        .find(|s| s.name == field && !matches!(s.access, Access::WriteOnly { .. }))?;
     let json_type = match spec.ty {
         FieldType::Int { .. } => JsonType::Int,
         FieldType::Bool => JsonType::Bool,
-        FieldType::Text(_) | FieldType::DateTime | FieldType::Date | FieldType::DateOrDateTime | FieldType::Choice(_) | FieldType::Url | FieldType::Ref(_) | FieldType::UserRef => JsonType::Text,
+        FieldType::Text(_)
+        | FieldType::DateTime
+        | FieldType::Date
+        | FieldType::DateOrDateTime
+        | FieldType::Choice(_)
+        | FieldType::Url
+        | FieldType::Ref(_)
+        | FieldType::UserRef => JsonType::Text,
         _ => return None,
     };
     // Stored, not computed on render.
@@ -174,13 +257,19 @@ fn field_expr(kinds: &[Kind], field: &str, dialect: rapport_store::Dialect) -> O
 
 fn filter_value(ty: FieldType, raw: &str) -> Result<SqlValue, String> {
     match ty {
-        FieldType::Int { .. } => raw.trim().parse::<i64>().map(SqlValue::Int).map_err(|_| format!("`{raw}` is not an integer")),
+        FieldType::Int { .. } => raw
+            .trim()
+            .parse::<i64>()
+            .map(SqlValue::Int)
+            .map_err(|_| format!("`{raw}` is not an integer")),
         FieldType::Bool => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Ok(SqlValue::Int(1)),
             "false" | "0" | "no" => Ok(SqlValue::Int(0)),
             _ => Err(format!("`{raw}` is not true or false")),
         },
-        FieldType::DateTime => time::parse_datetime(raw).map(|t| SqlValue::Text(time::format(t))).ok_or_else(|| format!("`{raw}` is not an ISO 8601 date-time")),
+        FieldType::DateTime => time::parse_datetime(raw)
+            .map(|t| SqlValue::Text(time::format(t)))
+            .ok_or_else(|| format!("`{raw}` is not an ISO 8601 date-time")),
         _ => Ok(SqlValue::Text(raw.to_string())),
     }
 }

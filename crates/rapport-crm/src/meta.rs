@@ -31,11 +31,17 @@ impl OrgMeta {
 
     /// A status of `kind` by its label, case-insensitively.
     pub fn status_by_label(&self, kind: Kind, label: &str) -> Option<&Doc> {
-        self.of_kind(kind).find(|d| d.str("label").is_some_and(|l| l.eq_ignore_ascii_case(label.trim())))
+        self.of_kind(kind).find(|d| {
+            d.str("label")
+                .is_some_and(|l| l.eq_ignore_ascii_case(label.trim()))
+        })
     }
 
     pub fn labels(&self, kind: Kind) -> String {
-        self.of_kind(kind).filter_map(|d| d.str("label")).collect::<Vec<_>>().join(", ")
+        self.of_kind(kind)
+            .filter_map(|d| d.str("label"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn user(&self, id: &str) -> Option<&UserRef> {
@@ -60,7 +66,10 @@ impl Crm {
             META_KINDS.iter().map(|k| format!("'{}'", k.object_type())).collect::<Vec<_>>().join(", ")
         );
         let rows = self.db.query(&sql, &[org.into()]).await?;
-        let docs = rows.iter().map(|r| Doc::from_row(org, r)).collect::<CrmResult<Vec<_>>>()?;
+        let docs = rows
+            .iter()
+            .map(|r| Doc::from_row(org, r))
+            .collect::<CrmResult<Vec<_>>>()?;
         let users = self
             .db
             .query(

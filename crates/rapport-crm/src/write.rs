@@ -60,11 +60,21 @@ impl Crm {
     pub async fn get(&self, actor: &Actor, kind: Kind, id: &str) -> CrmResult<Map<String, Value>> {
         let doc = self.load(actor, kind, id).await?;
         let meta = self.meta(actor).await?;
-        let contacts = if kind == Kind::Lead { self.contacts_of(actor, &doc.id).await? } else { vec![] };
+        let contacts = if kind == Kind::Lead {
+            self.contacts_of(actor, &doc.id).await?
+        } else {
+            vec![]
+        };
         Ok(render(&doc, &meta, &contacts))
     }
 
-    pub async fn create(&self, actor: &Actor, kind: Kind, input: &Value, idempotency: Option<&Idempotency>) -> CrmResult<Written> {
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        input: &Value,
+        idempotency: Option<&Idempotency>,
+    ) -> CrmResult<Written> {
         if let Some(idem) = idempotency {
             if let Some(previous) = self.idempotent_replay(actor, idem).await? {
                 return Ok(previous);
@@ -106,7 +116,13 @@ impl Crm {
         Err(CrmError::Db(DbError::Conflict))
     }
 
-    pub async fn update(&self, actor: &Actor, kind: Kind, id: &str, input: &Value) -> CrmResult<Written> {
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        id: &str,
+        input: &Value,
+    ) -> CrmResult<Written> {
         let input = as_object(input)?;
         for attempt in 1..=MAX_ATTEMPTS {
             let mut plan = Plan::default();
@@ -125,7 +141,12 @@ impl Crm {
             let mut plan = Plan::default();
             self.plan_delete(actor, kind, id, &mut plan).await?;
             match self.commit(actor, kind, plan).await {
-                Ok(event_seq) => return Ok(Written { object: Map::new(), event_seq }),
+                Ok(event_seq) => {
+                    return Ok(Written {
+                        object: Map::new(),
+                        event_seq,
+                    })
+                }
                 Err(CrmError::Db(DbError::Conflict)) if attempt < MAX_ATTEMPTS => continue,
                 Err(e) => return Err(e),
             }
@@ -133,7 +154,11 @@ impl Crm {
         Err(CrmError::Db(DbError::Conflict))
     }
 
-    async fn idempotent_replay(&self, actor: &Actor, idem: &Idempotency) -> CrmResult<Option<Written>> {
+    async fn idempotent_replay(
+        &self,
+        actor: &Actor,
+        idem: &Idempotency,
+    ) -> CrmResult<Option<Written>> {
         let row = self
             .db
             .query_opt(
@@ -149,7 +174,10 @@ impl Crm {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        Ok(Some(Written { object, event_seq: 0 }))
+        Ok(Some(Written {
+            object,
+            event_seq: 0,
+        }))
     }
 
     /// Commits the plan; events go last, behind the dialect's ordering lock.
@@ -158,12 +186,29 @@ impl Crm {
         let first_event = stmts.len() + usize::from(self.db.dialect().event_order_lock().is_some());
         stmts.extend(self.db.dialect().event_order_lock());
         let now = time::format(time::now());
-        stmts.extend(events.iter().map(|e| e.insert_stmt(&actor.organization_id, Some(&actor.user_id), &now)));
+        stmts.extend(
+            events
+                .iter()
+                .map(|e| e.insert_stmt(&actor.organization_id, Some(&actor.user_id), &now)),
+        );
         match self.db.batch(stmts).await {
-            Ok(outputs) => Ok(outputs[first_event..].iter().filter_map(|o| o.rows.first()).map(|r| r.int(0)).max().unwrap_or(0)),
+            Ok(outputs) => Ok(outputs[first_event..]
+                .iter()
+                .filter_map(|o| o.rows.first())
+                .map(|r| r.int(0))
+                .max()
+                .unwrap_or(0)),
             Err(DbError::Unique(index)) if !index.contains("idempotency") => {
-                let field = if matches!(kind, Kind::LeadStatus | Kind::OpportunityStatus) { "label" } else { "name" };
-                Err(FieldErrors::field(field, format!("a {} with this {field} already exists", kind.label())).into())
+                let field = if matches!(kind, Kind::LeadStatus | Kind::OpportunityStatus) {
+                    "label"
+                } else {
+                    "name"
+                };
+                Err(FieldErrors::field(
+                    field,
+                    format!("a {} with this {field} already exists", kind.label()),
+                )
+                .into())
             }
             Err(e) => Err(e.into()),
         }
@@ -171,30 +216,62 @@ impl Crm {
 
     /// Loads an object of `kind` in the actor's organization.
     pub(crate) async fn load(&self, actor: &Actor, kind: Kind, id: &str) -> CrmResult<Doc> {
-        self.load_any(actor, id).await?.filter(|d| d.kind == kind).ok_or(CrmError::NotFound)
+        self.load_any(actor, id)
+            .await?
+            .filter(|d| d.kind == kind)
+            .ok_or(CrmError::NotFound)
     }
 
     async fn load_any(&self, actor: &Actor, id: &str) -> CrmResult<Option<Doc>> {
         let sql = format!("SELECT {COLUMNS} FROM objects WHERE id = ? AND organization_id = ?");
-        let row = self.db.query_opt(&sql, &[id.into(), actor.organization_id.clone().into()]).await?;
-        row.map(|r| Doc::from_row(&actor.organization_id, &r)).transpose()
+        let row = self
+            .db
+            .query_opt(&sql, &[id.into(), actor.organization_id.clone().into()])
+            .await?;
+        row.map(|r| Doc::from_row(&actor.organization_id, &r))
+            .transpose()
     }
 
     pub(crate) async fn contacts_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
         let sql = format!("SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND object_type = 'contact' AND organization_id = ? ORDER BY date_created, id");
-        let rows = self.db.query(&sql, &[lead_id.into(), actor.organization_id.clone().into()]).await?;
-        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
+        let rows = self
+            .db
+            .query(
+                &sql,
+                &[lead_id.into(), actor.organization_id.clone().into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Doc::from_row(&actor.organization_id, r))
+            .collect()
     }
 
     async fn children_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
         let sql = format!("SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND organization_id = ? ORDER BY date_created, id");
-        let rows = self.db.query(&sql, &[lead_id.into(), actor.organization_id.clone().into()]).await?;
-        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
+        let rows = self
+            .db
+            .query(
+                &sql,
+                &[lead_id.into(), actor.organization_id.clone().into()],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Doc::from_row(&actor.organization_id, r))
+            .collect()
     }
 
-    async fn plan_create(&self, actor: &Actor, kind: Kind, input: &Map<String, Value>, plan: &mut Plan) -> CrmResult<Map<String, Value>> {
+    async fn plan_create(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        input: &Map<String, Value>,
+        plan: &mut Plan,
+    ) -> CrmResult<Map<String, Value>> {
         if kind.path().is_none() {
-            return Err(CrmError::Refused(format!("a {} is recorded by the server and cannot be created", kind.label())));
+            return Err(CrmError::Refused(format!(
+                "a {} is recorded by the server and cannot be created",
+                kind.label()
+            )));
         }
         let checked = check_input(kind, input, Mode::Create, &self.config.phone_region)?;
         let meta = self.meta(actor).await?;
@@ -207,7 +284,12 @@ impl Crm {
             unique_key: None,
             data: Map::new(),
             version: 1,
-            date_created: checked.values.get("date_created").and_then(Value::as_str).unwrap_or(&now).to_string(),
+            date_created: checked
+                .values
+                .get("date_created")
+                .and_then(Value::as_str)
+                .unwrap_or(&now)
+                .to_string(),
             date_updated: now.clone(),
             created_by: Some(actor.user_id.clone()),
             updated_by: Some(actor.user_id.clone()),
@@ -216,10 +298,13 @@ impl Crm {
         let mut custom_values = Map::new();
         custom::apply(kind, &meta, checked.custom, &mut custom_values, &mut errors);
         if !custom_values.is_empty() {
-            doc.data.insert("custom".into(), Value::Object(custom_values));
+            doc.data
+                .insert("custom".into(), Value::Object(custom_values));
         }
         store_values(&mut doc, &checked.values);
-        let lead = self.resolve(actor, &meta, &mut doc, &checked.values, None, &mut errors).await?;
+        let lead = self
+            .resolve(actor, &meta, &mut doc, &checked.values, None, &mut errors)
+            .await?;
         if let Err(e) = errors.into_result(()) {
             return Err(e.into());
         }
@@ -228,12 +313,21 @@ impl Crm {
                 // Contacts given with the lead are created in the same transaction.
                 let mut contacts = Vec::new();
                 let mut errors = FieldErrors::new();
-                let given = input.get("contacts").and_then(Value::as_array).cloned().unwrap_or_default();
+                let given = input
+                    .get("contacts")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 for (i, contact_input) in given.iter().enumerate() {
                     let contact_input = contact_input.as_object().cloned().unwrap_or_default();
-                    match self.new_contact_doc(actor, &meta, &doc, &contact_input, &now).await {
+                    match self
+                        .new_contact_doc(actor, &meta, &doc, &contact_input, i, &now)
+                        .await
+                    {
                         Ok(contact) => contacts.push(contact),
-                        Err(CrmError::Invalid(e)) => errors.merge_prefixed(&format!("contacts[{i}]."), e),
+                        Err(CrmError::Invalid(e)) => {
+                            errors.merge_prefixed(&format!("contacts[{i}]."), e)
+                        }
                         Err(e) => return Err(e),
                     }
                 }
@@ -241,39 +335,82 @@ impl Crm {
                     return Err(e.into());
                 }
                 let rendered = render(&doc, &meta, &contacts);
-                plan.insert(&doc, NewEvent::created(kind, &doc.id, Some(&doc.id), rendered.clone()));
+                plan.insert(
+                    &doc,
+                    NewEvent::created(kind, &doc.id, Some(&doc.id), rendered.clone()),
+                );
                 for contact in &contacts {
-                    plan.insert(contact, NewEvent::created(Kind::Contact, &contact.id, Some(&doc.id), render(contact, &meta, &[])));
+                    plan.insert(
+                        contact,
+                        NewEvent::created(
+                            Kind::Contact,
+                            &contact.id,
+                            Some(&doc.id),
+                            render(contact, &meta, &[]),
+                        ),
+                    );
                 }
                 Ok(rendered)
             }
             Kind::Contact => {
                 let rendered = render(&doc, &meta, &[]);
                 match lead {
-                    Some(lead) => self.touch_lead(actor, &meta, lead, ContactChange::Added(doc.clone()), &now, plan).await?,
+                    Some(lead) => {
+                        self.touch_lead(
+                            actor,
+                            &meta,
+                            lead,
+                            ContactChange::Added(doc.clone()),
+                            &now,
+                            plan,
+                        )
+                        .await?
+                    }
                     None => {
                         // Close makes a lead for a contact given without one.
                         let lead = self.new_lead_for_contact(actor, &meta, &doc, &now);
                         doc.lead_id = Some(lead.id.clone());
                         let rendered_lead = render(&lead, &meta, std::slice::from_ref(&doc));
-                        plan.insert(&lead, NewEvent::created(Kind::Lead, &lead.id, Some(&lead.id), rendered_lead));
+                        plan.insert(
+                            &lead,
+                            NewEvent::created(Kind::Lead, &lead.id, Some(&lead.id), rendered_lead),
+                        );
                     }
                 }
                 let mut rendered = rendered;
                 rendered.insert("lead_id".into(), doc.lead_id.clone().into());
-                plan.insert(&doc, NewEvent::created(kind, &doc.id, doc.lead_id.as_deref(), rendered.clone()));
+                plan.insert(
+                    &doc,
+                    NewEvent::created(kind, &doc.id, doc.lead_id.as_deref(), rendered.clone()),
+                );
                 Ok(rendered)
             }
             _ => {
                 let rendered = render(&doc, &meta, &[]);
-                plan.insert(&doc, NewEvent::created(kind, &doc.id, doc.lead_id.as_deref(), rendered.clone()));
+                plan.insert(
+                    &doc,
+                    NewEvent::created(kind, &doc.id, doc.lead_id.as_deref(), rendered.clone()),
+                );
                 Ok(rendered)
             }
         }
     }
 
-    async fn new_contact_doc(&self, actor: &Actor, meta: &OrgMeta, lead: &Doc, input: &Map<String, Value>, now: &str) -> CrmResult<Doc> {
-        let checked = check_input(Kind::Contact, input, Mode::Create, &self.config.phone_region)?;
+    async fn new_contact_doc(
+        &self,
+        actor: &Actor,
+        meta: &OrgMeta,
+        lead: &Doc,
+        input: &Map<String, Value>,
+        position: usize,
+        now: &str,
+    ) -> CrmResult<Doc> {
+        let checked = check_input(
+            Kind::Contact,
+            input,
+            Mode::Create,
+            &self.config.phone_region,
+        )?;
         let mut doc = Doc {
             id: new_id(Kind::Contact.id_prefix()),
             kind: Kind::Contact,
@@ -282,16 +419,23 @@ impl Crm {
             unique_key: None,
             data: Map::new(),
             version: 1,
-            date_created: lead.date_created.clone(),
+            date_created: time::format_after(&lead.date_created, position + 1),
             date_updated: now.to_string(),
             created_by: Some(actor.user_id.clone()),
             updated_by: Some(actor.user_id.clone()),
         };
         let mut errors = FieldErrors::new();
         let mut custom_values = Map::new();
-        custom::apply(Kind::Contact, meta, checked.custom, &mut custom_values, &mut errors);
+        custom::apply(
+            Kind::Contact,
+            meta,
+            checked.custom,
+            &mut custom_values,
+            &mut errors,
+        );
         if !custom_values.is_empty() {
-            doc.data.insert("custom".into(), Value::Object(custom_values));
+            doc.data
+                .insert("custom".into(), Value::Object(custom_values));
         }
         store_values(&mut doc, &checked.values);
         errors.into_result(doc).map_err(Into::into)
@@ -319,10 +463,20 @@ impl Crm {
         }
     }
 
-    async fn plan_update(&self, actor: &Actor, kind: Kind, id: &str, input: &Map<String, Value>, plan: &mut Plan) -> CrmResult<Map<String, Value>> {
+    async fn plan_update(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        id: &str,
+        input: &Map<String, Value>,
+        plan: &mut Plan,
+    ) -> CrmResult<Map<String, Value>> {
         let before = self.load(actor, kind, id).await?;
         if kind.path().is_none() {
-            return Err(CrmError::Refused(format!("a {} is recorded by the server and cannot be changed", kind.label())));
+            return Err(CrmError::Refused(format!(
+                "a {} is recorded by the server and cannot be changed",
+                kind.label()
+            )));
         }
         let checked = check_input(kind, input, Mode::Update, &self.config.phone_region)?;
         let meta = self.meta(actor).await?;
@@ -337,31 +491,65 @@ impl Crm {
         if custom_values.is_empty() {
             doc.data.remove("custom");
         } else {
-            doc.data.insert("custom".into(), Value::Object(custom_values));
+            doc.data
+                .insert("custom".into(), Value::Object(custom_values));
         }
         store_values(&mut doc, &checked.values);
-        let lead = self.resolve(actor, &meta, &mut doc, &checked.values, Some(&before), &mut errors).await?;
+        let lead = self
+            .resolve(
+                actor,
+                &meta,
+                &mut doc,
+                &checked.values,
+                Some(&before),
+                &mut errors,
+            )
+            .await?;
         if let Err(e) = errors.into_result(()) {
             return Err(e.into());
         }
-        let contacts = if kind == Kind::Lead { self.contacts_of(actor, id).await? } else { vec![] };
+        let contacts = if kind == Kind::Lead {
+            self.contacts_of(actor, id).await?
+        } else {
+            vec![]
+        };
         let rendered_before = render(&before, &meta, &contacts);
         let rendered = render(&doc, &meta, &contacts);
         let changed = changed_fields(&rendered_before, &rendered);
         if kind == Kind::Lead && before.str("status_id") != doc.str("status_id") {
             plan_status_change(actor, &meta, &before, &doc, &now, plan);
         }
-        plan.update(&doc, NewEvent::updated(kind, &doc.id, doc.lead_id.as_deref(), changed, &rendered_before, rendered.clone()));
+        plan.update(
+            &doc,
+            NewEvent::updated(
+                kind,
+                &doc.id,
+                doc.lead_id.as_deref(),
+                changed,
+                &rendered_before,
+                rendered.clone(),
+            ),
+        );
         if let Some(lead) = lead.filter(|_| kind == Kind::Contact) {
-            self.touch_lead(actor, &meta, lead, ContactChange::Changed(doc), &now, plan).await?;
+            self.touch_lead(actor, &meta, lead, ContactChange::Changed(doc), &now, plan)
+                .await?;
         }
         Ok(rendered)
     }
 
-    async fn plan_delete(&self, actor: &Actor, kind: Kind, id: &str, plan: &mut Plan) -> CrmResult<()> {
+    async fn plan_delete(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        id: &str,
+        plan: &mut Plan,
+    ) -> CrmResult<()> {
         let doc = self.load(actor, kind, id).await?;
         if kind.path().is_none() {
-            return Err(CrmError::Refused(format!("a {} is recorded by the server and cannot be deleted", kind.label())));
+            return Err(CrmError::Refused(format!(
+                "a {} is recorded by the server and cannot be deleted",
+                kind.label()
+            )));
         }
         let meta = self.meta(actor).await?;
         let now = time::format(time::now());
@@ -369,46 +557,110 @@ impl Crm {
             Kind::Lead => {
                 // A lead takes its contacts, activities, opportunities and tasks with it.
                 let children = self.children_of(actor, id).await?;
-                let contacts: Vec<Doc> = children.iter().filter(|c| c.kind == Kind::Contact).cloned().collect();
+                let contacts: Vec<Doc> = children
+                    .iter()
+                    .filter(|c| c.kind == Kind::Contact)
+                    .cloned()
+                    .collect();
                 for child in children.iter().filter(|c| c.id != doc.id) {
-                    plan.delete(child, NewEvent::deleted(child.kind, &child.id, Some(id), render(child, &meta, &[])));
+                    plan.delete(
+                        child,
+                        NewEvent::deleted(
+                            child.kind,
+                            &child.id,
+                            Some(id),
+                            render(child, &meta, &[]),
+                        ),
+                    );
                 }
-                plan.delete(&doc, NewEvent::deleted(kind, id, Some(id), render(&doc, &meta, &contacts)));
+                plan.delete(
+                    &doc,
+                    NewEvent::deleted(kind, id, Some(id), render(&doc, &meta, &contacts)),
+                );
                 return Ok(());
             }
             Kind::Contact => {
                 if let Some(lead_id) = &doc.lead_id {
                     let lead = self.load(actor, Kind::Lead, lead_id).await?;
-                    self.touch_lead(actor, &meta, lead, ContactChange::Removed(doc.id.clone()), &now, plan).await?;
+                    self.touch_lead(
+                        actor,
+                        &meta,
+                        lead,
+                        ContactChange::Removed(doc.id.clone()),
+                        &now,
+                        plan,
+                    )
+                    .await?;
                 }
             }
             Kind::LeadStatus => {
                 if meta.of_kind(Kind::LeadStatus).count() <= 1 {
-                    return Err(CrmError::Refused("the last lead status cannot be deleted: every lead needs one".into()));
+                    return Err(CrmError::Refused(
+                        "the last lead status cannot be deleted: every lead needs one".into(),
+                    ));
                 }
-                self.refuse_if_used(actor, Kind::Lead, "status_id", id, "lead status").await?;
+                self.refuse_if_used(actor, Kind::Lead, "status_id", id, "lead status")
+                    .await?;
             }
-            Kind::OpportunityStatus => self.refuse_if_used(actor, Kind::Opportunity, "status_id", id, "opportunity status").await?,
+            Kind::OpportunityStatus => {
+                self.refuse_if_used(
+                    actor,
+                    Kind::Opportunity,
+                    "status_id",
+                    id,
+                    "opportunity status",
+                )
+                .await?
+            }
             Kind::Pipeline => {
-                let statuses = meta.of_kind(Kind::OpportunityStatus).filter(|s| s.str("pipeline_id") == Some(id)).count();
+                let statuses = meta
+                    .of_kind(Kind::OpportunityStatus)
+                    .filter(|s| s.str("pipeline_id") == Some(id))
+                    .count();
                 if statuses > 0 {
                     return Err(CrmError::Refused(format!("this pipeline still has {statuses} opportunity statuses; delete or move them first")));
                 }
             }
             _ => {}
         }
-        plan.delete(&doc, NewEvent::deleted(kind, id, doc.lead_id.as_deref(), render(&doc, &meta, &[])));
+        plan.delete(
+            &doc,
+            NewEvent::deleted(kind, id, doc.lead_id.as_deref(), render(&doc, &meta, &[])),
+        );
         Ok(())
     }
 
-    async fn refuse_if_used(&self, actor: &Actor, kind: Kind, field: &str, id: &str, what: &str) -> CrmResult<()> {
-        let expr = self.db.dialect().json_field(field, rapport_store::JsonType::Text);
+    async fn refuse_if_used(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        field: &str,
+        id: &str,
+        what: &str,
+    ) -> CrmResult<()> {
+        let expr = self
+            .db
+            .dialect()
+            .json_field(field, rapport_store::JsonType::Text);
         let sql = format!("SELECT COUNT(*) FROM objects WHERE organization_id = ? AND object_type = ? AND {expr} = ?");
-        let row = self.db.query_opt(&sql, &[actor.organization_id.clone().into(), kind.object_type().into(), id.into()]).await?;
+        let row = self
+            .db
+            .query_opt(
+                &sql,
+                &[
+                    actor.organization_id.clone().into(),
+                    kind.object_type().into(),
+                    id.into(),
+                ],
+            )
+            .await?;
         let count = row.map(|r| r.int(0)).unwrap_or(0);
         if count > 0 {
             let plural = if count == 1 { "" } else { "s" };
-            return Err(CrmError::Refused(format!("this {what} is used by {count} {}{plural}; move them to another first", kind.label())));
+            return Err(CrmError::Refused(format!(
+                "this {what} is used by {count} {}{plural}; move them to another first",
+                kind.label()
+            )));
         }
         Ok(())
     }
@@ -428,14 +680,21 @@ impl Crm {
         let kind = doc.kind;
         // References given in this request.
         for spec in specs(kind) {
-            let Some(id) = values.get(spec.name).and_then(Value::as_str) else { continue };
+            let Some(id) = values.get(spec.name).and_then(Value::as_str) else {
+                continue;
+            };
             match spec.ty {
                 FieldType::UserRef => {
                     if meta.user(id).is_none() {
-                        errors.add(spec.name, format!("`{id}` is not a user of this organization"));
+                        errors.add(
+                            spec.name,
+                            format!("`{id}` is not a user of this organization"),
+                        );
                     }
                 }
-                FieldType::Ref(target @ (Kind::LeadStatus | Kind::OpportunityStatus | Kind::Pipeline)) => {
+                FieldType::Ref(
+                    target @ (Kind::LeadStatus | Kind::OpportunityStatus | Kind::Pipeline),
+                ) => {
                     if meta.find(target, id).is_none() {
                         errors.add(spec.name, format!("no {} with id `{id}`", target.label()));
                     }
@@ -445,7 +704,14 @@ impl Crm {
         }
         let mut lead = None;
         if kind.belongs_to_lead() {
-            let lead_id = if creating { values.get("lead_id").and_then(Value::as_str).map(str::to_string) } else { doc.lead_id.clone() };
+            let lead_id = if creating {
+                values
+                    .get("lead_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            } else {
+                doc.lead_id.clone()
+            };
             doc.data.remove("lead_id");
             if let Some(lead_id) = lead_id {
                 match self.load(actor, Kind::Lead, &lead_id).await {
@@ -453,7 +719,9 @@ impl Crm {
                         doc.lead_id = Some(found.id.clone());
                         lead = Some(found);
                     }
-                    Err(CrmError::NotFound) => errors.add("lead_id", format!("no lead with id `{lead_id}`")),
+                    Err(CrmError::NotFound) => {
+                        errors.add("lead_id", format!("no lead with id `{lead_id}`"))
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -464,7 +732,10 @@ impl Crm {
                     Err(e) => return Err(e),
                 };
                 if !same_lead {
-                    errors.add("contact_id", format!("no contact with id `{contact_id}` on this lead"));
+                    errors.add(
+                        "contact_id",
+                        format!("no contact with id `{contact_id}` on this lead"),
+                    );
                 }
             }
         }
@@ -483,15 +754,25 @@ impl Crm {
                 if let Some(label) = values.get("status").and_then(Value::as_str) {
                     match meta.status_by_label(Kind::LeadStatus, label) {
                         Some(status) => {
-                            doc.data.insert("status_id".into(), status.id.clone().into());
+                            doc.data
+                                .insert("status_id".into(), status.id.clone().into());
                         }
-                        None => errors.add("status", format!("unknown lead status `{label}`; valid ones: {}", meta.labels(Kind::LeadStatus))),
+                        None => errors.add(
+                            "status",
+                            format!(
+                                "unknown lead status `{label}`; valid ones: {}",
+                                meta.labels(Kind::LeadStatus)
+                            ),
+                        ),
                     }
                 }
                 if doc.str("status_id").is_none() {
                     match meta.of_kind(Kind::LeadStatus).next() {
                         Some(first) => default(doc, "status_id", first.id.clone().into()),
-                        None => errors.add("status_id", "this organization has no lead status; create one first"),
+                        None => errors.add(
+                            "status_id",
+                            "this organization has no lead status; create one first",
+                        ),
                     }
                 }
                 default(doc, "name", "".into());
@@ -501,16 +782,28 @@ impl Crm {
                 if let Some(label) = values.get("status").and_then(Value::as_str) {
                     match meta.status_by_label(Kind::OpportunityStatus, label) {
                         Some(status) => {
-                            doc.data.insert("status_id".into(), status.id.clone().into());
+                            doc.data
+                                .insert("status_id".into(), status.id.clone().into());
                         }
-                        None => errors.add("status", format!("unknown opportunity status `{label}`; valid ones: {}", meta.labels(Kind::OpportunityStatus))),
+                        None => errors.add(
+                            "status",
+                            format!(
+                                "unknown opportunity status `{label}`; valid ones: {}",
+                                meta.labels(Kind::OpportunityStatus)
+                            ),
+                        ),
                     }
                 }
                 if doc.str("status_id").is_none() {
-                    let first_active = meta.of_kind(Kind::OpportunityStatus).find(|s| s.str("status_type") == Some("active"));
+                    let first_active = meta
+                        .of_kind(Kind::OpportunityStatus)
+                        .find(|s| s.str("status_type") == Some("active"));
                     match first_active.or_else(|| meta.of_kind(Kind::OpportunityStatus).next()) {
                         Some(status) => default(doc, "status_id", status.id.clone().into()),
-                        None => errors.add("status_id", "this organization has no opportunity status; create one first"),
+                        None => errors.add(
+                            "status_id",
+                            "this organization has no opportunity status; create one first",
+                        ),
                     }
                 }
                 user_default(doc, "user_id");
@@ -525,17 +818,26 @@ impl Crm {
                 if creating && doc.str("pipeline_id").is_none() {
                     match meta.of_kind(Kind::Pipeline).next() {
                         Some(pipeline) => default(doc, "pipeline_id", pipeline.id.clone().into()),
-                        None => errors.add("pipeline_id", "this organization has no pipeline; create one first"),
+                        None => errors.add(
+                            "pipeline_id",
+                            "this organization has no pipeline; create one first",
+                        ),
                     }
                 }
                 default(doc, "status_type", "active".into());
                 let pipeline = doc.str("pipeline_id").unwrap_or("").to_string();
-                doc.unique_key = doc.str("label").map(|l| format!("{pipeline}/{}", l.trim().to_lowercase()));
+                doc.unique_key = doc
+                    .str("label")
+                    .map(|l| format!("{pipeline}/{}", l.trim().to_lowercase()));
             }
             Kind::Pipeline => doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase()),
             k if k.is_custom_field() => {
                 doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase());
-                let choices = doc.data.get("choices").and_then(Value::as_array).map_or(0, Vec::len);
+                let choices = doc
+                    .data
+                    .get("choices")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len);
                 if doc.str("type") == Some("choices") && choices == 0 {
                     errors.add("choices", "a choices field needs at least one choice");
                 }
@@ -555,7 +857,10 @@ impl Crm {
                     default(doc, "status", "sent".into());
                 }
                 if creating {
-                    let when = (k == Kind::Meeting).then(|| doc.data.get("starts_at").cloned()).flatten().unwrap_or_else(|| doc.date_created.clone().into());
+                    let when = (k == Kind::Meeting)
+                        .then(|| doc.data.get("starts_at").cloned())
+                        .flatten()
+                        .unwrap_or_else(|| doc.date_created.clone().into());
                     default(doc, "activity_at", when);
                 }
             }
@@ -565,7 +870,15 @@ impl Crm {
     }
 
     /// A contact change moves its lead's `date_updated` and is an update of the lead.
-    async fn touch_lead(&self, actor: &Actor, meta: &OrgMeta, lead: Doc, change: ContactChange, now: &str, plan: &mut Plan) -> CrmResult<()> {
+    async fn touch_lead(
+        &self,
+        actor: &Actor,
+        meta: &OrgMeta,
+        lead: Doc,
+        change: ContactChange,
+        now: &str,
+        plan: &mut Plan,
+    ) -> CrmResult<()> {
         let before_contacts = self.contacts_of(actor, &lead.id).await?;
         let mut after_contacts = before_contacts.clone();
         match change {
@@ -584,7 +897,17 @@ impl Crm {
         let rendered_before = render(&lead, meta, &before_contacts);
         let rendered_after = render(&after, meta, &after_contacts);
         let changed = changed_fields(&rendered_before, &rendered_after);
-        plan.update(&after, NewEvent::updated(Kind::Lead, &after.id, Some(&after.id), changed, &rendered_before, rendered_after));
+        plan.update(
+            &after,
+            NewEvent::updated(
+                Kind::Lead,
+                &after.id,
+                Some(&after.id),
+                changed,
+                &rendered_before,
+                rendered_after,
+            ),
+        );
         Ok(())
     }
 }
@@ -596,8 +919,20 @@ enum ContactChange {
 }
 
 /// Close records a lead's status change as an activity on its timeline.
-fn plan_status_change(actor: &Actor, meta: &OrgMeta, before: &Doc, after: &Doc, now: &str, plan: &mut Plan) {
-    let label = |doc: &Doc| doc.str("status_id").and_then(|id| meta.find(Kind::LeadStatus, id)).and_then(|s| s.str("label")).map(str::to_string);
+fn plan_status_change(
+    actor: &Actor,
+    meta: &OrgMeta,
+    before: &Doc,
+    after: &Doc,
+    now: &str,
+    plan: &mut Plan,
+) {
+    let label = |doc: &Doc| {
+        doc.str("status_id")
+            .and_then(|id| meta.find(Kind::LeadStatus, id))
+            .and_then(|s| s.str("label"))
+            .map(str::to_string)
+    };
     let mut data = Map::new();
     data.insert("old_status_id".into(), before.str("status_id").into());
     data.insert("old_status_label".into(), label(before).into());
@@ -619,7 +954,15 @@ fn plan_status_change(actor: &Actor, meta: &OrgMeta, before: &Doc, after: &Doc, 
         updated_by: Some(actor.user_id.clone()),
     };
     let rendered = render(&activity, meta, &[]);
-    plan.insert(&activity, NewEvent::created(Kind::LeadStatusChange, &activity.id, Some(&after.id), rendered));
+    plan.insert(
+        &activity,
+        NewEvent::created(
+            Kind::LeadStatusChange,
+            &activity.id,
+            Some(&after.id),
+            rendered,
+        ),
+    );
 }
 
 /// Stores checked values in the document: `null` clears a field; write-only fields and
@@ -627,8 +970,13 @@ fn plan_status_change(actor: &Actor, meta: &OrgMeta, before: &Doc, after: &Doc, 
 fn store_values(doc: &mut Doc, values: &Map<String, Value>) {
     let specs = specs(doc.kind);
     for (name, value) in values {
-        let Some(spec) = specs.iter().find(|s| s.name == name) else { continue };
-        if matches!(spec.access, Access::WriteOnly { .. }) || name == "date_created" || name == "lead_id" {
+        let Some(spec) = specs.iter().find(|s| s.name == name) else {
+            continue;
+        };
+        if matches!(spec.access, Access::WriteOnly { .. })
+            || name == "date_created"
+            || name == "lead_id"
+        {
             continue;
         }
         if value.is_null() {
@@ -640,5 +988,9 @@ fn store_values(doc: &mut Doc, values: &Map<String, Value>) {
 }
 
 fn as_object(input: &Value) -> CrmResult<&Map<String, Value>> {
-    input.as_object().ok_or_else(|| CrmError::Invalid(FieldErrors::general("the request body must be a JSON object")))
+    input.as_object().ok_or_else(|| {
+        CrmError::Invalid(FieldErrors::general(
+            "the request body must be a JSON object",
+        ))
+    })
 }

@@ -50,12 +50,16 @@ impl Dialect {
     /// A SQL expression reading `field` of the `data` JSON column. `field` must be a known
     /// field name (letters, digits, `_`): it is spliced into the SQL text.
     pub fn json_field(self, field: &str, ty: JsonType) -> String {
-        debug_assert!(field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        debug_assert!(field
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         match (self, ty) {
             (Dialect::Sqlite, _) => format!("json_extract(data, '$.{field}')"),
             (Dialect::Postgres, JsonType::Text) => format!("(data::jsonb ->> '{field}')"),
             (Dialect::Postgres, JsonType::Int) => format!("((data::jsonb ->> '{field}')::bigint)"),
-            (Dialect::Postgres, JsonType::Bool) => format!("((data::jsonb ->> '{field}')::boolean)"),
+            (Dialect::Postgres, JsonType::Bool) => {
+                format!("((data::jsonb ->> '{field}')::boolean)")
+            }
         }
     }
 
@@ -89,12 +93,20 @@ pub struct Stmt {
 
 impl Stmt {
     pub fn new(sql: impl Into<String>, params: Vec<SqlValue>) -> Self {
-        Stmt { sql: sql.into(), params, expect: Expect::Any }
+        Stmt {
+            sql: sql.into(),
+            params,
+            expect: Expect::Any,
+        }
     }
 
     /// A statement that must change exactly one row (optimistic concurrency).
     pub fn one(sql: impl Into<String>, params: Vec<SqlValue>) -> Self {
-        Stmt { sql: sql.into(), params, expect: Expect::One }
+        Stmt {
+            sql: sql.into(),
+            params,
+            expect: Expect::One,
+        }
     }
 }
 
@@ -125,11 +137,16 @@ impl Db {
     /// Opens the database and brings its schema up to date. A PostgreSQL database that
     /// does not exist yet is created.
     pub async fn open(config: &DbConfig) -> DbResult<Db> {
-        let db = if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
+        let db = if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://")
+        {
             Db::Postgres(postgres::PgDb::connect(&config.url, config.max_connections).await?)
         } else {
             let path = config.url.strip_prefix("sqlite://").unwrap_or(&config.url);
-            Db::Sqlite(Arc::new(sqlite::SqliteDb::open(path, config.sqlite_durability, config.max_connections)?))
+            Db::Sqlite(Arc::new(sqlite::SqliteDb::open(
+                path,
+                config.sqlite_durability,
+                config.max_connections,
+            )?))
         };
         migrations::apply(&db).await?;
         Ok(db)
@@ -197,6 +214,9 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_for_postgres() {
-        assert_eq!(numbered_placeholders("SELECT a FROM t WHERE b = ? AND c IN (?, ?)"), "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)");
+        assert_eq!(
+            numbered_placeholders("SELECT a FROM t WHERE b = ? AND c IN (?, ?)"),
+            "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)"
+        );
     }
 }

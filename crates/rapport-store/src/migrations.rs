@@ -111,7 +111,12 @@ pub async fn apply(db: &Db) -> DbResult<()> {
     for (version, sql) in MIGRATIONS {
         let mut stmts = Vec::new();
         lock(&mut stmts);
-        let done = db.query_opt("SELECT version FROM schema_migrations WHERE version = ?", &[SqlValue::Int(*version)]).await?;
+        let done = db
+            .query_opt(
+                "SELECT version FROM schema_migrations WHERE version = ?",
+                &[SqlValue::Int(*version)],
+            )
+            .await?;
         if done.is_some() {
             continue;
         }
@@ -120,7 +125,12 @@ pub async fn apply(db: &Db) -> DbResult<()> {
             "INSERT INTO schema_migrations (version, date_applied) VALUES (?, ?)",
             vec![SqlValue::Int(*version), SqlValue::Text(epoch_seconds())],
         ));
-        for statement in sql.replace("{{seq}}", seq).split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        for statement in sql
+            .replace("{{seq}}", seq)
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             stmts.push(Stmt::new(statement, vec![]));
         }
         match db.batch(stmts).await {
@@ -135,6 +145,9 @@ pub async fn apply(db: &Db) -> DbResult<()> {
 
 /// Seconds since the epoch as text; the store stays free of a date library.
 fn epoch_seconds() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     secs.to_string()
 }

@@ -16,22 +16,40 @@ pub struct PgDb {
 
 impl PgDb {
     pub async fn connect(url: &str, max_connections: usize) -> DbResult<Self> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| DbError::Backend(format!("bad PostgreSQL URL: {e}")))?;
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| DbError::Backend(format!("bad PostgreSQL URL: {e}")))?;
         create_database_if_missing(&config).await?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
         let pool = Pool::builder(manager)
             .max_size(max_connections.max(2))
             .build()
             .map_err(|e| DbError::Backend(format!("cannot build the PostgreSQL pool: {e}")))?;
         // Fail at start-up, not on the first request, when the server is unreachable.
-        drop(pool.get().await.map_err(|e| DbError::Backend(format!("cannot connect to PostgreSQL: {e}")))?);
+        drop(
+            pool.get()
+                .await
+                .map_err(|e| DbError::Backend(format!("cannot connect to PostgreSQL: {e}")))?,
+        );
         Ok(PgDb { pool })
     }
 
     pub async fn query(&self, sql: &str, params: &[SqlValue]) -> DbResult<Vec<Row>> {
         let client = self.pool.get().await.map_err(pool_error)?;
-        let stmt = client.prepare_cached(&numbered_placeholders(sql)).await.map_err(translate)?;
-        let rows = client.query(&stmt, &param_refs(params)).await.map_err(translate)?;
+        let stmt = client
+            .prepare_cached(&numbered_placeholders(sql))
+            .await
+            .map_err(translate)?;
+        let rows = client
+            .query(&stmt, &param_refs(params))
+            .await
+            .map_err(translate)?;
         rows.iter().map(decode_row).collect()
     }
 
@@ -40,14 +58,23 @@ impl PgDb {
         let tx = client.transaction().await.map_err(translate)?;
         let mut outputs = Vec::with_capacity(stmts.len());
         for stmt in stmts {
-            let prepared = tx.prepare_cached(&numbered_placeholders(&stmt.sql)).await.map_err(translate)?;
+            let prepared = tx
+                .prepare_cached(&numbered_placeholders(&stmt.sql))
+                .await
+                .map_err(translate)?;
             let params = param_refs(&stmt.params);
             let output = if prepared.columns().is_empty() {
-                StmtOutput { rows: Vec::new(), affected: tx.execute(&prepared, &params).await.map_err(translate)? }
+                StmtOutput {
+                    rows: Vec::new(),
+                    affected: tx.execute(&prepared, &params).await.map_err(translate)?,
+                }
             } else {
                 let rows = tx.query(&prepared, &params).await.map_err(translate)?;
                 let rows = rows.iter().map(decode_row).collect::<DbResult<Vec<_>>>()?;
-                StmtOutput { affected: rows.len() as u64, rows }
+                StmtOutput {
+                    affected: rows.len() as u64,
+                    rows,
+                }
             };
             if stmt.expect == Expect::One && output.affected != 1 {
                 return Err(DbError::Conflict); // dropping `tx` rolls back
@@ -60,19 +87,36 @@ impl PgDb {
 }
 
 async fn create_database_if_missing(config: &tokio_postgres::Config) -> DbResult<()> {
-    let Some(name) = config.get_dbname().map(str::to_string) else { return Ok(()) };
+    let Some(name) = config.get_dbname().map(str::to_string) else {
+        return Ok(());
+    };
     let mut admin = config.clone();
     admin.dbname("postgres");
-    let (client, connection) = admin.connect(NoTls).await.map_err(|e| DbError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
+    let (client, connection) = admin
+        .connect(NoTls)
+        .await
+        .map_err(|e| DbError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
     tokio::spawn(connection);
-    let exists = client.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name]).await.map_err(translate)?;
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .map_err(translate)?;
     if exists.is_none() {
         let quoted = name.replace('"', "\"\"");
-        match client.batch_execute(&format!("CREATE DATABASE \"{quoted}\"")).await {
+        match client
+            .batch_execute(&format!("CREATE DATABASE \"{quoted}\""))
+            .await
+        {
             Ok(()) => tracing::info!(database = %name, "created the PostgreSQL database"),
             // Another node created it at the same moment.
-            Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) || e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {}
-            Err(e) => return Err(DbError::Backend(format!("cannot create database `{name}`: {e}"))),
+            Err(e)
+                if e.code() == Some(&SqlState::DUPLICATE_DATABASE)
+                    || e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {}
+            Err(e) => {
+                return Err(DbError::Backend(format!(
+                    "cannot create database `{name}`: {e}"
+                )))
+            }
         }
     }
     Ok(())
@@ -86,12 +130,22 @@ fn decode_row(row: &tokio_postgres::Row) -> DbResult<Row> {
     let mut values = Vec::with_capacity(row.len());
     for (i, column) in row.columns().iter().enumerate() {
         let value = match *column.type_() {
-            Type::INT8 => row.try_get::<_, Option<i64>>(i).map(|v| v.map(SqlValue::Int)),
-            Type::INT4 => row.try_get::<_, Option<i32>>(i).map(|v| v.map(|n| SqlValue::Int(n.into()))),
-            Type::INT2 => row.try_get::<_, Option<i16>>(i).map(|v| v.map(|n| SqlValue::Int(n.into()))),
-            Type::BOOL => row.try_get::<_, Option<bool>>(i).map(|v| v.map(|b| SqlValue::Int(b.into()))),
+            Type::INT8 => row
+                .try_get::<_, Option<i64>>(i)
+                .map(|v| v.map(SqlValue::Int)),
+            Type::INT4 => row
+                .try_get::<_, Option<i32>>(i)
+                .map(|v| v.map(|n| SqlValue::Int(n.into()))),
+            Type::INT2 => row
+                .try_get::<_, Option<i16>>(i)
+                .map(|v| v.map(|n| SqlValue::Int(n.into()))),
+            Type::BOOL => row
+                .try_get::<_, Option<bool>>(i)
+                .map(|v| v.map(|b| SqlValue::Int(b.into()))),
             Type::VOID => Ok(None),
-            _ => row.try_get::<_, Option<String>>(i).map(|v| v.map(SqlValue::Text)),
+            _ => row
+                .try_get::<_, Option<String>>(i)
+                .map(|v| v.map(SqlValue::Text)),
         };
         values.push(value.map_err(translate)?.unwrap_or(SqlValue::Null));
     }
@@ -99,7 +153,11 @@ fn decode_row(row: &tokio_postgres::Row) -> DbResult<Row> {
 }
 
 impl ToSql for SqlValue {
-    fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
         match self {
             SqlValue::Null => Ok(IsNull::Yes),
             SqlValue::Int(n) => match *ty {

@@ -31,7 +31,12 @@ pub struct SqliteDb {
 impl SqliteDb {
     pub fn open(path: &str, durability: Durability, max_readers: usize) -> DbResult<Self> {
         let writer = connect(path, durability)?;
-        Ok(SqliteDb { path: path.to_string(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()), max_readers: max_readers.max(1) })
+        Ok(SqliteDb {
+            path: path.to_string(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            max_readers: max_readers.max(1),
+        })
     }
 
     pub fn query(&self, sql: &str, params: &[SqlValue]) -> DbResult<Vec<Row>> {
@@ -48,17 +53,30 @@ impl SqliteDb {
     }
 
     pub fn batch(&self, stmts: &[Stmt]) -> DbResult<Vec<StmtOutput>> {
-        let mut conn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(backend)?;
+        let mut conn = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
         let mut outputs = Vec::with_capacity(stmts.len());
         for stmt in stmts {
             let mut prepared = tx.prepare_cached(&stmt.sql).map_err(backend)?;
             let output = if prepared.column_count() > 0 {
                 let rows = collect_rows(&mut prepared, &stmt.params)?;
-                StmtOutput { affected: rows.len() as u64, rows }
+                StmtOutput {
+                    affected: rows.len() as u64,
+                    rows,
+                }
             } else {
-                let affected = prepared.execute(rusqlite::params_from_iter(stmt.params.iter())).map_err(translate)? as u64;
-                StmtOutput { rows: Vec::new(), affected }
+                let affected = prepared
+                    .execute(rusqlite::params_from_iter(stmt.params.iter()))
+                    .map_err(translate)? as u64;
+                StmtOutput {
+                    rows: Vec::new(),
+                    affected,
+                }
             };
             if stmt.expect == Expect::One && output.affected != 1 {
                 return Err(DbError::Conflict); // dropping `tx` rolls back
@@ -71,8 +89,11 @@ impl SqliteDb {
 }
 
 fn connect(path: &str, durability: Durability) -> DbResult<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| DbError::Backend(format!("cannot open SQLite database `{path}`: {e}")))?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| DbError::Backend(format!("cannot open SQLite database `{path}`: {e}")))?;
     let synchronous = match durability {
         Durability::Normal => "NORMAL",
         Durability::Full => "FULL",
@@ -90,9 +111,14 @@ fn run_query(conn: &Connection, sql: &str, params: &[SqlValue]) -> DbResult<Vec<
     collect_rows(&mut stmt, params)
 }
 
-fn collect_rows(stmt: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -> DbResult<Vec<Row>> {
+fn collect_rows(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: &[SqlValue],
+) -> DbResult<Vec<Row>> {
     let columns = stmt.column_count();
-    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter())).map_err(translate)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(translate)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(translate)? {
         let mut values = Vec::with_capacity(columns);
@@ -101,7 +127,9 @@ fn collect_rows(stmt: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -
                 ValueRef::Null => SqlValue::Null,
                 ValueRef::Integer(n) => SqlValue::Int(n),
                 ValueRef::Real(f) => SqlValue::Text(f.to_string()),
-                ValueRef::Text(t) | ValueRef::Blob(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    SqlValue::Text(String::from_utf8_lossy(t).into_owned())
+                }
             });
         }
         out.push(values);
@@ -125,7 +153,9 @@ fn backend(e: rusqlite::Error) -> DbError {
 
 fn translate(e: rusqlite::Error) -> DbError {
     if let rusqlite::Error::SqliteFailure(code, Some(message)) = &e {
-        if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY {
+        if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        {
             return DbError::Unique(message.clone());
         }
     }

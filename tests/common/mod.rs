@@ -1,0 +1,355 @@
+//! Starts the real `rapport` binary on a fresh database (SQLite in a temp dir, or a new
+//! PostgreSQL database) and talks to it over HTTP, as a client would.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the PostgreSQL tests find a server: `RAPPORT_TEST_POSTGRES_URL`, else the local one.
+pub fn postgres_base_url() -> String {
+    std::env::var("RAPPORT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn postgres_reachable() -> bool {
+    let url = postgres_base_url();
+    let host_port = url
+        .rsplit('@')
+        .next()
+        .unwrap_or("127.0.0.1:5432")
+        .split('/')
+        .next()
+        .unwrap_or("127.0.0.1:5432")
+        .to_string();
+    let addr = host_port
+        .parse()
+        .unwrap_or_else(|_| "127.0.0.1:5432".parse().unwrap());
+    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+}
+
+/// Whether the PostgreSQL suite may be skipped when no server answers. CI sets
+/// `RAPPORT_REQUIRE_POSTGRES=1`, which turns a missing server into a failure.
+pub fn postgres_available_or_skip(test: &str) -> bool {
+    if postgres_reachable() {
+        return true;
+    }
+    if std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+        panic!(
+            "PostgreSQL is required (RAPPORT_REQUIRE_POSTGRES=1) but {} does not answer",
+            postgres_base_url()
+        );
+    }
+    eprintln!("\n*** SKIPPED {test} on PostgreSQL: no server at {} (set RAPPORT_REQUIRE_POSTGRES=1 to make this a failure) ***\n", postgres_base_url());
+    false
+}
+
+/// A running server with its own database, stopped and cleaned up on drop.
+pub struct TestServer {
+    pub base: String,
+    pub api_key: String,
+    pub backend: Backend,
+    database_url: String,
+    pg_database: Option<String>,
+    data_dir: PathBuf,
+    child: Child,
+    agent: ureq::Agent,
+}
+
+/// An HTTP answer: status and JSON body (`Null` when the body is not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body, after checking the status is 200.
+    #[track_caller]
+    pub fn ok(self) -> Value {
+        assert_eq!(
+            self.status, 200,
+            "expected 200, got {}: {}",
+            self.status, self.body
+        );
+        self.body
+    }
+}
+
+/// A name no other test run uses: process id, time and a counter.
+fn unique_name() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let counter = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}_{:x}{counter}", std::process::id(), nanos & 0xffff_ffff)
+}
+
+static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl TestServer {
+    /// Starts a server on `backend`; `None` when PostgreSQL is absent and not required.
+    pub fn start(backend: Backend, test: &str) -> Option<TestServer> {
+        if backend == Backend::Postgres && !postgres_available_or_skip(test) {
+            return None;
+        }
+        let name = unique_name();
+        let data_dir = std::env::temp_dir().join(format!("rapport-test-{name}"));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let (database_url, pg_database) = match backend {
+            Backend::Sqlite => (
+                data_dir.join("rapport.db").to_string_lossy().into_owned(),
+                None,
+            ),
+            Backend::Postgres => {
+                let db = format!("rapport_test_{name}");
+                (format!("{}/{db}", postgres_base_url()), Some(db))
+            }
+        };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-email",
+                "admin@test.example",
+            ])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--database-url")
+            .arg(&database_url)
+            .env("RAPPORT_LOG", "warn")
+            .env_remove("RAPPORT_CONFIG")
+            .current_dir(&data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the rapport binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut api_key = None;
+        let base = loop {
+            let line = lines
+                .next()
+                .unwrap_or_else(|| panic!("the server exited before listening ({backend:?})"))
+                .unwrap();
+            if let Some(key) = line.trim().strip_prefix("API key: ") {
+                api_key = Some(key.to_string());
+            }
+            if let Some(addr) = line.strip_prefix("Listening on ") {
+                break addr.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .new_agent();
+        Some(TestServer {
+            base,
+            api_key: api_key.expect("a fresh install prints an API key"),
+            backend,
+            database_url,
+            pg_database,
+            data_dir,
+            child,
+            agent,
+        })
+    }
+
+    /// Creates another organization with its admin through the CLI; returns its API key.
+    pub fn new_organization(&self, name: &str, email: &str) -> String {
+        let out = self.cli(&["org", "create", "--name", name, "--email", email]);
+        assert!(
+            out.status.success(),
+            "org create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Runs the binary against this server's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--database-url")
+            .arg(&self.database_url)
+            .env("RAPPORT_LOG", "warn")
+            .current_dir(&self.data_dir)
+            .output()
+            .expect("the rapport binary runs")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/v1/{}", self.base, path.trim_start_matches('/'))
+    }
+
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else if path.starts_with("/") {
+            format!("{}{path}", self.base)
+        } else {
+            self.url(path)
+        };
+        let mut builder = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(key) = key {
+            use std::io::Write;
+            let mut enc = Vec::new();
+            write!(enc, "{key}:").unwrap();
+            builder = builder.header("Authorization", format!("Basic {}", base64_encode(&enc)));
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let response = match body {
+            Some(b) => self.agent.run(
+                builder
+                    .header("Content-Type", "application/json")
+                    .body(b.to_string())
+                    .unwrap(),
+            ),
+            None => self.agent.run(builder.body(()).unwrap()),
+        }
+        .unwrap_or_else(|e| panic!("{method} {url} failed: {e}"));
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let text = response.into_body().read_to_string().unwrap_or_default();
+        Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            headers,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        self.request("GET", path, Some(&self.api_key), None, &[])
+    }
+    pub fn post(&self, path: &str, body: Value) -> Answer {
+        self.request("POST", path, Some(&self.api_key), Some(&body), &[])
+    }
+    pub fn put(&self, path: &str, body: Value) -> Answer {
+        self.request("PUT", path, Some(&self.api_key), Some(&body), &[])
+    }
+    pub fn delete(&self, path: &str) -> Answer {
+        self.request("DELETE", path, Some(&self.api_key), None, &[])
+    }
+    pub fn get_as(&self, key: &str, path: &str) -> Answer {
+        self.request("GET", path, Some(key), None, &[])
+    }
+    pub fn post_as(&self, key: &str, path: &str, body: Value) -> Answer {
+        self.request("POST", path, Some(key), Some(&body), &[])
+    }
+
+    /// Every page of a list, following `_skip`.
+    pub fn list_all(&self, key: &str, path: &str) -> Vec<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .get_as(key, &format!("{path}{sep}_skip={}&_limit=200", all.len()))
+                .ok();
+            let data = page["data"].as_array().unwrap().clone();
+            all.extend(data);
+            if !page["has_more"].as_bool().unwrap() {
+                return all;
+            }
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(db) = &self.pg_database {
+            drop_postgres_database(db);
+        }
+    }
+}
+
+pub fn drop_postgres_database(db: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let url = format!("{}/postgres", postgres_base_url());
+        if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+        {
+            tokio::spawn(connection);
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+                .await;
+        }
+    });
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Declares each listed test once per backend: `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::common::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::common::Backend::Postgres) } )*
+        }
+    };
+}
