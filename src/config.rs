@@ -128,12 +128,7 @@ impl Cli {
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| data_dir.join("rapport.db").to_string_lossy().into_owned());
-        let sqlite_durability = match self
-            .sqlite_durability
-            .clone()
-            .or(file.sqlite_durability)
-            .as_deref()
-        {
+        let sqlite_durability = match self.sqlite_durability.clone().or(file.sqlite_durability).as_deref() {
             None | Some("normal") => rapport_store::Durability::Normal,
             Some("full") => rapport_store::Durability::Full,
             Some(other) => {
@@ -159,18 +154,14 @@ impl Cli {
                 .clone()
                 .or(file.admin_email)
                 .unwrap_or_else(|| "admin@example.com".into()),
-            log: self
-                .log
-                .clone()
-                .or(file.log)
-                .unwrap_or_else(|| "info".into()),
+            log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
         })
     }
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the settings file {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the settings file {}", path.display()))?;
     toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
@@ -183,11 +174,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rapport-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("rapport.toml");
-        std::fs::write(
-            &file,
-            "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/rapport\"\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\ndata_dir = \"/srv/rapport\"\n").unwrap();
         let cli = Cli::parse_from([
             "rapport",
             "--config",

@@ -20,18 +20,15 @@ pub fn init_tracing(settings: &Settings) {
 async fn open(settings: &Settings) -> anyhow::Result<Crm> {
     let is_sqlite = !settings.database_url.starts_with("postgres");
     if is_sqlite {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!("cannot create the data dir {}", settings.data_dir.display())
-        })?;
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create the data dir {}", settings.data_dir.display()))?;
     }
     let config = DbConfig {
         url: settings.database_url.clone(),
         sqlite_durability: settings.sqlite_durability,
         max_connections: 16,
     };
-    let db = Db::open(&config)
-        .await
-        .context("cannot open the database")?;
+    let db = Db::open(&config).await.context("cannot open the database")?;
     Ok(Crm::new(
         db,
         CrmConfig {
@@ -69,9 +66,7 @@ async fn bootstrap(crm: &Crm, settings: &Settings, address: &str) -> anyhow::Res
     crm.create_organization(&new)
         .await
         .context("cannot create the first organization")?;
-    let key = crm
-        .create_api_key(&settings.admin_email, None, "bootstrap")
-        .await?;
+    let key = crm.create_api_key(&settings.admin_email, None, "bootstrap").await?;
     println!("Rapport is set up. This is shown once; keep it.");
     println!(
         "  Log in at http://{address}/ as {} with password: {password}",
@@ -116,13 +111,8 @@ pub async fn create_organization(
         admin_password: None,
     };
     let actor = crm.create_organization(&new).await?;
-    let key = crm
-        .create_api_key(email, Some(&actor.organization_id), "cli")
-        .await?;
-    eprintln!(
-        "Created organization {} with admin {email}.",
-        actor.organization_id
-    );
+    let key = crm.create_api_key(email, Some(&actor.organization_id), "cli").await?;
+    eprintln!("Created organization {} with admin {email}.", actor.organization_id);
     println!("{}", key.key);
     Ok(())
 }

@@ -27,10 +27,7 @@ fn server(backend: Backend, test: &str) -> Option<TestServer> {
 }
 
 fn id(v: &Value) -> String {
-    v["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {v}"))
-        .to_string()
+    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_string()
 }
 
 fn ids(list: &Value) -> Vec<String> {
@@ -52,10 +49,7 @@ fn me_users_and_organization(backend: Backend) {
     let users = s.get("user/").ok();
     assert_eq!(users["total_results"], 1);
     assert_eq!(users["data"][0]["id"], me["id"]);
-    assert_eq!(
-        s.get(&format!("user/{}/", id(&me))).ok()["email"],
-        "admin@test.example"
-    );
+    assert_eq!(s.get(&format!("user/{}/", id(&me))).ok()["email"], "admin@test.example");
     assert_eq!(s.get("user/user_missing/").status, 404);
 
     let org = s.get(&format!("organization/{org_id}/")).ok();
@@ -65,40 +59,20 @@ fn me_users_and_organization(backend: Backend) {
         .iter()
         .map(|s| s["label"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        lead_statuses,
-        ["Potential", "Bad Fit", "Qualified", "Customer"]
-    );
+    assert_eq!(lead_statuses, ["Potential", "Bad Fit", "Qualified", "Customer"]);
     let opp_statuses: Vec<(&str, &str)> = org["opportunity_statuses"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| {
-            (
-                s["label"].as_str().unwrap(),
-                s["status_type"].as_str().unwrap(),
-            )
-        })
+        .map(|s| (s["label"].as_str().unwrap(), s["status_type"].as_str().unwrap()))
         .collect();
-    assert_eq!(
-        opp_statuses,
-        [("Active", "active"), ("Won", "won"), ("Lost", "lost")]
-    );
+    assert_eq!(opp_statuses, [("Active", "active"), ("Won", "won"), ("Lost", "lost")]);
     let renamed = s
-        .put(
-            &format!("organization/{org_id}/"),
-            json!({"name": "Acme Sales"}),
-        )
+        .put(&format!("organization/{org_id}/"), json!({"name": "Acme Sales"}))
         .ok();
     assert_eq!(renamed["name"], "Acme Sales");
-    assert_eq!(
-        s.get(&format!("organization/{org_id}")).ok()["name"],
-        "Acme Sales"
-    );
-    let bad = s.put(
-        &format!("organization/{org_id}/"),
-        json!({"name": "", "plan": "gold"}),
-    );
+    assert_eq!(s.get(&format!("organization/{org_id}")).ok()["name"], "Acme Sales");
+    let bad = s.put(&format!("organization/{org_id}/"), json!({"name": "", "plan": "gold"}));
     assert_eq!(bad.status, 400);
     assert_eq!(
         bad.body["field-errors"]["plan"],
@@ -109,10 +83,7 @@ fn me_users_and_organization(backend: Backend) {
     let wrong = s.request("GET", "me/", Some("api_not_a_key"), None, &[]);
     assert_eq!(wrong.status, 401);
     assert_eq!(wrong.body["error"], "invalid API key");
-    assert!(wrong
-        .header("www-authenticate")
-        .unwrap()
-        .starts_with("Basic"));
+    assert!(wrong.header("www-authenticate").unwrap().starts_with("Basic"));
 }
 
 fn leads_with_contacts_addresses_and_custom_fields(backend: Backend) {
@@ -126,10 +97,7 @@ fn leads_with_contacts_addresses_and_custom_fields(backend: Backend) {
         )
         .ok();
     let seats = s
-        .post(
-            "custom_field/lead/",
-            json!({"name": "Seats", "type": "number"}),
-        )
+        .post("custom_field/lead/", json!({"name": "Seats", "type": "number"}))
         .ok();
     let lead = s
         .post(
@@ -180,10 +148,7 @@ fn leads_with_contacts_addresses_and_custom_fields(backend: Backend) {
     // Deleting a lead takes its contacts, activities and opportunities along.
     let contact_id = id(&lead["contacts"][0]);
     let note = s
-        .post(
-            "activity/note/",
-            json!({"lead_id": lead_id, "note": "hello"}),
-        )
+        .post("activity/note/", json!({"lead_id": lead_id, "note": "hello"}))
         .ok();
     assert_eq!(s.delete(&format!("lead/{lead_id}/")).ok(), json!({}));
     assert_eq!(s.get(&format!("lead/{lead_id}/")).status, 404);
@@ -193,10 +158,7 @@ fn leads_with_contacts_addresses_and_custom_fields(backend: Backend) {
 }
 
 fn contacts_move_their_lead_and_make_one_when_missing(backend: Backend) {
-    let Some(s) = server(
-        backend,
-        "contacts_move_their_lead_and_make_one_when_missing",
-    ) else {
+    let Some(s) = server(backend, "contacts_move_their_lead_and_make_one_when_missing") else {
         return;
     };
     let lead = new_lead(&s, "Globex");
@@ -228,16 +190,11 @@ fn contacts_move_their_lead_and_make_one_when_missing(backend: Backend) {
 
     // A contact without a lead gets a new lead named after it, as Close does.
     let orphan = s.post("contact/", json!({"name": "Solo Person"})).ok();
-    let made = s
-        .get(&format!("lead/{}", orphan["lead_id"].as_str().unwrap()))
-        .ok();
+    let made = s.get(&format!("lead/{}", orphan["lead_id"].as_str().unwrap())).ok();
     assert_eq!(made["name"], "Solo Person");
     assert_eq!(made["contacts"][0]["id"], orphan["id"]);
 
-    let moved = s.put(
-        &format!("contact/{}/", id(&contact)),
-        json!({"lead_id": id(&made)}),
-    );
+    let moved = s.put(&format!("contact/{}/", id(&contact)), json!({"lead_id": id(&made)}));
     assert_eq!(moved.status, 400);
     assert_eq!(
         moved.body["field-errors"]["lead_id"],
@@ -262,15 +219,10 @@ fn statuses_and_pipelines(backend: Backend) {
         dup.body["field-errors"]["label"],
         "a lead status with this label already exists"
     );
-    let lead = s
-        .post("lead/", json!({"name": "Initech", "status_id": id(&cold)}))
-        .ok();
+    let lead = s.post("lead/", json!({"name": "Initech", "status_id": id(&cold)})).ok();
     assert_eq!(lead["status_label"], "Cold");
     let renamed = s
-        .put(
-            &format!("status/lead/{}/", id(&cold)),
-            json!({"label": "Frozen"}),
-        )
+        .put(&format!("status/lead/{}/", id(&cold)), json!({"label": "Frozen"}))
         .ok();
     assert_eq!(renamed["label"], "Frozen");
     assert_eq!(
@@ -310,10 +262,8 @@ fn statuses_and_pipelines(backend: Backend) {
     assert_eq!(labels, ["Pending", "Signed"]);
     let refused = s.delete(&format!("pipeline/{}/", id(&pipeline)));
     assert_eq!(refused.status, 400);
-    s.delete(&format!("status/opportunity/{}/", id(&pending)))
-        .ok();
-    s.delete(&format!("status/opportunity/{}/", id(&signed)))
-        .ok();
+    s.delete(&format!("status/opportunity/{}/", id(&pending))).ok();
+    s.delete(&format!("status/opportunity/{}/", id(&signed))).ok();
     s.delete(&format!("pipeline/{}/", id(&pipeline))).ok();
     assert_eq!(s.get("pipeline/").ok()["total_results"], 1);
     let bad_type = s.post(
@@ -324,11 +274,8 @@ fn statuses_and_pipelines(backend: Backend) {
         bad_type.body["field-errors"]["status_type"],
         "`perhaps` is not one of active, won, lost"
     );
-    s.put(
-        &format!("lead/{}/", id(&lead)),
-        json!({"status": "Potential"}),
-    )
-    .ok();
+    s.put(&format!("lead/{}/", id(&lead)), json!({"status": "Potential"}))
+        .ok();
     s.delete(&format!("status/lead/{}/", id(&cold))).ok();
     assert_eq!(s.get(&format!("status/lead/{}/", id(&cold))).status, 404);
 }
@@ -363,17 +310,11 @@ fn opportunities(backend: Backend) {
     assert_eq!(ids(&s.get("opportunity/?status_type=won").ok()), [id(&opp)]);
     assert_eq!(
         ids(&s
-            .get(&format!(
-                "opportunity/?lead_id={}&_order_by=value",
-                id(&lead)
-            ))
+            .get(&format!("opportunity/?lead_id={}&_order_by=value", id(&lead)))
             .ok()),
         [id(&other), id(&opp)]
     );
-    let unknown = s.post(
-        "opportunity/",
-        json!({"lead_id": id(&lead), "status": "Maybe"}),
-    );
+    let unknown = s.post("opportunity/", json!({"lead_id": id(&lead), "status": "Maybe"}));
     assert_eq!(
         unknown.body["field-errors"]["status"],
         "unknown opportunity status `Maybe`; valid ones: Active, Won, Lost"
@@ -393,9 +334,7 @@ fn activities_of_every_kind(backend: Backend) {
     };
     let lead = new_lead(&s, "Hooli");
     let lead_id = id(&lead);
-    let contact = s
-        .post("contact/", json!({"lead_id": lead_id, "name": "Gavin"}))
-        .ok();
+    let contact = s.post("contact/", json!({"lead_id": lead_id, "name": "Gavin"})).ok();
     let lead = s.get(&format!("lead/{lead_id}")).ok();
     let cases = [
         ("note", json!({"note": "Met at the fair"}), "Note"),
@@ -409,11 +348,7 @@ fn activities_of_every_kind(backend: Backend) {
             json!({"subject": "Hello", "body_text": "Hi Gavin", "to": ["gavin@hooli.com"], "opens": [{"opened_at": "2024-05-02T10:00:00Z"}]}),
             "Email",
         ),
-        (
-            "sms",
-            json!({"text": "Ping", "direction": "outbound"}),
-            "SMS",
-        ),
+        ("sms", json!({"text": "Ping", "direction": "outbound"}), "SMS"),
         (
             "meeting",
             json!({"title": "Demo", "starts_at": "2024-06-01T15:00:00Z", "ends_at": "2024-06-01T16:00:00Z"}),
@@ -439,23 +374,14 @@ fn activities_of_every_kind(backend: Backend) {
     let (_, email) = &created[2];
     assert_eq!(email["direction"], "outgoing");
     assert_eq!(email["status"], "sent");
-    assert_eq!(
-        email["opens"][0]["opened_at"],
-        "2024-05-02T10:00:00.000000+00:00"
-    );
+    assert_eq!(email["opens"][0]["opened_at"], "2024-05-02T10:00:00.000000+00:00");
     let all = s.get(&format!("activity/?lead_id={lead_id}")).ok();
     assert_eq!(all["total_results"], 5);
-    let calls = s
-        .get(&format!("activity/?lead_id={lead_id}&_type=Call"))
-        .ok();
+    let calls = s.get(&format!("activity/?lead_id={lead_id}&_type=Call")).ok();
     assert_eq!(ids(&calls), [id(&created[1].1)]);
     assert_eq!(s.get("activity/call/").ok()["total_results"], 1);
     // An activity id under another kind's path is not found.
-    assert_eq!(
-        s.get(&format!("activity/note/{}/", id(&created[1].1)))
-            .status,
-        404
-    );
+    assert_eq!(s.get(&format!("activity/note/{}/", id(&created[1].1))).status, 404);
     let edited = s
         .put(
             &format!("activity/call/{}/", id(&created[1].1)),
@@ -475,10 +401,7 @@ fn activities_of_every_kind(backend: Backend) {
     for (path, activity) in &created {
         s.delete(&format!("activity/{path}/{}/", id(activity))).ok();
     }
-    assert_eq!(
-        s.get(&format!("activity/?lead_id={lead_id}")).ok()["total_results"],
-        0
-    );
+    assert_eq!(s.get(&format!("activity/?lead_id={lead_id}")).ok()["total_results"], 0);
     assert_eq!(
         s.get(&format!("lead/{lead_id}")).ok()["date_updated"],
         lead["date_updated"],
@@ -508,11 +431,8 @@ fn tasks(backend: Backend) {
         )
         .ok();
     assert_eq!(timed["date"], "2024-07-02T07:30:00.000000+00:00");
-    s.put(
-        &format!("task/{}/", id(&task)),
-        json!({"is_complete": true}),
-    )
-    .ok();
+    s.put(&format!("task/{}/", id(&task)), json!({"is_complete": true}))
+        .ok();
     assert_eq!(ids(&s.get("task/?is_complete=true").ok()), [id(&task)]);
     assert_eq!(ids(&s.get("task/?is_complete=false").ok()), [id(&timed)]);
     let bad = s.post(
@@ -554,16 +474,10 @@ fn custom_field_values_are_checked_by_type(backend: Backend) {
         )
         .ok();
     assert_eq!(ok[format!("custom.{number}")], 250.0);
-    assert_eq!(
-        ok[format!("custom.{when}")],
-        "2025-01-31T10:00:00.000000+00:00"
-    );
+    assert_eq!(ok[format!("custom.{when}")], "2025-01-31T10:00:00.000000+00:00");
     assert_eq!(ok[format!("custom.{tags}")], json!(["a", "b"]));
     assert_eq!(ok[format!("custom.{owner}")], me.as_str());
-    assert_eq!(
-        ok["contacts"][0][format!("custom.{birthday}")],
-        "1990-04-01"
-    );
+    assert_eq!(ok["contacts"][0][format!("custom.{birthday}")], "1990-04-01");
     let opp = s
         .post(
             "opportunity/",
@@ -599,27 +513,18 @@ fn custom_field_values_are_checked_by_type(backend: Backend) {
             .starts_with("unknown custom field"),
         "an opportunity field is not a lead field"
     );
-    let missing_choices = s.post(
-        "custom_field/lead/",
-        json!({"name": "Empty", "type": "choices"}),
-    );
+    let missing_choices = s.post("custom_field/lead/", json!({"name": "Empty", "type": "choices"}));
     assert_eq!(
         missing_choices.body["field-errors"]["choices"],
         "a choices field needs at least one choice"
     );
     let renamed = s
-        .put(
-            &format!("custom_field/lead/{number}/"),
-            json!({"name": "Headcount"}),
-        )
+        .put(&format!("custom_field/lead/{number}/"), json!({"name": "Headcount"}))
         .ok();
     assert_eq!(renamed["name"], "Headcount");
     assert_eq!(
-        s.put(
-            &format!("custom_field/lead/{number}/"),
-            json!({"type": "text"})
-        )
-        .body["field-errors"]["type"],
+        s.put(&format!("custom_field/lead/{number}/"), json!({"type": "text"}))
+            .body["field-errors"]["type"],
         "this field cannot be changed after creation"
     );
     assert_eq!(s.get("custom_field/lead/").ok()["total_results"], 5);
@@ -639,24 +544,17 @@ fn event_log_records_every_write(backend: Backend) {
         return;
     };
     let lead = s
-        .post(
-            "lead/",
-            json!({"name": "Evented", "contacts": [{"name": "E"}]}),
-        )
+        .post("lead/", json!({"name": "Evented", "contacts": [{"name": "E"}]}))
         .ok();
     let lead_id = id(&lead);
-    let answer = s.put(
-        &format!("lead/{lead_id}/"),
-        json!({"description": "changed"}),
-    );
+    let answer = s.put(&format!("lead/{lead_id}/"), json!({"description": "changed"}));
     let seq: i64 = answer
         .header("x-rapport-event-seq")
         .expect("writes return their event seq")
         .parse()
         .unwrap();
     assert!(seq > 0);
-    s.post("activity/note/", json!({"lead_id": lead_id, "note": "n"}))
-        .ok();
+    s.post("activity/note/", json!({"lead_id": lead_id, "note": "n"})).ok();
     s.delete(&format!("lead/{lead_id}/")).ok();
 
     let events = s.get(&format!("event/?lead_id={lead_id}")).ok();
@@ -683,10 +581,7 @@ fn event_log_records_every_write(backend: Backend) {
     let mut got = summary.clone();
     // The two child deletions of one transaction may come in either order.
     got[1..3].sort();
-    let mut want: Vec<(String, String)> = expected
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+    let mut want: Vec<(String, String)> = expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
     want[1..3].sort();
     assert_eq!(got, want, "newest first");
     let update = events["data"]
@@ -706,10 +601,7 @@ fn event_log_records_every_write(backend: Backend) {
         .iter()
         .map(|e| e["seq"].as_i64().unwrap())
         .collect();
-    assert!(
-        seqs.windows(2).all(|w| w[0] > w[1]),
-        "strictly decreasing: {seqs:?}"
-    );
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "strictly decreasing: {seqs:?}");
 
     // Cursor paging walks the whole log exactly once.
     let mut seen = Vec::new();
@@ -772,11 +664,7 @@ fn list_conventions(backend: Backend) {
     assert_eq!(last["has_more"], false);
     let projected = s.get("lead/?_fields=id,name&_limit=1").ok();
     assert_eq!(
-        projected["data"][0]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>(),
+        projected["data"][0].as_object().unwrap().keys().collect::<Vec<_>>(),
         ["id", "name"]
     );
     assert_eq!(s.get("lead/?_limit=0").ok()["data"], json!([]));
@@ -784,8 +672,7 @@ fn list_conventions(backend: Backend) {
     // Every lead, through the Close way of paging.
     assert_eq!(s.list_all(&s.api_key, "lead/").len(), 7);
     for i in 0..200 {
-        s.post("status/lead/", json!({"label": format!("S{i}")}))
-            .ok();
+        s.post("status/lead/", json!({"label": format!("S{i}")})).ok();
     }
     let clamped = s.get("status/lead/?_limit=1000").ok();
     assert_eq!(
@@ -796,28 +683,16 @@ fn list_conventions(backend: Backend) {
     assert_eq!(clamped["has_more"], true);
     let bad = s.get("lead/?colour=red&_order_by=colour&_limit=x");
     assert_eq!(bad.status, 400);
-    assert_eq!(
-        bad.body["field-errors"]["_limit"],
-        "`x` is not a non-negative integer"
-    );
+    assert_eq!(bad.body["field-errors"]["_limit"], "`x` is not a non-negative integer");
     let bad = s.get("lead/?colour=red&_order_by=colour");
-    assert_eq!(
-        bad.body["field-errors"]["colour"],
-        "unknown filter for this list"
-    );
-    assert_eq!(
-        bad.body["field-errors"]["_order_by"],
-        "cannot order by `colour`"
-    );
+    assert_eq!(bad.body["field-errors"]["colour"], "unknown filter for this list");
+    assert_eq!(bad.body["field-errors"]["_order_by"], "cannot order by `colour`");
     let cutoff = s.get("lead/?_limit=1&_order_by=date_created").ok()["data"][0]["date_created"]
         .as_str()
         .unwrap()
         .to_string();
     let newer = s
-        .get(&format!(
-            "lead/?date_created__gt={}",
-            cutoff.replace('+', "%2B")
-        ))
+        .get(&format!("lead/?date_created__gt={}", cutoff.replace('+', "%2B")))
         .ok();
     assert_eq!(newer["total_results"], 6);
     let query = s.get("lead/?query=status%3Acold");
@@ -826,11 +701,7 @@ fn list_conventions(backend: Backend) {
         "the search language is refused loudly until the index exists"
     );
     assert_eq!(s.get("no-such-thing/").status, 404);
-    assert_eq!(
-        s.request("PATCH", "lead/", Some(&s.api_key), None, &[])
-            .status,
-        405
-    );
+    assert_eq!(s.request("PATCH", "lead/", Some(&s.api_key), None, &[]).status, 405);
 }
 
 fn idempotency_keys(backend: Backend) {
@@ -884,17 +755,11 @@ fn idempotency_keys(backend: Backend) {
 }
 
 fn bad_input_is_answered_with_field_errors_and_stores_nothing(backend: Backend) {
-    let Some(s) = server(
-        backend,
-        "bad_input_is_answered_with_field_errors_and_stores_nothing",
-    ) else {
+    let Some(s) = server(backend, "bad_input_is_answered_with_field_errors_and_stores_nothing") else {
         return;
     };
     let lead = new_lead(&s, "Keep");
-    let events_before = s.get("event/?_limit=200").ok()["data"]
-        .as_array()
-        .unwrap()
-        .len();
+    let events_before = s.get("event/?_limit=200").ok()["data"].as_array().unwrap().len();
     let cases: Vec<(&str, &str, Value, &str, &str)> = vec![
         (
             "POST",
@@ -1012,11 +877,7 @@ fn bad_input_is_answered_with_field_errors_and_stores_nothing(backend: Backend) 
     for (method, path, body, field, message) in cases {
         let path = path.replace("LEAD", &id(&lead));
         let answer = s.request(method, &path, Some(&s.api_key), Some(&body), &[]);
-        assert_eq!(
-            answer.status, 400,
-            "{method} {path} {body}: {}",
-            answer.body
-        );
+        assert_eq!(answer.status, 400, "{method} {path} {body}: {}", answer.body);
         assert_eq!(
             answer.body["field-errors"][field], message,
             "{method} {path} {body}: {}",
@@ -1029,21 +890,14 @@ fn bad_input_is_answered_with_field_errors_and_stores_nothing(backend: Backend) 
         assert_eq!(answer.status, 400, "{raw:?}: {}", answer.body);
         assert!(!answer.body["errors"][0].as_str().unwrap().is_empty());
     }
-    assert_eq!(
-        s.get("lead/").ok()["total_results"],
-        1,
-        "nothing was stored"
-    );
+    assert_eq!(s.get("lead/").ok()["total_results"], 1, "nothing was stored");
     assert_eq!(
         s.get(&format!("lead/{}", id(&lead))).ok(),
         lead,
         "the stored lead is untouched"
     );
     assert_eq!(
-        s.get("event/?_limit=200").ok()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
+        s.get("event/?_limit=200").ok()["data"].as_array().unwrap().len(),
         events_before,
         "no event for refused input"
     );
@@ -1082,11 +936,7 @@ fn base64(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             out.push(if i <= chunk.len() {
@@ -1107,10 +957,7 @@ fn other_organizations_see_nothing(backend: Backend) {
     let a = s.api_key.clone();
     let b = s.new_organization("Rival", "boss@rival.example");
     let lead = s
-        .post(
-            "lead/",
-            json!({"name": "Secret", "contacts": [{"name": "Hidden"}]}),
-        )
+        .post("lead/", json!({"name": "Secret", "contacts": [{"name": "Hidden"}]}))
         .ok();
     let lead_id = id(&lead);
     let contact_id = id(&lead["contacts"][0]);
@@ -1134,47 +981,33 @@ fn other_organizations_see_nothing(backend: Backend) {
         ),
         (
             "opportunity".into(),
-            id(&s
-                .post("opportunity/", json!({"lead_id": lead_id, "value": 1}))
-                .ok()),
+            id(&s.post("opportunity/", json!({"lead_id": lead_id, "value": 1})).ok()),
         ),
         (
             "task".into(),
-            id(&s
-                .post("task/", json!({"lead_id": lead_id, "text": "t"}))
-                .ok()),
+            id(&s.post("task/", json!({"lead_id": lead_id, "text": "t"})).ok()),
         ),
         (
             "custom_field/lead".into(),
-            id(&s
-                .post("custom_field/lead/", json!({"name": "L", "type": "text"}))
-                .ok()),
+            id(&s.post("custom_field/lead/", json!({"name": "L", "type": "text"})).ok()),
         ),
         (
             "custom_field/contact".into(),
             id(&s
-                .post(
-                    "custom_field/contact/",
-                    json!({"name": "C", "type": "text"}),
-                )
+                .post("custom_field/contact/", json!({"name": "C", "type": "text"}))
                 .ok()),
         ),
         (
             "custom_field/opportunity".into(),
             id(&s
-                .post(
-                    "custom_field/opportunity/",
-                    json!({"name": "O", "type": "text"}),
-                )
+                .post("custom_field/opportunity/", json!({"name": "O", "type": "text"}))
                 .ok()),
         ),
     ];
     for kind in ["note", "call", "email", "sms", "meeting"] {
         objects.push((
             format!("activity/{kind}"),
-            id(&s
-                .post(&format!("activity/{kind}/"), json!({"lead_id": lead_id}))
-                .ok()),
+            id(&s.post(&format!("activity/{kind}/"), json!({"lead_id": lead_id})).ok()),
         ));
     }
     let me_a = s.get("me/").ok();
@@ -1232,10 +1065,7 @@ fn other_organizations_see_nothing(backend: Backend) {
             let body = s.get_as(&b, &format!("{list}{filter}")).ok();
             let text = body.to_string();
             for object_id in &all_ids {
-                assert!(
-                    !text.contains(object_id),
-                    "{list}{filter} as B leaks {object_id}"
-                );
+                assert!(!text.contains(object_id), "{list}{filter} as B leaks {object_id}");
             }
         }
     }

@@ -17,8 +17,7 @@ pub enum Backend {
 
 /// Where the PostgreSQL tests find a server: `RAPPORT_TEST_POSTGRES_URL`, else the local one.
 pub fn postgres_base_url() -> String {
-    std::env::var("RAPPORT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("RAPPORT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 fn postgres_reachable() -> bool {
@@ -31,9 +30,7 @@ fn postgres_reachable() -> bool {
         .next()
         .unwrap_or("127.0.0.1:5432")
         .to_string();
-    let addr = host_port
-        .parse()
-        .unwrap_or_else(|_| "127.0.0.1:5432".parse().unwrap());
+    let addr = host_port.parse().unwrap_or_else(|_| "127.0.0.1:5432".parse().unwrap());
     std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
 }
 
@@ -84,11 +81,7 @@ impl Answer {
     /// The body, after checking the status is 200.
     #[track_caller]
     pub fn ok(self) -> Value {
-        assert_eq!(
-            self.status, 200,
-            "expected 200, got {}: {}",
-            self.status, self.body
-        );
+        assert_eq!(self.status, 200, "expected 200, got {}: {}", self.status, self.body);
         self.body
     }
 }
@@ -96,10 +89,7 @@ impl Answer {
 /// A name no other test run uses: process id, time and a counter.
 fn unique_name() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     let counter = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{}_{:x}{counter}", std::process::id(), nanos & 0xffff_ffff)
 }
@@ -116,10 +106,7 @@ impl TestServer {
         let data_dir = std::env::temp_dir().join(format!("rapport-test-{name}"));
         std::fs::create_dir_all(&data_dir).unwrap();
         let (database_url, pg_database) = match backend {
-            Backend::Sqlite => (
-                data_dir.join("rapport.db").to_string_lossy().into_owned(),
-                None,
-            ),
+            Backend::Sqlite => (data_dir.join("rapport.db").to_string_lossy().into_owned(), None),
             Backend::Postgres => {
                 let db = format!("rapport_test_{name}");
                 (format!("{}/{db}", postgres_base_url()), Some(db))
@@ -310,8 +297,7 @@ pub fn drop_postgres_database(db: &str) {
         .unwrap();
     runtime.block_on(async {
         let url = format!("{}/postgres", postgres_base_url());
-        if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await
-        {
+        if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
             tokio::spawn(connection);
             let _ = client
                 .batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
@@ -324,11 +310,7 @@ fn base64_encode(bytes: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
         for i in 0..4 {
             if i <= chunk.len() {

@@ -14,16 +14,10 @@ pub struct Auth(pub Actor);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized(
-                "authentication required: send your API key as the HTTP Basic user name",
-            ))?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::Unauthorized(
+            "authentication required: send your API key as the HTTP Basic user name",
+        ))?;
         let key = basic_user(header.to_str().unwrap_or("")).ok_or(ApiError::Unauthorized(
             "malformed Authorization header; expected HTTP Basic",
         ))?;
@@ -40,9 +34,7 @@ fn basic_user(value: &str) -> Option<String> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let user = text.split_once(':').map_or(text.as_str(), |(u, _)| u);
     (!user.is_empty()).then(|| user.to_string())
@@ -54,17 +46,11 @@ mod tests {
 
     #[test]
     fn reads_the_user_of_basic_credentials() {
-        let header = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode("api_abc:")
-        );
+        let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("api_abc:"));
         assert_eq!(basic_user(&header).as_deref(), Some("api_abc"));
         assert_eq!(basic_user("Bearer api_abc"), None);
         assert_eq!(basic_user("Basic !!!"), None);
-        let empty = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(":")
-        );
+        let empty = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(":"));
         assert_eq!(basic_user(&empty), None);
     }
 }

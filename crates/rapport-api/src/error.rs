@@ -30,9 +30,9 @@ impl From<CrmError> for ApiError {
             CrmError::Refused(message) => ApiError::BadRequest(message),
             CrmError::Forbidden(message) => ApiError::Forbidden(message),
             CrmError::IdempotencyMismatch => ApiError::Unprocessable(e.to_string()),
-            CrmError::Db(DbError::Conflict) => ApiError::Conflict(
-                "the object kept changing while this request ran; try again".into(),
-            ),
+            CrmError::Db(DbError::Conflict) => {
+                ApiError::Conflict("the object kept changing while this request ran; try again".into())
+            }
             CrmError::Db(DbError::Unique(index)) => {
                 ApiError::BadRequest(format!("this would duplicate a unique value ({index})"))
             }
@@ -69,9 +69,7 @@ impl IntoResponse for ApiError {
                 json!({"error": message, "errors": [message], "field-errors": {}}),
             ),
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({"error": message})),
-            ApiError::Unprocessable(message) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": message}))
-            }
+            ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": message})),
             ApiError::Conflict(message) => (StatusCode::CONFLICT, json!({"error": message})),
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");

@@ -40,12 +40,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Close clients call `/lead/` and `/lead` alike: the trailing slash is dropped before routing.
     let app = router(state).map_request(strip_trailing_slash);
-    axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 fn strip_trailing_slash(mut req: Request) -> Request {

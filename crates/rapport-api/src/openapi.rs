@@ -61,10 +61,7 @@ fn property(spec: &FieldSpec) -> Value {
             obj.insert("writeOnly".into(), true.into());
         }
         Access::CreateOnly => {
-            obj.insert(
-                "description".into(),
-                format!("{} Set on create only.", spec.doc).into(),
-            );
+            obj.insert("description".into(), format!("{} Set on create only.", spec.doc).into());
         }
         Access::ReadWrite => {}
     }
@@ -78,15 +75,9 @@ fn kind_schema(kind: Kind) -> Value {
         properties.insert(spec.name.into(), property(spec));
     }
     if kind.belongs_to_lead() && !properties.contains_key("lead_id") {
-        properties.insert(
-            "lead_id".into(),
-            json!({"type": "string", "readOnly": true}),
-        );
+        properties.insert("lead_id".into(), json!({"type": "string", "readOnly": true}));
     }
-    properties.insert(
-        "date_created".into(),
-        json!({"type": "string", "format": "date-time"}),
-    );
+    properties.insert("date_created".into(), json!({"type": "string", "format": "date-time"}));
     let required: Vec<&str> = own.iter().filter(|s| s.required).map(|s| s.name).collect();
     let mut schema = json!({"type": "object", "properties": properties, "required": required});
     if kind.custom_field_kind().is_some() {
@@ -119,28 +110,17 @@ fn errors() -> Map<String, Value> {
     );
     responses.insert(
         "404".into(),
-        json_response(
-            "Not found (or in another organization)",
-            schema_ref("error"),
-        ),
+        json_response("Not found (or in another organization)", schema_ref("error")),
     );
     responses
 }
 
-fn operation(
-    summary: String,
-    tag: &str,
-    params: Vec<Value>,
-    body: Option<Value>,
-    ok: Value,
-) -> Value {
+fn operation(summary: String, tag: &str, params: Vec<Value>, body: Option<Value>, ok: Value) -> Value {
     let mut responses = errors();
     responses.insert("200".into(), ok);
-    let mut op =
-        json!({"summary": summary, "tags": [tag], "parameters": params, "responses": responses});
+    let mut op = json!({"summary": summary, "tags": [tag], "parameters": params, "responses": responses});
     if let Some(schema) = body {
-        op["requestBody"] =
-            json!({"required": true, "content": {"application/json": {"schema": schema}}});
+        op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
     }
     op
 }
@@ -155,11 +135,7 @@ fn id_param() -> Value {
 
 fn list_params() -> Vec<Value> {
     vec![
-        query_param(
-            "_skip",
-            "Objects to skip.",
-            json!({"type": "integer", "minimum": 0}),
-        ),
+        query_param("_skip", "Objects to skip.", json!({"type": "integer", "minimum": 0})),
         query_param(
             "_limit",
             "Page size; default 100, at most 200 (larger values are clamped).",
@@ -175,11 +151,7 @@ fn list_params() -> Vec<Value> {
             "Comma-separated fields; `-` sorts descending.",
             json!({"type": "string"}),
         ),
-        query_param(
-            "lead_id",
-            "Objects of this lead.",
-            json!({"type": "string"}),
-        ),
+        query_param("lead_id", "Objects of this lead.", json!({"type": "string"})),
     ]
 }
 
@@ -321,15 +293,9 @@ mod tests {
         assert_eq!(doc["openapi"], "3.1.0");
         for kind in Kind::ALL {
             let schema = &doc["components"]["schemas"][kind.object_type().replace('.', "_")];
-            assert!(
-                schema["properties"]["id"]["readOnly"].as_bool().unwrap(),
-                "{kind:?}"
-            );
+            assert!(schema["properties"]["id"]["readOnly"].as_bool().unwrap(), "{kind:?}");
             if let Some(path) = kind.path() {
-                assert!(
-                    doc["paths"][format!("/api/v1/{path}/")]["post"].is_object(),
-                    "{kind:?}"
-                );
+                assert!(doc["paths"][format!("/api/v1/{path}/")]["post"].is_object(), "{kind:?}");
                 assert!(
                     doc["paths"][format!("/api/v1/{path}/{{id}}/")]["delete"].is_object(),
                     "{kind:?}"

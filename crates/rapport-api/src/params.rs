@@ -32,10 +32,7 @@ pub struct ListParams {
 }
 
 /// Splits list parameters; `extra_names` are kept apart for the caller.
-pub fn list_params(
-    pairs: Vec<(String, String)>,
-    extra_names: &[&str],
-) -> Result<ListParams, FieldErrors> {
+pub fn list_params(pairs: Vec<(String, String)>, extra_names: &[&str]) -> Result<ListParams, FieldErrors> {
     let mut errors = FieldErrors::new();
     let mut query = ListQuery {
         limit: DEFAULT_LIMIT,
@@ -60,11 +57,7 @@ pub fn list_params(
             _ => query.filters.push((name, value)),
         }
     }
-    errors.into_result(ListParams {
-        query,
-        fields,
-        extra,
-    })
+    errors.into_result(ListParams { query, fields, extra })
 }
 
 pub fn split_fields(value: &str) -> Vec<String> {
@@ -107,35 +100,19 @@ mod tests {
 
     #[test]
     fn splits_paging_from_filters_and_clamps_the_limit() {
-        let pairs = parse_query(Some(
-            "_skip=10&_limit=500&lead_id=lead_1&_fields=id,name&query=x",
-        ));
+        let pairs = parse_query(Some("_skip=10&_limit=500&lead_id=lead_1&_fields=id,name&query=x"));
         let p = list_params(pairs, &["query"]).unwrap();
         assert_eq!((p.query.skip, p.query.limit), (10, MAX_LIMIT));
-        assert_eq!(
-            p.query.filters,
-            vec![("lead_id".to_string(), "lead_1".to_string())]
-        );
+        assert_eq!(p.query.filters, vec![("lead_id".to_string(), "lead_1".to_string())]);
         assert_eq!(p.fields, Some(vec!["id".to_string(), "name".to_string()]));
         assert_eq!(p.extra, vec![("query".to_string(), "x".to_string())]);
-        let errors = list_params(parse_query(Some("_limit=many")), &[])
-            .err()
-            .unwrap();
-        assert_eq!(
-            errors.fields["_limit"],
-            "`many` is not a non-negative integer"
-        );
+        let errors = list_params(parse_query(Some("_limit=many")), &[]).err().unwrap();
+        assert_eq!(errors.fields["_limit"], "`many` is not a non-negative integer");
     }
 
     #[test]
     fn projects_requested_fields() {
-        let obj = json!({"id": 1, "name": "x", "url": null})
-            .as_object()
-            .unwrap()
-            .clone();
-        assert_eq!(
-            Value::Object(project(obj, Some(&["id".to_string()]))),
-            json!({"id": 1})
-        );
+        let obj = json!({"id": 1, "name": "x", "url": null}).as_object().unwrap().clone();
+        assert_eq!(Value::Object(project(obj, Some(&["id".to_string()]))), json!({"id": 1}));
     }
 }

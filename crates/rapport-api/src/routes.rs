@@ -40,15 +40,8 @@ pub fn routes() -> Router<AppState> {
         router = router
             .route(
                 &format!("/api/v1/{path}"),
-                get(move |state: State<AppState>, auth: Auth, query: RawQuery| {
-                    list(state, auth, query, kind)
-                })
-                .post(
-                    move |state: State<AppState>,
-                          auth: Auth,
-                          uri: Uri,
-                          headers: HeaderMap,
-                          body: Bytes| {
+                get(move |state: State<AppState>, auth: Auth, query: RawQuery| list(state, auth, query, kind)).post(
+                    move |state: State<AppState>, auth: Auth, uri: Uri, headers: HeaderMap, body: Bytes| {
                         create(state, auth, uri, headers, body, kind)
                     },
                 ),
@@ -65,11 +58,7 @@ pub fn routes() -> Router<AppState> {
                         update(state, auth, id, body, kind)
                     },
                 )
-                .delete(
-                    move |state: State<AppState>, auth: Auth, id: Path<String>| {
-                        delete(state, auth, id, kind)
-                    },
-                ),
+                .delete(move |state: State<AppState>, auth: Auth, id: Path<String>| delete(state, auth, id, kind)),
             );
     }
     router
@@ -77,12 +66,9 @@ pub fn routes() -> Router<AppState> {
 
 fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(
-            FieldErrors::general("the request body is empty; expected a JSON object").into(),
-        );
+        return Err(FieldErrors::general("the request body is empty; expected a JSON object").into());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| FieldErrors::general(format!("invalid JSON: {e}")).into())
+    serde_json::from_slice(body).map_err(|e| FieldErrors::general(format!("invalid JSON: {e}")).into())
 }
 
 fn written(w: Written) -> Response {
@@ -95,19 +81,10 @@ fn written(w: Written) -> Response {
     response
 }
 
-async fn list(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    RawQuery(raw): RawQuery,
-    kind: Kind,
-) -> ApiResult {
+async fn list(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery, kind: Kind) -> ApiResult {
     let extra: &[&str] = if kind == Kind::Lead { &["query"] } else { &[] };
     let params = list_params(parse_query(raw.as_deref()), extra)?;
-    if params
-        .extra
-        .iter()
-        .any(|(k, v)| k == "query" && !v.trim().is_empty())
-    {
+    if params.extra.iter().any(|(k, v)| k == "query" && !v.trim().is_empty()) {
         return Err(ApiError::BadRequest(
             "searching leads with `query` needs the search index, which this server does not have yet; list without `query` or use filters".into(),
         ));
@@ -118,17 +95,10 @@ async fn list(
     )
 }
 
-async fn list_activities(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    RawQuery(raw): RawQuery,
-) -> ApiResult {
+async fn list_activities(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery) -> ApiResult {
     let params = list_params(parse_query(raw.as_deref()), &[])?;
     page_response(
-        state
-            .crm
-            .list(&actor, &Kind::ACTIVITIES, &params.query)
-            .await?,
+        state.crm.list(&actor, &Kind::ACTIVITIES, &params.query).await?,
         params.fields.as_deref(),
     )
 }
@@ -139,10 +109,7 @@ fn page_response(page: rapport_crm::Page, fields: Option<&[String]>) -> ApiResul
         .into_iter()
         .map(|o| Value::Object(project(o, fields)))
         .collect();
-    Ok(
-        Json(json!({"data": data, "has_more": page.has_more, "total_results": page.total_results}))
-            .into_response(),
-    )
+    Ok(Json(json!({"data": data, "has_more": page.has_more, "total_results": page.total_results})).into_response())
 }
 
 async fn read(
@@ -178,9 +145,7 @@ async fn create(
                 .map(str::trim)
                 .filter(|k| !k.is_empty() && k.len() <= 255);
             let key = key.ok_or_else(|| {
-                FieldErrors::general(
-                    "the Idempotency-Key header must be 1 to 255 visible characters",
-                )
+                FieldErrors::general("the Idempotency-Key header must be 1 to 255 visible characters")
             })?;
             let mut hasher = Sha256::new();
             hasher.update(Method::POST.as_str());
@@ -193,10 +158,7 @@ async fn create(
         }
     };
     Ok(written(
-        state
-            .crm
-            .create(&actor, kind, &input, idempotency.as_ref())
-            .await?,
+        state.crm.create(&actor, kind, &input, idempotency.as_ref()).await?,
     ))
 }
 
@@ -211,12 +173,7 @@ async fn update(
     Ok(written(state.crm.update(&actor, kind, &id, &input).await?))
 }
 
-async fn delete(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    Path(id): Path<String>,
-    kind: Kind,
-) -> ApiResult {
+async fn delete(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, kind: Kind) -> ApiResult {
     Ok(written(state.crm.delete(&actor, kind, &id).await?))
 }
 
@@ -230,19 +187,11 @@ async fn list_users(State(state): State<AppState>, Auth(actor): Auth) -> ApiResu
     Ok(Json(json!({"data": users, "has_more": false, "total_results": total})).into_response())
 }
 
-async fn get_user(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    Path(id): Path<String>,
-) -> ApiResult {
+async fn get_user(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
     Ok(Json(state.crm.user(&actor, &id).await?).into_response())
 }
 
-async fn get_organization(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    Path(id): Path<String>,
-) -> ApiResult {
+async fn get_organization(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
     Ok(Json(state.crm.organization(&actor, &id).await?).into_response())
 }
 
@@ -256,11 +205,7 @@ async fn update_organization(
     Ok(Json(state.crm.update_organization(&actor, &id, &input).await?).into_response())
 }
 
-async fn list_events(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    RawQuery(raw): RawQuery,
-) -> ApiResult {
+async fn list_events(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery) -> ApiResult {
     let mut q = EventQuery {
         limit: 50,
         ..EventQuery::default()
@@ -292,10 +237,7 @@ async fn list_events(
     }
     errors.into_result(())?;
     let page = state.crm.list_events(&actor, &q).await?;
-    Ok(
-        Json(json!({"data": page.data, "cursor_next": page.cursor_next, "cursor_previous": null}))
-            .into_response(),
-    )
+    Ok(Json(json!({"data": page.data, "cursor_next": page.cursor_next, "cursor_previous": null})).into_response())
 }
 
 async fn openapi_json() -> Response {
@@ -308,10 +250,5 @@ async fn docs() -> Html<&'static str> {
 
 async fn not_found(uri: Uri) -> Response {
     let body = Json(json!({"error": format!("no route for {}", uri.path())}));
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CACHE_CONTROL, "no-store")],
-        body,
-    )
-        .into_response()
+    (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], body).into_response()
 }

@@ -87,12 +87,7 @@ const fn required(name: &'static str, ty: FieldType, doc: &'static str) -> Field
         doc,
     }
 }
-const fn create_only(
-    name: &'static str,
-    ty: FieldType,
-    required: bool,
-    doc: &'static str,
-) -> FieldSpec {
+const fn create_only(name: &'static str, ty: FieldType, required: bool, doc: &'static str) -> FieldSpec {
     FieldSpec {
         name,
         ty,
@@ -110,12 +105,7 @@ const fn read_only(name: &'static str, ty: FieldType, doc: &'static str) -> Fiel
         doc,
     }
 }
-const fn write_only(
-    name: &'static str,
-    ty: FieldType,
-    update: bool,
-    doc: &'static str,
-) -> FieldSpec {
+const fn write_only(name: &'static str, ty: FieldType, update: bool, doc: &'static str) -> FieldSpec {
     FieldSpec {
         name,
         ty,
@@ -136,11 +126,7 @@ pub const STATUS_TYPES: &[&str] = &["active", "won", "lost"];
 /// Fields every stored object returns.
 pub const COMMON_FIELDS: &[FieldSpec] = &[
     read_only("id", ID, "Prefixed random id."),
-    read_only(
-        "organization_id",
-        ID,
-        "The organization the object belongs to.",
-    ),
+    read_only("organization_id", ID, "The organization the object belongs to."),
     read_only("date_updated", FieldType::DateTime, "Last change."),
     read_only("created_by", ID, "User who created it."),
     read_only("updated_by", ID, "User who changed it last."),
@@ -150,17 +136,8 @@ const LEAD: &[FieldSpec] = &[
     rw("name", NAME, "Company name."),
     rw("url", FieldType::Url, "Website."),
     rw("description", TEXT, "Free text."),
-    rw(
-        "status_id",
-        FieldType::Ref(Kind::LeadStatus),
-        "Lead status id.",
-    ),
-    write_only(
-        "status",
-        NAME,
-        true,
-        "Lead status label, instead of `status_id`.",
-    ),
+    rw("status_id", FieldType::Ref(Kind::LeadStatus), "Lead status id."),
+    write_only("status", NAME, true, "Lead status label, instead of `status_id`."),
     rw("addresses", FieldType::Addresses, "Postal addresses."),
     write_only(
         "contacts",
@@ -188,21 +165,13 @@ const CONTACT: &[FieldSpec] = &[
     rw("name", NAME, "Full name."),
     rw("title", NAME, "Job title."),
     rw("emails", FieldType::Emails, "Email addresses."),
-    rw(
-        "phones",
-        FieldType::Phones,
-        "Phone numbers, stored in E.164.",
-    ),
+    rw("phones", FieldType::Phones, "Phone numbers, stored in E.164."),
     rw("urls", FieldType::Urls, "Web addresses."),
     create_only("date_created", FieldType::DateTime, false, "Creation time."),
     read_only("display_name", NAME, "Name to show."),
 ];
 
-const LEAD_STATUS: &[FieldSpec] = &[required(
-    "label",
-    NAME,
-    "Status label, unique in the organization.",
-)];
+const LEAD_STATUS: &[FieldSpec] = &[required("label", NAME, "Status label, unique in the organization.")];
 
 const OPPORTUNITY_STATUS: &[FieldSpec] = &[
     required("label", NAME, "Status label, unique in its pipeline."),
@@ -222,20 +191,11 @@ const OPPORTUNITY_STATUS: &[FieldSpec] = &[
 
 const PIPELINE: &[FieldSpec] = &[
     required("name", NAME, "Pipeline name."),
-    read_only(
-        "statuses",
-        FieldType::Labels,
-        "The pipeline's opportunity statuses.",
-    ),
+    read_only("statuses", FieldType::Labels, "The pipeline's opportunity statuses."),
 ];
 
 const OPPORTUNITY: &[FieldSpec] = &[
-    create_only(
-        "lead_id",
-        FieldType::Ref(Kind::Lead),
-        true,
-        "The opportunity's lead.",
-    ),
+    create_only("lead_id", FieldType::Ref(Kind::Lead), true, "The opportunity's lead."),
     rw(
         "status_id",
         FieldType::Ref(Kind::OpportunityStatus),
@@ -265,46 +225,21 @@ const OPPORTUNITY: &[FieldSpec] = &[
         FieldType::Int { min: 0, max: 100 },
         "Chance to win, 0-100.",
     ),
-    rw(
-        "close_date",
-        FieldType::Date,
-        "Expected or actual close date.",
-    ),
+    rw("close_date", FieldType::Date, "Expected or actual close date."),
     rw("note", TEXT, "Free text."),
-    rw(
-        "user_id",
-        FieldType::UserRef,
-        "Owner; the caller when omitted.",
-    ),
-    rw(
-        "contact_id",
-        FieldType::Ref(Kind::Contact),
-        "Contact on the same lead.",
-    ),
+    rw("user_id", FieldType::UserRef, "Owner; the caller when omitted."),
+    rw("contact_id", FieldType::Ref(Kind::Contact), "Contact on the same lead."),
     create_only("date_created", FieldType::DateTime, false, "Creation time."),
     read_only("status_label", NAME, "Label of the status."),
-    read_only(
-        "status_type",
-        FieldType::Choice(STATUS_TYPES),
-        "Type of the status.",
-    ),
+    read_only("status_type", FieldType::Choice(STATUS_TYPES), "Type of the status."),
     read_only("pipeline_id", ID, "Pipeline of the status."),
     read_only("value_currency", ID, "Currency of `value`."),
 ];
 
 /// Fields shared by every activity; each kind adds its own.
 const ACTIVITY_FIELDS: &[FieldSpec] = &[
-    create_only(
-        "lead_id",
-        FieldType::Ref(Kind::Lead),
-        true,
-        "The activity's lead.",
-    ),
-    rw(
-        "contact_id",
-        FieldType::Ref(Kind::Contact),
-        "Contact on the same lead.",
-    ),
+    create_only("lead_id", FieldType::Ref(Kind::Lead), true, "The activity's lead."),
+    rw("contact_id", FieldType::Ref(Kind::Contact), "Contact on the same lead."),
     rw(
         "user_id",
         FieldType::UserRef,
@@ -315,12 +250,7 @@ const ACTIVITY_FIELDS: &[FieldSpec] = &[
         FieldType::DateTime,
         "When it happened; now when omitted.",
     ),
-    create_only(
-        "date_created",
-        FieldType::DateTime,
-        false,
-        "When it was recorded.",
-    ),
+    create_only("date_created", FieldType::DateTime, false, "When it was recorded."),
     read_only(
         "_type",
         NAME,
@@ -336,14 +266,7 @@ const CALL: &[FieldSpec] = &[
         FieldType::Choice(&["outbound", "inbound"]),
         "outbound (default) or inbound.",
     ),
-    rw(
-        "duration",
-        FieldType::Int {
-            min: 0,
-            max: i64::MAX,
-        },
-        "Seconds.",
-    ),
+    rw("duration", FieldType::Int { min: 0, max: i64::MAX }, "Seconds."),
     rw("note", LONG_TEXT, "Call notes."),
     rw("status", NAME, "completed, no-answer, busy, …"),
     rw("phone", NAME, "Number called, E.164."),
@@ -388,11 +311,7 @@ const SMS: &[FieldSpec] = &[
 
 const MEETING: &[FieldSpec] = &[
     rw("title", NAME, "Meeting title."),
-    rw(
-        "starts_at",
-        FieldType::DateTime,
-        "Start; `activity_at` defaults to it.",
-    ),
+    rw("starts_at", FieldType::DateTime, "Start; `activity_at` defaults to it."),
     rw("ends_at", FieldType::DateTime, "End."),
     rw("location", NAME, "Where."),
     rw("note", LONG_TEXT, "Notes."),
@@ -406,19 +325,10 @@ const LEAD_STATUS_CHANGE: &[FieldSpec] = &[
 ];
 
 const TASK: &[FieldSpec] = &[
-    create_only(
-        "lead_id",
-        FieldType::Ref(Kind::Lead),
-        true,
-        "The task's lead.",
-    ),
+    create_only("lead_id", FieldType::Ref(Kind::Lead), true, "The task's lead."),
     required("text", TEXT, "What to do."),
     rw("date", FieldType::DateOrDateTime, "Due date or time."),
-    rw(
-        "assigned_to",
-        FieldType::UserRef,
-        "Assignee; the caller when omitted.",
-    ),
+    rw("assigned_to", FieldType::UserRef, "Assignee; the caller when omitted."),
     rw("is_complete", FieldType::Bool, "Done."),
     create_only("date_created", FieldType::DateTime, false, "Creation time."),
     read_only("_type", NAME, "Always `lead`."),
@@ -432,11 +342,7 @@ const CUSTOM_FIELD: &[FieldSpec] = &[
         true,
         "text, number, date, datetime, choices or user.",
     ),
-    rw(
-        "choices",
-        FieldType::Labels,
-        "Allowed values of a `choices` field.",
-    ),
+    rw("choices", FieldType::Labels, "Allowed values of a `choices` field."),
     rw(
         "accepts_multiple_values",
         FieldType::Bool,
@@ -461,9 +367,7 @@ pub fn specs(kind: Kind) -> Vec<FieldSpec> {
         Kind::Meeting => MEETING,
         Kind::LeadStatusChange => LEAD_STATUS_CHANGE,
         Kind::Task => TASK,
-        Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => {
-            CUSTOM_FIELD
-        }
+        Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => CUSTOM_FIELD,
     };
     if kind.is_activity() {
         ACTIVITY_FIELDS.iter().chain(own).copied().collect()
@@ -600,39 +504,28 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
             .map(Value::Bool)
             .ok_or_else(|| here(format!("expected true or false, got {}", type_name(value)))),
         FieldType::DateTime => {
-            let s = value.as_str().ok_or_else(|| {
-                here(format!(
-                    "expected an ISO 8601 date-time, got {}",
-                    type_name(value)
-                ))
-            })?;
-            let t = time::parse_datetime(s)
-                .ok_or_else(|| here(format!("`{s}` is not an ISO 8601 date-time")))?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| here(format!("expected an ISO 8601 date-time, got {}", type_name(value))))?;
+            let t = time::parse_datetime(s).ok_or_else(|| here(format!("`{s}` is not an ISO 8601 date-time")))?;
             Ok(Value::String(time::format(t)))
         }
         FieldType::Date => {
-            let s = value.as_str().ok_or_else(|| {
-                here(format!(
-                    "expected a date YYYY-MM-DD, got {}",
-                    type_name(value)
-                ))
-            })?;
-            let d = time::parse_date(s)
-                .ok_or_else(|| here(format!("`{s}` is not a date YYYY-MM-DD")))?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| here(format!("expected a date YYYY-MM-DD, got {}", type_name(value))))?;
+            let d = time::parse_date(s).ok_or_else(|| here(format!("`{s}` is not a date YYYY-MM-DD")))?;
             Ok(Value::String(d.format("%Y-%m-%d").to_string()))
         }
         FieldType::DateOrDateTime => {
-            let s = value.as_str().ok_or_else(|| {
-                here(format!(
-                    "expected a date or date-time, got {}",
-                    type_name(value)
-                ))
-            })?;
+            let s = value
+                .as_str()
+                .ok_or_else(|| here(format!("expected a date or date-time, got {}", type_name(value))))?;
             if let Some(d) = time::parse_date(s) {
                 return Ok(Value::String(d.format("%Y-%m-%d").to_string()));
             }
-            let t = time::parse_datetime(s)
-                .ok_or_else(|| here(format!("`{s}` is not a date or ISO 8601 date-time")))?;
+            let t =
+                time::parse_datetime(s).ok_or_else(|| here(format!("`{s}` is not a date or ISO 8601 date-time")))?;
             Ok(Value::String(time::format(t)))
         }
         FieldType::Choice(options) => {
@@ -679,10 +572,8 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
             }
             errors.into_result(Value::Array(out))
         }
-        FieldType::Emails => typed_list(value, "email", "office", |s| validate::email(s)),
-        FieldType::Phones => typed_list(value, "phone", "office", |s| {
-            validate::phone_e164(s, phone_region)
-        }),
+        FieldType::Emails => typed_list(value, "email", "office", validate::email),
+        FieldType::Phones => typed_list(value, "phone", "office", |s| validate::phone_e164(s, phone_region)),
         FieldType::Urls => typed_list(value, "url", "url", validate::url),
         FieldType::Addresses => objects(value, ADDRESS_PARTS, |_, obj, _| Ok(obj)),
         FieldType::Opens => objects(
@@ -708,15 +599,11 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
             for (i, item) in items.iter().enumerate() {
                 match item.as_object() {
                     Some(obj) => {
-                        if let Err(e) = check_input(Kind::Contact, obj, Mode::Create, phone_region)
-                        {
+                        if let Err(e) = check_input(Kind::Contact, obj, Mode::Create, phone_region) {
                             errors.merge_prefixed(&format!("[{i}]."), e);
                         }
                         if obj.contains_key("lead_id") {
-                            errors.add(
-                                format!("[{i}].lead_id"),
-                                "contacts created with a lead belong to it",
-                            );
+                            errors.add(format!("[{i}].lead_id"), "contacts created with a lead belong to it");
                         }
                     }
                     None => errors.add(format!("[{i}]"), "expected a contact object"),
@@ -728,15 +615,7 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
     }
 }
 
-pub const ADDRESS_PARTS: &[&str] = &[
-    "label",
-    "address_1",
-    "address_2",
-    "city",
-    "state",
-    "zipcode",
-    "country",
-];
+pub const ADDRESS_PARTS: &[&str] = &["label", "address_1", "address_2", "city", "state", "zipcode", "country"];
 
 fn type_name(value: &Value) -> &'static str {
     match value {
@@ -774,10 +653,7 @@ fn objects(
         let mut clean = Map::new();
         for (k, v) in obj {
             if !allowed.contains(&k.as_str()) {
-                item_errors.add(
-                    k,
-                    format!("unknown field; expected one of {}", allowed.join(", ")),
-                );
+                item_errors.add(k, format!("unknown field; expected one of {}", allowed.join(", ")));
             } else if !(v.is_string() || v.is_null()) {
                 item_errors.add(k, format!("expected a string, got {}", type_name(v)));
             } else {
@@ -833,14 +709,8 @@ mod tests {
             Mode::Create,
         )
         .unwrap();
-        assert_eq!(
-            out["emails"],
-            json!([{"email": "jo@acme.com", "type": "office"}])
-        );
-        assert_eq!(
-            out["phones"],
-            json!([{"phone": "+14155550123", "type": "mobile"}])
-        );
+        assert_eq!(out["emails"], json!([{"email": "jo@acme.com", "type": "office"}]));
+        assert_eq!(out["phones"], json!([{"phone": "+14155550123", "type": "mobile"}]));
     }
 
     #[test]

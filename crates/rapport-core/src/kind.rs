@@ -86,12 +86,7 @@ impl Kind {
             Kind::LeadStatus | Kind::OpportunityStatus => "stat",
             Kind::Pipeline => "pipe",
             Kind::Opportunity => "oppo",
-            Kind::Note
-            | Kind::Call
-            | Kind::Email
-            | Kind::Sms
-            | Kind::Meeting
-            | Kind::LeadStatusChange => "acti",
+            Kind::Note | Kind::Call | Kind::Email | Kind::Sms | Kind::Meeting | Kind::LeadStatusChange => "acti",
             Kind::Task => "task",
             Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => "cf",
         }

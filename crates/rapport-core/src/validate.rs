@@ -31,9 +31,7 @@ impl FieldErrors {
 
     /// Records the first error of a field; later ones for the same field are dropped.
     pub fn add(&mut self, name: impl Into<String>, message: impl Into<String>) {
-        self.fields
-            .entry(name.into())
-            .or_insert_with(|| message.into());
+        self.fields.entry(name.into()).or_insert_with(|| message.into());
     }
 
     /// Moves `other`'s errors in, each field name prefixed with `prefix`.
@@ -79,11 +77,8 @@ pub fn email(raw: &str) -> Result<String, String> {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '-' || c == '.');
-    if local.is_empty() || local.contains(char::is_whitespace) || local.contains('@') || !domain_ok
-    {
+        && domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+    if local.is_empty() || local.contains(char::is_whitespace) || local.contains('@') || !domain_ok {
         return Err(format!("`{s}` is not a valid email address"));
     }
     Ok(s.to_string())
@@ -105,11 +100,7 @@ pub fn phone_e164(raw: &str, default_region: &str) -> Result<String, String> {
 /// The international display form of an E.164 number (`+1 415-555-0123`).
 pub fn phone_formatted(e164: &str) -> String {
     phonenumber::parse(None, e164)
-        .map(|n| {
-            n.format()
-                .mode(phonenumber::Mode::International)
-                .to_string()
-        })
+        .map(|n| n.format().mode(phonenumber::Mode::International).to_string())
         .unwrap_or_else(|_| e164.to_string())
 }
 
@@ -125,8 +116,7 @@ pub fn url(raw: &str) -> Result<String, String> {
     match url::Url::parse(&candidate) {
         Ok(u)
             if matches!(u.scheme(), "http" | "https")
-                && u.host_str()
-                    .is_some_and(|h| h.contains('.') || h == "localhost") =>
+                && u.host_str().is_some_and(|h| h.contains('.') || h == "localhost") =>
         {
             Ok(candidate)
         }
@@ -158,10 +148,7 @@ mod tests {
     #[test]
     fn phones_become_e164() {
         assert_eq!(phone_e164("(415) 555-0123", "US").unwrap(), "+14155550123");
-        assert_eq!(
-            phone_e164("+44 20 7946 0958", "US").unwrap(),
-            "+442079460958"
-        );
+        assert_eq!(phone_e164("+44 20 7946 0958", "US").unwrap(), "+442079460958");
         assert!(phone_e164("12", "US").is_err());
         assert!(phone_e164("call me", "US").is_err());
         assert_eq!(phone_formatted("+14155550123"), "+1 415-555-0123");

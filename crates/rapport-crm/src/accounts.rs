@@ -33,8 +33,7 @@ pub struct ApiKeyCreated {
 }
 
 const DEFAULT_LEAD_STATUSES: [&str; 4] = ["Potential", "Bad Fit", "Qualified", "Customer"];
-const DEFAULT_OPPORTUNITY_STATUSES: [(&str, &str); 3] =
-    [("Active", "active"), ("Won", "won"), ("Lost", "lost")];
+const DEFAULT_OPPORTUNITY_STATUSES: [(&str, &str); 3] = [("Active", "active"), ("Won", "won"), ("Lost", "lost")];
 
 impl Crm {
     /// Whether no organization exists yet (a fresh install).
@@ -62,10 +61,7 @@ impl Crm {
         let org_id = new_id("orga");
         let existing = self
             .db
-            .query_opt(
-                "SELECT id FROM users WHERE email = ?",
-                &[email.clone().into()],
-            )
+            .query_opt("SELECT id FROM users WHERE email = ?", &[email.clone().into()])
             .await?;
         let mut stmts = vec![Stmt::new(
             "INSERT INTO organizations (id, name, date_created, date_updated) VALUES (?, ?, ?, ?)",
@@ -80,11 +76,7 @@ impl Crm {
             Some(row) => row.text(0).to_string(),
             None => {
                 let user_id = new_id("user");
-                let hash = new
-                    .admin_password
-                    .as_deref()
-                    .map(hash_password)
-                    .transpose()?;
+                let hash = new.admin_password.as_deref().map(hash_password).transpose()?;
                 stmts.push(Stmt::new(
                     "INSERT INTO users (id, email, first_name, last_name, password_hash, date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     vec![
@@ -154,19 +146,10 @@ impl Crm {
         };
         for d in &docs {
             stmts.push(d.insert_stmt());
-            events.push(NewEvent::created(
-                d.kind,
-                &d.id,
-                None,
-                render(d, &meta, &[]),
-            ));
+            events.push(NewEvent::created(d.kind, &d.id, None, render(d, &meta, &[])));
         }
         stmts.extend(self.db.dialect().event_order_lock());
-        stmts.extend(
-            events
-                .iter()
-                .map(|e| e.insert_stmt(&org_id, Some(&user_id), &now)),
-        );
+        stmts.extend(events.iter().map(|e| e.insert_stmt(&org_id, Some(&user_id), &now)));
         self.db.batch(stmts).await?;
         Ok(actor)
     }
@@ -190,9 +173,10 @@ impl Crm {
             return Err(CrmError::Refused(format!("no user with email `{email}`")));
         }
         let row = match organization_id {
-            Some(org) => rows.iter().find(|r| r.text(1) == org).ok_or_else(|| {
-                CrmError::Refused(format!("`{email}` is not a member of `{org}`"))
-            })?,
+            Some(org) => rows
+                .iter()
+                .find(|r| r.text(1) == org)
+                .ok_or_else(|| CrmError::Refused(format!("`{email}` is not a member of `{org}`")))?,
             None if rows.len() == 1 => &rows[0],
             None => {
                 let orgs: Vec<&str> = rows.iter().map(|r| r.text(1)).collect();
@@ -316,17 +300,10 @@ impl Crm {
     }
 
     /// `PUT /organization/{id}/`: admins may rename it.
-    pub async fn update_organization(
-        &self,
-        actor: &Actor,
-        id: &str,
-        input: &Value,
-    ) -> CrmResult<Value> {
+    pub async fn update_organization(&self, actor: &Actor, id: &str, input: &Value) -> CrmResult<Value> {
         let before = self.organization(actor, id).await?;
         if actor.role != "admin" {
-            return Err(CrmError::Forbidden(
-                "only an admin can change the organization".into(),
-            ));
+            return Err(CrmError::Forbidden("only an admin can change the organization".into()));
         }
         let mut errors = FieldErrors::new();
         let mut name = None;
@@ -334,17 +311,13 @@ impl Crm {
             Some(obj) => {
                 for (k, v) in obj {
                     match (k.as_str(), v.as_str()) {
-                        ("name", Some(n)) if !n.trim().is_empty() => {
-                            name = Some(n.trim().to_string())
-                        }
+                        ("name", Some(n)) if !n.trim().is_empty() => name = Some(n.trim().to_string()),
                         ("name", _) => errors.add("name", "expected a non-empty string"),
                         _ => errors.add(k, "unknown or read-only field for an organization"),
                     }
                 }
             }
-            None => errors
-                .errors
-                .push("the request body must be a JSON object".into()),
+            None => errors.errors.push("the request body must be a JSON object".into()),
         }
         errors.into_result(())?;
         let Some(name) = name else { return Ok(before) };
@@ -393,10 +366,8 @@ pub fn key_hash(key: &str) -> String {
 
 fn hash_password(password: &str) -> CrmResult<String> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt)
-        .map_err(|e| CrmError::Db(DbError::Backend(format!("no random source: {e}"))))?;
-    let salt =
-        SaltString::encode_b64(&salt).map_err(|e| CrmError::Db(DbError::Backend(e.to_string())))?;
+    getrandom::fill(&mut salt).map_err(|e| CrmError::Db(DbError::Backend(format!("no random source: {e}"))))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| CrmError::Db(DbError::Backend(e.to_string())))?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())

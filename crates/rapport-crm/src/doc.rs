@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use crate::{CrmError, CrmResult};
 
 /// The columns read for every object, in [`Doc::from_row`] order.
-pub const COLUMNS: &str = "id, object_type, lead_id, unique_key, data, version, date_created, date_updated, created_by, updated_by";
+pub const COLUMNS: &str =
+    "id, object_type, lead_id, unique_key, data, version, date_created, date_updated, created_by, updated_by";
 
 #[derive(Debug, Clone)]
 pub struct Doc {
@@ -27,12 +28,8 @@ pub struct Doc {
 
 impl Doc {
     pub fn from_row(organization_id: &str, row: &Row) -> CrmResult<Doc> {
-        let kind = Kind::from_object_type(row.text(1)).ok_or_else(|| {
-            CrmError::Refused(format!(
-                "unknown object type `{}` in the store",
-                row.text(1)
-            ))
-        })?;
+        let kind = Kind::from_object_type(row.text(1))
+            .ok_or_else(|| CrmError::Refused(format!("unknown object type `{}` in the store", row.text(1))))?;
         let data = match serde_json::from_str(row.text(4)) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),

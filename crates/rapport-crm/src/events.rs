@@ -20,15 +20,7 @@ pub struct NewEvent {
 
 impl NewEvent {
     pub fn created(kind: Kind, id: &str, lead_id: Option<&str>, data: Map<String, Value>) -> Self {
-        NewEvent::new(
-            kind.object_type(),
-            id,
-            lead_id,
-            "created",
-            vec![],
-            Map::new(),
-            data,
-        )
+        NewEvent::new(kind.object_type(), id, lead_id, "created", vec![], Map::new(), data)
     }
 
     /// An update; `previous_data` keeps only the changed fields' former values.
@@ -44,15 +36,7 @@ impl NewEvent {
             .iter()
             .filter_map(|k| before.get(k).map(|v| (k.clone(), v.clone())))
             .collect();
-        NewEvent::new(
-            kind.object_type(),
-            id,
-            lead_id,
-            "updated",
-            changed,
-            previous,
-            after,
-        )
+        NewEvent::new(kind.object_type(), id, lead_id, "updated", changed, previous, after)
     }
 
     /// An update of an object outside the object table (an organization).
@@ -72,15 +56,7 @@ impl NewEvent {
 
     /// A deletion; `data` is the object as it was.
     pub fn deleted(kind: Kind, id: &str, lead_id: Option<&str>, last: Map<String, Value>) -> Self {
-        NewEvent::new(
-            kind.object_type(),
-            id,
-            lead_id,
-            "deleted",
-            vec![],
-            Map::new(),
-            last,
-        )
+        NewEvent::new(kind.object_type(), id, lead_id, "deleted", vec![], Map::new(), last)
     }
 
     pub fn new(
@@ -196,10 +172,7 @@ impl Crm {
 
     /// The newest event sequence number of the whole log (0 when empty).
     pub async fn last_event_seq(&self) -> CrmResult<i64> {
-        let row = self
-            .db
-            .query_opt("SELECT MAX(seq) FROM events", &[])
-            .await?;
+        let row = self.db.query_opt("SELECT MAX(seq) FROM events", &[]).await?;
         Ok(row.map(|r| r.int(0)).unwrap_or(0))
     }
 }
@@ -213,8 +186,7 @@ fn decode_cursor(cursor: &str) -> Option<i64> {
 }
 
 fn parse_json(text: Option<&str>) -> Value {
-    text.and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or(Value::Null)
+    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
 }
 
 fn render_event(organization_id: &str, r: &Row) -> Value {

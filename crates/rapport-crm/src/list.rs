@@ -48,14 +48,8 @@ impl Crm {
         let mut errors = FieldErrors::new();
         let meta = self.meta(actor).await?;
         let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
-        let types: Vec<String> = kinds
-            .iter()
-            .map(|k| format!("'{}'", k.object_type()))
-            .collect();
-        let mut filter_sql = format!(
-            "organization_id = ? AND object_type IN ({})",
-            types.join(", ")
-        );
+        let types: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.object_type())).collect();
+        let mut filter_sql = format!("organization_id = ? AND object_type IN ({})", types.join(", "));
         for (param, value) in &q.filters {
             let (field, op) = match param.rsplit_once("__") {
                 Some((f, op @ ("gt" | "gte" | "lt" | "lte" | "in"))) => (f, op),
@@ -63,10 +57,10 @@ impl Crm {
             };
             if field == "_type" && kinds.iter().any(|k| k.is_activity()) {
                 // `_type=Call` narrows `/activity/` to one kind.
-                match kinds.iter().find(|k| {
-                    k.activity_type()
-                        .is_some_and(|t| t.eq_ignore_ascii_case(value))
-                }) {
+                match kinds
+                    .iter()
+                    .find(|k| k.activity_type().is_some_and(|t| t.eq_ignore_ascii_case(value)))
+                {
                     Some(kind) => {
                         filter_sql.push_str(" AND object_type = ?");
                         params.push(kind.object_type().into());
@@ -86,10 +80,7 @@ impl Crm {
                 if ids.is_empty() {
                     filter_sql.push_str(" AND 1 = 0");
                 } else {
-                    filter_sql.push_str(&format!(
-                        " AND {expr} IN ({})",
-                        vec!["?"; ids.len()].join(", ")
-                    ));
+                    filter_sql.push_str(&format!(" AND {expr} IN ({})", vec!["?"; ids.len()].join(", ")));
                     params.extend(ids);
                 }
                 continue;
@@ -143,9 +134,7 @@ impl Crm {
         {
             let (field, desc) = key.strip_prefix('-').map_or((key, false), |f| (f, true));
             match field_expr(kinds, field, dialect) {
-                Some((expr, _)) => {
-                    order.push(format!("{expr} {}", if desc { "DESC" } else { "ASC" }))
-                }
+                Some((expr, _)) => order.push(format!("{expr} {}", if desc { "DESC" } else { "ASC" })),
                 None => errors.add("_order_by", format!("cannot order by `{field}`")),
             }
         }
@@ -210,19 +199,13 @@ impl Crm {
         let mut params: Vec<SqlValue> = leads.iter().map(|l| SqlValue::from(&l.id)).collect();
         params.push(actor.organization_id.clone().into());
         let rows = self.db.query(&sql, &params).await?;
-        rows.iter()
-            .map(|r| Doc::from_row(&actor.organization_id, r))
-            .collect()
+        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
     }
 }
 
 /// The SQL expression of a filterable or sortable field of these kinds: a column, or a
 /// scalar field of the JSON document.
-fn field_expr(
-    kinds: &[Kind],
-    field: &str,
-    dialect: rapport_store::Dialect,
-) -> Option<(String, FieldType)> {
+fn field_expr(kinds: &[Kind], field: &str, dialect: rapport_store::Dialect) -> Option<(String, FieldType)> {
     if COLUMN_FIELDS.contains(&field) {
         let ty = if field.starts_with("date_") {
             FieldType::DateTime

@@ -31,10 +31,8 @@ impl OrgMeta {
 
     /// A status of `kind` by its label, case-insensitively.
     pub fn status_by_label(&self, kind: Kind, label: &str) -> Option<&Doc> {
-        self.of_kind(kind).find(|d| {
-            d.str("label")
-                .is_some_and(|l| l.eq_ignore_ascii_case(label.trim()))
-        })
+        self.of_kind(kind)
+            .find(|d| d.str("label").is_some_and(|l| l.eq_ignore_ascii_case(label.trim())))
     }
 
     pub fn labels(&self, kind: Kind) -> String {
@@ -61,7 +59,8 @@ const META_KINDS: [Kind; 6] = [
 impl Crm {
     pub(crate) async fn meta(&self, actor: &Actor) -> CrmResult<OrgMeta> {
         let org = &actor.organization_id;
-        let sql = format!(
+        let sql =
+            format!(
             "SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND object_type IN ({}) ORDER BY date_created, id",
             META_KINDS.iter().map(|k| format!("'{}'", k.object_type())).collect::<Vec<_>>().join(", ")
         );
@@ -79,7 +78,11 @@ impl Crm {
             )
             .await?
             .iter()
-            .map(|r| UserRef { id: r.text(0).into(), email: r.text(1).into(), name: full_name(r.text(2), r.text(3)) })
+            .map(|r| UserRef {
+                id: r.text(0).into(),
+                email: r.text(1).into(),
+                name: full_name(r.text(2), r.text(3)),
+            })
             .collect();
         Ok(OrgMeta { docs, users })
     }

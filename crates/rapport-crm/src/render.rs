@@ -13,9 +13,7 @@ pub fn render(doc: &Doc, meta: &OrgMeta, contacts: &[Doc]) -> Map<String, Value>
     let mut out = Map::new();
     out.insert("id".into(), doc.id.clone().into());
     for spec in specs(doc.kind) {
-        if matches!(spec.access, Access::ReadOnly | Access::WriteOnly { .. })
-            || spec.name == "date_created"
-        {
+        if matches!(spec.access, Access::ReadOnly | Access::WriteOnly { .. }) || spec.name == "date_created" {
             continue;
         }
         let value = match doc.data.get(spec.name) {
@@ -60,34 +58,19 @@ fn is_list(ty: FieldType) -> bool {
 }
 
 fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<String, Value>) {
-    let user_name = |field: &str| {
-        doc.str(field)
-            .and_then(|id| meta.user(id))
-            .map(|u| u.name.clone())
-    };
+    let user_name = |field: &str| doc.str(field).and_then(|id| meta.user(id)).map(|u| u.name.clone());
     match doc.kind {
         Kind::Lead => {
-            let status = doc
-                .str("status_id")
-                .and_then(|id| meta.find(Kind::LeadStatus, id));
-            out.insert(
-                "status_label".into(),
-                status.and_then(|s| s.str("label")).into(),
-            );
+            let status = doc.str("status_id").and_then(|id| meta.find(Kind::LeadStatus, id));
+            out.insert("status_label".into(), status.and_then(|s| s.str("label")).into());
             out.insert("display_name".into(), doc.str("name").unwrap_or("").into());
-            let contacts = contacts
-                .iter()
-                .map(|c| Value::Object(render(c, meta, &[])))
-                .collect();
+            let contacts = contacts.iter().map(|c| Value::Object(render(c, meta, &[]))).collect();
             out.insert("contacts".into(), Value::Array(contacts));
         }
         Kind::Contact => {
             if let Some(Value::Array(phones)) = out.get_mut("phones") {
                 for phone in phones.iter_mut().filter_map(Value::as_object_mut) {
-                    let formatted = phone
-                        .get("phone")
-                        .and_then(Value::as_str)
-                        .map(phone_formatted);
+                    let formatted = phone.get("phone").and_then(Value::as_str).map(phone_formatted);
                     phone.insert("phone_formatted".into(), formatted.into());
                 }
             }
@@ -97,18 +80,11 @@ fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<Strin
                 .and_then(|e| e.get(0))
                 .and_then(|e| e.get("email"))
                 .and_then(Value::as_str);
-            let display = doc
-                .str("name")
-                .filter(|n| !n.is_empty())
-                .or(first_email)
-                .unwrap_or("");
+            let display = doc.str("name").filter(|n| !n.is_empty()).or(first_email).unwrap_or("");
             out.insert("display_name".into(), display.into());
         }
         Kind::OpportunityStatus => {
-            out.insert(
-                "status_type".into(),
-                doc.str("status_type").unwrap_or("active").into(),
-            );
+            out.insert("status_type".into(), doc.str("status_type").unwrap_or("active").into());
             out.insert("pipeline_id".into(), doc.str("pipeline_id").into());
         }
         Kind::Pipeline => {
@@ -123,18 +99,9 @@ fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<Strin
             let status = doc
                 .str("status_id")
                 .and_then(|id| meta.find(Kind::OpportunityStatus, id));
-            out.insert(
-                "status_label".into(),
-                status.and_then(|s| s.str("label")).into(),
-            );
-            out.insert(
-                "status_type".into(),
-                status.and_then(|s| s.str("status_type")).into(),
-            );
-            out.insert(
-                "pipeline_id".into(),
-                status.and_then(|s| s.str("pipeline_id")).into(),
-            );
+            out.insert("status_label".into(), status.and_then(|s| s.str("label")).into());
+            out.insert("status_type".into(), status.and_then(|s| s.str("status_type")).into());
+            out.insert("pipeline_id".into(), status.and_then(|s| s.str("pipeline_id")).into());
             out.insert("value_currency".into(), "USD".into());
             out.insert("user_name".into(), user_name("user_id").into());
         }
@@ -146,16 +113,8 @@ fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<Strin
             out.insert("_type".into(), kind.activity_type().into());
             out.insert("user_name".into(), user_name("user_id").into());
             if kind == Kind::LeadStatusChange {
-                for field in [
-                    "old_status_id",
-                    "old_status_label",
-                    "new_status_id",
-                    "new_status_label",
-                ] {
-                    out.insert(
-                        field.into(),
-                        doc.data.get(field).cloned().unwrap_or(Value::Null),
-                    );
+                for field in ["old_status_id", "old_status_label", "new_status_id", "new_status_label"] {
+                    out.insert(field.into(), doc.data.get(field).cloned().unwrap_or(Value::Null));
                 }
             }
         }
@@ -167,9 +126,7 @@ fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<Strin
 pub fn changed_fields(before: &Map<String, Value>, after: &Map<String, Value>) -> Vec<String> {
     let mut changed: Vec<String> = after
         .iter()
-        .filter(|(k, v)| {
-            before.get(*k) != Some(v) && !matches!(k.as_str(), "date_updated" | "updated_by")
-        })
+        .filter(|(k, v)| before.get(*k) != Some(v) && !matches!(k.as_str(), "date_updated" | "updated_by"))
         .map(|(k, _)| k.clone())
         .chain(before.keys().filter(|k| !after.contains_key(*k)).cloned())
         .collect();

@@ -116,13 +116,7 @@ impl Crm {
         Err(CrmError::Db(DbError::Conflict))
     }
 
-    pub async fn update(
-        &self,
-        actor: &Actor,
-        kind: Kind,
-        id: &str,
-        input: &Value,
-    ) -> CrmResult<Written> {
+    pub async fn update(&self, actor: &Actor, kind: Kind, id: &str, input: &Value) -> CrmResult<Written> {
         let input = as_object(input)?;
         for attempt in 1..=MAX_ATTEMPTS {
             let mut plan = Plan::default();
@@ -154,16 +148,16 @@ impl Crm {
         Err(CrmError::Db(DbError::Conflict))
     }
 
-    async fn idempotent_replay(
-        &self,
-        actor: &Actor,
-        idem: &Idempotency,
-    ) -> CrmResult<Option<Written>> {
+    async fn idempotent_replay(&self, actor: &Actor, idem: &Idempotency) -> CrmResult<Option<Written>> {
         let row = self
             .db
             .query_opt(
                 "SELECT request_hash, body FROM idempotency_keys WHERE organization_id = ? AND user_id = ? AND key = ?",
-                &[actor.organization_id.clone().into(), actor.user_id.clone().into(), idem.key.clone().into()],
+                &[
+                    actor.organization_id.clone().into(),
+                    actor.user_id.clone().into(),
+                    idem.key.clone().into(),
+                ],
             )
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -174,10 +168,7 @@ impl Crm {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        Ok(Some(Written {
-            object,
-            event_seq: 0,
-        }))
+        Ok(Some(Written { object, event_seq: 0 }))
     }
 
     /// Commits the plan; events go last, behind the dialect's ordering lock.
@@ -204,11 +195,7 @@ impl Crm {
                 } else {
                     "name"
                 };
-                Err(FieldErrors::field(
-                    field,
-                    format!("a {} with this {field} already exists", kind.label()),
-                )
-                .into())
+                Err(FieldErrors::field(field, format!("a {} with this {field} already exists", kind.label())).into())
             }
             Err(e) => Err(e.into()),
         }
@@ -228,36 +215,27 @@ impl Crm {
             .db
             .query_opt(&sql, &[id.into(), actor.organization_id.clone().into()])
             .await?;
-        row.map(|r| Doc::from_row(&actor.organization_id, &r))
-            .transpose()
+        row.map(|r| Doc::from_row(&actor.organization_id, &r)).transpose()
     }
 
     pub(crate) async fn contacts_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
         let sql = format!("SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND object_type = 'contact' AND organization_id = ? ORDER BY date_created, id");
         let rows = self
             .db
-            .query(
-                &sql,
-                &[lead_id.into(), actor.organization_id.clone().into()],
-            )
+            .query(&sql, &[lead_id.into(), actor.organization_id.clone().into()])
             .await?;
-        rows.iter()
-            .map(|r| Doc::from_row(&actor.organization_id, r))
-            .collect()
+        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
     }
 
     async fn children_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
-        let sql = format!("SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND organization_id = ? ORDER BY date_created, id");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND organization_id = ? ORDER BY date_created, id"
+        );
         let rows = self
             .db
-            .query(
-                &sql,
-                &[lead_id.into(), actor.organization_id.clone().into()],
-            )
+            .query(&sql, &[lead_id.into(), actor.organization_id.clone().into()])
             .await?;
-        rows.iter()
-            .map(|r| Doc::from_row(&actor.organization_id, r))
-            .collect()
+        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
     }
 
     async fn plan_create(
@@ -298,8 +276,7 @@ impl Crm {
         let mut custom_values = Map::new();
         custom::apply(kind, &meta, checked.custom, &mut custom_values, &mut errors);
         if !custom_values.is_empty() {
-            doc.data
-                .insert("custom".into(), Value::Object(custom_values));
+            doc.data.insert("custom".into(), Value::Object(custom_values));
         }
         store_values(&mut doc, &checked.values);
         let lead = self
@@ -320,14 +297,9 @@ impl Crm {
                     .unwrap_or_default();
                 for (i, contact_input) in given.iter().enumerate() {
                     let contact_input = contact_input.as_object().cloned().unwrap_or_default();
-                    match self
-                        .new_contact_doc(actor, &meta, &doc, &contact_input, i, &now)
-                        .await
-                    {
+                    match self.new_contact_doc(actor, &meta, &doc, &contact_input, i, &now).await {
                         Ok(contact) => contacts.push(contact),
-                        Err(CrmError::Invalid(e)) => {
-                            errors.merge_prefixed(&format!("contacts[{i}]."), e)
-                        }
+                        Err(CrmError::Invalid(e)) => errors.merge_prefixed(&format!("contacts[{i}]."), e),
                         Err(e) => return Err(e),
                     }
                 }
@@ -335,19 +307,11 @@ impl Crm {
                     return Err(e.into());
                 }
                 let rendered = render(&doc, &meta, &contacts);
-                plan.insert(
-                    &doc,
-                    NewEvent::created(kind, &doc.id, Some(&doc.id), rendered.clone()),
-                );
+                plan.insert(&doc, NewEvent::created(kind, &doc.id, Some(&doc.id), rendered.clone()));
                 for contact in &contacts {
                     plan.insert(
                         contact,
-                        NewEvent::created(
-                            Kind::Contact,
-                            &contact.id,
-                            Some(&doc.id),
-                            render(contact, &meta, &[]),
-                        ),
+                        NewEvent::created(Kind::Contact, &contact.id, Some(&doc.id), render(contact, &meta, &[])),
                     );
                 }
                 Ok(rendered)
@@ -356,15 +320,8 @@ impl Crm {
                 let rendered = render(&doc, &meta, &[]);
                 match lead {
                     Some(lead) => {
-                        self.touch_lead(
-                            actor,
-                            &meta,
-                            lead,
-                            ContactChange::Added(doc.clone()),
-                            &now,
-                            plan,
-                        )
-                        .await?
+                        self.touch_lead(actor, &meta, lead, ContactChange::Added(doc.clone()), &now, plan)
+                            .await?
                     }
                     None => {
                         // Close makes a lead for a contact given without one.
@@ -405,12 +362,7 @@ impl Crm {
         position: usize,
         now: &str,
     ) -> CrmResult<Doc> {
-        let checked = check_input(
-            Kind::Contact,
-            input,
-            Mode::Create,
-            &self.config.phone_region,
-        )?;
+        let checked = check_input(Kind::Contact, input, Mode::Create, &self.config.phone_region)?;
         let mut doc = Doc {
             id: new_id(Kind::Contact.id_prefix()),
             kind: Kind::Contact,
@@ -426,16 +378,9 @@ impl Crm {
         };
         let mut errors = FieldErrors::new();
         let mut custom_values = Map::new();
-        custom::apply(
-            Kind::Contact,
-            meta,
-            checked.custom,
-            &mut custom_values,
-            &mut errors,
-        );
+        custom::apply(Kind::Contact, meta, checked.custom, &mut custom_values, &mut errors);
         if !custom_values.is_empty() {
-            doc.data
-                .insert("custom".into(), Value::Object(custom_values));
+            doc.data.insert("custom".into(), Value::Object(custom_values));
         }
         store_values(&mut doc, &checked.values);
         errors.into_result(doc).map_err(Into::into)
@@ -491,19 +436,11 @@ impl Crm {
         if custom_values.is_empty() {
             doc.data.remove("custom");
         } else {
-            doc.data
-                .insert("custom".into(), Value::Object(custom_values));
+            doc.data.insert("custom".into(), Value::Object(custom_values));
         }
         store_values(&mut doc, &checked.values);
         let lead = self
-            .resolve(
-                actor,
-                &meta,
-                &mut doc,
-                &checked.values,
-                Some(&before),
-                &mut errors,
-            )
+            .resolve(actor, &meta, &mut doc, &checked.values, Some(&before), &mut errors)
             .await?;
         if let Err(e) = errors.into_result(()) {
             return Err(e.into());
@@ -537,13 +474,7 @@ impl Crm {
         Ok(rendered)
     }
 
-    async fn plan_delete(
-        &self,
-        actor: &Actor,
-        kind: Kind,
-        id: &str,
-        plan: &mut Plan,
-    ) -> CrmResult<()> {
+    async fn plan_delete(&self, actor: &Actor, kind: Kind, id: &str, plan: &mut Plan) -> CrmResult<()> {
         let doc = self.load(actor, kind, id).await?;
         if kind.path().is_none() {
             return Err(CrmError::Refused(format!(
@@ -557,20 +488,11 @@ impl Crm {
             Kind::Lead => {
                 // A lead takes its contacts, activities, opportunities and tasks with it.
                 let children = self.children_of(actor, id).await?;
-                let contacts: Vec<Doc> = children
-                    .iter()
-                    .filter(|c| c.kind == Kind::Contact)
-                    .cloned()
-                    .collect();
+                let contacts: Vec<Doc> = children.iter().filter(|c| c.kind == Kind::Contact).cloned().collect();
                 for child in children.iter().filter(|c| c.id != doc.id) {
                     plan.delete(
                         child,
-                        NewEvent::deleted(
-                            child.kind,
-                            &child.id,
-                            Some(id),
-                            render(child, &meta, &[]),
-                        ),
+                        NewEvent::deleted(child.kind, &child.id, Some(id), render(child, &meta, &[])),
                     );
                 }
                 plan.delete(
@@ -582,15 +504,8 @@ impl Crm {
             Kind::Contact => {
                 if let Some(lead_id) = &doc.lead_id {
                     let lead = self.load(actor, Kind::Lead, lead_id).await?;
-                    self.touch_lead(
-                        actor,
-                        &meta,
-                        lead,
-                        ContactChange::Removed(doc.id.clone()),
-                        &now,
-                        plan,
-                    )
-                    .await?;
+                    self.touch_lead(actor, &meta, lead, ContactChange::Removed(doc.id.clone()), &now, plan)
+                        .await?;
                 }
             }
             Kind::LeadStatus => {
@@ -603,14 +518,8 @@ impl Crm {
                     .await?;
             }
             Kind::OpportunityStatus => {
-                self.refuse_if_used(
-                    actor,
-                    Kind::Opportunity,
-                    "status_id",
-                    id,
-                    "opportunity status",
-                )
-                .await?
+                self.refuse_if_used(actor, Kind::Opportunity, "status_id", id, "opportunity status")
+                    .await?
             }
             Kind::Pipeline => {
                 let statuses = meta
@@ -618,7 +527,9 @@ impl Crm {
                     .filter(|s| s.str("pipeline_id") == Some(id))
                     .count();
                 if statuses > 0 {
-                    return Err(CrmError::Refused(format!("this pipeline still has {statuses} opportunity statuses; delete or move them first")));
+                    return Err(CrmError::Refused(format!(
+                        "this pipeline still has {statuses} opportunity statuses; delete or move them first"
+                    )));
                 }
             }
             _ => {}
@@ -630,18 +541,8 @@ impl Crm {
         Ok(())
     }
 
-    async fn refuse_if_used(
-        &self,
-        actor: &Actor,
-        kind: Kind,
-        field: &str,
-        id: &str,
-        what: &str,
-    ) -> CrmResult<()> {
-        let expr = self
-            .db
-            .dialect()
-            .json_field(field, rapport_store::JsonType::Text);
+    async fn refuse_if_used(&self, actor: &Actor, kind: Kind, field: &str, id: &str, what: &str) -> CrmResult<()> {
+        let expr = self.db.dialect().json_field(field, rapport_store::JsonType::Text);
         let sql = format!("SELECT COUNT(*) FROM objects WHERE organization_id = ? AND object_type = ? AND {expr} = ?");
         let row = self
             .db
@@ -684,31 +585,21 @@ impl Crm {
                 continue;
             };
             match spec.ty {
-                FieldType::UserRef => {
-                    if meta.user(id).is_none() {
-                        errors.add(
-                            spec.name,
-                            format!("`{id}` is not a user of this organization"),
-                        );
+                FieldType::UserRef
+                    if meta.user(id).is_none() => {
+                        errors.add(spec.name, format!("`{id}` is not a user of this organization"));
                     }
-                }
-                FieldType::Ref(
-                    target @ (Kind::LeadStatus | Kind::OpportunityStatus | Kind::Pipeline),
-                ) => {
-                    if meta.find(target, id).is_none() {
+                FieldType::Ref(target @ (Kind::LeadStatus | Kind::OpportunityStatus | Kind::Pipeline))
+                    if meta.find(target, id).is_none() => {
                         errors.add(spec.name, format!("no {} with id `{id}`", target.label()));
                     }
-                }
                 _ => {}
             }
         }
         let mut lead = None;
         if kind.belongs_to_lead() {
             let lead_id = if creating {
-                values
-                    .get("lead_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
+                values.get("lead_id").and_then(Value::as_str).map(str::to_string)
             } else {
                 doc.lead_id.clone()
             };
@@ -719,9 +610,7 @@ impl Crm {
                         doc.lead_id = Some(found.id.clone());
                         lead = Some(found);
                     }
-                    Err(CrmError::NotFound) => {
-                        errors.add("lead_id", format!("no lead with id `{lead_id}`"))
-                    }
+                    Err(CrmError::NotFound) => errors.add("lead_id", format!("no lead with id `{lead_id}`")),
                     Err(e) => return Err(e),
                 }
             }
@@ -732,10 +621,7 @@ impl Crm {
                     Err(e) => return Err(e),
                 };
                 if !same_lead {
-                    errors.add(
-                        "contact_id",
-                        format!("no contact with id `{contact_id}` on this lead"),
-                    );
+                    errors.add("contact_id", format!("no contact with id `{contact_id}` on this lead"));
                 }
             }
         }
@@ -754,8 +640,7 @@ impl Crm {
                 if let Some(label) = values.get("status").and_then(Value::as_str) {
                     match meta.status_by_label(Kind::LeadStatus, label) {
                         Some(status) => {
-                            doc.data
-                                .insert("status_id".into(), status.id.clone().into());
+                            doc.data.insert("status_id".into(), status.id.clone().into());
                         }
                         None => errors.add(
                             "status",
@@ -769,10 +654,7 @@ impl Crm {
                 if doc.str("status_id").is_none() {
                     match meta.of_kind(Kind::LeadStatus).next() {
                         Some(first) => default(doc, "status_id", first.id.clone().into()),
-                        None => errors.add(
-                            "status_id",
-                            "this organization has no lead status; create one first",
-                        ),
+                        None => errors.add("status_id", "this organization has no lead status; create one first"),
                     }
                 }
                 default(doc, "name", "".into());
@@ -782,8 +664,7 @@ impl Crm {
                 if let Some(label) = values.get("status").and_then(Value::as_str) {
                     match meta.status_by_label(Kind::OpportunityStatus, label) {
                         Some(status) => {
-                            doc.data
-                                .insert("status_id".into(), status.id.clone().into());
+                            doc.data.insert("status_id".into(), status.id.clone().into());
                         }
                         None => errors.add(
                             "status",
@@ -818,10 +699,7 @@ impl Crm {
                 if creating && doc.str("pipeline_id").is_none() {
                     match meta.of_kind(Kind::Pipeline).next() {
                         Some(pipeline) => default(doc, "pipeline_id", pipeline.id.clone().into()),
-                        None => errors.add(
-                            "pipeline_id",
-                            "this organization has no pipeline; create one first",
-                        ),
+                        None => errors.add("pipeline_id", "this organization has no pipeline; create one first"),
                     }
                 }
                 default(doc, "status_type", "active".into());
@@ -833,11 +711,7 @@ impl Crm {
             Kind::Pipeline => doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase()),
             k if k.is_custom_field() => {
                 doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase());
-                let choices = doc
-                    .data
-                    .get("choices")
-                    .and_then(Value::as_array)
-                    .map_or(0, Vec::len);
+                let choices = doc.data.get("choices").and_then(Value::as_array).map_or(0, Vec::len);
                 if doc.str("type") == Some("choices") && choices == 0 {
                     errors.add("choices", "a choices field needs at least one choice");
                 }
@@ -919,14 +793,7 @@ enum ContactChange {
 }
 
 /// Close records a lead's status change as an activity on its timeline.
-fn plan_status_change(
-    actor: &Actor,
-    meta: &OrgMeta,
-    before: &Doc,
-    after: &Doc,
-    now: &str,
-    plan: &mut Plan,
-) {
+fn plan_status_change(actor: &Actor, meta: &OrgMeta, before: &Doc, after: &Doc, now: &str, plan: &mut Plan) {
     let label = |doc: &Doc| {
         doc.str("status_id")
             .and_then(|id| meta.find(Kind::LeadStatus, id))
@@ -956,12 +823,7 @@ fn plan_status_change(
     let rendered = render(&activity, meta, &[]);
     plan.insert(
         &activity,
-        NewEvent::created(
-            Kind::LeadStatusChange,
-            &activity.id,
-            Some(&after.id),
-            rendered,
-        ),
+        NewEvent::created(Kind::LeadStatusChange, &activity.id, Some(&after.id), rendered),
     );
 }
 
@@ -973,10 +835,7 @@ fn store_values(doc: &mut Doc, values: &Map<String, Value>) {
         let Some(spec) = specs.iter().find(|s| s.name == name) else {
             continue;
         };
-        if matches!(spec.access, Access::WriteOnly { .. })
-            || name == "date_created"
-            || name == "lead_id"
-        {
+        if matches!(spec.access, Access::WriteOnly { .. }) || name == "date_created" || name == "lead_id" {
             continue;
         }
         if value.is_null() {
@@ -988,9 +847,7 @@ fn store_values(doc: &mut Doc, values: &Map<String, Value>) {
 }
 
 fn as_object(input: &Value) -> CrmResult<&Map<String, Value>> {
-    input.as_object().ok_or_else(|| {
-        CrmError::Invalid(FieldErrors::general(
-            "the request body must be a JSON object",
-        ))
-    })
+    input
+        .as_object()
+        .ok_or_else(|| CrmError::Invalid(FieldErrors::general("the request body must be a JSON object")))
 }

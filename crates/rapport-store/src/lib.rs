@@ -50,9 +50,7 @@ impl Dialect {
     /// A SQL expression reading `field` of the `data` JSON column. `field` must be a known
     /// field name (letters, digits, `_`): it is spliced into the SQL text.
     pub fn json_field(self, field: &str, ty: JsonType) -> String {
-        debug_assert!(field
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        debug_assert!(field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         match (self, ty) {
             (Dialect::Sqlite, _) => format!("json_extract(data, '$.{field}')"),
             (Dialect::Postgres, JsonType::Text) => format!("(data::jsonb ->> '{field}')"),
@@ -137,8 +135,7 @@ impl Db {
     /// Opens the database and brings its schema up to date. A PostgreSQL database that
     /// does not exist yet is created.
     pub async fn open(config: &DbConfig) -> DbResult<Db> {
-        let db = if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://")
-        {
+        let db = if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
             Db::Postgres(postgres::PgDb::connect(&config.url, config.max_connections).await?)
         } else {
             let path = config.url.strip_prefix("sqlite://").unwrap_or(&config.url);

@@ -106,7 +106,10 @@ pub async fn apply(db: &Db) -> DbResult<()> {
     };
     let mut setup = Vec::new();
     lock(&mut setup);
-    setup.push(Stmt::new("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, date_applied TEXT NOT NULL)", vec![]));
+    setup.push(Stmt::new(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, date_applied TEXT NOT NULL)",
+        vec![],
+    ));
     db.batch(setup).await?;
     for (version, sql) in MIGRATIONS {
         let mut stmts = Vec::new();

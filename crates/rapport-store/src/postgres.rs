@@ -46,10 +46,7 @@ impl PgDb {
             .prepare_cached(&numbered_placeholders(sql))
             .await
             .map_err(translate)?;
-        let rows = client
-            .query(&stmt, &param_refs(params))
-            .await
-            .map_err(translate)?;
+        let rows = client.query(&stmt, &param_refs(params)).await.map_err(translate)?;
         rows.iter().map(decode_row).collect()
     }
 
@@ -103,20 +100,13 @@ async fn create_database_if_missing(config: &tokio_postgres::Config) -> DbResult
         .map_err(translate)?;
     if exists.is_none() {
         let quoted = name.replace('"', "\"\"");
-        match client
-            .batch_execute(&format!("CREATE DATABASE \"{quoted}\""))
-            .await
-        {
+        match client.batch_execute(&format!("CREATE DATABASE \"{quoted}\"")).await {
             Ok(()) => tracing::info!(database = %name, "created the PostgreSQL database"),
             // Another node created it at the same moment.
             Err(e)
-                if e.code() == Some(&SqlState::DUPLICATE_DATABASE)
-                    || e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {}
-            Err(e) => {
-                return Err(DbError::Backend(format!(
-                    "cannot create database `{name}`: {e}"
-                )))
+                if e.code() == Some(&SqlState::DUPLICATE_DATABASE) || e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             }
+            Err(e) => return Err(DbError::Backend(format!("cannot create database `{name}`: {e}"))),
         }
     }
     Ok(())
@@ -130,9 +120,7 @@ fn decode_row(row: &tokio_postgres::Row) -> DbResult<Row> {
     let mut values = Vec::with_capacity(row.len());
     for (i, column) in row.columns().iter().enumerate() {
         let value = match *column.type_() {
-            Type::INT8 => row
-                .try_get::<_, Option<i64>>(i)
-                .map(|v| v.map(SqlValue::Int)),
+            Type::INT8 => row.try_get::<_, Option<i64>>(i).map(|v| v.map(SqlValue::Int)),
             Type::INT4 => row
                 .try_get::<_, Option<i32>>(i)
                 .map(|v| v.map(|n| SqlValue::Int(n.into()))),
@@ -143,9 +131,7 @@ fn decode_row(row: &tokio_postgres::Row) -> DbResult<Row> {
                 .try_get::<_, Option<bool>>(i)
                 .map(|v| v.map(|b| SqlValue::Int(b.into()))),
             Type::VOID => Ok(None),
-            _ => row
-                .try_get::<_, Option<String>>(i)
-                .map(|v| v.map(SqlValue::Text)),
+            _ => row.try_get::<_, Option<String>>(i).map(|v| v.map(SqlValue::Text)),
         };
         values.push(value.map_err(translate)?.unwrap_or(SqlValue::Null));
     }
@@ -153,11 +139,7 @@ fn decode_row(row: &tokio_postgres::Row) -> DbResult<Row> {
 }
 
 impl ToSql for SqlValue {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+    fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
         match self {
             SqlValue::Null => Ok(IsNull::Yes),
             SqlValue::Int(n) => match *ty {

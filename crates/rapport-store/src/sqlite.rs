@@ -53,10 +53,7 @@ impl SqliteDb {
     }
 
     pub fn batch(&self, stmts: &[Stmt]) -> DbResult<Vec<StmtOutput>> {
-        let mut conn = self
-            .writer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut conn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(backend)?;
@@ -89,9 +86,7 @@ impl SqliteDb {
 }
 
 fn connect(path: &str, durability: Durability) -> DbResult<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| DbError::Backend(format!("cannot open SQLite database `{path}`: {e}")))?;
     let synchronous = match durability {
@@ -111,10 +106,7 @@ fn run_query(conn: &Connection, sql: &str, params: &[SqlValue]) -> DbResult<Vec<
     collect_rows(&mut stmt, params)
 }
 
-fn collect_rows(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    params: &[SqlValue],
-) -> DbResult<Vec<Row>> {
+fn collect_rows(stmt: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -> DbResult<Vec<Row>> {
     let columns = stmt.column_count();
     let mut rows = stmt
         .query(rusqlite::params_from_iter(params.iter()))
@@ -127,9 +119,7 @@ fn collect_rows(
                 ValueRef::Null => SqlValue::Null,
                 ValueRef::Integer(n) => SqlValue::Int(n),
                 ValueRef::Real(f) => SqlValue::Text(f.to_string()),
-                ValueRef::Text(t) | ValueRef::Blob(t) => {
-                    SqlValue::Text(String::from_utf8_lossy(t).into_owned())
-                }
+                ValueRef::Text(t) | ValueRef::Blob(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
             });
         }
         out.push(values);
