@@ -1,1 +1,359 @@
-fn main() {}
+//! Benchmarks the REST API of the real server, on SQLite and on PostgreSQL.
+//!
+//! Starts `rapport serve` (the release binary next to this one) on a fresh database,
+//! seeds it through the API, then drives each scenario with a keep-alive HTTP/1.1 load
+//! generator on one thread (so the server keeps the other core) and prints requests/s and
+//! latency percentiles.
+//!
+//!     cargo build --release --workspace && target/release/rapport-bench [--seconds 10] [--connections 32] [--backend sqlite|postgres|both]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Options {
+    seconds: u64,
+    connections: usize,
+    backends: Vec<&'static str>,
+    seed_leads: usize,
+}
+
+fn options() -> anyhow::Result<Options> {
+    let mut o = Options {
+        seconds: 10,
+        connections: 32,
+        backends: vec!["sqlite", "postgres"],
+        seed_leads: 2000,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < args.len() {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
+        match args[i].as_str() {
+            "--seconds" => o.seconds = value.parse().context("--seconds")?,
+            "--connections" => o.connections = value.parse().context("--connections")?,
+            "--seed-leads" => o.seed_leads = value.parse().context("--seed-leads")?,
+            "--backend" => {
+                o.backends = match value.as_str() {
+                    "sqlite" => vec!["sqlite"],
+                    "postgres" => vec!["postgres"],
+                    "both" => vec!["sqlite", "postgres"],
+                    other => bail!("unknown backend {other}"),
+                }
+            }
+            other => bail!("unknown option {other}; see the crate docs"),
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
+/// The server under test, stopped on drop.
+struct Server {
+    child: Child,
+    addr: String,
+    auth: String,
+    data_dir: std::path::PathBuf,
+    pg_db: Option<String>,
+}
+
+impl Server {
+    fn start(backend: &str) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe()?.with_file_name("rapport");
+        if !exe.exists() {
+            bail!(
+                "{} is missing: run `cargo build --release --workspace` first",
+                exe.display()
+            );
+        }
+        let tag = format!("{}_{}", std::process::id(), backend);
+        let data_dir = std::env::temp_dir().join(format!("rapport-bench-{tag}"));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir)?;
+        let (url, pg_db) = match backend {
+            "postgres" => {
+                let db = format!("rapport_bench_{tag}");
+                (format!("postgres://postgres@127.0.0.1:5432/{db}"), Some(db))
+            }
+            _ => (data_dir.join("rapport.db").to_string_lossy().into_owned(), None),
+        };
+        let mut child = Command::new(exe)
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("RAPPORT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut key = None;
+        let addr = loop {
+            let line = lines.next().context("the server exited early")??;
+            if let Some(k) = line.trim().strip_prefix("API key: ") {
+                key = Some(k.to_string());
+            }
+            if let Some(a) = line.strip_prefix("Listening on http://") {
+                break a.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        let auth = format!("Basic {}", base64(&format!("{}:", key.context("no API key printed")?)));
+        Ok(Server {
+            child,
+            addr,
+            auth,
+            data_dir,
+            pg_db,
+        })
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Vec<u8> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            self.auth,
+            body.len()
+        )
+        .into_bytes()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if let Some(db) = &self.pg_db {
+            let _ = Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-qc",
+                    &format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"),
+                ])
+                .output();
+        }
+    }
+}
+
+/// One keep-alive connection: sends a request, reads one response (Content-Length framed).
+struct Connection {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(addr: &str) -> anyhow::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Connection {
+            stream,
+            buf: Vec::with_capacity(64 * 1024),
+        })
+    }
+
+    /// Returns the status and the body.
+    async fn send(&mut self, request: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+        self.stream.write_all(request).await?;
+        self.buf.clear();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buf[..end])?;
+                let status: u16 = head.split(' ').nth(1).context("no status")?.parse()?;
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().to_string())
+                    })
+                    .context("no content-length")?
+                    .parse::<usize>()?;
+                while self.buf.len() < end + 4 + length {
+                    let n = self.stream.read(&mut chunk).await?;
+                    if n == 0 {
+                        bail!("connection closed mid-body");
+                    }
+                    self.buf.extend_from_slice(&chunk[..n]);
+                }
+                return Ok((status, self.buf[end + 4..end + 4 + length].to_vec()));
+            }
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                bail!("connection closed");
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+struct Figures {
+    requests: usize,
+    errors: usize,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Drives `requests` round-robin over `connections` for `seconds`.
+async fn drive(addr: &str, requests: &[Vec<u8>], connections: usize, seconds: u64) -> anyhow::Result<Figures> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let mut conn = Connection::open(addr).await?;
+        let requests = requests.to_vec();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0;
+            let mut i = c;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match conn.send(&requests[i % requests.len()]).await {
+                    Ok((status, _)) if (200..300).contains(&status) => latencies.push(t.elapsed().as_micros() as u32),
+                    Ok(_) => errors += 1,
+                    Err(_) => {
+                        errors += 1;
+                        break;
+                    }
+                }
+                i += connections;
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1000.0
+    };
+    Ok(Figures {
+        requests: all.len(),
+        errors,
+        per_second: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    })
+}
+
+fn lead_body(i: usize) -> Value {
+    json!({
+        "name": format!("Bench Lead {i}"),
+        "url": "bench.example.com",
+        "contacts": [
+            {"name": format!("Ann {i}"), "title": "CEO", "emails": [{"email": format!("ann{i}@bench.example.com")}], "phones": [{"phone": "+1 415 555 0100"}]},
+            {"name": format!("Bob {i}"), "emails": [{"email": format!("bob{i}@bench.example.com")}]}
+        ]
+    })
+}
+
+async fn bench_backend(backend: &'static str, o: &Options) -> anyhow::Result<Vec<(String, Figures)>> {
+    let server = Server::start(backend)?;
+    // Seed through the API, as a client would.
+    let mut conn = Connection::open(&server.addr).await?;
+    let mut ids = Vec::new();
+    for i in 0..o.seed_leads {
+        let (status, body) = conn
+            .send(&server.request("POST", "/api/v1/lead/", Some(&lead_body(i))))
+            .await?;
+        if status != 200 {
+            bail!("seeding failed with {status}: {}", String::from_utf8_lossy(&body));
+        }
+        let lead: Value = serde_json::from_slice(&body)?;
+        ids.push(lead["id"].as_str().context("lead id")?.to_string());
+    }
+    let gets: Vec<Vec<u8>> = ids
+        .iter()
+        .map(|id| server.request("GET", &format!("/api/v1/lead/{id}/"), None))
+        .collect();
+    let posts: Vec<Vec<u8>> = (0..1000)
+        .map(|i| server.request("POST", "/api/v1/lead/", Some(&lead_body(o.seed_leads + i))))
+        .collect();
+    let pages: Vec<Vec<u8>> = (0..10)
+        .map(|p| server.request("GET", &format!("/api/v1/lead/?_limit=100&_skip={}", p * 100), None))
+        .collect();
+    let mut results = Vec::new();
+    for (name, requests) in [
+        ("GET /lead/{id}", &gets),
+        ("POST /lead/ (2 contacts)", &posts),
+        ("GET /lead/?_limit=100", &pages),
+    ] {
+        // A short warm-up fills caches and connection pools.
+        drive(&server.addr, requests, o.connections, 1).await?;
+        let figures = drive(&server.addr, requests, o.connections, o.seconds).await?;
+        eprintln!(
+            "{backend:8} {name:26} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  ({} requests, {} errors)",
+            figures.per_second, figures.p50_ms, figures.p99_ms, figures.requests, figures.errors
+        );
+        results.push((name.to_string(), figures));
+    }
+    Ok(results)
+}
+
+fn main() -> anyhow::Result<()> {
+    let o = options()?;
+    // One thread for the load generator: the server keeps the other core.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut all = Vec::new();
+    for backend in &o.backends {
+        all.push((*backend, runtime.block_on(bench_backend(backend, &o))?));
+    }
+    println!("\n| scenario | backend | req/s | p50 ms | p99 ms | errors |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for (backend, results) in &all {
+        for (name, f) in results {
+            println!(
+                "| {name} | {backend} | {:.0} | {:.2} | {:.2} | {} |",
+                f.per_second, f.p50_ms, f.p99_ms, f.errors
+            );
+        }
+    }
+    if all.len() == 2 {
+        println!("\n| scenario | SQLite / PostgreSQL throughput |");
+        println!("|---|---:|");
+        for ((name, s), (_, p)) in all[0].1.iter().zip(all[1].1.iter()) {
+            println!("| {name} | {:.2}x |", s.per_second / p.per_second.max(1.0));
+        }
+    }
+    Ok(())
+}
+
+fn base64(s: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = s.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for i in 0..4 {
+            out.push(if i <= chunk.len() {
+                T[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    out
+}

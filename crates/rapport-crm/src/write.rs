@@ -585,14 +585,14 @@ impl Crm {
                 continue;
             };
             match spec.ty {
-                FieldType::UserRef
-                    if meta.user(id).is_none() => {
-                        errors.add(spec.name, format!("`{id}` is not a user of this organization"));
-                    }
+                FieldType::UserRef if meta.user(id).is_none() => {
+                    errors.add(spec.name, format!("`{id}` is not a user of this organization"));
+                }
                 FieldType::Ref(target @ (Kind::LeadStatus | Kind::OpportunityStatus | Kind::Pipeline))
-                    if meta.find(target, id).is_none() => {
-                        errors.add(spec.name, format!("no {} with id `{id}`", target.label()));
-                    }
+                    if meta.find(target, id).is_none() =>
+                {
+                    errors.add(spec.name, format!("no {} with id `{id}`", target.label()));
+                }
                 _ => {}
             }
         }
