@@ -35,6 +35,9 @@ pub struct Cli {
     /// Email of the admin created on first start.
     #[arg(long, env = "RAPPORT_ADMIN_EMAIL", global = true)]
     pub admin_email: Option<String>,
+    /// Requests per second allowed per API key (per node); 0, the default, means no limit.
+    #[arg(long, env = "RAPPORT_RATE_LIMIT", global = true)]
+    pub rate_limit: Option<u32>,
     /// A TOML file with the same settings (`listen = "…"`, `data_dir = "…"`, …).
     #[arg(long, env = "RAPPORT_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -96,6 +99,7 @@ struct FileSettings {
     sqlite_durability: Option<String>,
     phone_region: Option<String>,
     admin_email: Option<String>,
+    rate_limit: Option<u32>,
     log: Option<String>,
 }
 
@@ -108,6 +112,7 @@ pub struct Settings {
     pub sqlite_durability: rapport_store::Durability,
     pub phone_region: String,
     pub admin_email: String,
+    pub rate_limit: u32,
     pub log: String,
 }
 
@@ -154,6 +159,7 @@ impl Cli {
                 .clone()
                 .or(file.admin_email)
                 .unwrap_or_else(|| "admin@example.com".into()),
+            rate_limit: self.rate_limit.or(file.rate_limit).unwrap_or(0),
             log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
         })
     }

@@ -48,7 +48,16 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     println!("Listening on http://{address}");
     tracing::info!(%address, database = %redact(&settings.database_url), "serving");
-    rapport_api::serve(listener, rapport_api::AppState { crm }, shutdown_signal()).await?;
+    // Served from a worker task: the main thread only waits, so both cores do the work.
+    let server = tokio::spawn(rapport_api::serve(
+        listener,
+        rapport_api::AppState {
+            crm,
+            rate_limiter: rapport_api::RateLimiter::new(settings.rate_limit),
+        },
+        shutdown_signal(),
+    ));
+    server.await.context("the server task failed")??;
     tracing::info!("stopped");
     Ok(())
 }

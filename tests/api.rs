@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Backend, TestServer};
+use common::{Answer, Backend, TestServer};
 use serde_json::{json, Value};
 
 on_both_backends!(
@@ -20,6 +20,7 @@ on_both_backends!(
     bad_input_is_answered_with_field_errors_and_stores_nothing,
     other_organizations_see_nothing,
     openapi_document_and_docs_page,
+    rate_limit_answers_429_as_close_does,
 );
 
 fn server(backend: Backend, test: &str) -> Option<TestServer> {
@@ -1127,4 +1128,25 @@ fn openapi_document_and_docs_page(backend: Backend) {
         !docs.body.as_str().unwrap().contains("https://"),
         "the docs page loads nothing from elsewhere"
     );
+}
+
+fn rate_limit_answers_429_as_close_does(backend: Backend) {
+    let Some(s) = TestServer::start_with(backend, "rate_limit_answers_429_as_close_does", &["--rate-limit", "5"])
+    else {
+        return;
+    };
+    let statuses: Vec<Answer> = (0..30).map(|_| s.get("me/")).collect();
+    let limited = statuses
+        .iter()
+        .find(|a| a.status == 429)
+        .expect("more than 5 requests in a second are refused");
+    assert_eq!(limited.header("ratelimit"), Some("limit=5, remaining=0, reset=1"));
+    assert_eq!(limited.header("retry-after"), Some("1"));
+    assert!(limited.body["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("rate limit of 5 requests per second exceeded"));
+    assert!(statuses.iter().filter(|a| a.status == 200).count() >= 5);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(s.get("me/").status, 200, "the next window accepts requests again");
 }

@@ -99,6 +99,11 @@ static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 impl TestServer {
     /// Starts a server on `backend`; `None` when PostgreSQL is absent and not required.
     pub fn start(backend: Backend, test: &str) -> Option<TestServer> {
+        Self::start_with(backend, test, &[])
+    }
+
+    /// Like `start`, with extra `serve` flags.
+    pub fn start_with(backend: Backend, test: &str, extra_args: &[&str]) -> Option<TestServer> {
         if backend == Backend::Postgres && !postgres_available_or_skip(test) {
             return None;
         }
@@ -120,6 +125,7 @@ impl TestServer {
                 "--admin-email",
                 "admin@test.example",
             ])
+            .args(extra_args)
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--database-url")

@@ -21,10 +21,16 @@ impl FromRequestParts<AppState> for Auth {
         let key = basic_user(header.to_str().unwrap_or("")).ok_or(ApiError::Unauthorized(
             "malformed Authorization header; expected HTTP Basic",
         ))?;
-        match state.crm.authenticate_api_key(&key).await? {
-            Some(actor) => Ok(Auth(actor)),
-            None => Err(ApiError::Unauthorized("invalid API key")),
-        }
+        let actor = state
+            .crm
+            .authenticate_api_key(&key)
+            .await?
+            .ok_or(ApiError::Unauthorized("invalid API key"))?;
+        state.rate_limiter.check(&key).map_err(|l| ApiError::RateLimited {
+            limit: l.limit,
+            reset_seconds: l.reset_seconds,
+        })?;
+        Ok(Auth(actor))
     }
 }
 

@@ -19,6 +19,7 @@ pub enum ApiError {
     Forbidden(String),
     Unprocessable(String),
     Conflict(String),
+    RateLimited { limit: u32, reset_seconds: u64 },
     Internal(String),
 }
 
@@ -58,6 +59,14 @@ impl IntoResponse for ApiError {
                     body,
                 )
                     .into_response();
+            }
+            ApiError::RateLimited { limit, reset_seconds } => {
+                let body = Json(
+                    json!({"error": format!("rate limit of {limit} requests per second exceeded; retry in {reset_seconds} s")}),
+                );
+                let rate = format!("limit={limit}, remaining=0, reset={reset_seconds}");
+                let headers = [("ratelimit", rate), ("retry-after", reset_seconds.to_string())];
+                return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
             }
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "not found"})),
             ApiError::Invalid(e) => (

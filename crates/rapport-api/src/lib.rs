@@ -9,6 +9,7 @@ mod auth;
 mod error;
 mod openapi;
 mod params;
+mod rate_limit;
 mod routes;
 
 use std::future::Future;
@@ -20,11 +21,13 @@ use tower::ServiceExt;
 
 pub use error::ApiError;
 pub use openapi::openapi_document;
+pub use rate_limit::RateLimiter;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub crm: Crm,
+    pub rate_limiter: RateLimiter,
 }
 
 /// The application's routes.

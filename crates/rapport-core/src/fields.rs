@@ -573,7 +573,29 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
             errors.into_result(Value::Array(out))
         }
         FieldType::Emails => typed_list(value, "email", "office", validate::email),
-        FieldType::Phones => typed_list(value, "phone", "office", |s| validate::phone_e164(s, phone_region)),
+        // The display form is computed once here: parsing a number is too slow to do on every read.
+        // `phone_formatted` is accepted (and recomputed) so a client can send back what it read.
+        FieldType::Phones => objects(value, &["phone", "type", "phone_formatted"], |_, mut obj, errors| {
+            match obj
+                .get("phone")
+                .and_then(Value::as_str)
+                .map(|s| validate::phone_e164(s, phone_region))
+            {
+                Some(Ok(e164)) => {
+                    obj.insert(
+                        "phone_formatted".into(),
+                        Value::String(validate::phone_formatted(&e164)),
+                    );
+                    obj.insert("phone".into(), Value::String(e164));
+                }
+                Some(Err(msg)) => errors.add("phone", msg),
+                None => errors.add("phone", "this field is required"),
+            }
+            if obj.get("type").is_none_or(Value::is_null) {
+                obj.insert("type".into(), Value::String("office".into()));
+            }
+            Ok(obj)
+        }),
         FieldType::Urls => typed_list(value, "url", "url", validate::url),
         FieldType::Addresses => objects(value, ADDRESS_PARTS, |_, obj, _| Ok(obj)),
         FieldType::Opens => objects(
@@ -710,7 +732,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out["emails"], json!([{"email": "jo@acme.com", "type": "office"}]));
-        assert_eq!(out["phones"], json!([{"phone": "+14155550123", "type": "mobile"}]));
+        assert_eq!(
+            out["phones"],
+            json!([{"phone": "+14155550123", "type": "mobile", "phone_formatted": "+1 415-555-0123"}])
+        );
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Crm {
             .query_opt("SELECT id FROM users WHERE email = ?", &[email.clone().into()])
             .await?;
         let mut stmts = vec![Stmt::new(
-            "INSERT INTO organizations (id, name, date_created, date_updated) VALUES (?, ?, ?, ?)",
+            "INSERT INTO organizations (id, name, meta_version, date_created, date_updated) VALUES (?, ?, 1, ?, ?)",
             vec![
                 org_id.clone().into(),
                 new.name.trim().into(),
@@ -100,6 +100,7 @@ impl Crm {
             organization_id: org_id.clone(),
             user_id: user_id.clone(),
             role: "admin".into(),
+            meta_version: 0,
         };
         let mut events = vec![NewEvent::new(
             "organization",
@@ -214,8 +215,9 @@ impl Crm {
         let row = self
             .db
             .query_opt(
-                "SELECT k.organization_id, k.user_id, m.role FROM api_keys k \
-                 JOIN memberships m ON m.organization_id = k.organization_id AND m.user_id = k.user_id WHERE k.key_hash = ?",
+                "SELECT k.organization_id, k.user_id, m.role, o.meta_version FROM api_keys k \
+                 JOIN memberships m ON m.organization_id = k.organization_id AND m.user_id = k.user_id \
+                 JOIN organizations o ON o.id = k.organization_id WHERE k.key_hash = ?",
                 &[key_hash(key).into()],
             )
             .await?;
@@ -223,6 +225,7 @@ impl Crm {
             organization_id: r.text(0).into(),
             user_id: r.text(1).into(),
             role: r.text(2).into(),
+            meta_version: r.int(3),
         }))
     }
 

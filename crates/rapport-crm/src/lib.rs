@@ -29,6 +29,9 @@ pub struct Actor {
     pub organization_id: String,
     pub user_id: String,
     pub role: String,
+    /// The organization's configuration version when the actor was authenticated; the
+    /// cached statuses, pipelines, custom fields and users are reused while it holds.
+    pub meta_version: i64,
 }
 
 /// Settings of the write path.
@@ -80,11 +83,16 @@ pub type CrmResult<T> = Result<T, CrmError>;
 pub struct Crm {
     db: Db,
     config: CrmConfig,
+    meta_cache: meta::MetaCache,
 }
 
 impl Crm {
     pub fn new(db: Db, config: CrmConfig) -> Self {
-        Crm { db, config }
+        Crm {
+            db,
+            config,
+            meta_cache: meta::MetaCache::default(),
+        }
     }
 
     pub fn db(&self) -> &Db {

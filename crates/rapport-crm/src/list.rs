@@ -124,6 +124,7 @@ impl Crm {
             "-date_created"
         };
         let mut order = Vec::new();
+        let mut last_desc = false;
         for key in q
             .order_by
             .as_deref()
@@ -133,12 +134,15 @@ impl Crm {
             .filter(|k| !k.is_empty())
         {
             let (field, desc) = key.strip_prefix('-').map_or((key, false), |f| (f, true));
+            last_desc = desc;
             match field_expr(kinds, field, dialect) {
                 Some((expr, _)) => order.push(format!("{expr} {}", if desc { "DESC" } else { "ASC" })),
                 None => errors.add("_order_by", format!("cannot order by `{field}`")),
             }
         }
-        order.push("id ASC".into());
+        // Ties go by id in the last key's direction, so an index on (…, key, id) serves the
+        // whole ORDER BY without a sort.
+        order.push(if last_desc { "id DESC" } else { "id ASC" }.into());
         if let Err(e) = errors.into_result(()) {
             return Err(e.into());
         }
@@ -194,12 +198,18 @@ impl Crm {
         }
         let placeholders = vec!["?"; leads.len()].join(", ");
         let sql = format!(
-            "SELECT {COLUMNS} FROM objects WHERE lead_id IN ({placeholders}) AND object_type = 'contact' AND organization_id = ? ORDER BY date_created, id"
+            "SELECT {COLUMNS} FROM objects WHERE lead_id IN ({placeholders}) AND object_type = 'contact' AND organization_id = ?"
         );
         let mut params: Vec<SqlValue> = leads.iter().map(|l| SqlValue::from(&l.id)).collect();
         params.push(actor.organization_id.clone().into());
         let rows = self.db.query(&sql, &params).await?;
-        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
+        // Sorted here, not in SQL: an ORDER BY tempts SQLite into the per-kind index.
+        let mut contacts = rows
+            .iter()
+            .map(|r| Doc::from_row(&actor.organization_id, r))
+            .collect::<CrmResult<Vec<_>>>()?;
+        contacts.sort_by(|a, b| (&a.date_created, &a.id).cmp(&(&b.date_created, &b.id)));
+        Ok(contacts)
     }
 }
 

@@ -1,6 +1,9 @@
 //! An organization's configuration that other objects refer to and render with:
 //! statuses, pipelines, custom-field definitions and users. Read once per operation.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use rapport_core::Kind;
 use rapport_store::{RowExt, SqlValue};
 
@@ -47,6 +50,17 @@ impl OrgMeta {
     }
 }
 
+/// Each organization's configuration, as last read at a given `meta_version`. The version
+/// is read from the store with every request (in the authentication query), so a node
+/// never serves a configuration older than the request's view of the database.
+#[derive(Clone, Default)]
+pub struct MetaCache(Arc<Mutex<HashMap<String, (i64, Arc<OrgMeta>)>>>);
+
+/// Kinds whose writes change an organization's configuration and so its `meta_version`.
+pub fn is_meta_kind(kind: Kind) -> bool {
+    META_KINDS.contains(&kind)
+}
+
 const META_KINDS: [Kind; 6] = [
     Kind::LeadStatus,
     Kind::OpportunityStatus,
@@ -57,7 +71,28 @@ const META_KINDS: [Kind; 6] = [
 ];
 
 impl Crm {
-    pub(crate) async fn meta(&self, actor: &Actor) -> CrmResult<OrgMeta> {
+    pub(crate) async fn meta(&self, actor: &Actor) -> CrmResult<Arc<OrgMeta>> {
+        let cached = self
+            .meta_cache
+            .0
+            .lock()
+            .expect("meta cache lock")
+            .get(&actor.organization_id)
+            .cloned();
+        if let Some((version, meta)) = cached {
+            if version == actor.meta_version && actor.meta_version > 0 {
+                return Ok(meta);
+            }
+        }
+        let meta = Arc::new(self.load_meta(actor).await?);
+        if actor.meta_version > 0 {
+            let mut cache = self.meta_cache.0.lock().expect("meta cache lock");
+            cache.insert(actor.organization_id.clone(), (actor.meta_version, meta.clone()));
+        }
+        Ok(meta)
+    }
+
+    async fn load_meta(&self, actor: &Actor) -> CrmResult<OrgMeta> {
         let org = &actor.organization_id;
         let sql =
             format!(

@@ -1,7 +1,6 @@
 //! Stored documents rendered in Close's shapes.
 
 use rapport_core::fields::{specs, Access, FieldType};
-use rapport_core::validate::phone_formatted;
 use rapport_core::Kind;
 use serde_json::{json, Map, Value};
 
@@ -68,12 +67,6 @@ fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<Strin
             out.insert("contacts".into(), Value::Array(contacts));
         }
         Kind::Contact => {
-            if let Some(Value::Array(phones)) = out.get_mut("phones") {
-                for phone in phones.iter_mut().filter_map(Value::as_object_mut) {
-                    let formatted = phone.get("phone").and_then(Value::as_str).map(phone_formatted);
-                    phone.insert("phone_formatted".into(), formatted.into());
-                }
-            }
             let first_email = doc
                 .data
                 .get("emails")

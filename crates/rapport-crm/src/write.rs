@@ -174,6 +174,12 @@ impl Crm {
     /// Commits the plan; events go last, behind the dialect's ordering lock.
     async fn commit(&self, actor: &Actor, kind: Kind, plan: Plan) -> CrmResult<i64> {
         let Plan { mut stmts, events } = plan;
+        if crate::meta::is_meta_kind(kind) {
+            stmts.push(Stmt::new(
+                "UPDATE organizations SET meta_version = meta_version + 1 WHERE id = ?",
+                vec![actor.organization_id.clone().into()],
+            ));
+        }
         let first_event = stmts.len() + usize::from(self.db.dialect().event_order_lock().is_some());
         stmts.extend(self.db.dialect().event_order_lock());
         let now = time::format(time::now());

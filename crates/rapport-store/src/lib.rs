@@ -172,12 +172,7 @@ impl Db {
     /// Runs the statements in one transaction, in order.
     pub async fn batch(&self, stmts: Vec<Stmt>) -> DbResult<Vec<StmtOutput>> {
         match self {
-            Db::Sqlite(db) => {
-                let db = db.clone();
-                tokio::task::spawn_blocking(move || db.batch(&stmts))
-                    .await
-                    .map_err(|e| DbError::Backend(format!("write task failed: {e}")))?
-            }
+            Db::Sqlite(db) => db.write(stmts).await,
             Db::Postgres(db) => db.batch(&stmts).await,
         }
     }

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[(
 CREATE TABLE organizations (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
+    meta_version BIGINT NOT NULL DEFAULT 0,
     date_created TEXT NOT NULL,
     date_updated TEXT NOT NULL
 );
@@ -58,7 +59,7 @@ CREATE TABLE objects (
     updated_by TEXT
 );
 CREATE INDEX objects_by_type ON objects (organization_id, object_type, date_created, id);
-CREATE INDEX objects_by_lead ON objects (lead_id, object_type);
+CREATE INDEX objects_by_lead ON objects (organization_id, lead_id, object_type, date_created, id);
 CREATE UNIQUE INDEX objects_unique_key ON objects (organization_id, object_type, unique_key) WHERE unique_key IS NOT NULL;
 CREATE TABLE events (
     seq {{seq}},

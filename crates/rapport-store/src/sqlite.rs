@@ -1,7 +1,10 @@
-//! The embedded backend: one SQLite file in WAL mode, one writer connection and a small
-//! pool of readers. Reads run inline (they take microseconds); write batches run on the
-//! blocking pool, one at a time, as SQLite allows a single writer anyway.
+//! The embedded backend: one SQLite file in WAL mode, one writer thread and a small pool
+//! of readers. Reads run inline (they take microseconds). Writes go to the writer thread,
+//! which commits every batch waiting at that moment in one transaction (group commit),
+//! each batch inside its own savepoint so one that fails leaves the others untouched:
+//! SQLite allows one writer anyway, and the commit is the expensive part.
 
+use std::sync::mpsc;
 use std::sync::Mutex;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -21,22 +24,57 @@ pub enum Durability {
     Full,
 }
 
+type WriteReply = tokio::sync::oneshot::Sender<DbResult<Vec<StmtOutput>>>;
+
+/// Most batches one transaction takes, so a long queue still commits in steady steps.
+const MAX_GROUP: usize = 128;
+
 pub struct SqliteDb {
     path: String,
-    writer: Mutex<Connection>,
+    writes: Mutex<mpsc::Sender<(Vec<Stmt>, WriteReply)>>,
     readers: Mutex<Vec<Connection>>,
     max_readers: usize,
 }
 
 impl SqliteDb {
     pub fn open(path: &str, durability: Durability, max_readers: usize) -> DbResult<Self> {
-        let writer = connect(path, durability)?;
+        let mut writer = connect(path, durability)?;
+        let (writes, queue) = mpsc::channel::<(Vec<Stmt>, WriteReply)>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                // Ends when the database (and so the sender) is dropped.
+                while let Ok(first) = queue.recv() {
+                    let mut group = vec![first];
+                    while group.len() < MAX_GROUP {
+                        match queue.try_recv() {
+                            Ok(job) => group.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    commit_group(&mut writer, group);
+                }
+            })
+            .map_err(|e| DbError::Backend(format!("cannot start the SQLite writer: {e}")))?;
         Ok(SqliteDb {
             path: path.to_string(),
-            writer: Mutex::new(writer),
+            writes: Mutex::new(writes),
             readers: Mutex::new(Vec::new()),
             max_readers: max_readers.max(1),
         })
+    }
+
+    /// Queues a batch for the writer thread and waits for its commit.
+    pub async fn write(&self, stmts: Vec<Stmt>) -> DbResult<Vec<StmtOutput>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writes
+            .lock()
+            .expect("writer queue lock")
+            .send((stmts, reply))
+            .map_err(|_| DbError::Backend("the SQLite writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| DbError::Backend("the SQLite writer dropped a batch".into()))?
     }
 
     pub fn query(&self, sql: &str, params: &[SqlValue]) -> DbResult<Vec<Row>> {
@@ -51,38 +89,74 @@ impl SqliteDb {
         }
         result
     }
+}
 
-    pub fn batch(&self, stmts: &[Stmt]) -> DbResult<Vec<StmtOutput>> {
-        let mut conn = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        let mut outputs = Vec::with_capacity(stmts.len());
-        for stmt in stmts {
-            let mut prepared = tx.prepare_cached(&stmt.sql).map_err(backend)?;
-            let output = if prepared.column_count() > 0 {
-                let rows = collect_rows(&mut prepared, &stmt.params)?;
-                StmtOutput {
-                    affected: rows.len() as u64,
-                    rows,
-                }
-            } else {
-                let affected = prepared
-                    .execute(rusqlite::params_from_iter(stmt.params.iter()))
-                    .map_err(translate)? as u64;
-                StmtOutput {
-                    rows: Vec::new(),
-                    affected,
-                }
-            };
-            if stmt.expect == Expect::One && output.affected != 1 {
-                return Err(DbError::Conflict); // dropping `tx` rolls back
-            }
-            outputs.push(output);
+/// Commits a group of batches in one transaction, each in a savepoint; answers each.
+fn commit_group(conn: &mut Connection, group: Vec<(Vec<Stmt>, WriteReply)>) {
+    let mut results = Vec::with_capacity(group.len());
+    let began = conn.execute_batch("BEGIN IMMEDIATE").map_err(backend);
+    if let Err(e) = began {
+        for (_, reply) in group {
+            let _ = reply.send(Err(DbError::Backend(e.to_string())));
         }
-        tx.commit().map_err(translate)?;
-        Ok(outputs)
+        return;
     }
+    for (stmts, reply) in group {
+        let result = conn
+            .execute_batch("SAVEPOINT batch")
+            .map_err(backend)
+            .and_then(|()| run_batch(conn, &stmts));
+        let undo = if result.is_ok() {
+            "RELEASE batch"
+        } else {
+            "ROLLBACK TO batch; RELEASE batch"
+        };
+        let result = match conn.execute_batch(undo) {
+            Ok(()) => result,
+            Err(e) => Err(backend(e)),
+        };
+        results.push((result, reply));
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            for (result, reply) in results {
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            for (_, reply) in results {
+                let _ = reply.send(Err(DbError::Backend(format!("commit failed: {e}"))));
+            }
+        }
+    }
+}
+
+fn run_batch(conn: &Connection, stmts: &[Stmt]) -> DbResult<Vec<StmtOutput>> {
+    let mut outputs = Vec::with_capacity(stmts.len());
+    for stmt in stmts {
+        let mut prepared = conn.prepare_cached(&stmt.sql).map_err(backend)?;
+        let output = if prepared.column_count() > 0 {
+            let rows = collect_rows(&mut prepared, &stmt.params)?;
+            StmtOutput {
+                affected: rows.len() as u64,
+                rows,
+            }
+        } else {
+            let affected = prepared
+                .execute(rusqlite::params_from_iter(stmt.params.iter()))
+                .map_err(translate)? as u64;
+            StmtOutput {
+                rows: Vec::new(),
+                affected,
+            }
+        };
+        if stmt.expect == Expect::One && output.affected != 1 {
+            return Err(DbError::Conflict);
+        }
+        outputs.push(output);
+    }
+    Ok(outputs)
 }
 
 fn connect(path: &str, durability: Durability) -> DbResult<Connection> {
@@ -94,7 +168,8 @@ fn connect(path: &str, durability: Durability) -> DbResult<Connection> {
         Durability::Full => "FULL",
     };
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;"
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
+         PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;"
     ))
     .map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(256);
