@@ -54,7 +54,10 @@ impl OrgMeta {
 /// is read from the store with every request (in the authentication query), so a node
 /// never serves a configuration older than the request's view of the database.
 #[derive(Clone, Default)]
-pub struct MetaCache(Arc<Mutex<HashMap<String, (i64, Arc<OrgMeta>)>>>);
+pub struct MetaCache(Arc<Mutex<HashMap<String, VersionedMeta>>>);
+
+/// An organization's configuration and the `meta_version` it was read at.
+type VersionedMeta = (i64, Arc<OrgMeta>);
 
 /// Kinds whose writes change an organization's configuration and so its `meta_version`.
 pub fn is_meta_kind(kind: Kind) -> bool {
