@@ -904,52 +904,6 @@ fn bad_input_is_answered_with_field_errors_and_stores_nothing(backend: Backend) 
     );
 }
 
-trait RawRequest {
-    fn request_raw(&self, method: &str, path: &str, body: &str) -> common::Answer;
-}
-
-impl RawRequest for TestServer {
-    fn request_raw(&self, method: &str, path: &str, body: &str) -> common::Answer {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .new_agent();
-        let auth = format!("Basic {}", base64(&format!("{}:", self.api_key)));
-        let request = ureq::http::Request::builder()
-            .method(method)
-            .uri(self.url(path))
-            .header("Authorization", auth)
-            .body(body.to_string())
-            .unwrap();
-        let response = agent.run(request).unwrap();
-        let status = response.status().as_u16();
-        let text = response.into_body().read_to_string().unwrap_or_default();
-        common::Answer {
-            status,
-            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-            headers: vec![],
-        }
-    }
-}
-
-fn base64(s: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = s.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                T[(n >> (18 - 6 * i) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
-
 /// One object of every kind in organization A; organization B must not see or touch any.
 fn other_organizations_see_nothing(backend: Backend) {
     let Some(s) = server(backend, "other_organizations_see_nothing") else {

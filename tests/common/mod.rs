@@ -249,6 +249,28 @@ impl TestServer {
         }
     }
 
+    /// Sends `body` as it is, even when it is not JSON.
+    pub fn request_raw(&self, method: &str, path: &str, body: &str) -> Answer {
+        let auth = format!("Basic {}", base64_encode(format!("{}:", self.api_key).as_bytes()));
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(self.url(path))
+            .header("Authorization", auth)
+            .body(body.to_string())
+            .unwrap();
+        let response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|e| panic!("{method} {path} failed: {e}"));
+        let status = response.status().as_u16();
+        let text = response.into_body().read_to_string().unwrap_or_default();
+        Answer {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            headers: vec![],
+        }
+    }
+
     pub fn get(&self, path: &str) -> Answer {
         self.request("GET", path, Some(&self.api_key), None, &[])
     }
@@ -313,20 +335,8 @@ pub fn drop_postgres_database(db: &str) {
 }
 
 fn base64_encode(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Declares each listed test once per backend: `sqlite::name` and `postgres::name`.

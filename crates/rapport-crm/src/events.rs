@@ -32,14 +32,12 @@ impl NewEvent {
         before: &Map<String, Value>,
         after: Map<String, Value>,
     ) -> Self {
-        let previous = changed
-            .iter()
-            .filter_map(|k| before.get(k).map(|v| (k.clone(), v.clone())))
-            .collect();
-        NewEvent::new(kind.object_type(), id, lead_id, "updated", changed, previous, after)
+        let mut event = NewEvent::updated_object(kind.object_type(), id, changed, before, after);
+        event.lead_id = lead_id.map(Into::into);
+        event
     }
 
-    /// An update of an object outside the object table (an organization).
+    /// An update of any object, including those outside the object table (an organization).
     pub fn updated_object(
         object_type: &'static str,
         id: &str,

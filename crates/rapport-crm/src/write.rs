@@ -643,20 +643,7 @@ impl Crm {
         };
         match kind {
             Kind::Lead => {
-                if let Some(label) = values.get("status").and_then(Value::as_str) {
-                    match meta.status_by_label(Kind::LeadStatus, label) {
-                        Some(status) => {
-                            doc.data.insert("status_id".into(), status.id.clone().into());
-                        }
-                        None => errors.add(
-                            "status",
-                            format!(
-                                "unknown lead status `{label}`; valid ones: {}",
-                                meta.labels(Kind::LeadStatus)
-                            ),
-                        ),
-                    }
-                }
+                status_from_label(doc, values, meta, Kind::LeadStatus, errors);
                 if doc.str("status_id").is_none() {
                     match meta.of_kind(Kind::LeadStatus).next() {
                         Some(first) => default(doc, "status_id", first.id.clone().into()),
@@ -667,20 +654,7 @@ impl Crm {
                 doc.lead_id = Some(doc.id.clone());
             }
             Kind::Opportunity => {
-                if let Some(label) = values.get("status").and_then(Value::as_str) {
-                    match meta.status_by_label(Kind::OpportunityStatus, label) {
-                        Some(status) => {
-                            doc.data.insert("status_id".into(), status.id.clone().into());
-                        }
-                        None => errors.add(
-                            "status",
-                            format!(
-                                "unknown opportunity status `{label}`; valid ones: {}",
-                                meta.labels(Kind::OpportunityStatus)
-                            ),
-                        ),
-                    }
-                }
+                status_from_label(doc, values, meta, Kind::OpportunityStatus, errors);
                 if doc.str("status_id").is_none() {
                     let first_active = meta
                         .of_kind(Kind::OpportunityStatus)
@@ -831,6 +805,32 @@ fn plan_status_change(actor: &Actor, meta: &OrgMeta, before: &Doc, after: &Doc, 
         &activity,
         NewEvent::created(Kind::LeadStatusChange, &activity.id, Some(&after.id), rendered),
     );
+}
+
+/// Resolves a `status` label given instead of a `status_id`.
+fn status_from_label(
+    doc: &mut Doc,
+    values: &Map<String, Value>,
+    meta: &OrgMeta,
+    status_kind: Kind,
+    errors: &mut FieldErrors,
+) {
+    let Some(label) = values.get("status").and_then(Value::as_str) else {
+        return;
+    };
+    match meta.status_by_label(status_kind, label) {
+        Some(status) => {
+            doc.data.insert("status_id".into(), status.id.clone().into());
+        }
+        None => errors.add(
+            "status",
+            format!(
+                "unknown {} `{label}`; valid ones: {}",
+                status_kind.label(),
+                meta.labels(status_kind)
+            ),
+        ),
+    }
 }
 
 /// Stores checked values in the document: `null` clears a field; write-only fields and
