@@ -37,6 +37,7 @@ impl From<CrmError> for ApiError {
             CrmError::Db(DbError::Unique(index)) => {
                 ApiError::BadRequest(format!("this would duplicate a unique value ({index})"))
             }
+            CrmError::Db(DbError::NulInText) => ApiError::Invalid(FieldErrors::general(DbError::NulInText.to_string())),
             CrmError::Db(DbError::Backend(cause)) => ApiError::Internal(cause),
         }
     }

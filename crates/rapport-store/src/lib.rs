@@ -25,6 +25,10 @@ pub enum DbError {
     /// A unique index refused the write; carries the index name.
     #[error("unique constraint violated: {0}")]
     Unique(String),
+    /// Text with a NUL character, which PostgreSQL cannot store; refused on both databases
+    /// so they behave alike.
+    #[error("text must not contain the NUL character (\\u0000)")]
+    NulInText,
     #[error("database error: {0}")]
     Backend(String),
 }
@@ -158,6 +162,7 @@ impl Db {
 
     /// Runs a read and returns all rows.
     pub async fn query(&self, sql: &str, params: &[SqlValue]) -> DbResult<Vec<Row>> {
+        refuse_nul(params)?;
         match self {
             Db::Sqlite(db) => db.query(sql, params),
             Db::Postgres(db) => db.query(sql, params).await,
@@ -171,6 +176,9 @@ impl Db {
 
     /// Runs the statements in one transaction, in order.
     pub async fn batch(&self, stmts: Vec<Stmt>) -> DbResult<Vec<StmtOutput>> {
+        for stmt in &stmts {
+            refuse_nul(&stmt.params)?;
+        }
         match self {
             Db::Sqlite(db) => db.write(stmts).await,
             Db::Postgres(db) => db.batch(&stmts).await,
@@ -181,6 +189,16 @@ impl Db {
     pub async fn execute(&self, sql: &str, params: Vec<SqlValue>) -> DbResult<StmtOutput> {
         let mut out = self.batch(vec![Stmt::new(sql, params)]).await?;
         Ok(out.pop().unwrap_or_default())
+    }
+}
+
+fn refuse_nul(params: &[SqlValue]) -> DbResult<()> {
+    match params
+        .iter()
+        .any(|p| matches!(p, SqlValue::Text(s) if s.contains('\0')))
+    {
+        true => Err(DbError::NulInText),
+        false => Ok(()),
     }
 }
 

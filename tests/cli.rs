@@ -1,0 +1,135 @@
+//! The `rapport` command line: first start, API keys for scripts, organizations.
+
+mod common;
+
+use common::{Backend, TestServer};
+use serde_json::json;
+
+on_both_backends!(
+    apikey_create_prints_only_a_working_key,
+    org_create_makes_a_separate_tenant
+);
+
+fn apikey_create_prints_only_a_working_key(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "apikey_create_prints_only_a_working_key") else {
+        return;
+    };
+    let out = s.cli(&["apikey", "create", "--email", "admin@test.example"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout holds the key and nothing else: {stdout:?}");
+    let key = lines[0];
+    assert!(key.starts_with("api_") && key.len() > 40, "{key}");
+    assert_ne!(key, s.api_key);
+    assert_eq!(s.get_as(key, "me/").ok()["email"], "admin@test.example");
+
+    let unknown = s.cli(&["apikey", "create", "--email", "nobody@test.example"]);
+    assert!(!unknown.status.success());
+    assert!(unknown.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user with email `nobody@test.example`"));
+}
+
+fn org_create_makes_a_separate_tenant(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "org_create_makes_a_separate_tenant") else {
+        return;
+    };
+    let key = s.new_organization("Second Team", "lead@second.example");
+    let me = s.get_as(&key, "me/").ok();
+    assert_eq!(me["organizations"][0]["name"], "Second Team");
+    assert_eq!(s.post_as(&key, "lead/", json!({"name": "Theirs"})).status, 200);
+    assert_eq!(
+        s.get("lead/").ok()["total_results"],
+        0,
+        "the first organization sees none of it"
+    );
+    // The admin of the first organization joins the second: a key must then name the organization.
+    let ambiguous = s.cli(&["org", "create", "--name", "Third", "--email", "admin@test.example"]);
+    assert!(
+        ambiguous.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ambiguous.stderr)
+    );
+    let again = s.cli(&["apikey", "create", "--email", "admin@test.example"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("belongs to several organizations"));
+}
+
+#[test]
+fn first_start_bootstraps_once_and_bad_settings_are_refused() {
+    let dir = std::env::temp_dir().join(format!("rapport-cli-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .current_dir(&dir)
+            .env("RAPPORT_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let migrate = run(&["migrate"]);
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    assert!(
+        dir.join("rapport.db").exists(),
+        "the data dir holds the SQLite database"
+    );
+    // A fresh database has no user yet: the bootstrap happens on the first `serve`.
+    let no_user = run(&["apikey", "create", "--email", "admin@example.com"]);
+    assert!(!no_user.status.success());
+
+    // The first `serve` prints the admin's credentials; a restart does not make new ones.
+    let serve_output = || {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(&dir)
+            .current_dir(&dir)
+            .env("RAPPORT_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut printed = Vec::new();
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            let done = line.starts_with("Listening on ");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        printed
+    };
+    let first = serve_output();
+    assert!(first.iter().any(|l| l.trim().starts_with("API key: api_")), "{first:?}");
+    assert!(
+        first.iter().any(|l| l.contains("as admin@example.com with password: ")),
+        "{first:?}"
+    );
+    let second = serve_output();
+    assert_eq!(second.len(), 1, "only the address on a restart: {second:?}");
+    let key = run(&["apikey", "create", "--email", "admin@example.com"]);
+    assert!(
+        key.status.success(),
+        "the bootstrapped admin exists: {}",
+        String::from_utf8_lossy(&key.stderr)
+    );
+
+    let bad = run(&["--sqlite-durability", "sometimes", "migrate"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("sqlite_durability must be `normal` or `full`"));
+    std::fs::write(dir.join("rapport.toml"), "listen = 5\n").unwrap();
+    let bad_file = run(&["migrate"]);
+    assert!(!bad_file.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad_file.stderr).contains("rapport.toml"),
+        "{}",
+        String::from_utf8_lossy(&bad_file.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
