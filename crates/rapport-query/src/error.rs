@@ -1,0 +1,75 @@
+//! The one error type of the crate: what is wrong, where (byte offsets into the query
+//! string) and what to do about it.
+
+use serde::Serialize;
+
+use crate::ast::Span;
+
+/// A query that cannot be run. The HTTP layer answers it as 400 with [`QueryError::to_json`].
+///
+/// `span` is `(start, end)` in bytes into the query string, always within it and on
+/// character boundaries. For a query sent as JSON it is `(0, 0)`: there is no string to
+/// point into.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryError {
+    pub message: String,
+    pub span: (usize, usize),
+    pub hint: Option<String>,
+}
+
+impl QueryError {
+    pub(crate) fn new(message: impl Into<String>, span: Span) -> Self {
+        QueryError {
+            message: message.into(),
+            span: (span.start, span.end),
+            hint: None,
+        }
+    }
+
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The body of the 400 answer: `{"error": "…", "span": [start, end], "hint": "…"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error: &'a str,
+            span: [usize; 2],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            hint: Option<&'a str>,
+        }
+        serde_json::to_value(Body {
+            error: &self.message,
+            span: [self.span.0, self.span.1],
+            hint: self.hint.as_deref(),
+        })
+        .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+pub type QueryResult<T> = Result<T, QueryError>;
+
+/// `a`, `a or b`, `a, b or c`: for messages that list choices.
+pub(crate) fn list_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Backticked names, at most `max` of them, then "…".
+pub(crate) fn ticked(names: impl IntoIterator<Item = impl AsRef<str>>, max: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, name) in names.into_iter().enumerate() {
+        if i == max {
+            out.push("…".to_string());
+            break;
+        }
+        out.push(format!("`{}`", name.as_ref()));
+    }
+    out
+}

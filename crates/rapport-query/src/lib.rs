@@ -1,0 +1,130 @@
+//! The lead search language (`shared/QUERY_LANGUAGE.md`): parser, printer and JSON form,
+//! the binder that checks a query against an organization's schema and resolves its
+//! dates, a plain-words explanation, and the reference evaluator that defines what every
+//! query means. No I/O: the caller supplies the schema, `now` and the time zone.
+//!
+//! # Pipeline
+//!
+//! ```text
+//! "status:cold called:never"  --parse-->  Query (AST, = JSON form)  --resolve(ctx)-->  ResolvedQuery
+//!            ^                                   |                                        |
+//!            +-------------- print --------------+                     matches / search / explain
+//! ```
+//!
+//! * [`parse`] reads the string form; [`Query::from_json`] the JSON form (§7). Both give
+//!   the same [`Query`], and `parse(&print(&q)) == q`.
+//! * [`resolve`] checks field names, statuses, users, custom fields and Smart Views
+//!   against a [`SearchContext`] and resolves every date to concrete UTC bounds.
+//! * [`matches()`], [`search`] and [`sort_leads`] evaluate a [`ResolvedQuery`] on plain
+//!   [`Lead`] data; the search index must agree with them.
+//! * [`explain`] says what a resolved query does, in plain words.
+//!
+//! Every failure is a [`QueryError`] with a byte span into the query string and a hint.
+//! No input makes the parser panic; a property test holds it to that.
+//!
+//! # Grammar
+//!
+//! The parser is written by hand (recursive descent over a small lexer) rather than with
+//! a parser-combinator crate: the language is a handful of rules, and nearly all the work
+//! is in the errors, which need the exact span and the user's own words at each point.
+//!
+//! ```text
+//! query    = [ or_expr ] ;                      (* empty: every lead *)
+//! or_expr  = and_expr { "or" and_expr } ;
+//! and_expr = unary { [ "and" ] unary } ;        (* juxtaposition is "and" *)
+//! unary    = ( "not" | "-" ) unary | primary ;  (* "-" touches what it negates *)
+//! primary  = "(" or_expr ")"
+//!          | KIND "(" or_expr ")"               (* KIND touches "(" *)
+//!          | term [ op value ] ;                (* free text, or a field clause *)
+//! term     = WORD | QUOTED ;                    (* field names are case-insensitive *)
+//! value    = WORD | QUOTED ;
+//! op       = ":" | "=" | "!=" | "<" | "<=" | ">" | ">=" ;
+//! KIND     = "contact" | "call" | "email" | "note" | "sms" | "meeting" | "chat"
+//!          | "opportunity" | "task" ;           (* case-insensitive *)
+//! WORD     = { char - ( white space | "(" | ")" | '"' | ":" | "<" | ">" | "=" | "!" ) }- ;
+//! QUOTED   = '"' { char - ( '"' | "\" ) | '\"' | "\\" | "\" } '"' ;
+//! ```
+//!
+//! `and`, `or` and `not` are keywords where a clause may start (any case); after an
+//! operator they are ordinary values (`name:not`). Three field names are special:
+//! `sort:field` / `sort:-field` (only at the top level, never inside parentheses, a
+//! related clause or after `not`/`-`), `in:view` (a Smart View, by id or name) and
+//! `has:X`. Parentheses, related clauses and negations nest at most [`MAX_DEPTH`] deep.
+//!
+//! # Decisions where the specification is silent
+//!
+//! * **Quoted field values.** A field node carries `"phrase": true` when its value was
+//!   quoted (`name:"acme"` is the whole word, `name:acme` a prefix); the key is left out
+//!   when false, so unquoted clauses have exactly the §7 shape.
+//! * **JSON form.** [`Query::from_json`] brings a tree to the parser's form so that it
+//!   prints and parses back unchanged: one-child `and`/`or` are unwrapped, empty ones
+//!   (other than the whole query) are refused, a value that cannot be written bare (it
+//!   has a space, starts a text with `-`, is a keyword) is a phrase, and a field node
+//!   named `in` is a saved search. JSON errors have the span `(0, 0)`.
+//! * **Words before `(`.** A word touching `(` that is not a related kind (`acme(`) is
+//!   an error naming the nearest kind, rather than silently text and a group. A lone `-`
+//!   followed by a space is an error. A `\` before anything but `"` or `\` is itself.
+//! * **`sort:` and `or`.** A top-level `sort:` may stand on either side of an `or`
+//!   (`a or b sort:name`); it does not count as a clause, so `a or sort:name` is an error.
+//! * **Related clauses.** Each activity takes `date` and `user`; besides §3, `call(note)`,
+//!   `email(body)` and `chat(user)` exist. `email(…)` sees drafts too (so that
+//!   `email(status:draft)` works), and so does free text; `emails`, `last_emailed` and
+//!   `last_activity` do not. `email(opened:never)` is allowed: an open is an activity
+//!   date. Free text inside `opportunity(…)` searches its note and text custom fields,
+//!   inside `task(…)` its text, inside `contact(…)` its name, title, emails, phones and
+//!   text custom fields. `has:X` inside a related clause takes any field of the object.
+//! * **Custom fields** at the lead level are the lead's; a contact's or opportunity's are
+//!   reached inside `contact(…)` / `opportunity(…)` (the error says so). A name matches
+//!   when the folded names are equal; two fields with that name are an error naming ids.
+//!   Contacts' custom fields are not lead-level free text.
+//! * **Lead fields over several objects** (`email`, `opportunity_value`, `task_due`) are
+//!   resolved as related clauses (`contact(email:…)`), which is what §9's "any value"
+//!   rule means; a lead without any such object satisfies no comparison.
+//! * **Dates.** `!=` with a date is "outside that range". On date-only values (custom
+//!   date fields, `opportunity_close`, a task due as a day) a relative age stands for the
+//!   local calendar day it falls on, so `opportunity_close > "2 weeks ago"` is "a day
+//!   before the day two weeks ago". `"a day ago"` and `"an hour ago"` mean one unit. The
+//!   time-zone offset is hours east of UTC and must be within ±24.
+//! * **Values.** Labels (statuses, choices, `direction`) match their folded form whole,
+//!   not as a prefix. `id` takes `:` only, like text. Numbers are plain decimals (`1,000`
+//!   and `1e3` are refused with a hint). Users match by email or full name, folded; two
+//!   users with one name are an error asking for the email. An empty string is no value.
+//! * **Relevance.** With free text and no `sort:`, leads that match more of the query's
+//!   free-text terms (those not under `not`, including those inside related clauses) come
+//!   first, then the default order (`-updated`), then the id.
+//! * **Sorting.** A user custom field sorts by the user's folded full name. Smart Views
+//!   may include one another at most 64 times per query.
+
+mod ast;
+mod dates;
+mod error;
+mod eval;
+mod explain;
+mod fields;
+mod filter;
+mod lead;
+mod lexer;
+mod order;
+mod parser;
+mod print;
+mod resolve;
+mod schema;
+mod text;
+
+pub use ast::{Direction, FieldSpans, Node, ObjectType, Op, Query, SortKey, Span, MAX_DEPTH};
+pub use error::{QueryError, QueryResult};
+pub use eval::matches;
+pub use explain::explain;
+pub use filter::{
+    Comparison, Counted, CustomFieldRef, DateRange, Field, Filter, Latest, Order, ResolvedQuery, SortField,
+    SortKey as ResolvedSortKey, Test,
+};
+pub use lead::{Activity, ActivityKind, Address, Contact, CustomValue, CustomValues, Due, Lead, Opportunity, Task};
+pub use order::{relevance, search, sort_leads};
+pub use parser::parse;
+pub use print::print;
+pub use resolve::resolve;
+pub use schema::{
+    CustomField, CustomFieldObject, CustomFieldType, OpportunityStatus, SavedView, SearchContext, StatusType, User,
+};
+pub use text::{fold, words, TextPattern};

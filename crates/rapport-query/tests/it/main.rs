@@ -1,0 +1,10 @@
+//! The crate's tests, in one binary: data-driven `check` helpers per area.
+
+mod dates;
+mod errors;
+mod eval;
+mod fixture;
+mod order;
+mod parse;
+mod props;
+mod round_trip;
