@@ -4,8 +4,10 @@
 //! each batch inside its own savepoint so one that fails leaves the others untouched:
 //! SQLite allows one writer anyway, and the commit is the expensive part.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
@@ -26,10 +28,16 @@ pub enum Durability {
 
 type WriteReply = tokio::sync::oneshot::Sender<DbResult<Vec<StmtOutput>>>;
 
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// WAL frames (pages) past which a fully copied WAL is reset.
+const WAL_RESET_FRAMES: i64 = 1000;
+
 /// Most batches one transaction takes, so a long queue still commits in steady steps.
 const MAX_GROUP: usize = 128;
 
 pub struct SqliteDb {
+    /// Tells the checkpointer thread to stop.
+    stopped: Arc<AtomicBool>,
     path: String,
     writes: Mutex<mpsc::Sender<(Vec<Stmt>, WriteReply)>>,
     readers: Mutex<Vec<Connection>>,
@@ -39,6 +47,24 @@ pub struct SqliteDb {
 impl SqliteDb {
     pub fn open(path: &str, durability: Durability, max_readers: usize) -> DbResult<Self> {
         let mut writer = connect(path, durability)?;
+        // Checkpoints copy the WAL back into the database file and fsync it. Run from the
+        // writer they stall every write behind them; a separate thread does them
+        // passively instead (never blocking the writer or readers).
+        writer.execute_batch("PRAGMA wal_autocheckpoint=0").map_err(backend)?;
+        let checkpointer = connect(path, durability)?;
+        let stopped = Arc::new(AtomicBool::new(false));
+        let stop = stopped.clone();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    if let Err(e) = checkpoint(&checkpointer) {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                    }
+                }
+            })
+            .map_err(|e| DbError::Backend(format!("cannot start the SQLite checkpointer: {e}")))?;
         let (writes, queue) = mpsc::channel::<(Vec<Stmt>, WriteReply)>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -57,6 +83,7 @@ impl SqliteDb {
             })
             .map_err(|e| DbError::Backend(format!("cannot start the SQLite writer: {e}")))?;
         Ok(SqliteDb {
+            stopped,
             path: path.to_string(),
             writes: Mutex::new(writes),
             readers: Mutex::new(Vec::new()),
@@ -80,7 +107,12 @@ impl SqliteDb {
     pub fn query(&self, sql: &str, params: &[SqlValue]) -> DbResult<Vec<Row>> {
         let conn = match self.readers.lock().expect("reader pool lock").pop() {
             Some(conn) => conn,
-            None => connect(&self.path, Durability::Normal)?,
+            None => {
+                let conn = connect(&self.path, Durability::Normal)?;
+                // Readers keep more pages than the writer, whose commits walk its whole cache.
+                conn.execute_batch("PRAGMA cache_size=-32768").map_err(backend)?;
+                conn
+            }
         };
         let result = run_query(&conn, sql, params);
         let mut readers = self.readers.lock().expect("reader pool lock");
@@ -159,6 +191,25 @@ fn run_batch(conn: &Connection, stmts: &[Stmt]) -> DbResult<Vec<StmtOutput>> {
     Ok(outputs)
 }
 
+impl Drop for SqliteDb {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Copies the WAL into the database without blocking anyone; once all of it is copied,
+/// resets it, since every page a reader looks up is first searched in the WAL's index.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    let (busy, frames, copied): (i64, i64, i64) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    if busy == 0 && frames > WAL_RESET_FRAMES && frames == copied {
+        // Quick when everything is already copied; waits (busy timeout) for a writer in flight.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    }
+    Ok(())
+}
+
 fn connect(path: &str, durability: Durability) -> DbResult<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
@@ -169,7 +220,7 @@ fn connect(path: &str, durability: Durability) -> DbResult<Connection> {
     };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; \
-         PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;"
+         PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;"
     ))
     .map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(256);
