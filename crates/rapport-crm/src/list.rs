@@ -6,7 +6,7 @@ use rapport_core::{time, FieldErrors, Kind};
 use rapport_store::{JsonType, RowExt, SqlValue};
 use serde_json::{Map, Value};
 
-use crate::doc::{Doc, COLUMNS};
+use crate::doc::{Doc, COLUMNS, CONTACT_TYPE};
 use crate::render::render;
 use crate::{Actor, Crm, CrmResult};
 
@@ -198,10 +198,10 @@ impl Crm {
         }
         let placeholders = vec!["?"; leads.len()].join(", ");
         let sql = format!(
-            "SELECT {COLUMNS} FROM objects WHERE lead_id IN ({placeholders}) AND object_type = 'contact' AND organization_id = ?"
+            "SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND lead_id IN ({placeholders}) AND {CONTACT_TYPE}"
         );
-        let mut params: Vec<SqlValue> = leads.iter().map(|l| SqlValue::from(&l.id)).collect();
-        params.push(actor.organization_id.clone().into());
+        let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
+        params.extend(leads.iter().map(|l| SqlValue::from(&l.id)));
         let rows = self.db.query(&sql, &params).await?;
         // Sorted here, not in SQL: an ORDER BY tempts SQLite into the per-kind index.
         let mut contacts = rows

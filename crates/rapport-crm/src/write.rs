@@ -9,7 +9,7 @@ use rapport_store::{DbError, RowExt, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
 use crate::custom;
-use crate::doc::{Doc, COLUMNS};
+use crate::doc::{Doc, COLUMNS, CONTACT_TYPE};
 use crate::events::NewEvent;
 use crate::meta::OrgMeta;
 use crate::render::{changed_fields, render};
@@ -225,7 +225,9 @@ impl Crm {
     }
 
     pub(crate) async fn contacts_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
-        let sql = format!("SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND object_type = 'contact' AND organization_id = ? ORDER BY date_created, id");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND {CONTACT_TYPE} AND organization_id = ? ORDER BY date_created, id"
+        );
         let rows = self
             .db
             .query(&sql, &[lead_id.into(), actor.organization_id.clone().into()])
