@@ -66,18 +66,12 @@ fn awkward_values_in_every_field_get_clear_answers(backend: Backend) {
     for (path, item) in doc["paths"].as_object().unwrap() {
         let Some(post) = item.get("post") else { continue };
         let collection = path.trim_start_matches("/api/v1/").trim_end_matches('/').to_string();
-        let schema_name = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap();
-        let mut fields: Vec<String> = doc["components"]["schemas"][schema_name]["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        let schema = &post["requestBody"]["content"]["application/json"]["schema"];
+        let schema = match schema["$ref"].as_str() {
+            Some(reference) => &doc["components"]["schemas"][reference.rsplit('/').next().unwrap()],
+            None => schema,
+        };
+        let mut fields: Vec<String> = schema["properties"].as_object().unwrap().keys().cloned().collect();
         fields.extend(["custom.cf_nope".to_string(), "no_such_field".to_string()]);
         let target = existing(&collection);
         for field in &fields {

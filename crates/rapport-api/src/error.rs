@@ -19,7 +19,12 @@ pub enum ApiError {
     Forbidden(String),
     Unprocessable(String),
     Conflict(String),
-    RateLimited { limit: u32, reset_seconds: u64 },
+    RateLimited {
+        limit: u32,
+        reset_seconds: u64,
+    },
+    /// A search query that cannot be run: `{"error", "span", "hint"}`.
+    Query(rapport_query::QueryError),
     Internal(String),
 }
 
@@ -37,6 +42,7 @@ impl From<CrmError> for ApiError {
             CrmError::Db(DbError::Unique(index)) => {
                 ApiError::BadRequest(format!("this would duplicate a unique value ({index})"))
             }
+            CrmError::Query(e) => ApiError::Query(e),
             CrmError::Db(DbError::NulInText) => ApiError::Invalid(FieldErrors::general(DbError::NulInText.to_string())),
             CrmError::Db(DbError::Backend(cause)) => ApiError::Internal(cause),
         }
@@ -69,6 +75,7 @@ impl IntoResponse for ApiError {
                 let headers = [("ratelimit", rate), ("retry-after", reset_seconds.to_string())];
                 return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
             }
+            ApiError::Query(e) => (StatusCode::BAD_REQUEST, e.to_json()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "not found"})),
             ApiError::Invalid(e) => (
                 StatusCode::BAD_REQUEST,

@@ -183,7 +183,7 @@ pub fn openapi_document() -> Value {
         if kind == Kind::Lead {
             params.push(query_param(
                 "query",
-                "Lead search language (not available yet: answers 400).",
+                "The lead search language; answers 400 with `error`, `span` and `hint` when it cannot run.",
                 json!({"type": "string"}),
             ));
         }
@@ -264,6 +264,41 @@ pub fn openapi_document() -> Value {
             "lead_id": {"type": ["string", "null"]}, "action": {"type": "string", "enum": ["created", "updated", "deleted"]},
             "changed_fields": {"type": "array", "items": {"type": "string"}}, "previous_data": {"type": "object"}, "data": {"type": "object"},
             "user_id": {"type": ["string", "null"]}, "organization_id": {"type": "string"}, "date_created": {"type": "string", "format": "date-time"}}}),
+    );
+    let tz = json!({"name": "X-TZ-Offset", "in": "header", "required": false, "schema": {"type": "number"},
+        "description": "The caller's time zone in hours east of UTC, for today, this week and day boundaries."});
+    let query_error = json_response(
+        "The query cannot be run",
+        json!({"type": "object", "properties": {"error": {"type": "string"}, "span": {"type": "array", "items": {"type": "integer"},
+            "description": "Byte offsets [start, end) into the query"}, "hint": {"type": "string"}}}),
+    );
+    paths.insert(
+        "/api/v1/data/search/".into(),
+        json!({"post": {
+            "summary": "Search leads with the JSON form of the query language",
+            "tags": ["search"],
+            "parameters": [tz.clone()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "properties": {
+                "query": {"type": "object", "description": "A node: and/or (queries), not (query), text (value, phrase), field (field, op, value), related (object_type, query), saved_search (id)"},
+                "sort": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "direction": {"enum": ["asc", "desc"]}}}},
+                "_limit": {"type": "integer"}, "cursor": {"type": ["string", "null"]},
+                "_fields": {"type": "array", "items": {"type": "string"}}}}}}},
+            "responses": {"200": json_response("A page of leads", json!({"type": "object", "properties": {
+                "data": {"type": "array", "items": schema_ref("lead")}, "has_more": {"type": "boolean"},
+                "total_results": {"type": "integer"}, "cursor": {"type": ["string", "null"]}}})),
+                "400": query_error.clone()},
+        }}),
+    );
+    paths.insert(
+        "/api/v1/query/parse/".into(),
+        json!({"get": {
+            "summary": "The JSON form of a query and what it does, in plain words with every date resolved",
+            "tags": ["search"],
+            "parameters": [query_param("query", "The query string.", json!({"type": "string"})), tz],
+            "responses": {"200": json_response("The parsed query", json!({"type": "object", "properties": {
+                "query": {"type": "object"}, "text": {"type": "string"}, "explanation": {"type": "string"}}})),
+                "400": query_error},
+        }}),
     );
     paths.insert("/api/v1/openapi.json".into(), json!({"get": {"summary": "This document", "security": [], "responses": {"200": json_response("OpenAPI 3.1", any)}}}));
     json!({

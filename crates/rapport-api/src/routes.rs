@@ -7,7 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use rapport_core::{FieldErrors, Kind};
-use rapport_crm::{EventQuery, Idempotency, Written};
+use rapport_crm::{EventQuery, Idempotency, TimeZone, Written};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -32,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/activity", get(list_activities))
         .route("/api/v1/event", get(list_events))
+        .route("/api/v1/data/search", axum::routing::post(data_search))
+        .route("/api/v1/query/parse", get(query_parse))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/docs", get(docs))
         .fallback(not_found);
@@ -40,7 +42,12 @@ pub fn routes() -> Router<AppState> {
         router = router
             .route(
                 &format!("/api/v1/{path}"),
-                get(move |state: State<AppState>, auth: Auth, query: RawQuery| list(state, auth, query, kind)).post(
+                get(
+                    move |state: State<AppState>, auth: Auth, headers: HeaderMap, query: RawQuery| {
+                        list(state, auth, headers, query, kind)
+                    },
+                )
+                .post(
                     move |state: State<AppState>, auth: Auth, uri: Uri, headers: HeaderMap, body: Bytes| {
                         create(state, auth, uri, headers, body, kind)
                     },
@@ -81,18 +88,130 @@ fn written(w: Written) -> Response {
     response
 }
 
-async fn list(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery, kind: Kind) -> ApiResult {
+async fn list(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    kind: Kind,
+) -> ApiResult {
     let extra: &[&str] = if kind == Kind::Lead { &["query"] } else { &[] };
     let params = list_params(parse_query(raw.as_deref()), extra)?;
-    if params.extra.iter().any(|(k, v)| k == "query" && !v.trim().is_empty()) {
-        return Err(ApiError::BadRequest(
-            "searching leads with `query` needs the search index, which this server does not have yet; list without `query` or use filters".into(),
-        ));
+    if let Some((_, text)) = params.extra.iter().find(|(k, _)| k == "query") {
+        if !params.query.filters.is_empty() || params.query.order_by.is_some() {
+            let message = "`query` cannot be combined with filters or `_order_by`; say it in the query (`sort:name`)";
+            return Err(FieldErrors::field("query", message).into());
+        }
+        let query = rapport_query::parse(text).map_err(ApiError::Query)?;
+        let tz = time_zone(&headers)?;
+        let page = state
+            .crm
+            .search_leads(&actor, &query, tz, params.query.skip, params.query.limit)
+            .await?;
+        return page_response(page, params.fields.as_deref());
     }
     page_response(
         state.crm.list(&actor, &[kind], &params.query).await?,
         params.fields.as_deref(),
     )
+}
+
+/// The caller's time zone: `X-TZ-Offset` in hours east of UTC, as Close clients send it.
+fn time_zone(headers: &HeaderMap) -> Result<TimeZone, ApiError> {
+    let Some(value) = headers.get("x-tz-offset") else {
+        return Ok(TimeZone(0.0));
+    };
+    let hours = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|h| h.abs() <= 24.0);
+    hours.map(TimeZone).ok_or_else(|| {
+        FieldErrors::field(
+            "X-TZ-Offset",
+            "expected hours east of UTC between -24 and 24, e.g. -7 or 5.5",
+        )
+        .into()
+    })
+}
+
+/// `POST /data/search/`: the query in its JSON form.
+async fn data_search(State(state): State<AppState>, Auth(actor): Auth, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let body = parse_body(&body)?;
+    let query = rapport_query::Query::from_json(&body).map_err(ApiError::Query)?;
+    let mut errors = FieldErrors::new();
+    let limit = match body.get("_limit") {
+        None | Some(Value::Null) => rapport_crm::DEFAULT_LIMIT,
+        Some(v) => v
+            .as_u64()
+            .map(|n| (n as usize).min(rapport_crm::MAX_LIMIT))
+            .unwrap_or_else(|| {
+                errors.add("_limit", "expected a non-negative integer");
+                0
+            }),
+    };
+    let skip = match body.get("cursor") {
+        None | Some(Value::Null) => 0,
+        Some(v) => v
+            .as_str()
+            .and_then(|c| c.strip_prefix('o'))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| {
+                errors.add("cursor", "not a cursor this server returned");
+                0
+            }),
+    };
+    let fields = match body.get("_fields") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect::<Vec<_>>(),
+        ),
+        Some(Value::String(s)) => Some(split_fields(s)),
+        Some(_) => {
+            errors.add("_fields", "expected a list of field names");
+            None
+        }
+    };
+    errors.into_result(())?;
+    let page = state
+        .crm
+        .search_leads(&actor, &query, time_zone(&headers)?, skip, limit)
+        .await?;
+    let cursor = page.has_more.then(|| format!("o{}", skip + page.data.len()));
+    let data: Vec<Value> = page
+        .data
+        .into_iter()
+        .map(|o| Value::Object(project(o, fields.as_deref())))
+        .collect();
+    let body = json!({"data": data, "has_more": page.has_more, "total_results": page.total_results, "cursor": cursor});
+    Ok(Json(body).into_response())
+}
+
+/// `GET /query/parse?query=`: the JSON form of a query and what it does, in words.
+async fn query_parse(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    let pairs = parse_query(raw.as_deref());
+    let text = pairs
+        .into_iter()
+        .find(|(k, _)| k == "query")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let query = rapport_query::parse(&text).map_err(ApiError::Query)?;
+    let resolved = state.crm.resolve_query(&actor, &query, time_zone(&headers)?).await?;
+    Ok(Json(json!({
+        "query": query.to_json(),
+        "text": rapport_query::print(&query),
+        "explanation": rapport_query::explain(&resolved),
+    }))
+    .into_response())
 }
 
 async fn list_activities(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery) -> ApiResult {

@@ -351,6 +351,22 @@ const CUSTOM_FIELD: &[FieldSpec] = &[
     rw("description", TEXT, "Help text."),
 ];
 
+const SAVED_SEARCH: &[FieldSpec] = &[
+    required("name", NAME, "Name shown in the sidebar; `in:\"name\"` refers to it."),
+    required(
+        "query",
+        TEXT,
+        "The lead search query; it must parse and refer to known fields, statuses, users and views.",
+    ),
+    rw(
+        "is_shared",
+        FieldType::Bool,
+        "Whether the whole organization sees it (else only its owner).",
+    ),
+    rw("selected_fields", FieldType::Labels, "Columns shown for its results."),
+    read_only("user_id", ID, "Its owner."),
+];
+
 /// The kind's own fields (without `COMMON_FIELDS`), in document order.
 pub fn specs(kind: Kind) -> Vec<FieldSpec> {
     let own: &[FieldSpec] = match kind {
@@ -368,6 +384,7 @@ pub fn specs(kind: Kind) -> Vec<FieldSpec> {
         Kind::LeadStatusChange => LEAD_STATUS_CHANGE,
         Kind::Task => TASK,
         Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => CUSTOM_FIELD,
+        Kind::SavedSearch => SAVED_SEARCH,
     };
     if kind.is_activity() {
         ACTIVITY_FIELDS.iter().chain(own).copied().collect()

@@ -20,10 +20,12 @@ pub enum Kind {
     LeadCustomField,
     ContactCustomField,
     OpportunityCustomField,
+    /// A saved lead search (a Smart View).
+    SavedSearch,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Lead,
         Kind::Contact,
         Kind::LeadStatus,
@@ -40,6 +42,7 @@ impl Kind {
         Kind::LeadCustomField,
         Kind::ContactCustomField,
         Kind::OpportunityCustomField,
+        Kind::SavedSearch,
     ];
 
     /// Activities listed together by `GET /activity/`.
@@ -71,6 +74,7 @@ impl Kind {
             Kind::LeadCustomField => "custom_field.lead",
             Kind::ContactCustomField => "custom_field.contact",
             Kind::OpportunityCustomField => "custom_field.opportunity",
+            Kind::SavedSearch => "saved_search",
         }
     }
 
@@ -89,6 +93,7 @@ impl Kind {
             Kind::Note | Kind::Call | Kind::Email | Kind::Sms | Kind::Meeting | Kind::LeadStatusChange => "acti",
             Kind::Task => "task",
             Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => "cf",
+            Kind::SavedSearch => "save",
         }
     }
 
@@ -112,6 +117,7 @@ impl Kind {
             Kind::LeadCustomField => "custom_field/lead",
             Kind::ContactCustomField => "custom_field/contact",
             Kind::OpportunityCustomField => "custom_field/opportunity",
+            Kind::SavedSearch => "saved_search",
         })
     }
 
@@ -134,6 +140,7 @@ impl Kind {
             Kind::LeadCustomField => "lead custom field",
             Kind::ContactCustomField => "contact custom field",
             Kind::OpportunityCustomField => "opportunity custom field",
+            Kind::SavedSearch => "Smart View",
         }
     }
 

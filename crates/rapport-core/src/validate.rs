@@ -88,7 +88,14 @@ pub fn email(raw: &str) -> Result<String, String> {
 /// country code are read as `default_region` numbers (ISO 3166 code, e.g. `US`).
 pub fn phone_e164(raw: &str, default_region: &str) -> Result<String, String> {
     use phonenumber::country::Id;
-    let region: Option<Id> = default_region.parse().ok();
+    // A number with its country code needs no region; giving one anyway makes the
+    // phonenumber crate strip that region's national prefix (`1` for the US) from foreign
+    // numbers: `+33 1 42 92 81 00` came out as an invalid `+33 42928100`.
+    let region: Option<Id> = if raw.trim_start().starts_with('+') {
+        None
+    } else {
+        default_region.parse().ok()
+    };
     let invalid = || format!("`{}` is not a valid phone number", raw.trim());
     let number = phonenumber::parse(region, raw.trim()).map_err(|_| invalid())?;
     if !phonenumber::is_valid(&number) {
@@ -149,6 +156,8 @@ mod tests {
     fn phones_become_e164() {
         assert_eq!(phone_e164("(415) 555-0123", "US").unwrap(), "+14155550123");
         assert_eq!(phone_e164("+44 20 7946 0958", "US").unwrap(), "+442079460958");
+        assert_eq!(phone_e164("+33 1 42 92 81 00", "US").unwrap(), "+33142928100");
+        assert_eq!(phone_e164("01 42 92 81 00", "FR").unwrap(), "+33142928100");
         assert!(phone_e164("12", "US").is_err());
         assert!(phone_e164("call me", "US").is_err());
         assert_eq!(phone_formatted("+14155550123"), "+1 415-555-0123");

@@ -13,6 +13,7 @@ mod events;
 mod list;
 mod meta;
 mod render;
+mod search;
 mod write;
 
 use rapport_core::FieldErrors;
@@ -21,6 +22,7 @@ use rapport_store::{Db, DbError};
 pub use accounts::{ApiKeyCreated, NewOrganization};
 pub use events::{EventPage, EventQuery};
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
+pub use search::TimeZone;
 pub use write::{Idempotency, Written};
 
 /// Who is acting: a user within one organization.
@@ -66,6 +68,9 @@ pub enum CrmError {
     /// An `Idempotency-Key` reused with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
+    /// A search query that cannot be run.
+    #[error("{}", .0.message)]
+    Query(rapport_query::QueryError),
     #[error(transparent)]
     Db(#[from] DbError),
 }

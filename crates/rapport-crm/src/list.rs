@@ -118,6 +118,12 @@ impl Crm {
                 filter_sql.push_str(&format!(" AND {expr} {sql_op} ?"));
             }
         }
+        if kinds == [Kind::SavedSearch] {
+            let shared = dialect.json_field("is_shared", JsonType::Bool);
+            filter_sql.push_str(&format!(" AND (created_by = ? OR {shared} = ?)"));
+            params.push(actor.user_id.clone().into());
+            params.push(SqlValue::Int(1));
+        }
         let default_order = if kinds.iter().all(|k| k.is_activity()) {
             "-activity_at"
         } else {

@@ -98,6 +98,9 @@ fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<Strin
             out.insert("value_currency".into(), "USD".into());
             out.insert("user_name".into(), user_name("user_id").into());
         }
+        Kind::SavedSearch => {
+            out.insert("user_id".into(), doc.created_by.clone().into());
+        }
         Kind::Task => {
             out.insert("_type".into(), "lead".into());
             out.insert("assigned_to_name".into(), user_name("assigned_to").into());

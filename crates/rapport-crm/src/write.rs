@@ -212,6 +212,8 @@ impl Crm {
         self.load_any(actor, id)
             .await?
             .filter(|d| d.kind == kind)
+            // Another user's private Smart View is as absent as another organization's.
+            .filter(|d| d.kind != Kind::SavedSearch || crate::search::view_visible(d, actor))
             .ok_or(CrmError::NotFound)
     }
 
@@ -425,6 +427,7 @@ impl Crm {
         plan: &mut Plan,
     ) -> CrmResult<Map<String, Value>> {
         let before = self.load(actor, kind, id).await?;
+        refuse_unless_owner(&before, actor)?;
         if kind.path().is_none() {
             return Err(CrmError::Refused(format!(
                 "a {} is recorded by the server and cannot be changed",
@@ -484,6 +487,7 @@ impl Crm {
 
     async fn plan_delete(&self, actor: &Actor, kind: Kind, id: &str, plan: &mut Plan) -> CrmResult<()> {
         let doc = self.load(actor, kind, id).await?;
+        refuse_unless_owner(&doc, actor)?;
         if kind.path().is_none() {
             return Err(CrmError::Refused(format!(
                 "a {} is recorded by the server and cannot be deleted",
@@ -540,6 +544,7 @@ impl Crm {
                     )));
                 }
             }
+            Kind::SavedSearch => self.refuse_if_view_used(actor, &doc).await?,
             _ => {}
         }
         plan.delete(
@@ -691,6 +696,13 @@ impl Crm {
                     .map(|l| format!("{pipeline}/{}", l.trim().to_lowercase()));
             }
             Kind::Pipeline => doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase()),
+            Kind::SavedSearch => {
+                default(doc, "is_shared", false.into());
+                default(doc, "selected_fields", Value::Array(vec![]));
+                if let Err(e) = self.check_view_query(actor, doc).await {
+                    errors.merge_prefixed("", e);
+                }
+            }
             k if k.is_custom_field() => {
                 doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase());
                 let choices = doc.data.get("choices").and_then(Value::as_array).map_or(0, Vec::len);
@@ -807,6 +819,19 @@ fn plan_status_change(actor: &Actor, meta: &OrgMeta, before: &Doc, after: &Doc, 
         &activity,
         NewEvent::created(Kind::LeadStatusChange, &activity.id, Some(&after.id), rendered),
     );
+}
+
+/// Smart Views are changed by their owner or an admin.
+fn refuse_unless_owner(doc: &Doc, actor: &Actor) -> CrmResult<()> {
+    if doc.kind == Kind::SavedSearch
+        && doc.created_by.as_deref() != Some(actor.user_id.as_str())
+        && actor.role != "admin"
+    {
+        return Err(CrmError::Forbidden(
+            "only its owner or an admin can change this Smart View".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Resolves a `status` label given instead of a `status_id`.
