@@ -121,6 +121,17 @@ pub struct EventPage {
     pub cursor_next: Option<String>,
 }
 
+/// An event as the log's consumers read it, across organizations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedEvent {
+    pub seq: i64,
+    pub organization_id: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub lead_id: Option<String>,
+    pub action: String,
+}
+
 const EVENT_COLUMNS: &str = "seq, id, object_type, object_id, lead_id, action, changed_fields, previous_data, data, user_id, request_id, date_created";
 
 impl Crm {
@@ -166,6 +177,31 @@ impl Crm {
             None
         };
         Ok(EventPage { data, cursor_next })
+    }
+
+    /// The next events of the whole log after `after`, in sequence order: what a consumer
+    /// (search index, dispatcher) tails from its durable cursor. Events commit in sequence
+    /// order on both databases (see `Dialect::event_order_lock`), so a consumer that moves
+    /// its cursor to the last event it read never steps over one still in flight.
+    pub async fn events_after(&self, after: i64, limit: usize) -> CrmResult<Vec<LoggedEvent>> {
+        let rows = self
+            .db
+            .query(
+                "SELECT seq, organization_id, object_type, object_id, lead_id, action FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                &[SqlValue::Int(after), SqlValue::Int(limit.clamp(1, 10_000) as i64)],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| LoggedEvent {
+                seq: r.int(0),
+                organization_id: r.text(1).into(),
+                object_type: r.text(2).into(),
+                object_id: r.text(3).into(),
+                lead_id: r.opt_text(4).map(Into::into),
+                action: r.text(5).into(),
+            })
+            .collect())
     }
 
     /// The newest event sequence number of the whole log (0 when empty).

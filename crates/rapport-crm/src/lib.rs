@@ -20,7 +20,7 @@ use rapport_core::FieldErrors;
 use rapport_store::{Db, DbError};
 
 pub use accounts::{ApiKeyCreated, NewOrganization};
-pub use events::{EventPage, EventQuery};
+pub use events::{EventPage, EventQuery, LoggedEvent};
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use search::TimeZone;
 pub use write::{Idempotency, Written};
