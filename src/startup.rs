@@ -46,6 +46,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if crm.is_empty().await? {
         bootstrap(&crm, &settings, &address.to_string()).await?;
     }
+    // Loads the search replica now rather than on the first search.
+    crm.start_search_replica();
     println!("Listening on http://{address}");
     tracing::info!(%address, database = %redact(&settings.database_url), "serving");
     // Served from a worker task: the main thread only waits, so both cores do the work.

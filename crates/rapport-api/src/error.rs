@@ -23,6 +23,7 @@ pub enum ApiError {
         limit: u32,
         reset_seconds: u64,
     },
+    Unavailable(String),
     /// A search query that cannot be run: `{"error", "span", "hint"}`.
     Query(rapport_query::QueryError),
     Internal(String),
@@ -43,6 +44,7 @@ impl From<CrmError> for ApiError {
                 ApiError::BadRequest(format!("this would duplicate a unique value ({index})"))
             }
             CrmError::Query(e) => ApiError::Query(e),
+            CrmError::Unavailable(message) => ApiError::Unavailable(message),
             CrmError::Db(DbError::NulInText) => ApiError::Invalid(FieldErrors::general(DbError::NulInText.to_string())),
             CrmError::Db(DbError::Backend(cause)) => ApiError::Internal(cause),
         }
@@ -74,6 +76,10 @@ impl IntoResponse for ApiError {
                 let rate = format!("limit={limit}, remaining=0, reset={reset_seconds}");
                 let headers = [("ratelimit", rate), ("retry-after", reset_seconds.to_string())];
                 return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
+            }
+            ApiError::Unavailable(message) => {
+                let body = Json(json!({"error": message}));
+                return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], body).into_response();
             }
             ApiError::Query(e) => (StatusCode::BAD_REQUEST, e.to_json()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "not found"})),

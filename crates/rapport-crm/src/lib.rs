@@ -13,6 +13,7 @@ mod events;
 mod list;
 mod meta;
 mod render;
+mod replica;
 mod search;
 mod write;
 
@@ -65,6 +66,9 @@ pub enum CrmError {
     /// The caller's role does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// Temporarily unable to answer (the search replica is catching up).
+    #[error("{0}")]
+    Unavailable(String),
     /// An `Idempotency-Key` reused with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
@@ -89,6 +93,7 @@ pub struct Crm {
     db: Db,
     config: CrmConfig,
     meta_cache: meta::MetaCache,
+    replica: std::sync::Arc<replica::LeadReplica>,
 }
 
 impl Crm {
@@ -97,6 +102,7 @@ impl Crm {
             db,
             config,
             meta_cache: meta::MetaCache::default(),
+            replica: Default::default(),
         }
     }
 

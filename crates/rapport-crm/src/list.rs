@@ -198,7 +198,7 @@ impl Crm {
         })
     }
 
-    async fn contacts_of_many(&self, actor: &Actor, leads: &[Doc]) -> CrmResult<Vec<Doc>> {
+    pub(crate) async fn contacts_of_many(&self, actor: &Actor, leads: &[Doc]) -> CrmResult<Vec<Doc>> {
         if leads.is_empty() {
             return Ok(vec![]);
         }

@@ -1,11 +1,11 @@
 //! Lead search with the query language: the organization's schema as a search context,
 //! stored leads as the evaluator's `Lead`s, and Smart View rules.
 //!
-//! Leads are found by running the reference evaluator (`rapport_query::search`) over the
-//! organization's leads read from the store. That is exact by definition and fresh (a
-//! write is visible to the next search), but it reads every lead of the organization per
-//! query; the Tantivy index that answers in milliseconds at a million leads replaces it
-//! behind `search_leads` and must return the same leads in the same order.
+//! Leads are found by running the reference evaluator over this node's in-memory replica
+//! (`replica.rs`). That is exact by definition, and a search waits for the replica to catch
+//! up with the log, so it is fresh; but each query evaluates every lead of the
+//! organization. The Tantivy index that answers in milliseconds at a million leads is to
+//! replace the scan behind `search_leads`, returning the same leads in the same order.
 
 use std::collections::HashMap;
 
@@ -44,6 +44,8 @@ impl Crm {
     }
 
     /// The leads a query matches, in its order, a page of them rendered, and the total.
+    /// Runs on this node's replica once it has caught up with the log, so a search sees
+    /// every write committed before it started.
     pub async fn search_leads(
         &self,
         actor: &Actor,
@@ -53,21 +55,57 @@ impl Crm {
         limit: usize,
     ) -> CrmResult<Page> {
         let resolved = self.resolve_query(actor, query, tz).await?;
+        self.replica_caught_up().await?;
+        let (total, ids) = self.replica.with_leads(&actor.organization_id, |leads| {
+            let mut found: Vec<&Lead> = leads
+                .into_iter()
+                .filter(|lead| rapport_query::matches(&resolved, lead))
+                .collect();
+            rapport_query::sort_leads(&resolved, &mut found);
+            let ids: Vec<String> = found
+                .iter()
+                .skip(skip)
+                .take(limit)
+                .map(|lead| lead.id.clone())
+                .collect();
+            (found.len(), ids)
+        });
         let meta = self.meta(actor).await?;
-        let (docs, leads) = self.load_search_leads(actor, &meta).await?;
-        let found = rapport_query::search(&resolved, &leads);
-        let total = found.len();
-        let page: Vec<&Lead> = found.into_iter().skip(skip).take(limit).collect();
-        let data = page
+        let docs = self.leads_by_id(actor, &ids).await?;
+        let contacts = self.contacts_of_many(actor, &docs).await?;
+        let by_id: HashMap<&str, &Doc> = docs.iter().map(|d| (d.id.as_str(), d)).collect();
+        // In the search's order; a lead deleted since the search ran is left out.
+        let data: Vec<_> = ids
             .iter()
-            .filter_map(|lead| docs.get(&lead.id))
-            .map(|(doc, contacts)| render(doc, &meta, contacts))
-            .collect::<Vec<_>>();
+            .filter_map(|id| by_id.get(id.as_str()))
+            .map(|doc| {
+                let own: Vec<Doc> = contacts
+                    .iter()
+                    .filter(|c| c.lead_id.as_deref() == Some(doc.id.as_str()))
+                    .cloned()
+                    .collect();
+                render(doc, &meta, &own)
+            })
+            .collect();
         Ok(Page {
             has_more: skip + data.len() < total && limit > 0,
             data,
             total_results: total as i64,
         })
+    }
+
+    async fn leads_by_id(&self, actor: &Actor, ids: &[String]) -> CrmResult<Vec<Doc>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND id IN ({}) AND object_type = 'lead'",
+            vec!["?"; ids.len()].join(", ")
+        );
+        let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
+        params.extend(ids.iter().map(SqlValue::from));
+        let rows = self.db.query(&sql, &params).await?;
+        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
     }
 
     /// Smart Views the actor may see: their own and the shared ones.
@@ -79,38 +117,6 @@ impl Crm {
             .map(|r| Doc::from_row(&actor.organization_id, r))
             .collect::<CrmResult<Vec<_>>>()?;
         Ok(views.into_iter().filter(|v| view_visible(v, actor)).collect())
-    }
-
-    /// Every lead of the organization with its related objects, keyed by id for rendering.
-    async fn load_search_leads(
-        &self,
-        actor: &Actor,
-        meta: &OrgMeta,
-    ) -> CrmResult<(HashMap<String, (Doc, Vec<Doc>)>, Vec<Lead>)> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND lead_id IS NOT NULL ORDER BY date_created, id"
-        );
-        let rows = self.db.query(&sql, &[SqlValue::from(&actor.organization_id)]).await?;
-        let mut by_lead: HashMap<String, (Option<Doc>, Vec<Doc>)> = HashMap::new();
-        for row in &rows {
-            let doc = Doc::from_row(&actor.organization_id, row)?;
-            let Some(lead_id) = doc.lead_id.clone() else { continue };
-            let entry = by_lead.entry(lead_id).or_default();
-            if doc.kind == Kind::Lead {
-                entry.0 = Some(doc);
-            } else {
-                entry.1.push(doc);
-            }
-        }
-        let mut docs = HashMap::with_capacity(by_lead.len());
-        let mut leads = Vec::with_capacity(by_lead.len());
-        for (id, (lead, children)) in by_lead {
-            let Some(lead) = lead else { continue };
-            leads.push(lead_of(&lead, &children, meta));
-            let contacts = children.into_iter().filter(|c| c.kind == Kind::Contact).collect();
-            docs.insert(id, (lead, contacts));
-        }
-        Ok((docs, leads))
     }
 
     /// Checks a Smart View's query before it is stored: it must parse and resolve, and
@@ -305,7 +311,7 @@ fn custom_values(doc: &Doc, meta: &OrgMeta) -> CustomValues {
 }
 
 /// A stored lead and its related objects as the evaluator's `Lead`.
-fn lead_of(lead: &Doc, children: &[Doc], meta: &OrgMeta) -> Lead {
+pub(crate) fn lead_of(lead: &Doc, children: &[Doc], meta: &OrgMeta) -> Lead {
     let status_label = |kind: Kind, id: Option<&str>| {
         id.and_then(|id| meta.find(kind, id))
             .and_then(|s| s.str("label"))

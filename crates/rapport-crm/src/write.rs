@@ -188,7 +188,11 @@ impl Crm {
                 .iter()
                 .map(|e| e.insert_stmt(&actor.organization_id, Some(&actor.user_id), &now)),
         );
-        match self.db.batch(stmts).await {
+        let result = self.db.batch(stmts).await;
+        if result.is_ok() {
+            self.replica.wake.notify_one();
+        }
+        match result {
             Ok(outputs) => Ok(outputs[first_event..]
                 .iter()
                 .filter_map(|o| o.rows.first())
