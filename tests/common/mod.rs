@@ -15,6 +15,52 @@ pub enum Backend {
     Postgres,
 }
 
+/// Starts `rapport serve` on `database_url`; returns the process, its base URL, and the API
+/// key it printed if it set up a fresh database.
+fn spawn_server(
+    data_dir: &std::path::Path,
+    database_url: &str,
+    extra_args: &[&str],
+) -> (Child, String, Option<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-email",
+            "admin@test.example",
+        ])
+        .args(extra_args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--database-url")
+        .arg(database_url)
+        .env("RAPPORT_LOG", "warn")
+        .env_remove("RAPPORT_CONFIG")
+        .current_dir(data_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the rapport binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut api_key = None;
+    let base = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("the server exited before listening ({database_url})"))
+            .unwrap();
+        if let Some(key) = line.trim().strip_prefix("API key: ") {
+            api_key = Some(key.to_string());
+        }
+        if let Some(addr) = line.strip_prefix("Listening on ") {
+            break addr.trim().to_string();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, base, api_key)
+}
+
 /// Where the PostgreSQL tests find a server: `RAPPORT_TEST_POSTGRES_URL`, else the local one.
 pub fn postgres_base_url() -> String {
     std::env::var("RAPPORT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
@@ -59,6 +105,7 @@ pub struct TestServer {
     pg_database: Option<String>,
     data_dir: PathBuf,
     child: Child,
+    second_node: Option<Child>,
     agent: ureq::Agent,
 }
 
@@ -117,43 +164,7 @@ impl TestServer {
                 (format!("{}/{db}", postgres_base_url()), Some(db))
             }
         };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rapport"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-email",
-                "admin@test.example",
-            ])
-            .args(extra_args)
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .arg("--database-url")
-            .arg(&database_url)
-            .env("RAPPORT_LOG", "warn")
-            .env_remove("RAPPORT_CONFIG")
-            .current_dir(&data_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the rapport binary starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut api_key = None;
-        let base = loop {
-            let line = lines
-                .next()
-                .unwrap_or_else(|| panic!("the server exited before listening ({backend:?})"))
-                .unwrap();
-            if let Some(key) = line.trim().strip_prefix("API key: ") {
-                api_key = Some(key.to_string());
-            }
-            if let Some(addr) = line.strip_prefix("Listening on ") {
-                break addr.trim().to_string();
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, base, api_key) = spawn_server(&data_dir, &database_url, extra_args);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -168,7 +179,19 @@ impl TestServer {
             data_dir,
             child,
             agent,
+            second_node: None,
         })
+    }
+
+    /// Another server process on the same database (PostgreSQL: another node), and its
+    /// address. It is stopped with this one.
+    pub fn start_second_node(&mut self) -> String {
+        let dir = self.data_dir.join("node2");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (child, base, api_key) = spawn_server(&dir, &self.database_url, &[]);
+        assert!(api_key.is_none(), "a second node finds the database set up");
+        self.second_node = Some(child);
+        base
     }
 
     /// Creates another organization with its admin through the CLI; returns its API key.
@@ -309,8 +332,10 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in std::iter::once(&mut self.child).chain(self.second_node.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.data_dir);
         if let Some(db) = &self.pg_database {
             drop_postgres_database(db);

@@ -149,8 +149,8 @@ impl Crm {
             stmts.push(d.insert_stmt());
             events.push(NewEvent::created(d.kind, &d.id, None, render(d, &meta, &[])));
         }
-        stmts.extend(self.db.dialect().event_order_lock());
-        stmts.extend(events.iter().map(|e| e.insert_stmt(&org_id, Some(&user_id), &now)));
+        let inserts = events.iter().map(|e| e.insert_stmt(&org_id, Some(&user_id), &now));
+        self.db.dialect().append_events(&mut stmts, inserts);
         self.db.batch(stmts).await?;
         Ok(actor)
     }
@@ -334,8 +334,9 @@ impl Crm {
             "UPDATE organizations SET name = ?, date_updated = ? WHERE id = ?",
             vec![name.into(), now.clone().into(), id.into()],
         )];
-        stmts.extend(self.db.dialect().event_order_lock());
-        stmts.push(event.insert_stmt(id, Some(&actor.user_id), &now));
+        self.db
+            .dialect()
+            .append_events(&mut stmts, [event.insert_stmt(id, Some(&actor.user_id), &now)]);
         self.db.batch(stmts).await?;
         Ok(after)
     }

@@ -181,7 +181,7 @@ impl Crm {
 
     /// The next events of the whole log after `after`, in sequence order: what a consumer
     /// (search index, dispatcher) tails from its durable cursor. Events commit in sequence
-    /// order on both databases (see `Dialect::event_order_lock`), so a consumer that moves
+    /// order on both databases (see `Dialect::append_events`), so a consumer that moves
     /// its cursor to the last event it read never steps over one still in flight.
     pub async fn events_after(&self, after: i64, limit: usize) -> CrmResult<Vec<LoggedEvent>> {
         let rows = self

@@ -29,8 +29,12 @@ const RELOAD_BATCH: usize = 500;
 const TAIL_BATCH: usize = 5_000;
 /// How long a search waits for the replica to catch up with the log.
 const FRESHNESS_WAIT: Duration = Duration::from_secs(5);
-/// A safety net for writes made by other nodes until they wake this one (LISTEN/NOTIFY).
+/// How often an idle tailer looks at the log anyway: other processes writing the same
+/// SQLite file (the CLI) do not wake it.
 const IDLE_RECHECK: Duration = Duration::from_millis(500);
+/// The same where other nodes' commits wake the tailer (PostgreSQL LISTEN/NOTIFY): only a
+/// safety net for a notification lost while reconnecting.
+const IDLE_RECHECK_LISTENING: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 pub struct LeadReplica {
@@ -92,11 +96,27 @@ impl Crm {
             }
         };
         self.replica.applied.send_replace(Some(cursor));
+        let mut other_nodes = self.db.listen_events();
         loop {
             let wake = self.replica.wake.notified();
             match self.events_after(cursor, TAIL_BATCH).await {
                 Ok(events) if events.is_empty() => {
-                    let _ = tokio::time::timeout(IDLE_RECHECK, wake).await;
+                    let recheck = if other_nodes.is_some() {
+                        IDLE_RECHECK_LISTENING
+                    } else {
+                        IDLE_RECHECK
+                    };
+                    let remote = async {
+                        match other_nodes.as_mut() {
+                            Some(notifications) => notifications.recv().await.is_some(),
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = wake => {}
+                        listening = remote => if !listening { other_nodes = None },
+                        _ = tokio::time::sleep(recheck) => {}
+                    }
                 }
                 Ok(events) => match self.replica_apply(&events).await {
                     Ok(()) => {

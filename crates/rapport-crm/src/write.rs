@@ -171,7 +171,7 @@ impl Crm {
         Ok(Some(Written { object, event_seq: 0 }))
     }
 
-    /// Commits the plan; events go last, behind the dialect's ordering lock.
+    /// Commits the plan; events go last (`Dialect::append_events`).
     async fn commit(&self, actor: &Actor, kind: Kind, plan: Plan) -> CrmResult<i64> {
         let Plan { mut stmts, events } = plan;
         if crate::meta::is_meta_kind(kind) {
@@ -180,20 +180,17 @@ impl Crm {
                 vec![actor.organization_id.clone().into()],
             ));
         }
-        let first_event = stmts.len() + usize::from(self.db.dialect().event_order_lock().is_some());
-        stmts.extend(self.db.dialect().event_order_lock());
         let now = time::format(time::now());
-        stmts.extend(
-            events
-                .iter()
-                .map(|e| e.insert_stmt(&actor.organization_id, Some(&actor.user_id), &now)),
-        );
+        let inserts = events
+            .iter()
+            .map(|e| e.insert_stmt(&actor.organization_id, Some(&actor.user_id), &now));
+        let event_stmts = self.db.dialect().append_events(&mut stmts, inserts);
         let result = self.db.batch(stmts).await;
         if result.is_ok() {
             self.replica.wake.notify_one();
         }
         match result {
-            Ok(outputs) => Ok(outputs[first_event..]
+            Ok(outputs) => Ok(outputs[event_stmts]
                 .iter()
                 .filter_map(|o| o.rows.first())
                 .map(|r| r.int(0))

@@ -65,17 +65,33 @@ impl Dialect {
         }
     }
 
-    /// A write that needs the events it inserts to commit in sequence order: on PostgreSQL
-    /// a sequence value is taken before commit, so without this lock a reader could see
-    /// seq 11 committed while 10 is still in flight and step over it for good. SQLite has
-    /// one writer, so no gaps and no lock.
-    pub fn event_order_lock(self) -> Option<Stmt> {
-        match self {
-            Dialect::Sqlite => None,
-            Dialect::Postgres => Some(Stmt::new("SELECT pg_advisory_xact_lock(72432)", vec![])),
+    /// Appends event inserts to a write batch; returns where they stand in it.
+    ///
+    /// On PostgreSQL a sequence value is taken before commit, so a reader could see seq 11
+    /// committed while 10 is still in flight and step over it for good. A transaction-scoped
+    /// lock taken just before the inserts makes events commit in sequence order; a
+    /// notification, delivered at commit, wakes the log's tailers on every node. SQLite has
+    /// one writer, so no gaps; its tailers are woken in process.
+    pub fn append_events(
+        self,
+        batch: &mut Vec<Stmt>,
+        events: impl IntoIterator<Item = Stmt>,
+    ) -> std::ops::Range<usize> {
+        if self == Dialect::Postgres {
+            batch.push(Stmt::new("SELECT pg_advisory_xact_lock(72432)", vec![]));
         }
+        let start = batch.len();
+        batch.extend(events);
+        let end = batch.len();
+        if self == Dialect::Postgres {
+            batch.push(Stmt::new(format!("SELECT pg_notify('{EVENTS_CHANNEL}', '')"), vec![]));
+        }
+        start..end
     }
 }
+
+/// The PostgreSQL notification channel that announces new events.
+pub const EVENTS_CHANNEL: &str = "rapport_events";
 
 /// How many rows a statement in a batch must change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +198,15 @@ impl Db {
         match self {
             Db::Sqlite(db) => db.write(stmts).await,
             Db::Postgres(db) => db.batch(&stmts).await,
+        }
+    }
+
+    /// Wakes on every event committed by any node (PostgreSQL LISTEN/NOTIFY), or `None`
+    /// where the database has no such channel (SQLite: one process writes).
+    pub fn listen_events(&self) -> Option<tokio::sync::mpsc::Receiver<()>> {
+        match self {
+            Db::Sqlite(_) => None,
+            Db::Postgres(db) => Some(db.listen(EVENTS_CHANNEL)),
         }
     }
 

@@ -12,6 +12,7 @@ use crate::{numbered_placeholders, DbError, DbResult, Expect, Row, SqlValue, Stm
 #[derive(Clone)]
 pub struct PgDb {
     pool: Pool,
+    config: tokio_postgres::Config,
 }
 
 impl PgDb {
@@ -21,7 +22,7 @@ impl PgDb {
             .map_err(|e| DbError::Backend(format!("bad PostgreSQL URL: {e}")))?;
         create_database_if_missing(&config).await?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -37,7 +38,26 @@ impl PgDb {
                 .await
                 .map_err(|e| DbError::Backend(format!("cannot connect to PostgreSQL: {e}")))?,
         );
-        Ok(PgDb { pool })
+        Ok(PgDb { pool, config })
+    }
+
+    /// Listens on `channel` on a connection of its own, reconnecting when it drops; every
+    /// notification (and every reconnection, which may have missed some) sends a wake-up.
+    pub fn listen(&self, channel: &'static str) -> tokio::sync::mpsc::Receiver<()> {
+        let (wake, woken) = tokio::sync::mpsc::channel(1);
+        let config = self.config.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = listen_once(&config, channel, &wake).await {
+                    tracing::warn!(error = %e, channel, "LISTEN connection lost; reconnecting");
+                }
+                if wake.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+        woken
     }
 
     pub async fn query(&self, sql: &str, params: &[SqlValue]) -> DbResult<Vec<Row>> {
@@ -81,6 +101,45 @@ impl PgDb {
         tx.commit().await.map_err(translate)?;
         Ok(outputs)
     }
+}
+
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    channel: &str,
+    wake: &tokio::sync::mpsc::Sender<()>,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let (messages, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+    // The connection must be driven for LISTEN to run and notifications to arrive.
+    let driver = tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            let done = message.is_err();
+            if messages.send(message).is_err() || done {
+                break;
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {channel}")).await?;
+    // Whatever was committed while not listening is read by the tailer on this wake-up.
+    let _ = wake.try_send(());
+    while let Some(message) = incoming.recv().await {
+        match message {
+            Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                // A full channel already holds a wake-up: the tailer reads everything new.
+                let _ = wake.try_send(());
+            }
+            Ok(_) => {}
+            Err(e) => {
+                driver.abort();
+                return Err(e);
+            }
+        }
+        if wake.is_closed() {
+            break;
+        }
+    }
+    driver.abort();
+    Ok(())
 }
 
 async fn create_database_if_missing(config: &tokio_postgres::Config) -> DbResult<()> {
