@@ -148,7 +148,7 @@ pub struct DbConfig {
 #[derive(Clone)]
 pub enum Db {
     Sqlite(Arc<sqlite::SqliteDb>),
-    Postgres(postgres::PgDb),
+    Postgres(Box<postgres::PgDb>),
 }
 
 impl Db {
@@ -156,7 +156,9 @@ impl Db {
     /// does not exist yet is created.
     pub async fn open(config: &DbConfig) -> DbResult<Db> {
         let db = if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
-            Db::Postgres(postgres::PgDb::connect(&config.url, config.max_connections).await?)
+            Db::Postgres(Box::new(
+                postgres::PgDb::connect(&config.url, config.max_connections).await?,
+            ))
         } else {
             let path = config.url.strip_prefix("sqlite://").unwrap_or(&config.url);
             Db::Sqlite(Arc::new(sqlite::SqliteDb::open(
