@@ -6,6 +6,10 @@
 //! latency percentiles.
 //!
 //!     cargo build --release --workspace && target/release/rapport-bench [--seconds 10] [--connections 32] [--backend sqlite|postgres|both]
+//!
+//! With `--search-leads N [--runs 50]` it runs the search benchmark instead (`search.rs`).
+
+mod search;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -21,6 +25,9 @@ struct Options {
     connections: usize,
     backends: Vec<&'static str>,
     seed_leads: usize,
+    /// Run the search benchmark on this many generated leads instead of the API one.
+    search_leads: Option<usize>,
+    runs: usize,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -29,6 +36,8 @@ fn options() -> anyhow::Result<Options> {
         connections: 32,
         backends: vec!["sqlite", "postgres"],
         seed_leads: 2000,
+        search_leads: None,
+        runs: 50,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -38,6 +47,8 @@ fn options() -> anyhow::Result<Options> {
             "--seconds" => o.seconds = value.parse().context("--seconds")?,
             "--connections" => o.connections = value.parse().context("--connections")?,
             "--seed-leads" => o.seed_leads = value.parse().context("--seed-leads")?,
+            "--search-leads" => o.search_leads = Some(value.parse().context("--search-leads")?),
+            "--runs" => o.runs = value.parse().context("--runs")?,
             "--backend" => {
                 o.backends = match value.as_str() {
                     "sqlite" => vec!["sqlite"],
@@ -112,14 +123,28 @@ impl Server {
     }
 
     fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Vec<u8> {
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.addr,
-            self.auth,
-            body.len()
-        )
-        .into_bytes()
+        self.request_builder()(method, path, body)
+    }
+
+    /// Builds raw HTTP/1.1 requests for this server, from any task.
+    fn request_builder(&self) -> impl Fn(&str, &str, Option<&Value>) -> Vec<u8> + Send + 'static {
+        let (addr, auth) = (self.addr.clone(), self.auth.clone());
+        move |method, path, body| {
+            let body = body.map(|b| b.to_string()).unwrap_or_default();
+            let length = body.len();
+            format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{body}")
+                .into_bytes()
+        }
+    }
+
+    /// The server's resident memory.
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
     }
 }
 
@@ -316,6 +341,14 @@ fn main() -> anyhow::Result<()> {
     let o = options()?;
     // One thread for the load generator: the server keeps the other core.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if let Some(leads) = o.search_leads {
+        for backend in &o.backends {
+            println!("\n## {backend}: search over {leads} generated leads");
+            let server = Server::start(backend)?;
+            runtime.block_on(search::run(&server, leads, o.runs, o.connections))?;
+        }
+        return Ok(());
+    }
     let mut all = Vec::new();
     for backend in &o.backends {
         all.push((*backend, runtime.block_on(bench_backend(backend, &o))?));

@@ -15,6 +15,11 @@ use crate::text;
 /// recursion over the tree stays shallow whatever a user or a client sends.
 pub const MAX_DEPTH: usize = 32;
 
+/// How deep a tree from the JSON form may be before its nesting is measured. A level the
+/// parser counts is at most three levels of the tree (`call(a b or c)`: related, `or`,
+/// `and`), so this is never the limit that refuses a tree a query string can give.
+const TREE_DEPTH: usize = 3 * MAX_DEPTH + 3;
+
 /// Where a node came from in the query string, in bytes; empty for the JSON form.
 ///
 /// Spans are not part of a node's identity (like `syn`'s spans): two trees that differ
@@ -247,6 +252,23 @@ impl Node {
             Node::Field { spans, .. } => spans.clause(),
         }
     }
+
+    /// Every Smart View this node includes with `in:`, as written (an id or a name), in
+    /// the order they appear, repeats kept. The views they name are not expanded.
+    pub fn saved_search_refs(&self) -> Vec<&str> {
+        let mut refs = Vec::new();
+        // An explicit stack: a tree built in code need not respect `MAX_DEPTH`.
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::And { queries, .. } | Node::Or { queries, .. } => stack.extend(queries.iter().rev()),
+                Node::Not { query, .. } | Node::Related { query, .. } => stack.push(query),
+                Node::SavedSearch { id, .. } => refs.push(id.as_str()),
+                Node::Text { .. } | Node::Field { .. } => {}
+            }
+        }
+        refs
+    }
 }
 
 /// A whole query: the filter and the explicit sort keys.
@@ -296,7 +318,23 @@ impl Query {
             Node::And { ref queries, .. } if queries.is_empty() => query,
             node => canonical(node, 1)?,
         };
+        // The same limit as the parser's, on the string the tree prints as: the JSON of
+        // every query string is accepted, and every tree accepted prints to a query string
+        // that parses.
+        if print::nesting(&query) > MAX_DEPTH {
+            return Err(QueryError::new(
+                format!("the query nests more than {MAX_DEPTH} levels deep"),
+                here,
+            ));
+        }
         Ok(Query { query, sort })
+    }
+
+    /// Every Smart View the query includes with `in:` anywhere in its tree, as written
+    /// (an id or a name), in order. A Smart View that another one refers to this way
+    /// should not be deleted.
+    pub fn saved_search_refs(&self) -> Vec<&str> {
+        self.query.saved_search_refs()
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -312,9 +350,14 @@ impl fmt::Display for Query {
 
 /// Brings a node from the JSON form to the parser's form, refusing what no query string
 /// could say.
+///
+/// `depth` counts every level of the tree, which is deeper than the parentheses, `not`s
+/// and related clauses that [`MAX_DEPTH`] limits (`(a b or c)` is one group but two
+/// levels); this bound only keeps the recursion shallow, [`print::nesting`] applies the
+/// parser's limit afterwards.
 fn canonical(node: Node, depth: usize) -> QueryResult<Node> {
     let here = Span::default();
-    if depth > MAX_DEPTH {
+    if depth > TREE_DEPTH {
         return Err(QueryError::new(
             format!("the query nests more than {MAX_DEPTH} levels deep"),
             here,

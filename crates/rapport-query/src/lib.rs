@@ -18,9 +18,49 @@
 //! * [`matches()`], [`search`] and [`sort_leads`] evaluate a [`ResolvedQuery`] on plain
 //!   [`Lead`] data; the search index must agree with them.
 //! * [`explain`] says what a resolved query does, in plain words.
+//! * [`complete`] suggests what may be typed at the cursor of the search bar.
+//! * [`Query::saved_search_refs`] lists the Smart Views a query includes with `in:` (as
+//!   written: ids or names), so that a view another one uses is not deleted.
 //!
 //! Every failure is a [`QueryError`] with a byte span into the query string and a hint.
 //! No input makes the parser panic; a property test holds it to that.
+//!
+//! # Autocomplete
+//!
+//! `complete(input, cursor, ctx)` reads the query up to the byte offset `cursor` with a
+//! forgiving tokenizer (an open quote or a `call(` without its `)` are normal while
+//! typing) and returns a [`Completion`]: the byte span to replace (the whole token at
+//! the cursor) and at most [`MAX_SUGGESTIONS`] [`Suggestion`]s, each with its text
+//! (quoted when it must be), a [`SuggestionKind`] and a short detail; all serialize to
+//! JSON in snake_case. In a field name it offers the fields of the scope that start with
+//! what is typed (folded), inserted with `:` (`status:`, `"custom.Lead Source":`), and
+//! `has:`, `in:`, `sort:`, `call(` and the keywords where they may stand; inside a related
+//! clause, that object's fields. After `field OP` it offers the values of the field's
+//! type: statuses, users by email (`me` first), choices, date words, `yes`/`no`, Smart
+//! Views, sortable fields. Every suggestion parses and resolves (a Smart View only as well
+//! as its own query does). A custom field is suggested as `"custom.Lead Source"`: the
+//! form `custom."Lead Source"` is two tokens to the parser, so it is completed to the
+//! quoted whole.
+//!
+//! # Fuzzing
+//!
+//! `crates/rapport-query/fuzz` is a cargo-fuzz project (its own workspace, so the main
+//! build ignores it) with one target, `parse`: arbitrary bytes, read as UTF-8 lossily,
+//! must not make [`parse`] or [`complete`] panic, an error's span must lie within the
+//! input, and a parsed query must satisfy `parse(print(q)) == q` and survive the JSON
+//! form. `fuzz/corpus/parse/` holds a seed corpus of one query per file. With a nightly
+//! toolchain and `cargo install cargo-fuzz`:
+//!
+//! ```text
+//! cd crates/rapport-query
+//! cargo +nightly fuzz run parse                      # until stopped; crashes go to fuzz/artifacts/
+//! cargo +nightly fuzz run parse -- -max_total_time=60
+//! ```
+//!
+//! CI runs on stable and does not fuzz: the proptests in `tests/it/props.rs` hold the
+//! same properties over random near-queries and arbitrary Unicode (thousands of cases
+//! per run, failures recorded in `tests/proptest-regressions/`), and
+//! `tests/it/complete.rs` holds [`complete`] to never panicking at any cursor.
 //!
 //! # Grammar
 //!
@@ -60,7 +100,10 @@
 //!   prints and parses back unchanged: one-child `and`/`or` are unwrapped, empty ones
 //!   (other than the whole query) are refused, a value that cannot be written bare (it
 //!   has a space, starts a text with `-`, is a keyword) is a phrase, and a field node
-//!   named `in` is a saved search. JSON errors have the span `(0, 0)`.
+//!   named `in` is a saved search. JSON errors have the span `(0, 0)`. Nesting is
+//!   limited as the parser counts it on the printed string (parentheses, `not`s,
+//!   related clauses), so the JSON of every query string is accepted. An empty quoted
+//!   field name (`"":x`) or Smart View (`in:""`) is a parse error, as it is in JSON.
 //! * **Words before `(`.** A word touching `(` that is not a related kind (`acme(`) is
 //!   an error naming the nearest kind, rather than silently text and a group. A lone `-`
 //!   followed by a space is an error. A `\` before anything but `"` or `\` is itself.
@@ -96,6 +139,7 @@
 //!   may include one another at most 64 times per query.
 
 mod ast;
+mod complete;
 mod dates;
 mod error;
 mod eval;
@@ -112,6 +156,7 @@ mod schema;
 mod text;
 
 pub use ast::{Direction, FieldSpans, Node, ObjectType, Op, Query, SortKey, Span, MAX_DEPTH};
+pub use complete::{complete, Completion, Suggestion, SuggestionKind, MAX_SUGGESTIONS};
 pub use error::{QueryError, QueryResult};
 pub use eval::matches;
 pub use explain::explain;

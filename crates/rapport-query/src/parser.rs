@@ -326,6 +326,12 @@ impl Parser {
             TokenKind::Quoted(q) => (q, true),
             _ => unreachable!("clauses start with a word or a quoted string"),
         };
+        // No field has an empty name, and the JSON form refuses one: say so here, so that
+        // every query that parses can be sent as JSON.
+        if field.is_empty() {
+            return Err(QueryError::new("empty quotes", term.span)
+                .with_hint("put the field's name inside the quotes: `\"custom.Lead Source\":web`"));
+        }
         let (value, phrase, value_span) = match self.advance() {
             Some(Token {
                 kind: TokenKind::Word(w),
@@ -358,6 +364,10 @@ impl Parser {
             if op != Op::Matches {
                 return Err(QueryError::new(format!("`in` takes `:`, not `{op}`"), op_span)
                     .with_hint("write `in:\"Smart View name\"`"));
+            }
+            if value.is_empty() {
+                return Err(QueryError::new("empty quotes", spans.value)
+                    .with_hint("write the Smart View's name or id: `in:\"Smart View name\"`"));
             }
             return Ok(Some(Node::SavedSearch {
                 id: value,

@@ -88,6 +88,25 @@ fn write_node(out: &mut String, node: &Node, context: Context) {
     }
 }
 
+/// How deep the parser nests when it reads the node back (parentheses, `not`/`-` and
+/// related clauses, as `MAX_DEPTH` counts them), with the parentheses `write_node` adds.
+pub(crate) fn nesting(node: &Node) -> usize {
+    fn depth(node: &Node, context: Context) -> usize {
+        let deepest = |queries: &[Node], inner| queries.iter().map(|q| depth(q, inner)).max().unwrap_or(0);
+        match node {
+            Node::And { queries, .. } => {
+                let parenthesized = matches!(context, Context::InAnd | Context::Negated);
+                usize::from(parenthesized) + deepest(queries, Context::InAnd)
+            }
+            Node::Or { queries, .. } => usize::from(context != Context::Top) + deepest(queries, Context::InOr),
+            Node::Not { query, .. } => 1 + depth(query, Context::Negated),
+            Node::Related { query, .. } => 1 + depth(query, Context::Top),
+            Node::Text { .. } | Node::Field { .. } | Node::SavedSearch { .. } => 0,
+        }
+    }
+    depth(node, Context::Top)
+}
+
 fn write_group(out: &mut String, queries: &[Node], separator: &str, inner: Context, parenthesize: bool) {
     if parenthesize {
         out.push('(');

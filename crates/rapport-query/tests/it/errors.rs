@@ -138,6 +138,12 @@ fn empty_groups_and_words_without_letters() {
     check("&", "0..1 `&` has no letter or digit to search for");
     check("a * b", "2..3 `*` has no letter or digit to search for");
     check(r#""""#, "0..2 empty quotes");
+    check(r#"a "":x"#, "2..4 empty quotes");
+    check(r#"in:"" a"#, "3..5 empty quotes");
+    check_hint(
+        r#""" : x"#,
+        r#"put the field's name inside the quotes: `"custom.Lead Source":web`"#,
+    );
     check("- a", "0..1 `-` must touch the clause it leaves out");
     check("calls(x)", "0..6 `calls(` is not a related clause");
     check_hint(

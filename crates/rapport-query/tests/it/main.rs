@@ -1,5 +1,6 @@
 //! The crate's tests, in one binary: data-driven `check` helpers per area.
 
+mod complete;
 mod dates;
 mod errors;
 mod eval;

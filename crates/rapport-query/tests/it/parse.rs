@@ -176,3 +176,26 @@ fn nesting_up_to_the_limit_is_fine() {
     let nots = format!("{}a", "-".repeat(32));
     assert!(parse(&nots).is_ok());
 }
+
+#[test]
+fn saved_search_refs_lists_every_in_clause_as_written() {
+    let refs = |input: &str| -> Vec<String> {
+        let query = parse(input).unwrap();
+        query.saved_search_refs().into_iter().map(String::from).collect()
+    };
+    assert!(refs("").is_empty());
+    assert!(refs("status:cold inbox:x \"in:y\" sort:name").is_empty());
+    assert_eq!(
+        refs(r#"in:v_cold (a or -in:"Big Deals") not (b IN:x) in:v_cold sort:-name"#),
+        ["v_cold", "Big Deals", "x", "v_cold"]
+    );
+    // Inside a related clause it is an error for the binder, but still a reference.
+    assert_eq!(refs("call(in:v_a) or in:v_b"), ["v_a", "v_b"]);
+    let json = serde_json::json!({"query": {"type": "or", "queries": [
+        {"type": "saved_search", "id": "v_1"},
+        {"type": "not", "query": {"type": "field", "field": "in", "op": ":", "value": "Cold Leads"}},
+    ]}});
+    let query = Query::from_json(&json).unwrap();
+    assert_eq!(query.saved_search_refs(), ["v_1", "Cold Leads"]);
+    assert_eq!(query.query.saved_search_refs(), ["v_1", "Cold Leads"]);
+}

@@ -1,9 +1,9 @@
 //! Property tests: the parser never panics on any input, its error spans stay within the
-//! input, and whatever parses prints back to itself. The binder and evaluator never panic
-//! on what parses.
+//! input, and whatever parses prints back to itself and survives the JSON form. The binder
+//! and evaluator never panic on what parses.
 
 use proptest::prelude::*;
-use rapport_query::{explain, matches, parse, print, resolve, search};
+use rapport_query::{explain, matches, parse, print, resolve, search, Query};
 
 use crate::fixture::{context, leads};
 
@@ -161,6 +161,7 @@ proptest! {
             Ok(query) => {
                 let printed = print(&query);
                 prop_assert_eq!(parse(&printed), Ok(query.clone()), "printed {:?} from {:?}", printed, input);
+                prop_assert_eq!(Query::from_json(&query.to_json()), Ok(query.clone()), "JSON of {:?}", input);
                 match resolve(&query, &context()) {
                     Err(e) => prop_assert!(on_char_boundaries(&input, e.span), "{:?} for {:?}", e.span, input),
                     Ok(resolved) => {
@@ -180,7 +181,7 @@ proptest! {
             Err(e) => prop_assert!(on_char_boundaries(&input, e.span), "{:?} for {:?}", e.span, input),
             Ok(query) => {
                 prop_assert_eq!(parse(&print(&query)), Ok(query.clone()));
-                prop_assert_eq!(rapport_query::Query::from_json(&query.to_json()), Ok(query.clone()));
+                prop_assert_eq!(Query::from_json(&query.to_json()), Ok(query.clone()));
                 if let Ok(resolved) = resolve(&query, &context()) {
                     let found = search(&resolved, &leads);
                     // `-(q)` accepts exactly the leads `q` rejects.
@@ -197,8 +198,12 @@ proptest! {
 
     #[test]
     fn arbitrary_unicode_never_panics(input in any::<String>()) {
-        if let Err(e) = parse(&input) {
-            prop_assert!(on_char_boundaries(&input, e.span));
+        match parse(&input) {
+            Err(e) => prop_assert!(on_char_boundaries(&input, e.span)),
+            Ok(query) => {
+                prop_assert_eq!(parse(&print(&query)), Ok(query.clone()));
+                prop_assert_eq!(Query::from_json(&query.to_json()), Ok(query.clone()));
+            }
         }
     }
 }

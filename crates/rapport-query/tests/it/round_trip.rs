@@ -188,3 +188,24 @@ fn json_nesting_is_capped() {
     assert_eq!(e.message, "the query nests more than 32 levels deep");
     assert_eq!(e.span, (0, 0));
 }
+
+/// The JSON of the deepest query strings is accepted: the JSON form limits nesting as the
+/// parser counts it (parentheses, `not`s, related clauses), not the depth of the tree.
+#[test]
+fn json_accepts_whatever_the_parser_accepts() {
+    let groups = (0..32).fold("a".to_string(), |inner, i| format!("({inner} b{i})")) + " z";
+    let groups_with_or = (0..31).fold("a".to_string(), |inner, i| format!("(x {inner} or b{i})"));
+    let related = format!("call({groups_with_or}) z or y");
+    let nots = format!("{}a", "-".repeat(32));
+    for input in [groups, related, nots] {
+        let query = parse(&input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+        assert_eq!(Query::from_json(&query.to_json()), Ok(query.clone()), "{input:?}");
+        assert_eq!(parse(&print(&query)), Ok(query));
+    }
+    let mut node = json!({"type": "text", "value": "a", "phrase": false});
+    for depth in 1..=33 {
+        node = json!({"type": "not", "query": node});
+        let result = Query::from_json(&json!({ "query": node }));
+        assert_eq!(result.is_ok(), depth <= 32, "{depth} nots");
+    }
+}

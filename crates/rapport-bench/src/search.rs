@@ -1,0 +1,403 @@
+//! The search benchmark: a deterministic generator of leads with a realistic spread,
+//! loaded through the REST API, then a fixed set of queries timed for the first page and
+//! the total count, the write-to-searchable lag, and the server's memory.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+use crate::{Connection, Server};
+
+/// A small deterministic generator (xorshift64*): the same seed gives the same leads.
+struct Random(u64);
+
+impl Random {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const COMPANY: &[&str] = &[
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Cyberdyne",
+    "Soylent",
+    "Tyrell",
+    "Aperture",
+    "Gringotts",
+    "Monarch",
+    "Oceanic",
+];
+const SUFFIX: &[&str] = &[
+    "Corp",
+    "Inc",
+    "Labs",
+    "Group",
+    "Systems",
+    "Foods",
+    "Logistics",
+    "Partners",
+];
+const FIRST: &[&str] = &[
+    "John",
+    "Jane",
+    "Zoë",
+    "Ahmed",
+    "Li",
+    "Maria",
+    "Peter",
+    "Olga",
+    "Ken",
+    "Ana",
+    "Hank",
+    "Jean-Pierre",
+];
+const LAST: &[&str] = &[
+    "Smith", "Doe", "Nguyen", "Garcia", "Müller", "Rossi", "Tanaka", "Okafor", "Dubois", "Novak",
+];
+const TITLE: &[&str] = &["CEO", "CTO", "VP Sales", "Engineer", "Buyer", "Office Manager"];
+const WORDS: &[&str] = &[
+    "pricing",
+    "demo",
+    "contract",
+    "renewal",
+    "budget",
+    "integration",
+    "onboarding",
+    "discount",
+    "security",
+    "roadmap",
+];
+const STATUSES: &[&str] = &["Potential", "Qualified", "Customer", "Bad Fit", "Cold", "Hot"];
+const SOURCES: &[&str] = &["Web", "Referral", "Event", "Partner"];
+const TIERS: &[&str] = &["Gold", "Silver", "Bronze"];
+
+fn ago(days: u64, seconds: u64) -> String {
+    let t = std::time::SystemTime::now() - Duration::from_secs(days * 86_400 + seconds);
+    let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    // Days to a civil date (Howard Hinnant's algorithm), to stay free of a date crate here.
+    let (days_since, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days_since + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// One lead and the requests that make its related objects.
+fn generate(r: &mut Random, i: usize, fields: &Fields) -> (Value, Vec<(&'static str, Value)>) {
+    let company = format!("{} {} {i}", r.pick(COMPANY), r.pick(SUFFIX));
+    let contacts: Vec<Value> = (0..1 + r.below(5))
+        .map(|c| {
+            let (first, last) = (r.pick(FIRST), r.pick(LAST));
+            json!({"name": format!("{first} {last}"), "title": r.pick(TITLE),
+                   "emails": [{"email": format!("{}.{c}.{i}@example{}.com", first.to_lowercase().replace(['ë', '-'], ""), i % 97)}],
+                   "phones": [{"phone": format!("+1 415 {:03} {:04}", 200 + r.below(700), r.below(10_000))}]})
+        })
+        .collect();
+    let lead = json!({
+        "name": company, "url": format!("{}.example.com", company.to_lowercase().replace(' ', "-")),
+        "description": format!("Interested in {} and {}", r.pick(WORDS), r.pick(WORDS)),
+        "status": r.pick(STATUSES), "contacts": contacts,
+        "addresses": [{"city": r.pick(&["Paris", "Berlin", "Austin", "Tokyo", "Lagos"]), "country": r.pick(&["FR", "DE", "US", "JP", "NG"])}],
+        format!("custom.{}", fields.source): r.pick(SOURCES),
+        format!("custom.{}", fields.seats): r.below(500),
+        format!("custom.{}", fields.tier): r.pick(TIERS),
+        format!("custom.{}", fields.renewal): ago(r.below(400), 0)[..10].to_string(),
+        format!("custom.{}", fields.notes): format!("{} {}", r.pick(WORDS), r.pick(WORDS)),
+    });
+    let mut children = Vec::new();
+    for _ in 0..r.below(31) {
+        let at = ago(r.below(365), r.below(86_400));
+        let (path, body) = match r.below(5) {
+            0 => (
+                "note",
+                json!({"note": format!("Talked about {}", r.pick(WORDS)), "activity_at": at}),
+            ),
+            1 => (
+                "call",
+                json!({"direction": r.pick(&["outbound", "inbound"]), "duration": r.below(1800), "status": r.pick(&["completed", "no-answer", "busy"]), "note": r.pick(WORDS), "activity_at": at}),
+            ),
+            2 => {
+                let opens: Vec<Value> = (0..r.below(3))
+                    .map(|_| json!({"opened_at": ago(r.below(30), r.below(86_400))}))
+                    .collect();
+                (
+                    "email",
+                    json!({"subject": format!("Re: {}", r.pick(WORDS)), "body_text": r.pick(WORDS), "direction": r.pick(&["outgoing", "incoming"]), "status": r.pick(&["sent", "inbox", "draft"]), "opens": opens, "activity_at": at}),
+                )
+            }
+            3 => (
+                "sms",
+                json!({"text": r.pick(WORDS), "direction": r.pick(&["outbound", "inbound"]), "activity_at": at}),
+            ),
+            _ => (
+                "meeting",
+                json!({"title": format!("{} review", r.pick(WORDS)), "starts_at": at}),
+            ),
+        };
+        children.push((path, body));
+    }
+    for _ in 0..r.below(4) {
+        children.push(("opportunity", json!({"status": r.pick(&["Active", "Won", "Lost"]), "value": r.below(5_000_000), "confidence": r.below(101)})));
+    }
+    for _ in 0..r.below(6) {
+        children.push(("task", json!({"text": format!("Follow up on {}", r.pick(WORDS)), "date": ago(r.below(60), 0)[..10].to_string(), "is_complete": r.below(2) == 1})));
+    }
+    (lead, children)
+}
+
+struct Fields {
+    source: String,
+    seats: String,
+    tier: String,
+    renewal: String,
+    notes: String,
+}
+
+pub const QUERIES: &[&str] = &[
+    "status:cold called:never email_opened < \"3 days ago\"",
+    "acme",
+    "\"acme corp\"",
+    "pricing",
+    "phone:415",
+    "john smith",
+    "email:example3.com",
+    "status:hot",
+    "-status:customer calls > 5",
+    "call(duration > 600 direction:inbound)",
+    "email(opened > \"1 week ago\")",
+    "opportunity(status_type:won value > 10000)",
+    "opportunity_value >= 40000 sort:-calls",
+    "contacts:1 has:phone",
+    "last_called < \"30 days ago\"",
+    "last_activity > \"200 days ago\"",
+    "\"custom.Lead Source\":referral \"custom.Tier\":gold",
+    "custom.seats > 400 sort:-custom.seats",
+    "task(done:no due < today)",
+    "sort:name",
+    "note(contract) or meeting(title:demo)",
+    "city:paris created:today",
+];
+
+async fn post(conn: &mut Connection, server: &Server, path: &str, body: &Value) -> anyhow::Result<Value> {
+    let (status, bytes) = conn
+        .send(&server.request("POST", &format!("/api/v1/{path}/"), Some(body)))
+        .await?;
+    if status != 200 {
+        bail!("POST {path} answered {status}: {}", String::from_utf8_lossy(&bytes));
+    }
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+fn encode(query: &str) -> String {
+    query
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+pub async fn run(server: &Server, leads: usize, runs: usize, connections: usize) -> anyhow::Result<()> {
+    let mut conn = Connection::open(&server.addr).await?;
+    for label in ["Cold", "Hot"] {
+        post(&mut conn, server, "status/lead", &json!({"label": label})).await?;
+    }
+    let field = |r: Value| r["id"].as_str().unwrap_or_default().to_string();
+    let fields = Fields {
+        source: field(
+            post(
+                &mut conn,
+                server,
+                "custom_field/lead",
+                &json!({"name": "Lead Source", "type": "choices", "choices": SOURCES}),
+            )
+            .await?,
+        ),
+        seats: field(
+            post(
+                &mut conn,
+                server,
+                "custom_field/lead",
+                &json!({"name": "Seats", "type": "number"}),
+            )
+            .await?,
+        ),
+        tier: field(
+            post(
+                &mut conn,
+                server,
+                "custom_field/lead",
+                &json!({"name": "Tier", "type": "choices", "choices": TIERS}),
+            )
+            .await?,
+        ),
+        renewal: field(
+            post(
+                &mut conn,
+                server,
+                "custom_field/lead",
+                &json!({"name": "Renewal", "type": "date"}),
+            )
+            .await?,
+        ),
+        notes: field(
+            post(
+                &mut conn,
+                server,
+                "custom_field/lead",
+                &json!({"name": "Notes", "type": "text"}),
+            )
+            .await?,
+        ),
+    };
+    // Load through the API: leads are generated in order, each worker taking every n-th.
+    let started = Instant::now();
+    let fields = std::sync::Arc::new(fields);
+    let mut workers = Vec::new();
+    let mut objects = 0usize;
+    let mut plans = Vec::new();
+    let mut random = Random(0x5EED_CAFE);
+    for i in 0..leads {
+        let plan = generate(&mut random, i, &fields);
+        objects += 1 + plan.0["contacts"].as_array().map_or(0, Vec::len) + plan.1.len();
+        plans.push(plan);
+    }
+    let plans = std::sync::Arc::new(plans);
+    for w in 0..connections {
+        let (plans, addr) = (plans.clone(), server.addr.clone());
+        let request = server.request_builder();
+        workers.push(tokio::spawn(async move {
+            let mut conn = Connection::open(&addr).await?;
+            for (lead, children) in plans.iter().skip(w).step_by(connections) {
+                let (status, bytes) = conn.send(&request("POST", "/api/v1/lead/", Some(lead))).await?;
+                if status != 200 {
+                    bail!("POST lead answered {status}: {}", String::from_utf8_lossy(&bytes));
+                }
+                let id = serde_json::from_slice::<Value>(&bytes)?["id"]
+                    .as_str()
+                    .context("lead id")?
+                    .to_string();
+                for (path, body) in children {
+                    let mut body = body.clone();
+                    body["lead_id"] = id.clone().into();
+                    let path = if matches!(*path, "opportunity" | "task") {
+                        path.to_string()
+                    } else {
+                        format!("activity/{path}")
+                    };
+                    let (status, bytes) = conn
+                        .send(&request("POST", &format!("/api/v1/{path}/"), Some(&body)))
+                        .await?;
+                    if status != 200 {
+                        bail!("POST {path} answered {status}: {}", String::from_utf8_lossy(&bytes));
+                    }
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    let loaded = started.elapsed();
+    // The first search waits until the replica has every lead.
+    let (status, body) = conn
+        .send(&server.request("GET", "/api/v1/lead/?query=&_limit=0", None))
+        .await?;
+    let searchable = started.elapsed();
+    let total: Value = serde_json::from_slice(&body)?;
+    if status != 200 || total["total_results"] != leads {
+        bail!(
+            "after loading, search counts {} leads ({status})",
+            total["total_results"]
+        );
+    }
+    eprintln!(
+        "loaded {leads} leads ({objects} objects) through the API in {:.1} s ({:.0} objects/s); all searchable after {:.1} s",
+        loaded.as_secs_f64(),
+        objects as f64 / loaded.as_secs_f64(),
+        searchable.as_secs_f64()
+    );
+    println!("\n| query | matches | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|");
+    for query in QUERIES {
+        let request = server.request("GET", &format!("/api/v1/lead/?query={}&_limit=25", encode(query)), None);
+        let mut latencies = Vec::with_capacity(runs);
+        let mut matches = Value::Null;
+        for _ in 0..runs {
+            let t = Instant::now();
+            let (status, body) = conn.send(&request).await?;
+            latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            if status != 200 {
+                bail!("{query} answered {status}: {}", String::from_utf8_lossy(&body));
+            }
+            matches = serde_json::from_slice::<Value>(&body)?["total_results"].clone();
+        }
+        latencies.sort_by(f64::total_cmp);
+        let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        println!(
+            "| `{}` | {matches} | {:.1} | {:.1} |",
+            query.replace('|', "\\|"),
+            pct(0.5),
+            pct(0.99)
+        );
+    }
+    // Write to searchable: a new lead, then a search for it, as a client would do.
+    let mut lags = Vec::new();
+    for i in 0..20 {
+        let name = format!("Lagprobe{i}x");
+        let t = Instant::now();
+        post(&mut conn, server, "lead", &json!({"name": name})).await?;
+        let (_, body) = conn
+            .send(&server.request(
+                "GET",
+                &format!("/api/v1/lead/?query={}&_limit=1", name.to_lowercase()),
+                None,
+            ))
+            .await?;
+        lags.push(t.elapsed().as_secs_f64() * 1000.0);
+        if serde_json::from_slice::<Value>(&body)?["total_results"] != 1 {
+            bail!("a lead was not searchable right after it was written");
+        }
+    }
+    lags.sort_by(f64::total_cmp);
+    println!(
+        "\nwrite-to-searchable (POST, then the search that finds it): p50 {:.1} ms, p95 {:.1} ms",
+        lags[10], lags[18]
+    );
+    println!("server RSS: {} MiB", server.rss_kib() / 1024);
+    Ok(())
+}
