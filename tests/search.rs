@@ -14,6 +14,7 @@ on_both_backends!(
     parse_and_json_forms,
     every_write_is_visible_to_the_next_search,
     a_write_on_one_node_is_found_on_another,
+    completion_suggests_fields_and_values,
 );
 
 fn ago(d: Duration) -> String {
@@ -630,4 +631,32 @@ fn a_write_on_one_node_is_found_on_another(backend: Backend) {
         );
     }
     assert_eq!(search(s, "crossnode1"), ["Crossnode1"]);
+}
+
+fn completion_suggests_fields_and_values(backend: Backend) {
+    let Some(f) = fixture(backend, "completion_suggests_fields_and_values") else {
+        return;
+    };
+    let s = &f.server;
+    let texts = |query: &str| -> Vec<String> {
+        let encoded: String = query.bytes().map(|b| format!("%{b:02X}")).collect();
+        let answer = s.get(&format!("query/complete/?query={encoded}")).ok();
+        answer["suggestions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(texts("stat").contains(&"status:".to_string()), "{:?}", texts("stat"));
+    assert_eq!(texts("status:co"), ["Cold"]);
+    assert!(
+        texts("\"custom.lead").iter().any(|t| t.contains("Lead Source")),
+        "{:?}",
+        texts("\"custom.lead")
+    );
+    assert!(texts("\"custom.Lead Source\":re").contains(&"Referral".to_string()));
+    let mid = s.get("query/complete/?query=stat%20acme&cursor=2").ok();
+    assert_eq!(mid["replace"], json!([0, 4]));
+    assert_eq!(s.get("query/complete/?query=x&cursor=many").status, 400);
 }

@@ -300,6 +300,19 @@ pub fn openapi_document() -> Value {
                 "400": query_error},
         }}),
     );
+    paths.insert(
+        "/api/v1/query/complete/".into(),
+        json!({"get": {
+            "summary": "Suggestions for the search bar at the cursor: fields, statuses, users, custom fields, choices, Smart Views",
+            "tags": ["search"],
+            "parameters": [query_param("query", "The query typed so far.", json!({"type": "string"})),
+                           query_param("cursor", "Byte offset of the cursor; the end when absent.", json!({"type": "integer"}))],
+            "responses": {"200": json_response("What to replace and with what", json!({"type": "object", "properties": {
+                "replace": {"type": "array", "items": {"type": "integer"}, "description": "Byte span [start, end) the suggestion replaces"},
+                "suggestions": {"type": "array", "items": {"type": "object", "properties": {
+                    "text": {"type": "string"}, "kind": {"type": "string"}, "detail": {"type": "string"}}}}}}))},
+        }}),
+    );
     paths.insert("/api/v1/openapi.json".into(), json!({"get": {"summary": "This document", "security": [], "responses": {"200": json_response("OpenAPI 3.1", any)}}}));
     json!({
         "openapi": "3.1.0",

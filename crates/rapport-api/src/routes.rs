@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/event", get(list_events))
         .route("/api/v1/data/search", axum::routing::post(data_search))
         .route("/api/v1/query/parse", get(query_parse))
+        .route("/api/v1/query/complete", get(query_complete))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/docs", get(docs))
         .fallback(not_found);
@@ -189,6 +190,31 @@ async fn data_search(State(state): State<AppState>, Auth(actor): Auth, headers: 
         .collect();
     let body = json!({"data": data, "has_more": page.has_more, "total_results": page.total_results, "cursor": cursor});
     Ok(Json(body).into_response())
+}
+
+/// `GET /query/complete?query=&cursor=`: suggestions for the search bar at the cursor (a
+/// byte offset; the end of the query when absent).
+async fn query_complete(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    let pairs = parse_query(raw.as_deref());
+    let text = pairs
+        .iter()
+        .find(|(k, _)| k == "query")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let cursor = match pairs.iter().find(|(k, _)| k == "cursor") {
+        None => text.len(),
+        Some((_, v)) => v
+            .parse::<usize>()
+            .map_err(|_| FieldErrors::field("cursor", "expected a byte offset into the query"))?,
+    };
+    let ctx = state.crm.search_context(&actor, time_zone(&headers)?).await?;
+    let completion = rapport_query::complete(&text, cursor, &ctx);
+    Ok(Json(completion).into_response())
 }
 
 /// `GET /query/parse?query=`: the JSON form of a query and what it does, in words.
