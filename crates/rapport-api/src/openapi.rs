@@ -269,7 +269,7 @@ pub fn openapi_document() -> Value {
         "description": "The caller's time zone in hours east of UTC, for today, this week and day boundaries."});
     let query_error = json_response(
         "The query cannot be run",
-        json!({"type": "object", "properties": {"error": {"type": "string"}, "span": {"type": "array", "items": {"type": "integer"},
+        json!({"type": "object", "required": ["error", "span", "hint"], "properties": {"error": {"type": "string"}, "span": {"type": "array", "items": {"type": "integer"},
             "description": "Byte offsets [start, end) into the query"}, "hint": {"type": "string"}}}),
     );
     paths.insert(

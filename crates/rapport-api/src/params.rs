@@ -23,6 +23,11 @@ pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The value of the first parameter called `name`.
+pub fn param(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+}
+
 /// Paging and projection common to every list.
 pub struct ListParams {
     pub query: ListQuery,

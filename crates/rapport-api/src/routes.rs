@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
-use crate::params::{list_params, parse_query, project, split_fields};
+use crate::params::{list_params, param, parse_query, project, split_fields};
 use crate::{openapi, ApiError, AppState};
 
 type ApiResult = Result<Response, ApiError>;
@@ -201,14 +201,10 @@ async fn query_complete(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let pairs = parse_query(raw.as_deref());
-    let text = pairs
-        .iter()
-        .find(|(k, _)| k == "query")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let cursor = match pairs.iter().find(|(k, _)| k == "cursor") {
+    let text = param(&pairs, "query").unwrap_or_default();
+    let cursor = match param(&pairs, "cursor") {
         None => text.len(),
-        Some((_, v)) => v
+        Some(v) => v
             .parse::<usize>()
             .map_err(|_| FieldErrors::field("cursor", "expected a byte offset into the query"))?,
     };
@@ -225,11 +221,7 @@ async fn query_parse(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let pairs = parse_query(raw.as_deref());
-    let text = pairs
-        .into_iter()
-        .find(|(k, _)| k == "query")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
+    let text = param(&pairs, "query").unwrap_or_default();
     let query = rapport_query::parse(&text).map_err(ApiError::Query)?;
     let resolved = state.crm.resolve_query(&actor, &query, time_zone(&headers)?).await?;
     Ok(Json(json!({

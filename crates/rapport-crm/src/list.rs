@@ -7,6 +7,7 @@ use rapport_store::{JsonType, RowExt, SqlValue};
 use serde_json::{Map, Value};
 
 use crate::doc::{Doc, COLUMNS, CONTACT_TYPE};
+use crate::meta::OrgMeta;
 use crate::render::render;
 use crate::{Actor, Crm, CrmResult};
 
@@ -179,17 +180,7 @@ impl Crm {
             } else {
                 vec![]
             };
-            data = docs
-                .iter()
-                .map(|doc| {
-                    let own: Vec<Doc> = contacts
-                        .iter()
-                        .filter(|c| c.lead_id.as_deref() == Some(doc.id.as_str()))
-                        .cloned()
-                        .collect();
-                    render(doc, &meta, &own)
-                })
-                .collect();
+            data = render_with_contacts(docs.iter(), &contacts, &meta);
         }
         Ok(Page {
             has_more: (q.skip + data.len()) < total as usize && limit > 0,
@@ -217,6 +208,24 @@ impl Crm {
         contacts.sort_by(|a, b| (&a.date_created, &a.id).cmp(&(&b.date_created, &b.id)));
         Ok(contacts)
     }
+}
+
+/// Renders leads, in the given order, each with its contacts from `contacts`.
+pub(crate) fn render_with_contacts<'a>(
+    leads: impl Iterator<Item = &'a Doc>,
+    contacts: &[Doc],
+    meta: &OrgMeta,
+) -> Vec<Map<String, Value>> {
+    leads
+        .map(|lead| {
+            let own: Vec<Doc> = contacts
+                .iter()
+                .filter(|c| c.lead_id.as_deref() == Some(lead.id.as_str()))
+                .cloned()
+                .collect();
+            render(lead, meta, &own)
+        })
+        .collect()
 }
 
 /// The SQL expression of a filterable or sortable field of these kinds: a column, or a

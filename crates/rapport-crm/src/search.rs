@@ -20,7 +20,7 @@ use rapport_store::SqlValue;
 use serde_json::Value;
 
 use crate::doc::{Doc, COLUMNS};
-use crate::list::Page;
+use crate::list::{render_with_contacts, Page};
 use crate::meta::OrgMeta;
 use crate::render::render;
 use crate::{Actor, Crm, CrmError, CrmResult};
@@ -75,18 +75,11 @@ impl Crm {
         let contacts = self.contacts_of_many(actor, &docs).await?;
         let by_id: HashMap<&str, &Doc> = docs.iter().map(|d| (d.id.as_str(), d)).collect();
         // In the search's order; a lead deleted since the search ran is left out.
-        let data: Vec<_> = ids
-            .iter()
-            .filter_map(|id| by_id.get(id.as_str()))
-            .map(|doc| {
-                let own: Vec<Doc> = contacts
-                    .iter()
-                    .filter(|c| c.lead_id.as_deref() == Some(doc.id.as_str()))
-                    .cloned()
-                    .collect();
-                render(doc, &meta, &own)
-            })
-            .collect();
+        let data = render_with_contacts(
+            ids.iter().filter_map(|id| by_id.get(id.as_str()).copied()),
+            &contacts,
+            &meta,
+        );
         Ok(Page {
             has_more: skip + data.len() < total && limit > 0,
             data,
@@ -176,7 +169,7 @@ impl Crm {
 
 fn query_field_error(e: &rapport_query::QueryError) -> FieldErrors {
     let (start, end) = e.span;
-    let hint = e.hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
+    let hint = format!(" ({})", e.hint);
     FieldErrors::field("query", format!("{} at {start}..{end}{hint}", e.message))
 }
 

@@ -256,12 +256,7 @@ impl Crm {
         input: &Map<String, Value>,
         plan: &mut Plan,
     ) -> CrmResult<Map<String, Value>> {
-        if kind.path().is_none() {
-            return Err(CrmError::Refused(format!(
-                "a {} is recorded by the server and cannot be created",
-                kind.label()
-            )));
-        }
+        refuse_if_server_recorded(kind, "created")?;
         let checked = check_input(kind, input, Mode::Create, &self.config.phone_region)?;
         let meta = self.meta(actor).await?;
         let now = time::format(time::now());
@@ -429,12 +424,7 @@ impl Crm {
     ) -> CrmResult<Map<String, Value>> {
         let before = self.load(actor, kind, id).await?;
         refuse_unless_owner(&before, actor)?;
-        if kind.path().is_none() {
-            return Err(CrmError::Refused(format!(
-                "a {} is recorded by the server and cannot be changed",
-                kind.label()
-            )));
-        }
+        refuse_if_server_recorded(kind, "changed")?;
         let checked = check_input(kind, input, Mode::Update, &self.config.phone_region)?;
         let meta = self.meta(actor).await?;
         let now = time::format(time::now());
@@ -489,12 +479,7 @@ impl Crm {
     async fn plan_delete(&self, actor: &Actor, kind: Kind, id: &str, plan: &mut Plan) -> CrmResult<()> {
         let doc = self.load(actor, kind, id).await?;
         refuse_unless_owner(&doc, actor)?;
-        if kind.path().is_none() {
-            return Err(CrmError::Refused(format!(
-                "a {} is recorded by the server and cannot be deleted",
-                kind.label()
-            )));
-        }
+        refuse_if_server_recorded(kind, "deleted")?;
         let meta = self.meta(actor).await?;
         let now = time::format(time::now());
         match kind {
@@ -820,6 +805,17 @@ fn plan_status_change(actor: &Actor, meta: &OrgMeta, before: &Doc, after: &Doc, 
         &activity,
         NewEvent::created(Kind::LeadStatusChange, &activity.id, Some(&after.id), rendered),
     );
+}
+
+/// Kinds without a route (status changes) are written by the server only.
+fn refuse_if_server_recorded(kind: Kind, verb: &str) -> CrmResult<()> {
+    match kind.path() {
+        Some(_) => Ok(()),
+        None => Err(CrmError::Refused(format!(
+            "a {} is recorded by the server and cannot be {verb}",
+            kind.label()
+        ))),
+    }
 }
 
 /// Smart Views are changed by their owner or an admin.

@@ -145,6 +145,21 @@ impl ObjectType {
             _ => format!("a {}", self.name()),
         }
     }
+
+    /// A related clause of this kind with one typical condition, for hints.
+    pub(crate) fn example(self) -> &'static str {
+        match self {
+            ObjectType::Contact => "`contact(title:ceo)`",
+            ObjectType::Call => "`call(duration > 60)`",
+            ObjectType::Email => "`email(subject:proposal)`",
+            ObjectType::Note => "`note(pricing)`",
+            ObjectType::Sms => "`sms(direction:inbound)`",
+            ObjectType::Meeting => "`meeting(date:today)`",
+            ObjectType::Chat => "`chat(status:open)`",
+            ObjectType::Opportunity => "`opportunity(status_type:won)`",
+            ObjectType::Task => "`task(done:no)`",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,27 +305,34 @@ impl Query {
     pub fn from_json(body: &serde_json::Value) -> QueryResult<Query> {
         let here = Span::default();
         let Some(object) = body.as_object() else {
-            return Err(QueryError::new("a search body must be a JSON object", here));
+            return Err(QueryError::new(
+                "a search body must be a JSON object",
+                here,
+                r#"send an object such as {"query": {"type": "text", "value": "acme"}, "sort": []}"#,
+            ));
         };
         let query = match object.get("query") {
             None | Some(serde_json::Value::Null) => Node::match_all(),
             Some(node) => Node::deserialize(node)
-                .map_err(|e| QueryError::new(format!("`query` is not a valid query node: {e}"), here))?,
+                .map_err(|e| QueryError::new(format!("`query` is not a valid query node: {e}"), here, NODE_SHAPES))?,
         };
         let sort = match object.get("sort") {
             None | Some(serde_json::Value::Null) => Vec::new(),
             Some(keys) => Vec::<SortKey>::deserialize(keys).map_err(|e| {
-                QueryError::new(format!("`sort` is not a valid list of sort keys: {e}"), here)
-                    .with_hint(r#"each key is {"field": "name", "direction": "asc"} or "desc""#)
+                QueryError::new(
+                    format!("`sort` is not a valid list of sort keys: {e}"),
+                    here,
+                    r#"each key is {"field": "name", "direction": "asc"} or "desc""#,
+                )
             })?,
         };
         for key in &sort {
             if key.field.is_empty() || key.field.starts_with('-') {
-                return Err(
-                    QueryError::new(format!("`{}` is not a field to sort on", key.field), here).with_hint(
-                        "give the field's name and the direction apart: {\"field\": \"name\", \"direction\": \"desc\"}",
-                    ),
-                );
+                return Err(QueryError::new(
+                    format!("`{}` is not a field to sort on", key.field),
+                    here,
+                    "give the field's name and the direction apart: {\"field\": \"name\", \"direction\": \"desc\"}",
+                ));
             }
         }
         // The empty query is the one empty group a query string can say.
@@ -325,6 +347,7 @@ impl Query {
             return Err(QueryError::new(
                 format!("the query nests more than {MAX_DEPTH} levels deep"),
                 here,
+                TOO_DEEP,
             ));
         }
         Ok(Query { query, sort })
@@ -355,17 +378,28 @@ impl fmt::Display for Query {
 /// and related clauses that [`MAX_DEPTH`] limits (`(a b or c)` is one group but two
 /// levels); this bound only keeps the recursion shallow, [`print::nesting`] applies the
 /// parser's limit afterwards.
+/// The hint for a JSON node that does not read as one of the §7 shapes.
+const NODE_SHAPES: &str = r#"a node has a "type" of and, or, not, text, field, related or saved_search, e.g. {"type": "field", "field": "status", "op": ":", "value": "Cold"}"#;
+
+/// The hint for a JSON tree nested too deep to print as a query string.
+const TOO_DEEP: &str = "flatten the tree: merge nested `and`s and `or`s, and remove some `not` or related nodes";
+
 fn canonical(node: Node, depth: usize) -> QueryResult<Node> {
     let here = Span::default();
     if depth > TREE_DEPTH {
         return Err(QueryError::new(
             format!("the query nests more than {MAX_DEPTH} levels deep"),
             here,
+            TOO_DEEP,
         ));
     }
     Ok(match node {
         Node::And { queries, .. } | Node::Or { queries, .. } if queries.is_empty() => {
-            return Err(QueryError::new("an `and` or `or` node needs at least one query", here));
+            return Err(QueryError::new(
+                "an `and` or `or` node needs at least one query",
+                here,
+                r#"list at least one node in its "queries", or remove it: {"type": "and", "queries": [{"type": "text", "value": "acme"}]}"#,
+            ));
         }
         Node::And { mut queries, .. } | Node::Or { mut queries, .. } if queries.len() == 1 => {
             canonical(queries.remove(0), depth)?
@@ -387,6 +421,7 @@ fn canonical(node: Node, depth: usize) -> QueryResult<Node> {
                 return Err(QueryError::new(
                     format!("the text `{value}` has no letter or digit to search for"),
                     here,
+                    "search for words: letters or digits, e.g. {\"type\": \"text\", \"value\": \"acme\"}",
                 ));
             }
             let phrase = phrase || !print::is_bare_text(&value);
@@ -400,11 +435,18 @@ fn canonical(node: Node, depth: usize) -> QueryResult<Node> {
             spans,
         } => {
             if field.is_empty() {
-                return Err(QueryError::new("a field node needs a field name", here));
+                return Err(QueryError::new(
+                    "a field node needs a field name",
+                    here,
+                    r#"name the field in "field": {"type": "field", "field": "status", "op": ":", "value": "Cold"}"#,
+                ));
             }
             if field.eq_ignore_ascii_case("sort") {
-                return Err(QueryError::new("`sort` is not a filter", here)
-                    .with_hint("put sort keys in the body's `sort` list"));
+                return Err(QueryError::new(
+                    "`sort` is not a filter",
+                    here,
+                    "put sort keys in the body's `sort` list",
+                ));
             }
             if field.eq_ignore_ascii_case("in") {
                 return canonical(Node::SavedSearch { id: value, span: here }, depth);
@@ -427,12 +469,18 @@ fn canonical(node: Node, depth: usize) -> QueryResult<Node> {
                 return Err(QueryError::new(
                     format!("`{}()` needs at least one condition inside", object_type.name()),
                     here,
+                    format!(
+                        "give its \"query\" a condition on the {}, as the query string {} does",
+                        object_type.name(),
+                        object_type.example()
+                    ),
                 ));
             }
             if contains_related(&query) {
                 return Err(QueryError::new(
                     format!("a related clause cannot stand inside `{}(`", object_type.name()),
                     here,
+                    r#"put related nodes side by side in an "and" node instead of one inside another"#,
                 ));
             }
             Node::Related {
@@ -443,7 +491,11 @@ fn canonical(node: Node, depth: usize) -> QueryResult<Node> {
         }
         Node::SavedSearch { id, span } => {
             if id.is_empty() {
-                return Err(QueryError::new("a saved search node needs an id", here));
+                return Err(QueryError::new(
+                    "a saved search node needs an id",
+                    here,
+                    r#"give the Smart View's id or name: {"type": "saved_search", "id": "Hot leads"}"#,
+                ));
             }
             Node::SavedSearch { id, span }
         }

@@ -10,41 +10,42 @@ use crate::ast::Span;
 /// `span` is `(start, end)` in bytes into the query string, always within it and on
 /// character boundaries. For a query sent as JSON it is `(0, 0)`: there is no string to
 /// point into.
+///
+/// `hint` is never empty: it says what to write instead, in the user's words. The only
+/// constructor, [`QueryError::new`], takes it, so no error can be made without one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct QueryError {
     pub message: String,
     pub span: (usize, usize),
-    pub hint: Option<String>,
+    pub hint: String,
 }
 
 impl QueryError {
-    pub(crate) fn new(message: impl Into<String>, span: Span) -> Self {
-        QueryError {
+    pub(crate) fn new(message: impl Into<String>, span: Span, hint: impl Into<String>) -> Self {
+        let error = QueryError {
             message: message.into(),
             span: (span.start, span.end),
-            hint: None,
-        }
+            hint: hint.into(),
+        };
+        debug_assert!(!error.message.trim().is_empty(), "an error without a message");
+        debug_assert!(!error.hint.trim().is_empty(), "no hint for `{}`", error.message);
+        error
     }
 
-    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-
-    /// The body of the 400 answer: `{"error": "…", "span": [start, end], "hint": "…"}`.
+    /// The body of the 400 answer: `{"error": "…", "span": [start, end], "hint": "…"}`,
+    /// always with all three keys.
     pub fn to_json(&self) -> serde_json::Value {
         #[derive(Serialize)]
         struct Body<'a> {
             error: &'a str,
             span: [usize; 2],
-            #[serde(skip_serializing_if = "Option::is_none")]
-            hint: Option<&'a str>,
+            hint: &'a str,
         }
         serde_json::to_value(Body {
             error: &self.message,
             span: [self.span.0, self.span.1],
-            hint: self.hint.as_deref(),
+            hint: &self.hint,
         })
         .unwrap_or(serde_json::Value::Null)
     }
@@ -72,4 +73,25 @@ pub(crate) fn ticked(names: impl IntoIterator<Item = impl AsRef<str>>, max: usiz
         out.push(format!("`{}`", name.as_ref()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_always_has_a_hint() {
+        let e = QueryError::new("unknown field `x`", Span::new(0, 1), "write `status:cold`");
+        assert_eq!(
+            e.to_json().to_string(),
+            r#"{"error":"unknown field `x`","span":[0,1],"hint":"write `status:cold`"}"#
+        );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "no hint")]
+    fn an_empty_hint_is_a_bug() {
+        let _ = QueryError::new("unknown field `x`", Span::new(0, 1), " ");
+    }
 }

@@ -68,11 +68,11 @@ pub(crate) fn tokenize(input: &str) -> QueryResult<Vec<Token>> {
                     ('>', true) => Op::Ge,
                     ('!', true) => Op::Ne,
                     _ => {
-                        return Err(
-                            QueryError::new("`!` must be followed by `=`", Span::new(start, start + 1)).with_hint(
-                                "write `field != value`; to leave something out, put `-` or `not` before it",
-                            ),
-                        )
+                        return Err(QueryError::new(
+                            "`!` must be followed by `=`",
+                            Span::new(start, start + 1),
+                            "write `field != value`; to leave something out, put `-` or `not` before it",
+                        ))
                     }
                 };
                 let end = start + if followed_by_eq { 2 } else { 1 };
@@ -100,11 +100,11 @@ pub(crate) fn tokenize(input: &str) -> QueryResult<Vec<Token>> {
                     }
                 }
                 let Some(end) = end else {
-                    return Err(
-                        QueryError::new("unclosed quote", Span::new(start, start + 1)).with_hint(
-                            "close the quoted text with `\"`; to search for a quote mark itself, write `\\\"`",
-                        ),
-                    );
+                    return Err(QueryError::new(
+                        "unclosed quote",
+                        Span::new(start, start + 1),
+                        "close the quoted text with `\"`; to search for a quote mark itself, write `\\\"`",
+                    ));
                 };
                 tokens.push(Token {
                     kind: TokenKind::Quoted(value),

@@ -20,7 +20,7 @@ pub fn parse(input: &str) -> QueryResult<Query> {
     let query = parser.or_expr(Place::Top)?.unwrap_or_else(Node::match_all);
     if let Some(token) = parser.peek() {
         // `or_expr` stops only at the end or at a `)` it did not open.
-        return Err(QueryError::new("unmatched `)`", token.span).with_hint("remove it, or add the `(` it closes"));
+        return Err(QueryError::new("unmatched `)`", token.span, UNMATCHED_CLOSE));
     }
     Ok(Query {
         query,
@@ -108,14 +108,20 @@ impl Parser {
         while self.at_keyword(Keyword::Or) {
             let or_span = self.advance().map(|t| t.span).unwrap_or_default();
             let Some(l) = left.take() else {
-                return Err(QueryError::new("`or` needs a clause before it", or_span)
-                    .with_hint("write `a or b`; `sort:` clauses do not count as clauses"));
+                return Err(QueryError::new(
+                    "`or` needs a clause before it",
+                    or_span,
+                    "write `a or b`; `sort:` clauses do not count as clauses",
+                ));
             };
             branches.push(l);
             left = self.and_expr(place)?;
             if left.is_none() {
-                return Err(QueryError::new("`or` needs a clause after it", or_span)
-                    .with_hint("write `a or b`; `sort:` clauses do not count as clauses"));
+                return Err(QueryError::new(
+                    "`or` needs a clause after it",
+                    or_span,
+                    "write `a or b`; `sort:` clauses do not count as clauses",
+                ));
             }
         }
         branches.extend(left);
@@ -138,10 +144,18 @@ impl Parser {
                 let and_span = token.span;
                 self.advance();
                 if !seen_clause {
-                    return Err(QueryError::new("`and` needs a clause before it", and_span));
+                    return Err(QueryError::new(
+                        "`and` needs a clause before it",
+                        and_span,
+                        "write `a and b`, or leave `and` out: clauses side by side must all match",
+                    ));
                 }
                 if !self.at_clause_start() {
-                    return Err(QueryError::new("`and` needs a clause after it", and_span));
+                    return Err(QueryError::new(
+                        "`and` needs a clause after it",
+                        and_span,
+                        "write `a and b`, or remove the `and`; `sort:` clauses do not count as clauses",
+                    ));
                 }
                 continue;
             }
@@ -163,7 +177,7 @@ impl Parser {
     /// `unary := ("not" | "-") unary | primary`
     fn unary(&mut self, place: Place) -> QueryResult<Option<Node>> {
         let Some(token) = self.peek().cloned() else {
-            return Err(QueryError::new("expected a clause", self.end_span()));
+            return Err(QueryError::new("expected a clause", self.end_span(), EXPECTED_CLAUSE));
         };
         if keyword(&token) == Some(Keyword::Not) {
             self.advance();
@@ -176,8 +190,11 @@ impl Parser {
                     self.advance();
                     let touches = self.peek().is_some_and(|next| next.span.start == token.span.end);
                     if !touches {
-                        return Err(QueryError::new("`-` must touch the clause it leaves out", minus)
-                            .with_hint("write `-status:lost` or `-\"new york\"`, without a space"));
+                        return Err(QueryError::new(
+                            "`-` must touch the clause it leaves out",
+                            minus,
+                            "write `-status:lost` or `-\"new york\"`, without a space",
+                        ));
                     }
                 } else {
                     // The rest of the word is the clause being negated.
@@ -194,14 +211,22 @@ impl Parser {
 
     fn negated(&mut self, op_span: Span, op: &str) -> QueryResult<Node> {
         if !self.at_clause_start() {
-            return Err(QueryError::new(format!("`{op}` needs a clause after it"), op_span));
+            return Err(QueryError::new(
+                format!("`{op}` needs a clause after it"),
+                op_span,
+                negation_hint(op),
+            ));
         }
         self.enter(op_span)?;
         let inner = self.unary(Place::Negated)?;
         self.depth -= 1;
         // `unary` gives `None` only for a `sort:` clause, which is refused when negated.
         let Some(inner) = inner else {
-            return Err(QueryError::new(format!("`{op}` needs a clause after it"), op_span));
+            return Err(QueryError::new(
+                format!("`{op}` needs a clause after it"),
+                op_span,
+                negation_hint(op),
+            ));
         };
         let span = op_span.to(inner.span());
         Ok(Node::Not {
@@ -212,10 +237,11 @@ impl Parser {
 
     fn enter(&mut self, span: Span) -> QueryResult<()> {
         if self.depth >= MAX_DEPTH {
-            return Err(
-                QueryError::new(format!("the query nests more than {MAX_DEPTH} levels deep"), span)
-                    .with_hint("remove some parentheses or `not`s"),
-            );
+            return Err(QueryError::new(
+                format!("the query nests more than {MAX_DEPTH} levels deep"),
+                span,
+                "remove some parentheses or `not`s",
+            ));
         }
         self.depth += 1;
         Ok(())
@@ -224,15 +250,16 @@ impl Parser {
     /// `primary := "(" or_expr ")" | KIND "(" or_expr ")" | clause`
     fn primary(&mut self, place: Place) -> QueryResult<Option<Node>> {
         let Some(token) = self.advance() else {
-            return Err(QueryError::new("expected a clause", self.end_span()));
+            return Err(QueryError::new("expected a clause", self.end_span(), EXPECTED_CLAUSE));
         };
         match &token.kind {
             TokenKind::Open => self.group(token.span).map(Some),
-            TokenKind::Close => Err(QueryError::new("unmatched `)`", token.span)),
-            TokenKind::Op(op) => Err(
-                QueryError::new(format!("`{op}` needs a field name before it"), token.span)
-                    .with_hint("write `status:cold`; put a value that contains `:`, `<`, `>`, `=` or `!` in quotes"),
-            ),
+            TokenKind::Close => Err(QueryError::new("unmatched `)`", token.span, UNMATCHED_CLOSE)),
+            TokenKind::Op(op) => Err(QueryError::new(
+                format!("`{op}` needs a field name before it"),
+                token.span,
+                "write `status:cold`; put a value that contains `:`, `<`, `>`, `=` or `!` in quotes",
+            )),
             TokenKind::Word(word) => {
                 if let Some(open) = self
                     .peek()
@@ -253,7 +280,11 @@ impl Parser {
         self.close(open, "unclosed parenthesis")?;
         self.depth -= 1;
         inner.ok_or_else(|| {
-            QueryError::new("empty parentheses", open).with_hint("put clauses inside, or remove the parentheses")
+            QueryError::new(
+                "empty parentheses",
+                open,
+                "put clauses inside, or remove the parentheses",
+            )
         })
     }
 
@@ -262,7 +293,7 @@ impl Parser {
             Some(Token {
                 kind: TokenKind::Close, ..
             }) => Ok(()),
-            _ => Err(QueryError::new(message, open).with_hint("add the `)` that closes it")),
+            _ => Err(QueryError::new(message, open, "add the `)` that closes it")),
         }
     }
 
@@ -277,14 +308,18 @@ impl Parser {
                     kinds.map(|k| format!("`{k}(`")).join(", ")
                 ),
             };
-            return Err(QueryError::new(format!("`{word}(` is not a related clause"), head).with_hint(hint));
+            return Err(QueryError::new(
+                format!("`{word}(` is not a related clause"),
+                head,
+                hint,
+            ));
         };
         if let Some(outer) = self.inside {
             return Err(QueryError::new(
                 format!("`{}(` cannot stand inside `{}(`", object_type.name(), outer.name()),
                 head,
-            )
-            .with_hint("write related clauses side by side: `contact(…) call(…)`"));
+                "write related clauses side by side: `contact(…) call(…)`",
+            ));
         }
         self.pos += 1; // the `(`
         self.enter(head)?;
@@ -297,8 +332,8 @@ impl Parser {
             return Err(QueryError::new(
                 format!("`{}()` needs at least one condition inside", object_type.name()),
                 head,
-            )
-            .with_hint(example_inside(object_type)));
+                format!("for example {}", object_type.example()),
+            ));
         };
         let end = self.tokens.get(self.pos - 1).map_or(head.end, |t| t.span.end);
         Ok(Node::Related {
@@ -329,8 +364,11 @@ impl Parser {
         // No field has an empty name, and the JSON form refuses one: say so here, so that
         // every query that parses can be sent as JSON.
         if field.is_empty() {
-            return Err(QueryError::new("empty quotes", term.span)
-                .with_hint("put the field's name inside the quotes: `\"custom.Lead Source\":web`"));
+            return Err(QueryError::new(
+                "empty quotes",
+                term.span,
+                "put the field's name inside the quotes: `\"custom.Lead Source\":web`",
+            ));
         }
         let (value, phrase, value_span) = match self.advance() {
             Some(Token {
@@ -348,7 +386,7 @@ impl Parser {
                     Some(TokenKind::Open) => "a value cannot be a group: write `status:a or status:b`",
                     _ => "put the value right after the operator, in quotes if it has spaces",
                 };
-                return Err(QueryError::new(message, term.span.to(op_span)).with_hint(hint));
+                return Err(QueryError::new(message, term.span.to(op_span), hint));
             }
         };
         let spans = FieldSpans {
@@ -362,12 +400,18 @@ impl Parser {
         }
         if field.eq_ignore_ascii_case("in") {
             if op != Op::Matches {
-                return Err(QueryError::new(format!("`in` takes `:`, not `{op}`"), op_span)
-                    .with_hint("write `in:\"Smart View name\"`"));
+                return Err(QueryError::new(
+                    format!("`in` takes `:`, not `{op}`"),
+                    op_span,
+                    "write `in:\"Smart View name\"`",
+                ));
             }
             if value.is_empty() {
-                return Err(QueryError::new("empty quotes", spans.value)
-                    .with_hint("write the Smart View's name or id: `in:\"Smart View name\"`"));
+                return Err(QueryError::new(
+                    "empty quotes",
+                    spans.value,
+                    "write the Smart View's name or id: `in:\"Smart View name\"`",
+                ));
             }
             return Ok(Some(Node::SavedSearch {
                 id: value,
@@ -386,8 +430,11 @@ impl Parser {
     fn sort_clause(&mut self, op: Op, value: String, spans: FieldSpans, place: Place) -> QueryResult<()> {
         let clause = spans.clause();
         if op != Op::Matches {
-            return Err(QueryError::new(format!("`sort` takes `:`, not `{op}`"), spans.op)
-                .with_hint("write `sort:name` (ascending) or `sort:-name` (descending)"));
+            return Err(QueryError::new(
+                format!("`sort` takes `:`, not `{op}`"),
+                spans.op,
+                "write `sort:name` (ascending) or `sort:-name` (descending)",
+            ));
         }
         let misplaced = match place {
             Place::Top => None,
@@ -396,16 +443,22 @@ impl Parser {
             Place::Negated => Some("`sort:` cannot be negated".to_string()),
         };
         if let Some(message) = misplaced {
-            return Err(QueryError::new(message, clause)
-                .with_hint("`sort:` orders the whole query: put it at the top level, e.g. at the end"));
+            return Err(QueryError::new(
+                message,
+                clause,
+                "`sort:` orders the whole query: put it at the top level, e.g. at the end",
+            ));
         }
         let (direction, field) = match value.strip_prefix('-') {
             Some(rest) => (Direction::Desc, rest.to_string()),
             None => (Direction::Asc, value),
         };
         if field.is_empty() || field.starts_with('-') {
-            return Err(QueryError::new("`sort:` needs a field name", spans.value)
-                .with_hint("write `sort:name` (ascending) or `sort:-name` (descending)"));
+            return Err(QueryError::new(
+                "`sort:` needs a field name",
+                spans.value,
+                "write `sort:name` (ascending) or `sort:-name` (descending)",
+            ));
         }
         self.sort.push(SortKey {
             field,
@@ -428,8 +481,11 @@ fn free_text(term: Token) -> QueryResult<Node> {
         } else {
             format!("`{value}` has no letter or digit to search for")
         };
-        return Err(QueryError::new(message, term.span)
-            .with_hint("search for words: letters or digits; put punctuation inside a quoted phrase"));
+        return Err(QueryError::new(
+            message,
+            term.span,
+            "search for words: letters or digits; put punctuation inside a quoted phrase",
+        ));
     }
     Ok(Node::Text {
         value,
@@ -438,16 +494,13 @@ fn free_text(term: Token) -> QueryResult<Node> {
     })
 }
 
-fn example_inside(object_type: ObjectType) -> &'static str {
-    match object_type {
-        ObjectType::Contact => "for example `contact(title:ceo)`",
-        ObjectType::Call => "for example `call(duration > 60)`",
-        ObjectType::Email => "for example `email(subject:proposal)`",
-        ObjectType::Note => "for example `note(pricing)`",
-        ObjectType::Sms => "for example `sms(direction:inbound)`",
-        ObjectType::Meeting => "for example `meeting(date:today)`",
-        ObjectType::Chat => "for example `chat(status:open)`",
-        ObjectType::Opportunity => "for example `opportunity(status_type:won)`",
-        ObjectType::Task => "for example `task(done:no)`",
-    }
+const EXPECTED_CLAUSE: &str =
+    "end the query with a clause: a word to search for or a field clause such as `status:cold`";
+
+const UNMATCHED_CLOSE: &str = "remove it, or add the `(` it closes";
+
+/// What to write after `not` or `-`.
+fn negation_hint(op: &str) -> String {
+    let example = if op == "-" { "-status:lost" } else { "not status:lost" };
+    format!("put the clause to leave out right after `{op}`: `{example}`")
 }

@@ -122,6 +122,13 @@ fn write_group(out: &mut String, queries: &[Node], separator: &str, inner: Conte
     }
 }
 
+/// How a value is written after an operator: quoted when it must be.
+pub(crate) fn value_text(value: &str) -> String {
+    let mut out = String::new();
+    write_value(&mut out, value, false);
+    out
+}
+
 fn write_value(out: &mut String, value: &str, phrase: bool) {
     if phrase || !is_bare_value(value) {
         write_quoted(out, value);

@@ -1,7 +1,7 @@
 //! Arbitrary bytes (read as UTF-8, invalid sequences replaced) must never make the
-//! parser panic; an error's span must lie within the input on character boundaries; and
-//! whatever parses must print to a string that parses back to the same tree, and survive
-//! the JSON form. Autocomplete must not panic at any cursor either.
+//! parser panic; an error's span must lie within the input on character boundaries and
+//! it must have a hint; and whatever parses must print to a string that parses back to
+//! the same tree, and survive the JSON form. Autocomplete must not panic at any cursor either.
 //!
 //! The stable property tests in `tests/it/props.rs` hold the same properties in CI.
 
@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
                 "error span {:?} outside {input:?}",
                 e.span
             );
+            assert!(!e.hint.trim().is_empty(), "no hint for {:?} from {input:?}", e.message);
         }
         Ok(query) => {
             let printed = print(&query);

@@ -41,6 +41,11 @@ impl Binder<'_> {
                 return Err(QueryError::new(
                     format!("{} has no custom fields", kind.with_article()),
                     span,
+                    format!(
+                        "custom fields belong to leads, contacts and opportunities: write `custom.…` outside `{}(…)`, \
+                         or inside `contact(…)` or `opportunity(…)`",
+                        kind.name()
+                    ),
                 ))
             }
         };
@@ -62,8 +67,8 @@ impl Binder<'_> {
                                 list_or(&ticked(&ids, 10))
                             ),
                             span,
-                        )
-                        .with_hint("use the id: `custom.cf_…`"));
+                            format!("use the id: `{}:…`", field_text(&format!("custom.{}", ids[0]))),
+                        ));
                     }
                 }
             }
@@ -132,7 +137,7 @@ impl Binder<'_> {
             None if names.is_empty() => "there are no custom fields here".to_string(),
             None => format!("custom fields here are {}", list_or(&ticked(&names, 10))),
         };
-        QueryError::new(message, span).with_hint(hint)
+        QueryError::new(message, span, hint)
     }
 
     fn unknown_field(&self, written: &str, lower: &str, span: Span, scope: Scope) -> QueryError {
@@ -188,7 +193,7 @@ impl Binder<'_> {
             ),
             _ => "to search for it as text, put the whole clause in quotes".to_string(),
         };
-        QueryError::new(message, span).with_hint(hint)
+        QueryError::new(message, span, hint)
     }
 }
 

@@ -28,8 +28,8 @@ pub fn resolve(query: &Query, ctx: &SearchContext) -> QueryResult<ResolvedQuery>
         return Err(QueryError::new(
             format!("the time-zone offset {} hours is out of range", ctx.tz_offset_hours),
             Span::default(),
-        )
-        .with_hint("X-TZ-Offset is hours east of UTC, between -24 and 24, e.g. -7 or 5.5"));
+            "X-TZ-Offset is hours east of UTC, between -24 and 24, e.g. -7 or 5.5",
+        ));
     };
     let mut binder = Binder {
         ctx,
@@ -134,6 +134,7 @@ impl Binder<'_> {
                     return Err(QueryError::new(
                         format!("`{}(` cannot stand inside `{}(`", object_type.name(), outer.name()),
                         *span,
+                        "write related clauses side by side: `contact(…) call(…)`",
                     ));
                 }
                 let inner = self.node(query, Scope::Object(*object_type))?;
@@ -163,8 +164,11 @@ impl Binder<'_> {
             return self.saved_search(value, spans.clause(), scope);
         }
         if name.eq_ignore_ascii_case("sort") {
-            return Err(QueryError::new("`sort:` is not a filter", spans.clause())
-                .with_hint("put sort keys in the query's sort list"));
+            return Err(QueryError::new(
+                "`sort:` is not a filter",
+                spans.clause(),
+                "put sort keys in the query's sort list",
+            ));
         }
         let bound = self.lookup(name, spans.field, scope)?;
         let test = self.test(&bound, op, value, phrase, spans)?;
@@ -175,8 +179,11 @@ impl Binder<'_> {
     /// `X > 0` for the counts.
     fn has(&mut self, op: Op, value: &str, spans: FieldSpans, scope: Scope) -> QueryResult<Filter> {
         if op != Op::Matches {
-            return Err(QueryError::new(format!("`has` takes `:`, not `{op}`"), spans.op)
-                .with_hint("write `has:email` or `has:calls`"));
+            return Err(QueryError::new(
+                format!("`has` takes `:`, not `{op}`"),
+                spans.op,
+                "write `has:email` or `has:calls`",
+            ));
         }
         let lower = value.to_lowercase();
         if scope == Scope::Lead {
@@ -194,7 +201,7 @@ impl Binder<'_> {
                     Some(near) => format!("`has:{value}` is not something a lead has; did you mean `has:{near}`?"),
                     None => format!("`has:{value}` is not something a lead has"),
                 };
-                return Err(QueryError::new(message, spans.value).with_hint(takes));
+                return Err(QueryError::new(message, spans.value, takes));
             }
         }
         let bound = self.lookup(value, spans.value, scope)?;
@@ -228,8 +235,8 @@ impl Binder<'_> {
                             return Err(QueryError::new(
                                 format!("`{}` can hold several values and cannot be sorted on", key.field),
                                 key.span,
-                            )
-                            .with_hint(sortable));
+                                sortable,
+                            ));
                         }
                         SortField::Custom(custom)
                     }
@@ -244,10 +251,11 @@ impl Binder<'_> {
                                     | Field::AddressAny
                             );
                         let why = if several { ": a lead may have several" } else { "" };
-                        return Err(
-                            QueryError::new(format!("`{}` cannot be sorted on{why}", key.field), key.span)
-                                .with_hint(sortable),
-                        );
+                        return Err(QueryError::new(
+                            format!("`{}` cannot be sorted on{why}", key.field),
+                            key.span,
+                            sortable,
+                        ));
                     }
                 }
             }

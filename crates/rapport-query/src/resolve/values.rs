@@ -5,6 +5,7 @@ use crate::ast::{FieldSpans, Op, Span};
 use crate::error::{list_or, ticked, QueryError, QueryResult};
 use crate::fields::{LabelSet, ValueType};
 use crate::filter::{Comparison, Test};
+use crate::print::{is_bare_value, value_text};
 use crate::schema::StatusType;
 use crate::text::{self, fold, TextPattern};
 
@@ -21,10 +22,11 @@ impl Binder<'_> {
         let value_span = spans.value;
         if value == "*" && !phrase {
             if op != Op::Matches {
-                return Err(
-                    QueryError::new(format!("`*` works only with `:`, not `{op}`"), spans.op)
-                        .with_hint(format!("write `{}:*` for any value", field_text(name))),
-                );
+                return Err(QueryError::new(
+                    format!("`*` works only with `:`, not `{op}`"),
+                    spans.op,
+                    format!("write `{}:*` for any value", field_text(name)),
+                ));
             }
             return Ok(Test::Present);
         }
@@ -34,17 +36,16 @@ impl Binder<'_> {
                     return Err(QueryError::new(
                         format!("`:never` applies only to activity dates, not to `{name}`"),
                         value_span,
-                    )
-                    .with_hint(
                         "activity dates are last_called, last_emailed, email_opened, last_note, last_sms, \
                          last_meeting, last_chat and last_activity",
                     ));
                 }
                 if op != Op::Matches {
-                    return Err(
-                        QueryError::new(format!("`never` works only with `:`, not `{op}`"), spans.op)
-                            .with_hint(format!("write `{}:never`", field_text(name))),
-                    );
+                    return Err(QueryError::new(
+                        format!("`never` works only with `:`, not `{op}`"),
+                        spans.op,
+                        format!("write `{}:never`", field_text(name)),
+                    ));
                 }
                 return Ok(Test::Missing);
             }
@@ -53,19 +54,20 @@ impl Binder<'_> {
             if op == Op::Matches {
                 return Ok(());
             }
-            Err(
-                QueryError::new(format!("`{name}` is {kind} and takes only `:`, not `{op}`"), spans.op).with_hint(
-                    format!("write `{0}:…`; to leave matches out, write `-{0}:…`", field_text(name)),
-                ),
-            )
+            Err(QueryError::new(
+                format!("`{name}` is {kind} and takes only `:`, not `{op}`"),
+                spans.op,
+                format!("write `{0}:…`; to leave matches out, write `-{0}:…`", field_text(name)),
+            ))
         };
         let equality_only = || match op {
             Op::Matches | Op::Eq => Ok(false),
             Op::Ne => Ok(true),
-            _ => Err(
-                QueryError::new(format!("`{name}` cannot be compared with `{op}`"), spans.op)
-                    .with_hint(format!("use `{0}:…` or `{0} != …`", field_text(name))),
-            ),
+            _ => Err(QueryError::new(
+                format!("`{name}` cannot be compared with `{op}`"),
+                spans.op,
+                format!("use `{0}:…` or `{0} != …`", field_text(name)),
+            )),
         };
         let is = |key: String, negated: bool| if negated { Test::IsNot(key) } else { Test::Is(key) };
         Ok(match &bound.value_type {
@@ -80,10 +82,11 @@ impl Binder<'_> {
                 matching_only("a phone field")?;
                 let digits = text::digits(value);
                 if digits.is_empty() {
-                    return Err(
-                        QueryError::new(format!("`{name}` takes digits, not `{value}`"), value_span)
-                            .with_hint("phone numbers match by digits: `phone:415`"),
-                    );
+                    return Err(QueryError::new(
+                        format!("`{name}` takes digits, not `{value}`"),
+                        value_span,
+                        "phone numbers match by digits: `phone:415`",
+                    ));
                 }
                 Test::Digits(digits)
             }
@@ -101,7 +104,7 @@ impl Binder<'_> {
             }
             ValueType::User => {
                 let negated = equality_only()?;
-                is(self.user(value, value_span)?, negated)
+                is(self.user(name, value, value_span)?, negated)
             }
             ValueType::Number | ValueType::Count | ValueType::Money => {
                 let Some(number) = parse_number(value) else {
@@ -109,15 +112,17 @@ impl Binder<'_> {
                         ValueType::Money => "amounts are in currency units and may have cents: `>= 1234.50`",
                         _ => "write digits, without separators: `calls > 3`",
                     };
-                    return Err(
-                        QueryError::new(format!("`{name}` takes a number, not `{value}`"), value_span).with_hint(hint),
-                    );
+                    return Err(QueryError::new(
+                        format!("`{name}` takes a number, not `{value}`"),
+                        value_span,
+                        hint,
+                    ));
                 };
                 Test::Number(comparison(op), number)
             }
             ValueType::Date { .. } => {
                 let (range, outside) = self.clock.resolve(op, value).map_err(|e| {
-                    QueryError::new(format!("`{name}` takes a date: {}", e.message), value_span).with_hint(e.hint)
+                    QueryError::new(format!("`{name}` takes a date: {}", e.message), value_span, e.hint)
                 })?;
                 if outside {
                     Test::OutOfRange(range)
@@ -131,10 +136,11 @@ impl Binder<'_> {
                     "yes" | "true" => true,
                     "no" | "false" => false,
                     _ => {
-                        return Err(
-                            QueryError::new(format!("`{name}` takes yes or no, not `{value}`"), value_span)
-                                .with_hint(format!("write `{}:yes` or `{0}:no`", field_text(name))),
-                        )
+                        return Err(QueryError::new(
+                            format!("`{name}` takes yes or no, not `{value}`"),
+                            value_span,
+                            format!("write `{}:yes` or `{0}:no`", field_text(name)),
+                        ))
                     }
                 };
                 Test::Bool(yes != negated)
@@ -180,20 +186,33 @@ impl Binder<'_> {
                 list_or(&ticked(&labels, 20))
             )
         };
-        let mut error = QueryError::new(message, span);
-        if let Some(near) = text::nearest(value, labels.iter().copied()).first() {
-            error = error.with_hint(format!("did you mean `{near}`?"));
-        }
-        Err(error)
+        let field = field_text(name);
+        let hint = match (text::nearest(value, labels.iter().copied()).first(), labels.as_slice()) {
+            (Some(near), _) => format!("did you mean `{near}`?"),
+            (None, []) => format!("leave this clause out, or write `{field}:*` for any value"),
+            (None, [first, ..]) => {
+                // Show the quoting on a label that needs it, when there is one.
+                match labels.iter().find(|l| !is_bare_value(l)) {
+                    Some(quoted) => format!(
+                        "write one of the {what}, quoted when it has a space: `{field}:{}`",
+                        value_text(quoted)
+                    ),
+                    None => format!("write one of the {what}: `{field}:{}`", value_text(first)),
+                }
+            }
+        };
+        Err(QueryError::new(message, span, hint))
     }
 
     /// A user id: `me`, an email, or a full name (folded).
-    fn user(&self, value: &str, span: Span) -> QueryResult<String> {
+    fn user(&self, name: &str, value: &str, span: Span) -> QueryResult<String> {
         let value = value.trim();
         if value.eq_ignore_ascii_case("me") {
-            return self.ctx.current_user_id.clone().ok_or_else(|| {
-                QueryError::new("`me` is not known here", span).with_hint("name the user by email or full name")
-            });
+            return self
+                .ctx
+                .current_user_id
+                .clone()
+                .ok_or_else(|| QueryError::new("`me` is not known here", span, "name the user by email or full name"));
         }
         let wanted = fold(value);
         let found: Vec<_> = self
@@ -207,27 +226,35 @@ impl Binder<'_> {
             [] => {
                 let mut names = vec!["me"];
                 names.extend(self.ctx.users.iter().map(|u| u.full_name.as_str()));
-                let mut error = QueryError::new(
-                    format!(
-                        "unknown user `{value}`; valid users are {}",
-                        list_or(&ticked(&names, 20))
-                    ),
-                    span,
+                let message = format!(
+                    "unknown user `{value}`; valid users are {}",
+                    list_or(&ticked(&names, 20))
                 );
                 let candidates = self
                     .ctx
                     .users
                     .iter()
                     .flat_map(|u| [u.full_name.as_str(), u.email.as_str()]);
-                if let Some(near) = text::nearest(value, candidates).first() {
-                    error = error.with_hint(format!("did you mean `{near}`?"));
-                }
-                Err(error)
+                let hint = match text::nearest(value, candidates).first() {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => {
+                        let example = self.ctx.users.first().map_or("me", |u| u.full_name.as_str());
+                        format!(
+                            "write `me`, a user's email or full name, quoted when it has a space: `{}:{}`",
+                            field_text(name),
+                            value_text(example)
+                        )
+                    }
+                };
+                Err(QueryError::new(message, span, hint))
             }
             several => {
                 let emails: Vec<&str> = several.iter().map(|u| u.email.as_str()).collect();
-                Err(QueryError::new(format!("several users are named `{value}`"), span)
-                    .with_hint(format!("use an email: {}", list_or(&ticked(&emails, 10)))))
+                Err(QueryError::new(
+                    format!("several users are named `{value}`"),
+                    span,
+                    format!("use an email: {}", list_or(&ticked(&emails, 10))),
+                ))
             }
         }
     }
@@ -239,7 +266,7 @@ pub(super) fn no_words(value: &str, span: Span) -> QueryError {
     } else {
         format!("`{value}` has no letter or digit to search for")
     };
-    QueryError::new(message, span).with_hint("search for words: letters or digits")
+    QueryError::new(message, span, "search for words: letters or digits")
 }
 
 fn comparison(op: Op) -> Comparison {

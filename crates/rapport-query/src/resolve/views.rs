@@ -6,15 +6,17 @@ use crate::error::{list_or, ticked, QueryError, QueryResult};
 use crate::fields::Scope;
 use crate::filter::Filter;
 use crate::parser::parse;
+use crate::print::value_text;
 use crate::text::{self, fold};
 
 impl Binder<'_> {
     pub(super) fn saved_search(&mut self, id: &str, span: Span, scope: Scope) -> QueryResult<Filter> {
         if let Scope::Object(kind) = scope {
-            return Err(
-                QueryError::new(format!("`in:` cannot stand inside `{}(`", kind.name()), span)
-                    .with_hint("a Smart View selects leads: put `in:` outside the related clause"),
-            );
+            return Err(QueryError::new(
+                format!("`in:` cannot stand inside `{}(`", kind.name()),
+                span,
+                "a Smart View selects leads: put `in:` outside the related clause",
+            ));
         }
         let ctx = self.ctx;
         let views = &ctx.saved_views;
@@ -31,15 +33,15 @@ impl Binder<'_> {
                             None if names.is_empty() => "there are no Smart Views yet".to_string(),
                             None => format!("Smart Views are {}", list_or(&ticked(&names, 10))),
                         };
-                        return Err(QueryError::new(format!("unknown Smart View `{id}`"), span).with_hint(hint));
+                        return Err(QueryError::new(format!("unknown Smart View `{id}`"), span, hint));
                     }
                     several => {
                         let ids: Vec<&str> = several.iter().map(|v| v.id.as_str()).collect();
                         return Err(QueryError::new(
                             format!("two Smart Views are named `{id}`: {}", list_or(&ticked(&ids, 10))),
                             span,
-                        )
-                        .with_hint("use the id: `in:view_…`"));
+                            format!("use the id: `in:{}`", value_text(ids[0])),
+                        ));
                     }
                 }
             }
@@ -60,14 +62,15 @@ impl Binder<'_> {
             return Err(QueryError::new(
                 format!("Smart View `{}` includes itself: {}", view.name, names.join(" → ")),
                 span,
-            )
-            .with_hint("remove one of the `in:` clauses that close the circle"));
+                "remove one of the `in:` clauses that close the circle",
+            ));
         }
         self.expansions += 1;
         if self.expansions > MAX_VIEW_EXPANSIONS {
             return Err(QueryError::new(
                 format!("the query includes Smart Views more than {MAX_VIEW_EXPANSIONS} times"),
                 span,
+                "use fewer `in:` clauses, or write the conditions of the views that are included many times directly",
             ));
         }
         // Only the view's filter applies; its sort keys are the view's own business.

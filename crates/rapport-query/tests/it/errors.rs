@@ -1,6 +1,6 @@
 //! Every error of §6 and §9: message, span (`start..end` bytes) and hint.
 
-use rapport_query::{parse, resolve, Query, QueryError, SearchContext};
+use rapport_query::{parse, resolve, Query, QueryError, SavedView, SearchContext};
 
 use crate::fixture::context;
 
@@ -14,7 +14,24 @@ fn error_with(input: &str, ctx: &SearchContext) -> QueryError {
         "span {:?} out of {input:?}",
         e.span
     );
+    assert_has_hint(&e, input);
     e
+}
+
+/// Every error says what to do about it, and its JSON always has the three keys.
+#[track_caller]
+pub(crate) fn assert_has_hint(e: &QueryError, input: &str) {
+    assert!(!e.hint.trim().is_empty(), "no hint for {:?} from {input:?}", e.message);
+    assert_ne!(e.hint, e.message, "the hint of {input:?} only repeats the message");
+    let json = e.to_json();
+    let keys: Vec<&str> = json
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["error", "span", "hint"], "JSON of {input:?}");
+    assert_eq!(json["hint"].as_str(), Some(e.hint.as_str()), "JSON of {input:?}");
 }
 
 /// `expect` is `start..end message`.
@@ -30,8 +47,13 @@ fn check(input: &str, expect: &str) {
 
 #[track_caller]
 fn check_hint(input: &str, hint: &str) {
-    let e = error_with(input, &context());
-    assert_eq!(e.hint.as_deref(), Some(hint), "for {input:?}");
+    check_hint_with(input, &context(), hint);
+}
+
+#[track_caller]
+fn check_hint_with(input: &str, ctx: &SearchContext, hint: &str) {
+    let e = error_with(input, ctx);
+    assert_eq!(e.hint, hint, "for {input:?}");
 }
 
 #[test]
@@ -62,6 +84,11 @@ fn unknown_fields_suggest_the_nearest() {
         "`Role` is a contact field: write `contact(custom.Role:…)`",
     );
     check("call(custom.x:1)", "5..13 a call has no custom fields");
+    check_hint(
+        "call(custom.x:1)",
+        "custom fields belong to leads, contacts and opportunities: write `custom.…` outside `call(…)`, \
+         or inside `contact(…)` or `opportunity(…)`",
+    );
     check(
         "has:emial",
         "4..9 `has:emial` is not something a lead has; did you mean `has:email`?",
@@ -98,6 +125,30 @@ fn unknown_labels_list_the_valid_ones() {
     );
     check_hint("status:cld", "did you mean `Cold`?");
     check(
+        "status:frozen",
+        "7..13 unknown status `frozen`; valid statuses are `Potential`, `Cold`, `Warm`, `Customer` or `Bad Fit`",
+    );
+    check_hint(
+        "status:frozen",
+        r#"write one of the statuses, quoted when it has a space: `status:"Bad Fit"`"#,
+    );
+    check_hint(
+        "opportunity_status:pending",
+        r#"write one of the opportunity statuses, quoted when it has a space: `opportunity_status:"Demo Scheduled"`"#,
+    );
+    check_hint(
+        "opportunity(status_type:open)",
+        "write one of the status types: `status_type:active`",
+    );
+    check_hint(
+        r#""custom.Lead Source":tv"#,
+        r#"write one of the choices of `custom.Lead Source`: `"custom.Lead Source":Web`"#,
+    );
+    check_hint(
+        "created_by:zed",
+        r#"write `me`, a user's email or full name, quoted when it has a space: `created_by:"Ann Lee"`"#,
+    );
+    check(
         "opportunity_status:pending",
         "19..26 unknown opportunity status `pending`; valid opportunity statuses are `Active`, `Demo Scheduled`, `Won` or `Lost`",
     );
@@ -127,6 +178,8 @@ fn unclosed_quotes_and_parentheses_point_at_their_start() {
     check("x (a (b)", "2..3 unclosed parenthesis");
     check("contact(name:john", "0..8 unclosed `contact(`");
     check("a)", "1..2 unmatched `)`");
+    check_hint("a)", "remove it, or add the `(` it closes");
+    check_hint("(a or b", "add the `)` that closes it");
 }
 
 #[test]
@@ -162,6 +215,19 @@ fn keywords_need_clauses_on_both_sides() {
     check("a not", "2..5 `not` needs a clause after it");
     check("a or sort:name", "2..4 `or` needs a clause after it");
     check("sort:name or a", "10..12 `or` needs a clause before it");
+    check_hint(
+        "and a",
+        "write `a and b`, or leave `and` out: clauses side by side must all match",
+    );
+    check_hint(
+        "a and",
+        "write `a and b`, or remove the `and`; `sort:` clauses do not count as clauses",
+    );
+    check_hint(
+        "a not",
+        "put the clause to leave out right after `not`: `not status:lost`",
+    );
+    check_hint("- a", r#"write `-status:lost` or `-"new york"`, without a space"#);
 }
 
 #[test]
@@ -271,6 +337,7 @@ fn smart_views() {
         "0..9 the Smart View `Broken` cannot be used: unknown field `staus`; did you mean `status`?",
     );
     check("call(in:v_cold)", "5..14 `in:` cannot stand inside `call(`");
+    check_hint("in:dupe", "use the id: `in:v_dup1`");
 }
 
 #[test]
@@ -285,6 +352,10 @@ fn nesting_is_capped() {
         "contact((a) or not call(x))",
         "19..24 `call(` cannot stand inside `contact(`",
     );
+    check_hint(
+        "contact(call(x))",
+        "write related clauses side by side: `contact(…) call(…)`",
+    );
 }
 
 #[test]
@@ -293,11 +364,57 @@ fn me_needs_a_current_user_and_offsets_must_be_real() {
     ctx.current_user_id = None;
     let e = error_with("created_by:me", &ctx);
     assert_eq!((e.span, e.message.as_str()), ((11, 13), "`me` is not known here"));
+    assert_eq!(e.hint, "name the user by email or full name");
     let mut ctx = context();
     ctx.tz_offset_hours = 30.0;
+    let e = error_with("a", &ctx);
+    assert_eq!(e.message, "the time-zone offset 30 hours is out of range");
     assert_eq!(
-        error_with("a", &ctx).message,
-        "the time-zone offset 30 hours is out of range"
+        e.hint,
+        "X-TZ-Offset is hours east of UTC, between -24 and 24, e.g. -7 or 5.5"
+    );
+}
+
+/// The hints that depend on the organization: no statuses, no users, two fields of a name,
+/// Smart Views included too often.
+#[test]
+fn hints_follow_the_organization() {
+    let mut ctx = context();
+    ctx.lead_statuses.clear();
+    ctx.users.clear();
+    let e = error_with("status:cold", &ctx);
+    assert_eq!(e.message, "unknown status `cold`; there are no statuses");
+    assert_eq!(e.hint, "leave this clause out, or write `status:*` for any value");
+    check_hint_with(
+        "created_by:zed",
+        &ctx,
+        "write `me`, a user's email or full name, quoted when it has a space: `created_by:me`",
+    );
+
+    let mut ctx = context();
+    let mut twin = ctx.custom_fields[0].clone();
+    twin.id = "cf_twin".into();
+    let name = twin.name.clone();
+    ctx.custom_fields.push(twin);
+    let first = ctx.custom_fields[0].id.clone();
+    let e = error_with(&format!("\"custom.{name}\":x"), &ctx);
+    assert!(e.message.starts_with("two custom fields are named"), "{}", e.message);
+    assert_eq!(e.hint, format!("use the id: `custom.{first}:…`"));
+
+    let mut ctx = context();
+    ctx.saved_views.push(SavedView {
+        id: "v_many".into(),
+        name: "Many".into(),
+        query: vec!["in:v_cold"; 65].join(" "),
+    });
+    let e = error_with("in:v_many", &ctx);
+    assert_eq!(
+        e.message,
+        "the Smart View `Many` cannot be used: the query includes Smart Views more than 64 times"
+    );
+    assert_eq!(
+        e.hint,
+        "use fewer `in:` clauses, or write the conditions of the views that are included many times directly"
     );
 }
 
@@ -307,6 +424,11 @@ fn errors_serialize_in_the_api_shape() {
     assert_eq!(
         e.to_json().to_string(),
         r#"{"error":"unknown field `staus`; did you mean `status`?","span":[0,5],"hint":"to search for it as text, put the whole clause in quotes"}"#
+    );
+    let e = error_with("status:frozen", &context());
+    assert_eq!(
+        e.to_json().to_string(),
+        r#"{"error":"unknown status `frozen`; valid statuses are `Potential`, `Cold`, `Warm`, `Customer` or `Bad Fit`","span":[7,13],"hint":"write one of the statuses, quoted when it has a space: `status:\"Bad Fit\"`"}"#
     );
     let q: Query = parse("a").unwrap();
     assert_eq!(q.sort.len(), 0);

@@ -1,9 +1,11 @@
 //! Property tests: the parser never panics on any input, its error spans stay within the
-//! input, and whatever parses prints back to itself and survives the JSON form. The binder
-//! and evaluator never panic on what parses.
+//! input, every error has a hint, and whatever parses prints back to itself and survives
+//! the JSON form. The binder and evaluator never panic on what parses; nor does the JSON
+//! form on any JSON.
 
 use proptest::prelude::*;
-use rapport_query::{explain, matches, parse, print, resolve, search, Query};
+use rapport_query::{explain, matches, parse, print, resolve, search, Query, QueryError};
+use serde_json::{json, Value};
 
 use crate::fixture::{context, leads};
 
@@ -147,8 +149,83 @@ fn structured_query() -> impl Strategy<Value = String> {
     })
 }
 
+/// JSON bodies near the §7 shapes: known and unknown node types and keys, values of the
+/// right and the wrong JSON type, nested.
+fn json_body() -> impl Strategy<Value = Value> {
+    let scalar = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        (-3i64..100).prop_map(Value::from),
+        prop::sample::select(vec![
+            "",
+            "a",
+            "&",
+            "acme",
+            "new york",
+            "status",
+            "cold",
+            "in",
+            "sort",
+            "has",
+            "calls",
+            ":",
+            "<",
+            "~",
+            "and",
+            "or",
+            "not",
+            "text",
+            "field",
+            "related",
+            "saved_search",
+            "call",
+            "contact",
+            "xor",
+            "-name",
+            "asc",
+            "desc",
+            "custom.tags",
+            "created",
+            "3 days ago",
+            "v_cold",
+            "Cold Leads",
+            "staus",
+        ])
+        .prop_map(Value::from),
+    ];
+    let key = prop::sample::select(vec![
+        "type",
+        "type",
+        "type",
+        "queries",
+        "query",
+        "value",
+        "phrase",
+        "field",
+        "op",
+        "object_type",
+        "id",
+        "direction",
+        "boost",
+    ]);
+    scalar.prop_recursive(6, 48, 5, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::vec((key.clone(), inner), 0..5)
+                .prop_map(|entries| { Value::Object(entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect()) }),
+        ]
+    })
+}
+
 fn on_char_boundaries(input: &str, span: (usize, usize)) -> bool {
     span.0 <= span.1 && span.1 <= input.len() && input.is_char_boundary(span.0) && input.is_char_boundary(span.1)
+}
+
+/// The error points inside the input, and says what to do about it.
+fn well_formed(input: &str, e: &QueryError) -> bool {
+    on_char_boundaries(input, e.span)
+        && !e.hint.trim().is_empty()
+        && e.to_json().get("hint").and_then(Value::as_str) == Some(e.hint.as_str())
 }
 
 proptest! {
@@ -157,13 +234,13 @@ proptest! {
     #[test]
     fn parsing_never_panics_and_spans_stay_inside(input in query_text()) {
         match parse(&input) {
-            Err(e) => prop_assert!(on_char_boundaries(&input, e.span), "{:?} for {:?}", e.span, input),
+            Err(e) => prop_assert!(well_formed(&input, &e), "{:?} for {:?}", e, input),
             Ok(query) => {
                 let printed = print(&query);
                 prop_assert_eq!(parse(&printed), Ok(query.clone()), "printed {:?} from {:?}", printed, input);
                 prop_assert_eq!(Query::from_json(&query.to_json()), Ok(query.clone()), "JSON of {:?}", input);
                 match resolve(&query, &context()) {
-                    Err(e) => prop_assert!(on_char_boundaries(&input, e.span), "{:?} for {:?}", e.span, input),
+                    Err(e) => prop_assert!(well_formed(&input, &e), "{:?} for {:?}", e, input),
                     Ok(resolved) => {
                         for lead in leads() {
                             matches(&resolved, &lead);
@@ -178,11 +255,15 @@ proptest! {
     fn structured_queries_round_trip_and_evaluate(input in structured_query()) {
         let leads = leads();
         match parse(&input) {
-            Err(e) => prop_assert!(on_char_boundaries(&input, e.span), "{:?} for {:?}", e.span, input),
+            Err(e) => prop_assert!(well_formed(&input, &e), "{:?} for {:?}", e, input),
             Ok(query) => {
                 prop_assert_eq!(parse(&print(&query)), Ok(query.clone()));
                 prop_assert_eq!(Query::from_json(&query.to_json()), Ok(query.clone()));
-                if let Ok(resolved) = resolve(&query, &context()) {
+                let resolved = resolve(&query, &context());
+                if let Err(e) = &resolved {
+                    prop_assert!(well_formed(&input, e), "{:?} for {:?}", e, input);
+                }
+                if let Ok(resolved) = resolved {
                     let found = search(&resolved, &leads);
                     // `-(q)` accepts exactly the leads `q` rejects.
                     let negated = resolve(&parse(&format!("-({input})")).unwrap(), &context()).unwrap();
@@ -199,10 +280,29 @@ proptest! {
     #[test]
     fn arbitrary_unicode_never_panics(input in any::<String>()) {
         match parse(&input) {
-            Err(e) => prop_assert!(on_char_boundaries(&input, e.span)),
+            Err(e) => prop_assert!(well_formed(&input, &e), "{:?} for {:?}", e, input),
             Ok(query) => {
                 prop_assert_eq!(parse(&print(&query)), Ok(query.clone()));
                 prop_assert_eq!(Query::from_json(&query.to_json()), Ok(query.clone()));
+            }
+        }
+    }
+
+    #[test]
+    fn json_bodies_are_read_or_refused_with_a_hint(node in json_body(), sort in json_body()) {
+        for body in [json!({ "query": node, "sort": sort }), json!({ "query": node }), node.clone()] {
+            match Query::from_json(&body) {
+                Err(e) => {
+                    prop_assert_eq!(e.span, (0, 0));
+                    prop_assert!(well_formed("", &e), "{:?} for {}", e, body);
+                }
+                Ok(query) => {
+                    let printed = print(&query);
+                    prop_assert_eq!(parse(&printed), Ok(query.clone()), "printed from {}", body);
+                    if let Err(e) = resolve(&query, &context()) {
+                        prop_assert!(!e.hint.trim().is_empty(), "{:?} for {}", e, body);
+                    }
+                }
             }
         }
     }

@@ -4,6 +4,7 @@
 use rapport_query::{parse, print, Query};
 use serde_json::json;
 
+use crate::errors::assert_has_hint;
 use crate::parse::sexp;
 
 /// Parses, prints (the printed form must be `expect`), and parses again to the same tree;
@@ -97,7 +98,11 @@ fn check_json(body: serde_json::Value, expect: &str) {
             assert_eq!(parse(&print(&q)).as_ref(), Ok(&q), "round trip of {body}");
             print(&q)
         }
-        Err(e) => format!("error: {}", e.message),
+        Err(e) => {
+            assert_has_hint(&e, &body.to_string());
+            assert_eq!(e.span, (0, 0), "for {body}");
+            format!("error: {}", e.message)
+        }
     };
     assert_eq!(got, expect, "for {body}");
 }
@@ -178,6 +183,40 @@ fn json_is_normalized_or_refused() {
     assert!(bad_op.unwrap_err().message.contains("unknown variant `~`"));
 }
 
+/// The JSON form's errors say what to send instead.
+#[test]
+fn json_errors_have_hints() {
+    let hint = |body: serde_json::Value| {
+        let e = Query::from_json(&body).unwrap_err();
+        assert_has_hint(&e, &body.to_string());
+        e.hint
+    };
+    assert_eq!(
+        hint(json!([])),
+        r#"send an object such as {"query": {"type": "text", "value": "acme"}, "sort": []}"#
+    );
+    assert!(hint(json!({"query": {"type": "xor"}})).starts_with(r#"a node has a "type" of and, or, not, text"#));
+    assert!(
+        hint(json!({"query": {"type": "or", "queries": []}})).starts_with(r#"list at least one node in its "queries""#)
+    );
+    assert_eq!(
+        hint(json!({"query": {"type": "field", "field": "", "op": ":", "value": "x"}})),
+        r#"name the field in "field": {"type": "field", "field": "status", "op": ":", "value": "Cold"}"#
+    );
+    assert_eq!(
+        hint(json!({"query": {"type": "related", "object_type": "call", "query": {"type": "and", "queries": []}}})),
+        r#"give its "query" a condition on the call, as the query string `call(duration > 60)` does"#
+    );
+    assert_eq!(
+        hint(json!({"query": {"type": "saved_search", "id": ""}})),
+        r#"give the Smart View's id or name: {"type": "saved_search", "id": "Hot leads"}"#
+    );
+    assert_eq!(
+        hint(json!({"query": {"type": "text", "value": "&", "phrase": true}})),
+        r#"search for words: letters or digits, e.g. {"type": "text", "value": "acme"}"#
+    );
+}
+
 #[test]
 fn json_nesting_is_capped() {
     let mut node = json!({"type": "text", "value": "a", "phrase": false});
@@ -187,6 +226,10 @@ fn json_nesting_is_capped() {
     let e = Query::from_json(&json!({ "query": node })).unwrap_err();
     assert_eq!(e.message, "the query nests more than 32 levels deep");
     assert_eq!(e.span, (0, 0));
+    assert_eq!(
+        e.hint,
+        "flatten the tree: merge nested `and`s and `or`s, and remove some `not` or related nodes"
+    );
 }
 
 /// The JSON of the deepest query strings is accepted: the JSON form limits nesting as the
