@@ -22,7 +22,6 @@ use serde_json::Value;
 use crate::doc::{Doc, COLUMNS};
 use crate::list::{render_with_contacts, Page};
 use crate::meta::OrgMeta;
-use crate::render::render;
 use crate::{Actor, Crm, CrmError, CrmResult};
 
 /// The caller's time zone, from `X-TZ-Offset` (hours east of UTC).
