@@ -228,9 +228,24 @@ impl Crm {
                 entry.1.push(doc);
             }
         }
+        // Text custom fields' values are free text; the query's binder lists the same ids.
+        let text_fields: std::collections::BTreeSet<String> = [
+            Kind::LeadCustomField,
+            Kind::ContactCustomField,
+            Kind::OpportunityCustomField,
+        ]
+        .into_iter()
+        .flat_map(|kind| meta.of_kind(kind))
+        .filter(|field| field.str("type") == Some("text"))
+        .map(|field| field.id.clone())
+        .collect();
         Ok(by_lead
             .into_iter()
-            .filter_map(|(id, (lead, children))| lead.map(|lead| (id, lead_of(&lead, &children, &meta))))
+            .filter_map(|(id, (lead, children))| {
+                let mut lead = lead_of(&lead?, &children, &meta);
+                lead.prepare(text_fields.clone());
+                Some((id, lead))
+            })
             .collect())
     }
 }

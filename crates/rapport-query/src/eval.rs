@@ -46,6 +46,15 @@ fn holds(query: &ResolvedQuery, filter: &Filter, subject: Subject<'_>) -> bool {
 /// Whether some searchable text value of the subject contains the pattern; each value is
 /// its own field, so a phrase never spans two values.
 pub(crate) fn text_matches(query: &ResolvedQuery, pattern: &TextPattern, subject: Subject<'_>) -> bool {
+    if let Subject::Lead(Lead {
+        prepared: Some(prepared),
+        ..
+    }) = subject
+    {
+        if prepared.text_custom_fields == query.text_custom_fields {
+            return prepared.values.iter().any(|words| pattern.matches_words(words));
+        }
+    }
     searchable_text(&query.text_custom_fields, subject)
         .iter()
         .any(|text| pattern.matches(text))
@@ -76,6 +85,11 @@ fn activity_type(kind: &ActivityKind) -> Option<ObjectType> {
         ActivityKind::Chat { .. } => ObjectType::Chat,
         ActivityKind::StatusChange { .. } => return None,
     })
+}
+
+/// A lead's searchable text values, for [`Lead::prepare`].
+pub(crate) fn lead_text(text_fields: &BTreeSet<String>, lead: &Lead) -> Vec<String> {
+    searchable_text(text_fields, Subject::Lead(lead))
 }
 
 /// The texts free text searches, one entry per value (§2, §9). Phones are their digits.

@@ -38,6 +38,34 @@ pub struct Lead {
     pub opportunities: Vec<Opportunity>,
     pub tasks: Vec<Task>,
     pub custom: CustomValues,
+    /// The lead's free text folded and split into words once ([`Lead::prepare`]), so that
+    /// a search over many leads does not fold every lead's text again for each query.
+    pub prepared: Option<std::sync::Arc<PreparedText>>,
+}
+
+/// A lead's searchable text values (§2), each folded and split into words, and the text
+/// custom fields it was prepared for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PreparedText {
+    pub(crate) text_custom_fields: std::collections::BTreeSet<String>,
+    pub(crate) values: Vec<Vec<String>>,
+}
+
+impl Lead {
+    /// Folds and splits the lead's searchable text now. `text_custom_fields` are the ids
+    /// of the organization's text custom fields (their values are free text). A query
+    /// resolved against other text fields ignores the preparation and reads the text
+    /// itself, so a stale preparation can make a search slower, never wrong. Prepare the
+    /// lead again after changing it.
+    pub fn prepare(&mut self, text_custom_fields: std::collections::BTreeSet<String>) {
+        self.prepared = None;
+        let texts = crate::eval::lead_text(&text_custom_fields, self);
+        let values = texts.iter().map(|t| crate::text::words(t)).collect();
+        self.prepared = Some(std::sync::Arc::new(PreparedText {
+            text_custom_fields,
+            values,
+        }));
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

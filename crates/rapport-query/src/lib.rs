@@ -164,7 +164,9 @@ pub use filter::{
     Comparison, Counted, CustomFieldRef, DateRange, Field, Filter, Latest, Order, ResolvedQuery, SortField,
     SortKey as ResolvedSortKey, Test,
 };
-pub use lead::{Activity, ActivityKind, Address, Contact, CustomValue, CustomValues, Due, Lead, Opportunity, Task};
+pub use lead::{
+    Activity, ActivityKind, Address, Contact, CustomValue, CustomValues, Due, Lead, Opportunity, PreparedText, Task,
+};
 pub use order::{relevance, search, sort_leads};
 pub use parser::parse;
 pub use print::print;

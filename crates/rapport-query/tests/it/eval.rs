@@ -3,15 +3,35 @@
 //! Jean-Pierre & Fils, York Industries, and `-`, the lead without a name).
 //! Now is Wednesday 2024-05-15 12:00 UTC.
 
-use rapport_query::{matches, parse, resolve, SearchContext};
+use std::collections::BTreeSet;
+
+use rapport_query::{matches, parse, resolve, CustomFieldType, Lead, SearchContext};
 
 use crate::fixture::{context, context_at, leads, name};
 
+/// The names of the leads the query accepts, checked to be the same whether the leads'
+/// text was prepared (`Lead::prepare`, as the search replica does) or not.
 fn found(input: &str, ctx: &SearchContext) -> String {
     let query = parse(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
     let resolved = resolve(&query, ctx).unwrap_or_else(|e| panic!("{input:?}: {e}"));
     let leads = leads();
     let names: Vec<&str> = leads.iter().filter(|l| matches(&resolved, l)).map(name).collect();
+    let text_fields: BTreeSet<String> = ctx
+        .custom_fields
+        .iter()
+        .filter(|f| f.value_type == CustomFieldType::Text)
+        .map(|f| f.id.clone())
+        .collect();
+    let prepared: Vec<Lead> = leads
+        .iter()
+        .cloned()
+        .map(|mut lead| {
+            lead.prepare(text_fields.clone());
+            lead
+        })
+        .collect();
+    let prepared_names: Vec<&str> = prepared.iter().filter(|l| matches(&resolved, l)).map(name).collect();
+    assert_eq!(names, prepared_names, "prepared text changes the answer for {input:?}");
     names.join(", ")
 }
 

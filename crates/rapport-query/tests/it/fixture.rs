@@ -272,6 +272,7 @@ pub fn leads() -> Vec<Lead> {
             ("cf_notes".to_string(), text("loves coyotes")),
         ]
         .into(),
+        prepared: None,
     };
     let globex = Lead {
         id: "lead_02".into(),
