@@ -194,6 +194,36 @@ impl TestServer {
         base
     }
 
+    /// Kills the server process at once (SIGKILL), as a crash would.
+    pub fn kill_hard(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Asks the server to stop (SIGTERM) and waits for it; returns how it exited.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM failed");
+        for _ in 0..100 {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                return exit;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the server did not stop within 10 s of SIGTERM");
+    }
+
+    /// Starts the server again on the same database, after `kill_hard` or `terminate`.
+    pub fn restart(&mut self) {
+        let (child, base, api_key) = spawn_server(&self.data_dir, &self.database_url, &[]);
+        assert!(api_key.is_none(), "a restart does not set up the database again");
+        self.child = child;
+        self.base = base;
+    }
+
     /// Creates another organization with its admin through the CLI; returns its API key.
     pub fn new_organization(&self, name: &str, email: &str) -> String {
         let out = self.cli(&["org", "create", "--name", name, "--email", email]);
