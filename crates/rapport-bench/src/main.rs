@@ -8,7 +8,10 @@
 //!     cargo build --release --workspace && target/release/rapport-bench [--seconds 10] [--connections 32] [--backend sqlite|postgres|both]
 //!
 //! With `--search-leads N [--runs 50]` it runs the search benchmark instead (`search.rs`).
+//! It ends with the PostgreSQL peer (`pg_peer.rs`): the same leads and queries in hand-written
+//! SQL on postgres://postgres@127.0.0.1:5432, and the ratio of its p50 to Rapport's per query.
 
+mod pg_peer;
 mod search;
 
 use std::io::{BufRead, BufReader};

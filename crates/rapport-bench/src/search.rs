@@ -111,8 +111,12 @@ fn ago(days: u64, seconds: u64) -> String {
     )
 }
 
+/// One generated lead (its JSON, contacts included) and the related objects to create for it,
+/// by API path (`note`, `call`, `email`, `sms`, `meeting`, `opportunity`, `task`).
+pub(crate) type Plan = (Value, Vec<(&'static str, Value)>);
+
 /// One lead and the requests that make its related objects.
-fn generate(r: &mut Random, i: usize, fields: &Fields) -> (Value, Vec<(&'static str, Value)>) {
+fn generate(r: &mut Random, i: usize, fields: &Fields) -> Plan {
     let company = format!("{} {} {i}", r.pick(COMPANY), r.pick(SUFFIX));
     let contacts: Vec<Value> = (0..1 + r.below(5))
         .map(|c| {
@@ -174,12 +178,13 @@ fn generate(r: &mut Random, i: usize, fields: &Fields) -> (Value, Vec<(&'static 
     (lead, children)
 }
 
-struct Fields {
-    source: String,
-    seats: String,
-    tier: String,
-    renewal: String,
-    notes: String,
+/// The ids Rapport gave the custom fields; the lead JSON has them as `custom.<id>` keys.
+pub(crate) struct Fields {
+    pub(crate) source: String,
+    pub(crate) seats: String,
+    pub(crate) tier: String,
+    pub(crate) renewal: String,
+    pub(crate) notes: String,
 }
 
 pub const QUERIES: &[&str] = &[
@@ -353,10 +358,12 @@ pub async fn run(server: &Server, leads: usize, runs: usize, connections: usize)
     );
     println!("\n| query | matches | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|");
+    let mut measured = Vec::with_capacity(QUERIES.len());
     for query in QUERIES {
         let request = server.request("GET", &format!("/api/v1/lead/?query={}&_limit=25", encode(query)), None);
         let mut latencies = Vec::with_capacity(runs);
         let mut matches = Value::Null;
+        let at = std::time::SystemTime::now();
         for _ in 0..runs {
             let t = Instant::now();
             let (status, body) = conn.send(&request).await?;
@@ -374,6 +381,11 @@ pub async fn run(server: &Server, leads: usize, runs: usize, connections: usize)
             pct(0.5),
             pct(0.99)
         );
+        measured.push(crate::pg_peer::Measured {
+            total: matches.as_i64(),
+            p50: pct(0.5),
+            at,
+        });
     }
     // Write to searchable: a new lead, then a search for it, as a client would do.
     let mut lags = Vec::new();
@@ -399,5 +411,8 @@ pub async fn run(server: &Server, leads: usize, runs: usize, connections: usize)
         lags[10], lags[18]
     );
     println!("server RSS: {} MiB", server.rss_kib() / 1024);
-    Ok(())
+    // The peer: the same leads and queries on PostgreSQL, hand-written SQL (issue 3).
+    crate::pg_peer::run(&plans, &fields, &measured, runs)
+        .await
+        .context("the PostgreSQL peer")
 }
