@@ -4,7 +4,7 @@ use rapport_core::Kind;
 use rapport_store::{Row, RowExt, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
-use crate::{CrmError, CrmResult};
+use crate::{Crm, CrmError, CrmResult};
 
 /// The columns read for every object, in [`Doc::from_row`] order.
 pub const COLUMNS: &str =
@@ -111,5 +111,18 @@ impl Doc {
                 SqlValue::Int(self.version),
             ],
         )
+    }
+}
+
+impl Crm {
+    /// Runs a `SELECT {COLUMNS} …` and reads its rows as documents of the organization.
+    pub(crate) async fn query_docs(
+        &self,
+        organization_id: &str,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> CrmResult<Vec<Doc>> {
+        let rows = self.db.query(sql, params).await?;
+        rows.iter().map(|r| Doc::from_row(organization_id, r)).collect()
     }
 }

@@ -170,11 +170,7 @@ impl Crm {
             let mut page_params = params.clone();
             page_params.push(SqlValue::Int(limit as i64));
             page_params.push(SqlValue::Int(q.skip as i64));
-            let rows = self.db.query(&sql, &page_params).await?;
-            let docs = rows
-                .iter()
-                .map(|r| Doc::from_row(&actor.organization_id, r))
-                .collect::<CrmResult<Vec<_>>>()?;
+            let docs = self.query_docs(&actor.organization_id, &sql, &page_params).await?;
             let contacts = if kinds == [Kind::Lead] {
                 self.contacts_of_many(actor, &docs).await?
             } else {
@@ -199,12 +195,8 @@ impl Crm {
         );
         let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
         params.extend(leads.iter().map(|l| SqlValue::from(&l.id)));
-        let rows = self.db.query(&sql, &params).await?;
         // Sorted here, not in SQL: an ORDER BY tempts SQLite into the per-kind index.
-        let mut contacts = rows
-            .iter()
-            .map(|r| Doc::from_row(&actor.organization_id, r))
-            .collect::<CrmResult<Vec<_>>>()?;
+        let mut contacts = self.query_docs(&actor.organization_id, &sql, &params).await?;
         contacts.sort_by(|a, b| (&a.date_created, &a.id).cmp(&(&b.date_created, &b.id)));
         Ok(contacts)
     }

@@ -102,11 +102,7 @@ impl Crm {
             "SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND object_type IN ({}) ORDER BY date_created, id",
             META_KINDS.iter().map(|k| format!("'{}'", k.object_type())).collect::<Vec<_>>().join(", ")
         );
-        let rows = self.db.query(&sql, &[org.into()]).await?;
-        let docs = rows
-            .iter()
-            .map(|r| Doc::from_row(org, r))
-            .collect::<CrmResult<Vec<_>>>()?;
+        let docs = self.query_docs(org, &sql, &[org.into()]).await?;
         let users = self
             .db
             .query(

@@ -216,10 +216,8 @@ impl Crm {
         };
         let sql =
             format!("SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND {filter} ORDER BY date_created, id");
-        let rows = self.db.query(&sql, &params).await?;
         let mut by_lead: HashMap<String, (Option<Doc>, Vec<Doc>)> = HashMap::new();
-        for row in &rows {
-            let doc = Doc::from_row(org_id, row)?;
+        for doc in self.query_docs(org_id, &sql, &params).await? {
             let Some(lead_id) = doc.lead_id.clone() else { continue };
             let entry = by_lead.entry(lead_id).or_default();
             if doc.kind == Kind::Lead {

@@ -96,18 +96,15 @@ impl Crm {
         );
         let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
         params.extend(ids.iter().map(SqlValue::from));
-        let rows = self.db.query(&sql, &params).await?;
-        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
+        self.query_docs(&actor.organization_id, &sql, &params).await
     }
 
     /// Smart Views the actor may see: their own and the shared ones.
     pub(crate) async fn visible_views(&self, actor: &Actor) -> CrmResult<Vec<Doc>> {
         let sql = format!("SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND object_type = 'saved_search' ORDER BY date_created, id");
-        let rows = self.db.query(&sql, &[actor.organization_id.clone().into()]).await?;
-        let views = rows
-            .iter()
-            .map(|r| Doc::from_row(&actor.organization_id, r))
-            .collect::<CrmResult<Vec<_>>>()?;
+        let views = self
+            .query_docs(&actor.organization_id, &sql, &[actor.organization_id.clone().into()])
+            .await?;
         Ok(views.into_iter().filter(|v| view_visible(v, actor)).collect())
     }
 
@@ -137,11 +134,12 @@ impl Crm {
     /// A Smart View that other views include with `in:` cannot be deleted.
     pub(crate) async fn refuse_if_view_used(&self, actor: &Actor, view: &Doc) -> CrmResult<()> {
         let sql = format!("SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND object_type = 'saved_search'");
-        let rows = self.db.query(&sql, &[actor.organization_id.clone().into()]).await?;
+        let views = self
+            .query_docs(&actor.organization_id, &sql, &[actor.organization_id.clone().into()])
+            .await?;
         let name = rapport_query::fold(view.str("name").unwrap_or(""));
         let mut users = Vec::new();
-        for row in &rows {
-            let other = Doc::from_row(&actor.organization_id, row)?;
+        for other in views {
             if other.id == view.id {
                 continue;
             }

@@ -231,22 +231,24 @@ impl Crm {
         let sql = format!(
             "SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND {CONTACT_TYPE} AND organization_id = ? ORDER BY date_created, id"
         );
-        let rows = self
-            .db
-            .query(&sql, &[lead_id.into(), actor.organization_id.clone().into()])
-            .await?;
-        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
+        self.query_docs(
+            &actor.organization_id,
+            &sql,
+            &[lead_id.into(), actor.organization_id.clone().into()],
+        )
+        .await
     }
 
     async fn children_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND organization_id = ? ORDER BY date_created, id"
         );
-        let rows = self
-            .db
-            .query(&sql, &[lead_id.into(), actor.organization_id.clone().into()])
-            .await?;
-        rows.iter().map(|r| Doc::from_row(&actor.organization_id, r)).collect()
+        self.query_docs(
+            &actor.organization_id,
+            &sql,
+            &[lead_id.into(), actor.organization_id.clone().into()],
+        )
+        .await
     }
 
     async fn plan_create(
