@@ -596,6 +596,9 @@ fn event_log_records_every_write(backend: Backend) {
     assert_eq!(update["data"]["description"], "changed");
     assert_eq!(update["seq"], seq);
     assert_eq!(update["user_id"], s.get("me/").ok()["id"]);
+    let one = s.get(&format!("event/{}/", update["id"].as_str().unwrap())).ok();
+    assert_eq!(&one, update, "one event reads as it lists");
+    assert_eq!(s.get("event/ev_missing/").status, 404);
     let seqs: Vec<i64> = events["data"]
         .as_array()
         .unwrap()
@@ -1023,6 +1026,11 @@ fn other_organizations_see_nothing(backend: Backend) {
             }
         }
     }
+    // Nor A's events, one by one.
+    for event in s.get("event/?_limit=50").ok()["data"].as_array().unwrap() {
+        let url = format!("event/{}/", event["id"].as_str().unwrap());
+        assert_eq!(s.get_as(&b, &url).status, 404, "GET {url} as B");
+    }
     // B cannot attach its objects to A's lead either.
     let attach = s.post_as(&b, "contact/", json!({"lead_id": lead_id, "name": "Spy"}));
     assert_eq!(
@@ -1071,6 +1079,7 @@ fn openapi_document_and_docs_page(backend: Backend) {
         "/api/v1/custom_field/contact/",
         "/api/v1/custom_field/opportunity/{id}/",
         "/api/v1/event/",
+        "/api/v1/event/{id}/",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }

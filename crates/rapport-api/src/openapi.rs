@@ -257,6 +257,10 @@ pub fn openapi_document() -> Value {
             json_response("A page of events", json!({"type": "object", "properties": {
                 "data": {"type": "array", "items": schema_ref("event")}, "cursor_next": {"type": ["string", "null"]}}})))}),
     );
+    paths.insert(
+        "/api/v1/event/{id}/".into(),
+        json!({"get": operation("One event".into(), "event", vec![id_param()], None, json_response("The event", schema_ref("event")))}),
+    );
     schemas.insert(
         "event".into(),
         json!({"type": "object", "properties": {

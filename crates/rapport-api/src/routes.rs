@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/activity", get(list_activities))
         .route("/api/v1/event", get(list_events))
+        .route("/api/v1/event/{id}", get(get_event))
         .route("/api/v1/data/search", axum::routing::post(data_search))
         .route("/api/v1/query/parse", get(query_parse))
         .route("/api/v1/query/complete", get(query_complete))
@@ -375,6 +376,10 @@ async fn list_events(State(state): State<AppState>, Auth(actor): Auth, RawQuery(
     errors.into_result(())?;
     let page = state.crm.list_events(&actor, &q).await?;
     Ok(Json(json!({"data": page.data, "cursor_next": page.cursor_next, "cursor_previous": null})).into_response())
+}
+
+async fn get_event(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(state.crm.event(&actor, &id).await?).into_response())
 }
 
 async fn openapi_json() -> Response {

@@ -135,6 +135,17 @@ pub struct LoggedEvent {
 const EVENT_COLUMNS: &str = "seq, id, object_type, object_id, lead_id, action, changed_fields, previous_data, data, user_id, request_id, date_created";
 
 impl Crm {
+    /// `GET /event/{id}/`: one event of the actor's organization.
+    pub async fn event(&self, actor: &Actor, id: &str) -> CrmResult<Value> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ? AND organization_id = ?");
+        let row = self
+            .db
+            .query_opt(&sql, &[id.into(), actor.organization_id.clone().into()])
+            .await?;
+        row.map(|r| render_event(&actor.organization_id, &r))
+            .ok_or(CrmError::NotFound)
+    }
+
     pub async fn list_events(&self, actor: &Actor, q: &EventQuery) -> CrmResult<EventPage> {
         let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = ?");
         let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
