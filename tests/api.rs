@@ -639,6 +639,24 @@ fn event_log_records_every_write(backend: Backend) {
         1
     );
     assert_eq!(s.get("event/?_cursor=garbage").status, 400);
+    // Date filters compare times, whatever offset they are written with.
+    let all = s.get("event/?_limit=200").ok()["data"].as_array().unwrap().len();
+    assert_eq!(
+        s.get("event/?_limit=200&date_created__gt=2000-01-01T00:00:00Z").ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        all
+    );
+    assert_eq!(
+        s.get("event/?_limit=200&date_created__lt=2000-01-01T02:00:00%2B02:00")
+            .ok()["data"],
+        json!([])
+    );
+    assert_eq!(
+        s.get("event/?date_created__gt=soon").body["field-errors"]["date_created__gt"],
+        "`soon` is not an ISO 8601 date-time"
+    );
     assert_eq!(
         s.get("event/?colour=red").body["field-errors"]["colour"],
         "unknown filter for events"
@@ -703,6 +721,15 @@ fn list_conventions(backend: Backend) {
     assert_eq!(query["total_results"], 7, "new leads get the first status");
     assert_eq!(query["data"][0]["name"], "Lead 0");
     assert_eq!(query["has_more"], true);
+    let huge = s.get("lead/?_skip=18446744073709551615");
+    assert_eq!(huge.body["field-errors"]["_skip"], "must be at most 1099511627776");
+    let many: Vec<String> = (0..1001).map(|i| format!("lead_{i}")).collect();
+    let too_many = s.get(&format!("lead/?id__in={}", many.join(",")));
+    assert_eq!(too_many.body["field-errors"]["id__in"], "at most 1000 values");
+    assert_eq!(
+        s.get(&format!("lead/?id__in={}", many[..1000].join(","))).ok()["total_results"],
+        0
+    );
     assert_eq!(s.get("no-such-thing/").status, 404);
     assert_eq!(s.request("PATCH", "lead/", Some(&s.api_key), None, &[]).status, 405);
 }

@@ -571,6 +571,13 @@ fn parse_and_json_forms(backend: Backend) {
     let second = s.post("data/search/", next).ok();
     assert_eq!(second["data"][0]["name"], "Acme Corp");
     assert_eq!(second["has_more"], false);
+    let close_form =
+        json!({"query": {"type": "text", "value": "globex", "phrase": false}, "_fields": {"lead": ["id", "name"]}});
+    let page = s.post("data/search/", close_form).ok();
+    assert_eq!(
+        page["data"][0].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["id", "name"]
+    );
     let bad = s.post("data/search/", json!({"query": {"type": "nonsense"}}));
     assert_eq!(bad.status, 400);
     assert!(bad.body["error"].is_string());

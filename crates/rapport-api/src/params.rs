@@ -6,6 +6,9 @@ use rapport_core::FieldErrors;
 use rapport_crm::{ListQuery, DEFAULT_LIMIT, MAX_LIMIT};
 use serde_json::{Map, Value};
 
+/// The largest `_skip`: beyond it no page has anything, and SQL offsets stay in range.
+const MAX_SKIP: usize = 1 << 40;
+
 /// Decodes `a=1&b=x+y` into pairs, in order.
 pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
     let decode = |s: &str| {
@@ -48,7 +51,8 @@ pub fn list_params(pairs: Vec<(String, String)>, extra_names: &[&str]) -> Result
     for (name, value) in pairs {
         match name.as_str() {
             "_skip" => match value.parse::<usize>() {
-                Ok(n) => query.skip = n,
+                Ok(n) if n <= MAX_SKIP => query.skip = n,
+                Ok(_) => errors.add("_skip", format!("must be at most {MAX_SKIP}")),
                 Err(_) => errors.add("_skip", format!("`{value}` is not a non-negative integer")),
             },
             // Above the maximum is clamped, as Close does.

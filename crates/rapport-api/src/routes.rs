@@ -173,6 +173,14 @@ async fn data_search(State(state): State<AppState>, Auth(actor): Auth, headers: 
                 .collect::<Vec<_>>(),
         ),
         Some(Value::String(s)) => Some(split_fields(s)),
+        // Close's form: `{"lead": ["id", "display_name"]}`.
+        Some(Value::Object(by_type)) => Some(
+            by_type
+                .get("lead")
+                .and_then(Value::as_array)
+                .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default(),
+        ),
         Some(_) => {
             errors.add("_fields", "expected a list of field names");
             None
@@ -356,8 +364,21 @@ async fn list_events(State(state): State<AppState>, Auth(actor): Auth, RawQuery(
             "action" => &mut q.action,
             "lead_id" => &mut q.lead_id,
             "user_id" => &mut q.user_id,
-            "date_created__gt" | "date_updated__gt" => &mut q.date_created_gt,
-            "date_created__lt" | "date_updated__lt" => &mut q.date_created_lt,
+            "date_created__gt" | "date_updated__gt" | "date_created__lt" | "date_updated__lt" => {
+                // Compared as stored: canonical UTC text.
+                match rapport_core::time::parse_datetime(&value) {
+                    Some(t) => {
+                        let slot = if name.ends_with("__gt") {
+                            &mut q.date_created_gt
+                        } else {
+                            &mut q.date_created_lt
+                        };
+                        *slot = Some(rapport_core::time::format(t));
+                    }
+                    None => errors.add(name, format!("`{value}` is not an ISO 8601 date-time")),
+                }
+                continue;
+            }
             "_cursor" => &mut q.cursor,
             "_limit" => {
                 match value.parse::<usize>() {

@@ -13,6 +13,8 @@ use crate::{Actor, Crm, CrmResult};
 
 pub const DEFAULT_LIMIT: usize = 100;
 pub const MAX_LIMIT: usize = 200;
+/// Values one `field__in=` filter may list (each is a SQL parameter).
+const MAX_IN_VALUES: usize = 1_000;
 
 /// A list request: query parameters as given, minus the paging ones.
 #[derive(Debug, Default, Clone)]
@@ -99,7 +101,12 @@ impl Crm {
                 _ => "IN",
             };
             let values: Vec<&str> = if op == "in" {
-                value.split(',').collect()
+                let values: Vec<&str> = value.split(',').collect();
+                if values.len() > MAX_IN_VALUES {
+                    errors.add(param, format!("at most {MAX_IN_VALUES} values"));
+                    continue;
+                }
+                values
             } else {
                 vec![value.as_str()]
             };
@@ -179,7 +186,7 @@ impl Crm {
             data = render_with_contacts(docs.iter(), &contacts, &meta);
         }
         Ok(Page {
-            has_more: (q.skip + data.len()) < total as usize && limit > 0,
+            has_more: q.skip.saturating_add(data.len()) < total as usize && limit > 0,
             data,
             total_results: total,
         })

@@ -80,7 +80,7 @@ impl Crm {
             &meta,
         );
         Ok(Page {
-            has_more: skip + data.len() < total && limit > 0,
+            has_more: skip.saturating_add(data.len()) < total && limit > 0,
             data,
             total_results: total as i64,
         })
@@ -151,7 +151,11 @@ impl Crm {
                 .iter()
                 .any(|r| *r == view.id || rapport_query::fold(r) == name)
             {
-                users.push(format!("`{}` ({})", other.str("name").unwrap_or(""), other.id));
+                // Another user's private view is counted, never named.
+                users.push(match view_visible(&other, actor) {
+                    true => format!("`{}` ({})", other.str("name").unwrap_or(""), other.id),
+                    false => "a private Smart View of another user".to_string(),
+                });
             }
         }
         if users.is_empty() {

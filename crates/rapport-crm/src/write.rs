@@ -351,6 +351,19 @@ impl Crm {
                 Ok(rendered)
             }
             _ => {
+                if let Some(lead) = &lead {
+                    // A lead being deleted lists its children first: moving its version
+                    // makes that delete conflict and list them again, so no child is left
+                    // behind without its lead.
+                    plan.stmts.push(Stmt::one(
+                        "UPDATE objects SET version = version + 1 WHERE id = ? AND organization_id = ? AND version = ?",
+                        vec![
+                            lead.id.clone().into(),
+                            lead.organization_id.clone().into(),
+                            SqlValue::Int(lead.version),
+                        ],
+                    ));
+                }
                 let rendered = render(&doc, &meta, &[]);
                 plan.insert(
                     &doc,

@@ -52,6 +52,9 @@ impl SqliteDb {
         // passively instead (never blocking the writer or readers).
         writer.execute_batch("PRAGMA wal_autocheckpoint=0").map_err(backend)?;
         let checkpointer = connect(path, durability)?;
+        // Never wait for readers: a checkpoint that cannot finish now tries again later,
+        // whereas waiting would hold the write lock and stall every write behind it.
+        checkpointer.execute_batch("PRAGMA busy_timeout=0").map_err(backend)?;
         let stopped = Arc::new(AtomicBool::new(false));
         let stop = stopped.clone();
         std::thread::Builder::new()
@@ -125,7 +128,7 @@ impl SqliteDb {
 
 /// Commits a group of batches in one transaction, each in a savepoint; answers each.
 fn commit_group(conn: &mut Connection, group: Vec<(Vec<Stmt>, WriteReply)>) {
-    let mut results = Vec::with_capacity(group.len());
+    let mut results: Vec<(DbResult<Vec<StmtOutput>>, WriteReply)> = Vec::with_capacity(group.len());
     let began = conn.execute_batch("BEGIN IMMEDIATE").map_err(backend);
     if let Err(e) = began {
         for (_, reply) in group {
@@ -133,11 +136,25 @@ fn commit_group(conn: &mut Connection, group: Vec<(Vec<Stmt>, WriteReply)>) {
         }
         return;
     }
-    for (stmts, reply) in group {
+    let mut group = group.into_iter();
+    while let Some((stmts, reply)) = group.next() {
         let result = conn
             .execute_batch("SAVEPOINT batch")
             .map_err(backend)
             .and_then(|()| run_batch(conn, &stmts));
+        if result.is_err() && conn.is_autocommit() {
+            // Some errors (a full disk, I/O) make SQLite roll the whole transaction back:
+            // every batch of the group so far is undone, and none after it may run in it.
+            let message = "the database rolled the write back; try again";
+            for (_, earlier) in results.drain(..) {
+                let _ = earlier.send(Err(DbError::Backend(message.into())));
+            }
+            let _ = reply.send(result.and(Err(DbError::Backend(message.into()))));
+            for (_, later) in group.by_ref() {
+                let _ = later.send(Err(DbError::Backend(message.into())));
+            }
+            return;
+        }
         let undo = if result.is_ok() {
             "RELEASE batch"
         } else {
@@ -204,8 +221,9 @@ fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
         Ok((r.get(0)?, r.get(1)?, r.get(2)?))
     })?;
     if busy == 0 && frames > WAL_RESET_FRAMES && frames == copied {
-        // Quick when everything is already copied; waits (busy timeout) for a writer in flight.
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        // Quick when everything is already copied; gives up at once when a reader or the
+        // writer is in the way (no busy timeout on this connection), to try again later.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
     Ok(())
 }
