@@ -293,6 +293,7 @@ impl Crm {
         if let Err(e) = errors.into_result(()) {
             return Err(e.into());
         }
+        plan.stmts.extend(self.status_guard(&doc));
         match kind {
             Kind::Lead => {
                 // Contacts given with the lead are created in the same transaction.
@@ -462,6 +463,9 @@ impl Crm {
         if let Err(e) = errors.into_result(()) {
             return Err(e.into());
         }
+        if before.str("status_id") != doc.str("status_id") {
+            plan.stmts.extend(self.status_guard(&doc));
+        }
         let contacts = if kind == Kind::Lead {
             self.contacts_of(actor, id).await?
         } else {
@@ -529,10 +533,14 @@ impl Crm {
                 }
                 self.refuse_if_used(actor, Kind::Lead, "status_id", id, "lead status")
                     .await?;
+                self.plan_status_delete(actor, &doc, Kind::Lead, &meta, plan);
+                return Ok(());
             }
             Kind::OpportunityStatus => {
                 self.refuse_if_used(actor, Kind::Opportunity, "status_id", id, "opportunity status")
-                    .await?
+                    .await?;
+                self.plan_status_delete(actor, &doc, Kind::Opportunity, &meta, plan);
+                return Ok(());
             }
             Kind::Pipeline => {
                 let statuses = meta
@@ -553,6 +561,49 @@ impl Crm {
             NewEvent::deleted(kind, id, doc.lead_id.as_deref(), render(&doc, &meta, &[])),
         );
         Ok(())
+    }
+
+    /// Deletes a status, checking again inside the transaction — after the delete has
+    /// locked the row, so a concurrent writer that holds it (see `status_guard`) is seen —
+    /// that nothing uses it and, for lead statuses, that another one remains.
+    fn plan_status_delete(&self, actor: &Actor, status: &Doc, users: Kind, meta: &OrgMeta, plan: &mut Plan) {
+        let org: SqlValue = actor.organization_id.clone().into();
+        plan.delete(
+            status,
+            NewEvent::deleted(status.kind, &status.id, None, render(status, meta, &[])),
+        );
+        let expr = self.db.dialect().json_field("status_id", rapport_store::JsonType::Text);
+        plan.stmts.push(Stmt::one(
+            format!("SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM objects WHERE organization_id = ? AND object_type = ? AND {expr} = ?)"),
+            vec![org.clone(), users.object_type().into(), status.id.clone().into()],
+        ));
+        if status.kind == Kind::LeadStatus {
+            plan.stmts.push(Stmt::one(
+                "SELECT 1 WHERE (SELECT COUNT(*) FROM objects WHERE organization_id = ? AND object_type = 'status.lead') > 0",
+                vec![org],
+            ));
+        }
+    }
+
+    /// For a write that sets a lead's or opportunity's status: the status must still exist
+    /// at commit, and on PostgreSQL its row stays locked until then, so a concurrent
+    /// deletion of the status waits and then sees this object use it.
+    fn status_guard(&self, doc: &Doc) -> Option<Stmt> {
+        let status_kind = match doc.kind {
+            Kind::Lead => Kind::LeadStatus,
+            Kind::Opportunity => Kind::OpportunityStatus,
+            _ => return None,
+        };
+        let status_id = doc.str("status_id")?;
+        let lock = self.db.dialect().share_lock();
+        Some(Stmt::one(
+            format!("SELECT id FROM objects WHERE id = ? AND organization_id = ? AND object_type = ?{lock}"),
+            vec![
+                status_id.into(),
+                doc.organization_id.clone().into(),
+                status_kind.object_type().into(),
+            ],
+        ))
     }
 
     async fn refuse_if_used(&self, actor: &Actor, kind: Kind, field: &str, id: &str, what: &str) -> CrmResult<()> {

@@ -65,6 +65,15 @@ impl Dialect {
         }
     }
 
+    /// The clause that makes a `SELECT` hold its rows until commit where that is needed
+    /// (PostgreSQL); SQLite's single writer needs none.
+    pub fn share_lock(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR SHARE",
+        }
+    }
+
     /// Appends event inserts to a write batch; returns where they stand in it.
     ///
     /// On PostgreSQL a sequence value is taken before commit, so a reader could see seq 11
