@@ -58,6 +58,28 @@ pub enum Command {
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum UserCommand {
+    /// Add a user to an organization and print an API key for them on stdout.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Organization id.
+        #[arg(long)]
+        organization: String,
+        #[arg(long, default_value = "")]
+        first_name: String,
+        #[arg(long, default_value = "")]
+        last_name: String,
+        /// admin or member.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]

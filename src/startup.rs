@@ -128,6 +128,22 @@ pub async fn create_organization(
     Ok(())
 }
 
+pub async fn create_user(
+    settings: Settings,
+    email: &str,
+    organization: &str,
+    first_name: &str,
+    last_name: &str,
+    role: &str,
+) -> anyhow::Result<()> {
+    let crm = open(&settings).await?;
+    let member = crm.add_member(organization, email, first_name, last_name, role).await?;
+    let key = crm.create_api_key(email, Some(organization), "cli").await?;
+    eprintln!("Added {email} ({}) to {organization} as {role}.", member.user_id);
+    println!("{}", key.key);
+    Ok(())
+}
+
 /// Hides a password in a database URL for logs.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -7,8 +7,58 @@ use serde_json::json;
 
 on_both_backends!(
     apikey_create_prints_only_a_working_key,
-    org_create_makes_a_separate_tenant
+    org_create_makes_a_separate_tenant,
+    user_create_adds_a_member,
 );
+
+fn user_create_adds_a_member(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "user_create_adds_a_member") else {
+        return;
+    };
+    let key = s.new_member("mia@test.example", "member");
+    let me = s.get_as(&key, "me/").ok();
+    assert_eq!(me["role"], "member");
+    assert_eq!(me["organization_id"], s.get("me/").ok()["organization_id"]);
+    assert_eq!(s.get("user/").ok()["total_results"], 2);
+    // Members see the organization's data, and the new user is a valid assignee at once.
+    let lead = s.post("lead/", json!({"name": "Shared"})).ok();
+    let task = s
+        .post(
+            "task/",
+            json!({"lead_id": lead["id"], "text": "t", "assigned_to": me["id"]}),
+        )
+        .ok();
+    assert_eq!(task["assigned_to_name"], "Mia");
+    assert_eq!(
+        s.get_as(&key, &format!("lead/{}/", lead["id"].as_str().unwrap()))
+            .status,
+        200
+    );
+    // Only admins rename the organization.
+    let org = me["organization_id"].as_str().unwrap();
+    let rename = s.request(
+        "PUT",
+        &format!("organization/{org}/"),
+        Some(&key),
+        Some(&json!({"name": "Mine"})),
+        &[],
+    );
+    assert_eq!(rename.status, 403);
+    let again = s.cli(&["user", "create", "--email", "mia@test.example", "--organization", org]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already a member"));
+    let bad_role = s.cli(&[
+        "user",
+        "create",
+        "--email",
+        "x@test.example",
+        "--organization",
+        org,
+        "--role",
+        "owner",
+    ]);
+    assert!(!bad_role.status.success());
+}
 
 fn apikey_create_prints_only_a_working_key(backend: Backend) {
     let Some(s) = TestServer::start(backend, "apikey_create_prints_only_a_working_key") else {

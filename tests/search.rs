@@ -485,7 +485,54 @@ fn smart_views(backend: Backend) {
         refused.body
     );
     assert_eq!(s.get("saved_search/").ok()["total_results"], 2);
-    // Another user does not see a private view but sees the shared one.
+    // Another member does not see a private view, nor its events, but sees the shared one.
+    let member = s.new_member("member@test.example", "member");
+    let views: Vec<String> = s.get_as(&member, "saved_search/").ok()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(views, ["Never called"]);
+    assert_eq!(
+        s.get_as(&member, &format!("saved_search/{}/", cold["id"].as_str().unwrap()))
+            .status,
+        404
+    );
+    let events = s.get_as(&member, "event/?object_type=saved_search").ok();
+    let names: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["data"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Never called"], "the private view's events are hidden too");
+    let not_theirs = s.request(
+        "DELETE",
+        &format!("saved_search/{}/", never["id"].as_str().unwrap()),
+        Some(&member),
+        None,
+        &[],
+    );
+    assert_eq!(
+        not_theirs.status, 403,
+        "only the owner or an admin changes a shared view"
+    );
+    // A private view of the member is counted, not named, when it blocks a deletion.
+    let hot = s
+        .post(
+            "saved_search/",
+            json!({"name": "Hot", "query": "status:hot", "is_shared": true}),
+        )
+        .ok();
+    let mine = s
+        .post_as(&member, "saved_search/", json!({"name": "Mine", "query": "in:hot"}))
+        .ok();
+    let blocked = s.delete(&format!("saved_search/{}/", hot["id"].as_str().unwrap()));
+    assert_eq!(
+        blocked.body["error"],
+        "this Smart View is used by a private Smart View of another user with `in:`; change them first"
+    );
     let other = s.new_organization("Other", "other@test.example");
     assert_eq!(
         s.get_as(&other, "saved_search/").ok()["total_results"],
@@ -496,6 +543,9 @@ fn smart_views(backend: Backend) {
         .ok();
     s.delete(&format!("saved_search/{}/", cold["id"].as_str().unwrap()))
         .ok();
+    let mine = format!("saved_search/{}/", mine["id"].as_str().unwrap());
+    assert_eq!(s.request("DELETE", &mine, Some(&member), None, &[]).status, 200);
+    s.delete(&format!("saved_search/{}/", hot["id"].as_str().unwrap())).ok();
     assert_eq!(s.get("saved_search/").ok()["total_results"], 0);
 }
 

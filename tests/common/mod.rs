@@ -235,6 +235,29 @@ impl TestServer {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// Adds a user to the first organization through the CLI; returns their API key.
+    pub fn new_member(&self, email: &str, role: &str) -> String {
+        let org = self.get("me/").ok()["organization_id"].as_str().unwrap().to_string();
+        let out = self.cli(&[
+            "user",
+            "create",
+            "--email",
+            email,
+            "--organization",
+            &org,
+            "--role",
+            role,
+            "--first-name",
+            "Mia",
+        ]);
+        assert!(
+            out.status.success(),
+            "user create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
     /// Runs the binary against this server's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_rapport"))

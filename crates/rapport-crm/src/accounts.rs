@@ -155,6 +155,84 @@ impl Crm {
         Ok(actor)
     }
 
+    /// Adds a user (new, or existing in another organization) to an organization as
+    /// `admin` or `member`.
+    pub async fn add_member(
+        &self,
+        organization_id: &str,
+        email: &str,
+        first_name: &str,
+        last_name: &str,
+        role: &str,
+    ) -> CrmResult<Actor> {
+        let mut errors = FieldErrors::new();
+        let email = validate::email(email)
+            .map_err(|m| errors.add("email", m))
+            .unwrap_or_default()
+            .to_lowercase();
+        if !matches!(role, "admin" | "member") {
+            errors.add("role", "must be admin or member");
+        }
+        errors.into_result(())?;
+        if self
+            .db
+            .query_opt("SELECT id FROM organizations WHERE id = ?", &[organization_id.into()])
+            .await?
+            .is_none()
+        {
+            return Err(CrmError::Refused(format!("no organization `{organization_id}`")));
+        }
+        let now = time::format(time::now());
+        let existing = self
+            .db
+            .query_opt("SELECT id FROM users WHERE email = ?", &[email.clone().into()])
+            .await?;
+        let mut stmts = Vec::new();
+        let user_id = match existing {
+            Some(row) => row.text(0).to_string(),
+            None => {
+                let user_id = new_id("user");
+                stmts.push(Stmt::new(
+                    "INSERT INTO users (id, email, first_name, last_name, password_hash, date_created, date_updated) VALUES (?, ?, ?, ?, NULL, ?, ?)",
+                    vec![user_id.clone().into(), email.clone().into(), first_name.into(), last_name.into(), now.clone().into(), now.clone().into()],
+                ));
+                user_id
+            }
+        };
+        stmts.push(Stmt::new(
+            "INSERT INTO memberships (organization_id, user_id, role, date_created) VALUES (?, ?, ?, ?)",
+            vec![
+                organization_id.into(),
+                user_id.clone().into(),
+                role.into(),
+                now.clone().into(),
+            ],
+        ));
+        // Users are part of the organization's configuration (names, `me`, assignees).
+        stmts.push(Stmt::new(
+            "UPDATE organizations SET meta_version = meta_version + 1 WHERE id = ?",
+            vec![organization_id.into()],
+        ));
+        let data =
+            as_map(json!({"user_id": user_id, "email": email, "role": role, "organization_id": organization_id}));
+        let event = NewEvent::new("membership", &user_id, None, "created", vec![], Map::new(), data);
+        self.db
+            .dialect()
+            .append_events(&mut stmts, [event.insert_stmt(organization_id, None, &now)]);
+        match self.db.batch(stmts).await {
+            Ok(_) => Ok(Actor {
+                organization_id: organization_id.into(),
+                user_id,
+                role: role.into(),
+                meta_version: 0,
+            }),
+            Err(DbError::Unique(_)) => Err(CrmError::Refused(format!(
+                "`{email}` is already a member of `{organization_id}`"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Makes an API key for the user with `email` in `organization_id` (or the user's only
     /// organization).
     pub async fn create_api_key(

@@ -137,18 +137,19 @@ const EVENT_COLUMNS: &str = "seq, id, object_type, object_id, lead_id, action, c
 impl Crm {
     /// `GET /event/{id}/`: one event of the actor's organization.
     pub async fn event(&self, actor: &Actor, id: &str) -> CrmResult<Value> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ? AND organization_id = ?");
-        let row = self
-            .db
-            .query_opt(&sql, &[id.into(), actor.organization_id.clone().into()])
-            .await?;
+        let (private, mut params) = self.hide_private_views(actor);
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ? AND organization_id = ? AND {private}");
+        params.splice(0..0, [SqlValue::from(id), actor.organization_id.clone().into()]);
+        let row = self.db.query_opt(&sql, &params).await?;
         row.map(|r| render_event(&actor.organization_id, &r))
             .ok_or(CrmError::NotFound)
     }
 
     pub async fn list_events(&self, actor: &Actor, q: &EventQuery) -> CrmResult<EventPage> {
-        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = ?");
+        let (private, hidden) = self.hide_private_views(actor);
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = ? AND {private}");
         let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
+        params.extend(hidden);
         let mut filter = |clause: &str, value: &Option<String>| {
             if let Some(v) = value {
                 sql.push_str(clause);
@@ -188,6 +189,20 @@ impl Crm {
             None
         };
         Ok(EventPage { data, cursor_next })
+    }
+
+    /// A condition (and its parameters) that leaves out the events of other users' private
+    /// Smart Views: they are as invisible in the log as the views themselves.
+    fn hide_private_views(&self, actor: &Actor) -> (String, Vec<SqlValue>) {
+        let dialect = self.db.dialect();
+        let shared = dialect.json_field("is_shared", rapport_store::JsonType::Bool);
+        let owner = dialect.json_field("user_id", rapport_store::JsonType::Text);
+        let condition =
+            format!("NOT (object_type = 'saved_search' AND COALESCE({shared}, ?) = ? AND COALESCE({owner}, '') <> ?)");
+        (
+            condition,
+            vec![SqlValue::Int(0), SqlValue::Int(0), actor.user_id.clone().into()],
+        )
     }
 
     /// The next events of the whole log after `after`, in sequence order: what a consumer
