@@ -48,6 +48,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     // Loads the search replica now rather than on the first search.
     crm.start_search_replica();
+    tokio::spawn(purge_idempotency_keys(crm.clone()));
     println!("Listening on http://{address}");
     tracing::info!(%address, database = %redact(&settings.database_url), "serving");
     // Served from a worker task: the main thread only waits, so both cores do the work.
@@ -142,6 +143,20 @@ pub async fn create_user(
     eprintln!("Added {email} ({}) to {organization} as {role}.", member.user_id);
     println!("{}", key.key);
     Ok(())
+}
+
+/// Forgets stored `Idempotency-Key` answers after a day, checking every hour.
+async fn purge_idempotency_keys(crm: Crm) {
+    const KEEP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match crm.purge_idempotency_keys(KEEP).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "forgot old idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "cannot purge old idempotency keys"),
+        }
+    }
 }
 
 /// Hides a password in a database URL for logs.

@@ -148,6 +148,21 @@ impl Crm {
         Err(CrmError::Db(DbError::Conflict))
     }
 
+    /// Forgets `Idempotency-Key` answers older than `age`: a client retries within minutes,
+    /// and the table would otherwise grow with every keyed request. Returns how many went.
+    pub async fn purge_idempotency_keys(&self, age: std::time::Duration) -> CrmResult<u64> {
+        let age = chrono::Duration::from_std(age).unwrap_or(chrono::Duration::days(1));
+        let cutoff = time::format(time::now() - age);
+        let out = self
+            .db
+            .execute(
+                "DELETE FROM idempotency_keys WHERE date_created < ?",
+                vec![cutoff.into()],
+            )
+            .await?;
+        Ok(out.affected)
+    }
+
     async fn idempotent_replay(&self, actor: &Actor, idem: &Idempotency) -> CrmResult<Option<Written>> {
         let row = self
             .db
