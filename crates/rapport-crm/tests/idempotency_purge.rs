@@ -1,31 +1,14 @@
 //! Stored `Idempotency-Key` answers are forgotten once old enough, and not before.
 
+mod common;
+
+use common::TestDb;
 use rapport_core::Kind;
-use rapport_crm::{Crm, CrmConfig, Idempotency, NewOrganization};
-use rapport_store::{Db, DbConfig, Durability};
+use rapport_crm::Idempotency;
 use serde_json::json;
 
-#[tokio::test]
-async fn old_idempotency_keys_are_forgotten() {
-    let dir = std::env::temp_dir().join(format!("rapport-idem-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = dir.join("rapport.db").to_string_lossy().into_owned();
-    let db = Db::open(&DbConfig {
-        url,
-        sqlite_durability: Durability::Normal,
-        max_connections: 4,
-    })
-    .await
-    .unwrap();
-    let crm = Crm::new(db, CrmConfig::default());
-    let new = NewOrganization {
-        name: "Idem".into(),
-        admin_email: "idem@example.com".into(),
-        admin_first_name: "I".into(),
-        admin_last_name: String::new(),
-        admin_password: None,
-    };
-    let actor = crm.create_organization(&new).await.unwrap();
+async fn old_idempotency_keys_are_forgotten(test_db: &TestDb) {
+    let (_, crm, actor) = test_db.crm_with_organization().await;
     let key = Idempotency {
         key: "k".into(),
         request_hash: "h".into(),
@@ -34,13 +17,8 @@ async fn old_idempotency_keys_are_forgotten() {
         .create(&actor, Kind::Lead, &json!({"name": "Once"}), Some(&key))
         .await
         .unwrap();
-    assert_eq!(
-        crm.purge_idempotency_keys(std::time::Duration::from_secs(3600))
-            .await
-            .unwrap(),
-        0,
-        "a fresh key stays"
-    );
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(crm.purge_idempotency_keys(hour).await.unwrap(), 0, "a fresh key stays");
     let replay = crm
         .create(&actor, Kind::Lead, &json!({"name": "Once"}), Some(&key))
         .await
@@ -61,5 +39,6 @@ async fn old_idempotency_keys_are_forgotten() {
         after.object["id"], first.object["id"],
         "a forgotten key makes a new object"
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
+
+on_both_backends!(old_idempotency_keys_are_forgotten);

@@ -2,36 +2,16 @@
 //! to it leaves no child behind; a status deleted while leads are being moved to it
 //! leaves no lead with a status that does not exist.
 
+mod common;
+
+use common::TestDb;
 use rapport_core::Kind;
-use rapport_crm::{Crm, CrmConfig, CrmError, NewOrganization};
-use rapport_store::{Db, DbConfig, DbError, Durability, RowExt};
+use rapport_crm::CrmError;
+use rapport_store::{DbError, RowExt};
 use serde_json::json;
 
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}_{}_{:x}", std::process::id(), nanos & 0xffff_ffff)
-}
-
-async fn no_orphans(url: &str) {
-    let db = Db::open(&DbConfig {
-        url: url.into(),
-        sqlite_durability: Durability::Normal,
-        max_connections: 32,
-    })
-    .await
-    .unwrap();
-    let crm = Crm::new(db.clone(), CrmConfig::default());
-    let new = NewOrganization {
-        name: "Race".into(),
-        admin_email: format!("{}@race.example", unique("a")),
-        admin_first_name: "R".into(),
-        admin_last_name: String::new(),
-        admin_password: None,
-    };
-    let actor = crm.create_organization(&new).await.unwrap();
+async fn no_child_outlives_its_lead(test_db: &TestDb) {
+    let (db, crm, actor) = test_db.crm_with_organization().await;
     for round in 0..8 {
         let lead = crm
             .create(&actor, Kind::Lead, &json!({"name": format!("Doomed {round}")}), None)
@@ -88,23 +68,8 @@ async fn no_orphans(url: &str) {
     }
 }
 
-async fn no_lead_keeps_a_deleted_status(url: &str) {
-    let db = Db::open(&DbConfig {
-        url: url.into(),
-        sqlite_durability: Durability::Normal,
-        max_connections: 32,
-    })
-    .await
-    .unwrap();
-    let crm = Crm::new(db.clone(), CrmConfig::default());
-    let new = NewOrganization {
-        name: "Race".into(),
-        admin_email: format!("{}@status.example", unique("a")),
-        admin_first_name: "R".into(),
-        admin_last_name: String::new(),
-        admin_password: None,
-    };
-    let actor = crm.create_organization(&new).await.unwrap();
+async fn no_lead_keeps_a_deleted_status(test_db: &TestDb) {
+    let (db, crm, actor) = test_db.crm_with_organization().await;
     let mut leads = Vec::new();
     for i in 0..8 {
         let lead = crm
@@ -172,72 +137,4 @@ async fn no_lead_keeps_a_deleted_status(url: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_child_outlives_its_lead_on_sqlite() {
-    let dir = std::env::temp_dir().join(unique("rapport-race"));
-    std::fs::create_dir_all(&dir).unwrap();
-    no_orphans(dir.join("rapport.db").to_str().unwrap()).await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_lead_keeps_a_deleted_status_on_sqlite() {
-    let dir = std::env::temp_dir().join(unique("rapport-status-race"));
-    std::fs::create_dir_all(&dir).unwrap();
-    no_lead_keeps_a_deleted_status(dir.join("rapport.db").to_str().unwrap()).await;
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_lead_keeps_a_deleted_status_on_postgres() {
-    let base =
-        std::env::var("RAPPORT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    if tokio::net::TcpStream::connect(base.rsplit('@').next().unwrap_or("127.0.0.1:5432"))
-        .await
-        .is_err()
-    {
-        assert!(
-            std::env::var("RAPPORT_REQUIRE_POSTGRES").map_or(true, |v| v != "1"),
-            "PostgreSQL is required"
-        );
-        eprintln!("\n*** SKIPPED no_lead_keeps_a_deleted_status_on_postgres: no PostgreSQL at {base} ***\n");
-        return;
-    }
-    let name = unique("rapport_status_race");
-    no_lead_keeps_a_deleted_status(&format!("{base}/{name}")).await;
-    let (client, connection) = tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_child_outlives_its_lead_on_postgres() {
-    let base =
-        std::env::var("RAPPORT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    if tokio::net::TcpStream::connect(base.rsplit('@').next().unwrap_or("127.0.0.1:5432"))
-        .await
-        .is_err()
-    {
-        assert!(
-            std::env::var("RAPPORT_REQUIRE_POSTGRES").map_or(true, |v| v != "1"),
-            "PostgreSQL is required"
-        );
-        eprintln!("\n*** SKIPPED no_child_outlives_its_lead_on_postgres: no PostgreSQL at {base} ***\n");
-        return;
-    }
-    let name = unique("rapport_race");
-    no_orphans(&format!("{base}/{name}")).await;
-    let (client, connection) = tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await
-        .unwrap();
-}
+on_both_backends!(no_child_outlives_its_lead, no_lead_keeps_a_deleted_status);
