@@ -93,7 +93,7 @@ pub(crate) fn lead_text(text_fields: &BTreeSet<String>, lead: &Lead) -> Vec<Stri
 }
 
 /// The texts free text searches, one entry per value (§2, §9). Phones are their digits.
-fn searchable_text(text_fields: &BTreeSet<String>, subject: Subject<'_>) -> Vec<String> {
+pub(crate) fn searchable_text(text_fields: &BTreeSet<String>, subject: Subject<'_>) -> Vec<String> {
     let mut out = Vec::new();
     let mut push = |s: &Option<String>| out.extend(s.iter().cloned());
     match subject {

@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::schema::StatusType;
 
 /// Custom-field values by custom-field id; a multi-value field has several.
 pub type CustomValues = BTreeMap<String, Vec<CustomValue>>;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CustomValue {
     /// Text, a choice's label, or a user id, by the field's type.
     Text(String),
@@ -20,7 +21,7 @@ pub enum CustomValue {
     DateTime(DateTime<Utc>),
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Lead {
     pub id: String,
     pub name: Option<String>,
@@ -40,6 +41,7 @@ pub struct Lead {
     pub custom: CustomValues,
     /// The lead's free text folded and split into words once ([`Lead::prepare`]), so that
     /// a search over many leads does not fold every lead's text again for each query.
+    #[serde(skip)]
     pub prepared: Option<std::sync::Arc<PreparedText>>,
 }
 
@@ -68,7 +70,7 @@ impl Lead {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Address {
     pub address_1: Option<String>,
     pub address_2: Option<String>,
@@ -78,7 +80,7 @@ pub struct Address {
     pub country: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
     pub name: Option<String>,
     pub title: Option<String>,
@@ -88,7 +90,7 @@ pub struct Contact {
     pub custom: CustomValues,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Activity {
     /// When it happened; a meeting's defaults to its start.
     pub activity_at: DateTime<Utc>,
@@ -97,7 +99,7 @@ pub struct Activity {
     pub kind: ActivityKind,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ActivityKind {
     Note {
         body: Option<String>,
@@ -143,7 +145,7 @@ impl ActivityKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Opportunity {
     pub status_label: String,
     pub status_type: StatusType,
@@ -156,7 +158,7 @@ pub struct Opportunity {
     pub custom: CustomValues,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub text: String,
     pub due: Option<Due>,
@@ -165,7 +167,7 @@ pub struct Task {
 }
 
 /// A task's due date: a calendar day or a moment.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Due {
     Day(NaiveDate),
     At(DateTime<Utc>),

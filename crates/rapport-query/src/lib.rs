@@ -144,6 +144,7 @@ mod dates;
 mod error;
 mod eval;
 mod explain;
+pub mod facts;
 mod fields;
 mod filter;
 mod lead;

@@ -1,0 +1,175 @@
+//! The lead search index: a Tantivy index in the data directory with one document per
+//! lead, answering [`rapport_query::ResolvedQuery`]s with exactly the leads, in exactly
+//! the order, that the reference evaluator gives.
+//!
+//! * `document.rs` turns a lead into a document from the evaluator's own view of it
+//!   ([`rapport_query::facts`]), so the two cannot drift apart field by field.
+//! * `translate.rs` turns a filter into a Tantivy query and says whether it is exact.
+//! * `search.rs` runs it: an exact query is counted and ordered from columns without
+//!   reading a lead; a wider one has its candidates checked by the evaluator on the
+//!   lead stored in the document.
+//!
+//! The index remembers, in its commit, the event-log sequence it reflects
+//! ([`SearchIndex::cursor`]), so the process that feeds it resumes where it stopped and
+//! a commit is the index and its cursor at once.
+
+mod document;
+mod encode;
+mod schema;
+mod search;
+mod translate;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+use rapport_query::Lead;
+use serde::{Deserialize, Serialize};
+use tantivy::directory::MmapDirectory;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+pub use search::Hits;
+
+use crate::schema::{Fields, SCHEMA_VERSION};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("search index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("search index directory: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("search index: a stored lead cannot be read: {0}")]
+    Decode(#[from] bincode::Error),
+}
+
+pub type IndexResult<T> = Result<T, IndexError>;
+
+/// What a commit records besides the documents.
+#[derive(Debug, Serialize, Deserialize)]
+struct CommitPayload {
+    schema: u32,
+    cursor: i64,
+}
+
+/// Memory for the writer's in-progress segment.
+const WRITER_HEAP: usize = 128 << 20;
+
+pub struct SearchIndex {
+    fields: Fields,
+    index: Index,
+    writer: Mutex<IndexWriter<TantivyDocument>>,
+    reader: IndexReader,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it when missing. An index written by another
+    /// schema version is emptied: its cursor is then `None` and it must be rebuilt.
+    pub fn open(dir: &Path) -> IndexResult<SearchIndex> {
+        std::fs::create_dir_all(dir)?;
+        let fields = Fields::new();
+        let directory = MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+        let index = Index::open_or_create(directory, fields.schema.clone()).or_else(|e| {
+            // A schema that changed shape: start again from nothing.
+            tracing::warn!(error = %e, "search index has another schema; rebuilding it");
+            std::fs::remove_dir_all(dir)?;
+            std::fs::create_dir_all(dir)?;
+            let directory = MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+            Index::create(directory, fields.schema.clone(), Default::default()).map_err(IndexError::from)
+        })?;
+        Self::with_index(fields, index)
+    }
+
+    /// An index in memory, for tests and benchmarks.
+    pub fn in_memory() -> IndexResult<SearchIndex> {
+        let fields = Fields::new();
+        let index = Index::create_in_ram(fields.schema.clone());
+        Self::with_index(fields, index)
+    }
+
+    fn with_index(fields: Fields, index: Index) -> IndexResult<SearchIndex> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
+        let writer = index.writer_with_num_threads(threads, WRITER_HEAP * threads)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let this = SearchIndex {
+            fields,
+            index,
+            writer: Mutex::new(writer),
+            reader,
+        };
+        if this.payload()?.is_some_and(|p| p.schema != SCHEMA_VERSION) {
+            this.clear()?;
+        }
+        Ok(this)
+    }
+
+    fn payload(&self) -> IndexResult<Option<CommitPayload>> {
+        let metas = self.index.load_metas()?;
+        Ok(metas.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()))
+    }
+
+    /// The event-log sequence the last commit reflects; `None` for an empty or discarded
+    /// index, which must be filled from the store first.
+    pub fn cursor(&self) -> IndexResult<Option<i64>> {
+        Ok(self
+            .payload()?
+            .filter(|p| p.schema == SCHEMA_VERSION)
+            .map(|p| p.cursor))
+    }
+
+    /// Adds or replaces a lead. Visible to searches after the next [`commit`](Self::commit).
+    pub fn upsert(&self, organization_id: &str, lead: &Lead, text_fields: &BTreeSet<String>) -> IndexResult<()> {
+        let doc = document::document(&self.fields, organization_id, lead, text_fields);
+        let writer = self.writer.lock().expect("index writer lock");
+        writer.delete_term(Term::from_field_text(self.fields.id, &lead.id));
+        writer.add_document(doc)?;
+        Ok(())
+    }
+
+    pub fn delete(&self, lead_id: &str) {
+        let writer = self.writer.lock().expect("index writer lock");
+        writer.delete_term(Term::from_field_text(self.fields.id, lead_id));
+    }
+
+    /// Removes every lead of an organization (before indexing all of them again).
+    pub fn delete_organization(&self, organization_id: &str) {
+        let writer = self.writer.lock().expect("index writer lock");
+        writer.delete_term(Term::from_field_text(self.fields.org, organization_id));
+    }
+
+    /// Removes every document and forgets the cursor.
+    pub fn clear(&self) -> IndexResult<()> {
+        let mut writer = self.writer.lock().expect("index writer lock");
+        writer.delete_all_documents()?;
+        writer.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Makes every change so far durable and visible, with the log position they reflect.
+    pub fn commit(&self, cursor: i64) -> IndexResult<()> {
+        let payload = serde_json::to_string(&CommitPayload {
+            schema: SCHEMA_VERSION,
+            cursor,
+        })
+        .expect("payload serializes");
+        let mut writer = self.writer.lock().expect("index writer lock");
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&payload);
+        prepared.commit()?;
+        drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The number of leads in the index (all organizations).
+    pub fn num_leads(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// The index's size on disk, in bytes.
+    pub fn size_bytes(&self) -> IndexResult<u64> {
+        let usage = self.reader.searcher().space_usage()?;
+        Ok(usage.total().get_bytes())
+    }
+}

@@ -1,0 +1,363 @@
+//! Running a resolved query: count, order, one page of ids.
+
+use std::cmp::Ordering;
+
+use rapport_query::{Direction, Lead, Order, ResolvedQuery, ResolvedSortKey, SortField};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, TermQuery, Weight};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DocId, DocSet, Searcher, SegmentReader, TantivyDocument, Term, TERMINATED};
+
+use crate::encode;
+use crate::schema::{count_column, latest_column};
+use crate::translate::Translator;
+use crate::{IndexResult, SearchIndex};
+
+/// A search's answer: how many leads match, and the ids of the page asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hits {
+    pub total: usize,
+    pub ids: Vec<String>,
+}
+
+impl SearchIndex {
+    /// The organization's leads that match, in the query's order: `total` and the ids of
+    /// `skip..skip + limit`.
+    pub fn search(&self, organization_id: &str, query: &ResolvedQuery, skip: usize, limit: usize) -> IndexResult<Hits> {
+        let searcher = self.reader.searcher();
+        let translator = Translator {
+            fields: &self.fields,
+            searcher: &searcher,
+        };
+        let plan = translator.filter(&query.filter, None);
+        let scoped: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(self.fields.org, organization_id),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+            (Occur::Must, plan.query),
+        ]));
+        let weight = scoped.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        let sorts_by_custom = matches!(&query.order, Order::Keys(keys)
+            if keys.iter().any(|k| matches!(k.field, SortField::Custom(_))));
+        if plan.exact && !sorts_by_custom {
+            self.search_exact(&searcher, weight.as_ref(), query, skip, limit)
+        } else {
+            self.search_checked(&searcher, weight.as_ref(), query, skip, limit)
+        }
+    }
+
+    /// Candidates checked one by one by the evaluator, on the stored leads.
+    fn search_checked(
+        &self,
+        searcher: &Searcher,
+        weight: &dyn Weight,
+        query: &ResolvedQuery,
+        skip: usize,
+        limit: usize,
+    ) -> IndexResult<Hits> {
+        let mut found: Vec<Lead> = Vec::new();
+        for segment in searcher.segment_readers() {
+            let docs = alive_docs(weight, segment)?;
+            if docs.is_empty() {
+                continue;
+            }
+            let store = segment.get_store_reader(64)?;
+            for doc in docs {
+                let stored: TantivyDocument = store.get(doc)?;
+                let Some(bytes) = stored.get_first(self.fields.doc).and_then(|v| v.as_bytes()) else {
+                    continue;
+                };
+                let lead: Lead = bincode::deserialize(bytes)?;
+                if rapport_query::matches(query, &lead) {
+                    found.push(lead);
+                }
+            }
+        }
+        let mut refs: Vec<&Lead> = found.iter().collect();
+        rapport_query::sort_leads(query, &mut refs);
+        Ok(Hits {
+            total: refs.len(),
+            ids: refs.iter().skip(skip).take(limit).map(|l| l.id.clone()).collect(),
+        })
+    }
+
+    /// Counted and ordered from the columns; only the page's ids are read.
+    fn search_exact(
+        &self,
+        searcher: &Searcher,
+        weight: &dyn Weight,
+        query: &ResolvedQuery,
+        skip: usize,
+        limit: usize,
+    ) -> IndexResult<Hits> {
+        let wanted = skip.saturating_add(limit);
+        let relevance_weights = match query.order {
+            Order::Relevance => {
+                let translator = Translator {
+                    fields: &self.fields,
+                    searcher,
+                };
+                query
+                    .relevance_terms
+                    .iter()
+                    .map(|(scope, pattern)| {
+                        translator
+                            .filter(&rapport_query::Filter::Text(pattern.clone()), *scope)
+                            .query
+                            .weight(EnableScoring::disabled_from_searcher(searcher))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            Order::Keys(_) => Vec::new(),
+        };
+        let mut total = 0;
+        let mut rows: Vec<GlobalRow> = Vec::new();
+        for segment in searcher.segment_readers() {
+            let docs = alive_docs(weight, segment)?;
+            total += docs.len();
+            if wanted == 0 || docs.is_empty() {
+                continue;
+            }
+            let mut columns = SegmentColumns::open(segment, query, &relevance_weights)?;
+            let mut local: Vec<LocalRow> = columns.rows(&docs);
+            let keep = wanted.min(local.len());
+            if keep < local.len() {
+                local.select_nth_unstable(keep);
+                local.truncate(keep);
+            }
+            for row in local {
+                rows.push(columns.globalize(row)?);
+            }
+        }
+        rows.sort_unstable();
+        let ids = rows.into_iter().skip(skip).take(limit).map(|r| r.id).collect();
+        Ok(Hits { total, ids })
+    }
+}
+
+/// The documents of a segment that match and are not deleted, in order.
+fn alive_docs(weight: &dyn Weight, segment: &SegmentReader) -> IndexResult<Vec<DocId>> {
+    let mut docs = Vec::new();
+    let alive = segment.alive_bitset();
+    weight.for_each_no_score(segment, &mut |batch| {
+        docs.extend(batch.iter().copied().filter(|d| alive.is_none_or(|a| a.is_alive(*d))));
+    })?;
+    Ok(docs)
+}
+
+/// Where one sort key's values come from in a segment.
+enum Source {
+    Text(Option<StrColumn>),
+    Signed(Column<i64>),
+    Unsigned(Column<u64>),
+    /// The number of relevance terms the lead matches, by term weights' scorers.
+    Relevance,
+}
+
+struct SegmentColumns {
+    keys: Vec<(Source, Direction)>,
+    scorers: Vec<Box<dyn tantivy::query::Scorer>>,
+    id: StrColumn,
+}
+
+/// One key's value in a segment, ordered ascending; `None` sorts last.
+type Cell = Option<u64>;
+
+#[derive(PartialEq, Eq)]
+struct LocalRow {
+    cells: Vec<Cell>,
+    id_ord: u64,
+    doc: DocId,
+}
+
+impl Ord for LocalRow {
+    fn cmp(&self, other: &Self) -> Ordering {
+        for (a, b) in self.cells.iter().zip(&other.cells) {
+            let o = missing_last(a.as_ref(), b.as_ref(), |a, b| a.cmp(b));
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        self.id_ord.cmp(&other.id_ord)
+    }
+}
+
+impl PartialOrd for LocalRow {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A row comparable across segments: dictionary ordinals replaced by their text.
+#[derive(PartialEq, Eq)]
+struct GlobalRow {
+    cells: Vec<Option<GlobalCell>>,
+    id: String,
+}
+
+#[derive(PartialEq, Eq)]
+enum GlobalCell {
+    /// Already in ascending order of the key's direction.
+    Number(u64),
+    Text(String, Direction),
+}
+
+impl Ord for GlobalRow {
+    fn cmp(&self, other: &Self) -> Ordering {
+        for (a, b) in self.cells.iter().zip(&other.cells) {
+            let o = missing_last(a.as_ref(), b.as_ref(), |a, b| match (a, b) {
+                (GlobalCell::Number(a), GlobalCell::Number(b)) => a.cmp(b),
+                (GlobalCell::Text(a, Direction::Asc), GlobalCell::Text(b, _)) => a.cmp(b),
+                (GlobalCell::Text(a, Direction::Desc), GlobalCell::Text(b, _)) => b.cmp(a),
+                // One key has one kind of cell.
+                (GlobalCell::Number(_), GlobalCell::Text(..)) => Ordering::Less,
+                (GlobalCell::Text(..), GlobalCell::Number(_)) => Ordering::Greater,
+            });
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        self.id.cmp(&other.id)
+    }
+}
+
+impl PartialOrd for GlobalRow {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+fn missing_last<T>(a: Option<&T>, b: Option<&T>, cmp: impl Fn(&T, &T) -> Ordering) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => cmp(a, b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+impl SegmentColumns {
+    fn open(
+        segment: &SegmentReader,
+        query: &ResolvedQuery,
+        relevance: &[Box<dyn Weight>],
+    ) -> IndexResult<Self> {
+        let fast = segment.fast_fields();
+        let text = |name: &str| fast.str(name);
+        let mut keys = Vec::new();
+        match &query.order {
+            Order::Relevance => {
+                keys.push((Source::Relevance, Direction::Desc));
+                keys.push((Source::Signed(fast.i64("updated")?), Direction::Desc));
+            }
+            Order::Keys(sort_keys) => {
+                for ResolvedSortKey { field, direction } in sort_keys {
+                    let source = match field {
+                        SortField::Name => Source::Text(text("sort_name")?),
+                        SortField::Description => Source::Text(text("sort_description")?),
+                        SortField::Url => Source::Text(text("sort_url")?),
+                        SortField::Status => Source::Text(text("sort_status")?),
+                        SortField::Id => Source::Text(text("id")?),
+                        SortField::Created => Source::Signed(fast.i64("created")?),
+                        SortField::Updated => Source::Signed(fast.i64("updated")?),
+                        SortField::Count(c) => Source::Unsigned(fast.u64(&count_column(*c))?),
+                        SortField::Latest(l) => Source::Signed(fast.i64(&latest_column(*l))?),
+                        SortField::Custom(_) => unreachable!("custom sorts take the checked path"),
+                    };
+                    keys.push((source, *direction));
+                }
+            }
+        }
+        let scorers = relevance
+            .iter()
+            .map(|w| w.scorer(segment, 1.0))
+            .collect::<Result<Vec<_>, _>>()?;
+        let id = fast
+            .str("id")?
+            .ok_or_else(|| tantivy::TantivyError::SchemaError("the id column is missing".into()))?;
+        Ok(SegmentColumns { keys, scorers, id })
+    }
+
+    /// The rows of the documents, which come in increasing order.
+    fn rows(&mut self, docs: &[DocId]) -> Vec<LocalRow> {
+        docs.iter()
+            .map(|&doc| {
+                let cells = (0..self.keys.len()).map(|k| self.cell(k, doc)).collect();
+                LocalRow {
+                    cells,
+                    id_ord: self.id.ords().first(doc).unwrap_or(u64::MAX),
+                    doc,
+                }
+            })
+            .collect()
+    }
+
+    /// Key `k` of a document, in ascending order of the key's direction.
+    fn cell(&mut self, k: usize, doc: DocId) -> Cell {
+        let (source, direction) = &self.keys[k];
+        let value = match source {
+            Source::Text(column) => column.as_ref().and_then(|c| c.ords().first(doc)),
+            Source::Signed(column) => column.first(doc).map(|v| encode::signed(v)),
+            Source::Unsigned(column) => column.first(doc),
+            Source::Relevance => Some(
+                self.scorers
+                    .iter_mut()
+                    .map(|scorer| {
+                        if scorer.doc() < doc && scorer.doc() != TERMINATED {
+                            scorer.seek(doc);
+                        }
+                        u64::from(scorer.doc() == doc)
+                    })
+                    .sum(),
+            ),
+        }?;
+        Some(match direction {
+            Direction::Asc => value,
+            Direction::Desc => !value,
+        })
+    }
+
+    /// The row with its text keys and id read from the dictionaries.
+    fn globalize(&self, row: LocalRow) -> IndexResult<GlobalRow> {
+        let mut cells = Vec::with_capacity(row.cells.len());
+        for ((source, direction), cell) in self.keys.iter().zip(row.cells) {
+            cells.push(match (source, cell) {
+                (_, None) => None,
+                (Source::Text(Some(column)), Some(cell)) => {
+                    let ord = match direction {
+                        Direction::Asc => cell,
+                        Direction::Desc => !cell,
+                    };
+                    let mut text = String::new();
+                    column.ord_to_str(ord, &mut text)?;
+                    Some(GlobalCell::Text(text, *direction))
+                }
+                (_, Some(cell)) => Some(GlobalCell::Number(cell)),
+            });
+        }
+        let mut id = String::new();
+        if let Some(ord) = self.id.ords().first(row.doc) {
+            self.id.ord_to_str(ord, &mut id)?;
+        }
+        Ok(GlobalRow { cells, id })
+    }
+}
+
+impl SearchIndex {
+    /// Whether the query is answered from the index alone, without checking stored leads.
+    pub fn is_exact(&self, query: &ResolvedQuery) -> bool {
+        let searcher = self.reader.searcher();
+        let translator = Translator {
+            fields: &self.fields,
+            searcher: &searcher,
+        };
+        let plan = translator.filter(&query.filter, None);
+        let sorts_by_custom = matches!(&query.order, Order::Keys(keys)
+            if keys.iter().any(|k| matches!(k.field, SortField::Custom(_))));
+        plan.exact && !sorts_by_custom
+    }
+}

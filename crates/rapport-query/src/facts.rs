@@ -1,0 +1,283 @@
+//! Everything the evaluator can see of a lead, as flat `(key, value)` facts, for a search
+//! index. The values come from the evaluator's own functions, so an index built from
+//! facts and queried through [`field_key`] / [`text_key`] agrees with [`crate::matches`]
+//! wherever a clause can be answered from the union of a lead's values.
+//!
+//! Keys name where a value lives: `LeadName`, `Count(Calls)`, `cf:<id>#Number` at the
+//! lead level; `call.CallDuration`, `contact.cf:<id>#Text` for the objects of a related
+//! clause (all objects of a kind pooled); `*` for the lead's free text and `call.*` for
+//! the free text of its calls. A custom field's key carries the type it is read as, since
+//! the evaluator reads a value only in its field's type.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::ast::ObjectType;
+use crate::eval::{self, Subject, Value};
+use crate::filter::{Counted, CustomFieldRef, Field, Latest};
+use crate::lead::{CustomValues, Lead};
+use crate::schema::CustomFieldType;
+
+/// One value of a field, normalized as the evaluator compares it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FactValue {
+    /// A text value (its words are searched).
+    Text(String),
+    /// Compared exactly: ids, user ids, folded labels.
+    Key(String),
+    Number(f64),
+    Instant(DateTime<Utc>),
+    Day(NaiveDate),
+    Bool(bool),
+}
+
+impl From<Value> for FactValue {
+    fn from(value: Value) -> FactValue {
+        match value {
+            Value::Text(s) => FactValue::Text(s),
+            Value::Key(s) => FactValue::Key(s),
+            Value::Number(n) => FactValue::Number(n),
+            Value::Instant(t) => FactValue::Instant(t),
+            Value::Day(d) => FactValue::Day(d),
+            Value::Bool(b) => FactValue::Bool(b),
+        }
+    }
+}
+
+/// All the facts of one lead, grouped by key.
+#[derive(Debug, Default)]
+pub struct LeadFacts {
+    pub facts: Vec<(String, Vec<FactValue>)>,
+    /// The related kinds the lead has at least one object of.
+    pub kinds: Vec<ObjectType>,
+}
+
+const LEAD_FIELDS: [Field; 14] = [
+    Field::LeadId,
+    Field::LeadName,
+    Field::LeadDescription,
+    Field::LeadUrl,
+    Field::LeadStatus,
+    Field::LeadCreated,
+    Field::LeadUpdated,
+    Field::LeadCreatedBy,
+    Field::LeadUpdatedBy,
+    Field::AddressCity,
+    Field::AddressState,
+    Field::AddressZipcode,
+    Field::AddressCountry,
+    Field::AddressAny,
+];
+
+const COUNTED: [Counted; 9] = [
+    Counted::Contacts,
+    Counted::Calls,
+    Counted::Emails,
+    Counted::Notes,
+    Counted::Sms,
+    Counted::Meetings,
+    Counted::Chats,
+    Counted::Opportunities,
+    Counted::Tasks,
+];
+
+const LATEST: [Latest; 8] = [
+    Latest::Call,
+    Latest::Email,
+    Latest::EmailOpen,
+    Latest::Note,
+    Latest::Sms,
+    Latest::Meeting,
+    Latest::Chat,
+    Latest::Activity,
+];
+
+/// The fields of a related object of a kind (custom fields aside).
+fn object_fields(kind: ObjectType) -> &'static [Field] {
+    match kind {
+        ObjectType::Contact => &[
+            Field::ContactName,
+            Field::ContactTitle,
+            Field::ContactEmail,
+            Field::ContactPhone,
+        ],
+        ObjectType::Call => &[
+            Field::ActivityDate,
+            Field::ActivityUser,
+            Field::CallDuration,
+            Field::CallDirection,
+            Field::CallStatus,
+            Field::CallNote,
+        ],
+        ObjectType::Email => &[
+            Field::ActivityDate,
+            Field::ActivityUser,
+            Field::EmailSubject,
+            Field::EmailBody,
+            Field::EmailDirection,
+            Field::EmailStatus,
+            Field::EmailOpened,
+        ],
+        ObjectType::Note => &[Field::ActivityDate, Field::ActivityUser, Field::NoteBody],
+        ObjectType::Sms => &[
+            Field::ActivityDate,
+            Field::ActivityUser,
+            Field::SmsBody,
+            Field::SmsDirection,
+        ],
+        ObjectType::Meeting => &[Field::ActivityDate, Field::ActivityUser, Field::MeetingTitle],
+        ObjectType::Chat => &[
+            Field::ActivityDate,
+            Field::ActivityUser,
+            Field::ChatBody,
+            Field::ChatStatus,
+            Field::ChatAssignee,
+        ],
+        ObjectType::Opportunity => &[
+            Field::OpportunityStatus,
+            Field::OpportunityStatusType,
+            Field::OpportunityValue,
+            Field::OpportunityConfidence,
+            Field::OpportunityClose,
+            Field::OpportunityUser,
+            Field::OpportunityNote,
+        ],
+        ObjectType::Task => &[
+            Field::TaskDue,
+            Field::TaskText,
+            Field::TaskAssignee,
+            Field::TaskDone,
+        ],
+    }
+}
+
+/// The custom-field types a value is read as, one key each (`Datetime` reads as `Date`).
+const CUSTOM_TYPES: [CustomFieldType; 5] = [
+    CustomFieldType::Text,
+    CustomFieldType::Choices,
+    CustomFieldType::User,
+    CustomFieldType::Number,
+    CustomFieldType::Date,
+];
+
+fn scope_prefix(scope: Option<ObjectType>) -> String {
+    scope.map(|kind| format!("{}.", kind.name())).unwrap_or_default()
+}
+
+/// The key of a field's values, at the lead level (`None`) or in a related clause.
+pub fn field_key(scope: Option<ObjectType>, field: &Field) -> String {
+    let prefix = scope_prefix(scope);
+    match field {
+        Field::Custom(custom) => {
+            let value_type = match custom.value_type {
+                CustomFieldType::Datetime => CustomFieldType::Date,
+                other => other,
+            };
+            format!("{prefix}cf:{}#{value_type:?}", custom.id)
+        }
+        other => format!("{prefix}{other:?}"),
+    }
+}
+
+/// The key of the free text of the lead (`None`) or of the objects of a kind.
+pub fn text_key(scope: Option<ObjectType>) -> String {
+    format!("{}*", scope_prefix(scope))
+}
+
+/// Whether a lead-level field has at most one value, so that "some value is not X" is
+/// "has a value and it is not X".
+pub fn single_valued(field: &Field) -> bool {
+    matches!(
+        field,
+        Field::LeadId
+            | Field::LeadName
+            | Field::LeadDescription
+            | Field::LeadUrl
+            | Field::LeadStatus
+            | Field::LeadCreated
+            | Field::LeadUpdated
+            | Field::LeadCreatedBy
+            | Field::LeadUpdatedBy
+            | Field::Count(_)
+            | Field::Latest(_)
+    )
+}
+
+/// Every fact of a lead. `text_fields` are the ids of the organization's text custom
+/// fields, whose values are free text.
+pub fn lead_facts(lead: &Lead, text_fields: &BTreeSet<String>) -> LeadFacts {
+    let mut out = LeadFacts::default();
+    let mut push = |key: String, values: Vec<Value>| {
+        if !values.is_empty() {
+            out.facts.push((key, values.into_iter().map(FactValue::from).collect()));
+        }
+    };
+    let subject = Subject::Lead(lead);
+    let lead_fields = LEAD_FIELDS
+        .into_iter()
+        .chain(COUNTED.into_iter().map(Field::Count))
+        .chain(LATEST.into_iter().map(Field::Latest))
+        .chain(custom_fields(&lead.custom));
+    for field in lead_fields {
+        let values = eval::values(&field, subject);
+        push(field_key(None, &field), values);
+    }
+    let text = eval::searchable_text(text_fields, subject);
+    push(text_key(None), text.into_iter().map(Value::Text).collect());
+
+    for kind in ObjectType::ALL {
+        let objects = eval::related(lead, kind);
+        if objects.is_empty() {
+            continue;
+        }
+        out.kinds.push(kind);
+        let mut fields: Vec<Field> = object_fields(kind).to_vec();
+        for object in &objects {
+            let custom = match object {
+                Subject::Contact(c) => Some(&c.custom),
+                Subject::Opportunity(o) => Some(&o.custom),
+                _ => None,
+            };
+            for field in custom.into_iter().flat_map(custom_fields) {
+                if !fields.contains(&field) {
+                    fields.push(field);
+                }
+            }
+        }
+        for field in &fields {
+            let values = objects.iter().flat_map(|o| eval::values(field, *o)).collect();
+            push(field_key(Some(kind), field), values);
+        }
+        let text = objects
+            .iter()
+            .flat_map(|o| eval::searchable_text(text_fields, *o))
+            .map(Value::Text)
+            .collect();
+        push(text_key(Some(kind)), text);
+    }
+    out
+}
+
+/// A custom field per id and type its values may be read as.
+fn custom_fields(custom: &CustomValues) -> impl Iterator<Item = Field> + '_ {
+    custom.keys().flat_map(|id| {
+        CUSTOM_TYPES.into_iter().map(move |value_type| {
+            Field::Custom(CustomFieldRef {
+                id: id.clone(),
+                name: String::new(),
+                value_type,
+            })
+        })
+    })
+}
+
+/// How many objects of a kind the lead has, as `calls > 3` counts them.
+pub fn count(lead: &Lead, counted: Counted) -> usize {
+    eval::count(lead, counted)
+}
+
+/// The newest date of a kind of activity, as `last_called` reads it.
+pub fn latest_date(lead: &Lead, latest: Latest) -> Option<DateTime<Utc>> {
+    eval::latest_date(lead, latest)
+}
