@@ -52,6 +52,8 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Rebuild this node's search index from the store (stop the server first).
+    Reindex,
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),

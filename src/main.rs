@@ -28,6 +28,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => startup::serve(settings).await,
         Command::Migrate => startup::migrate(settings).await,
+        Command::Reindex => startup::reindex(settings).await,
         Command::Apikey(config::ApikeyCommand::Create {
             email,
             organization,

@@ -17,9 +17,16 @@ pub fn init_tracing(settings: &Settings) {
         .try_init();
 }
 
-async fn open(settings: &Settings) -> anyhow::Result<Crm> {
+/// Whether a command uses this node's search index (in `<data_dir>/search-index`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UsesIndex {
+    Yes,
+    No,
+}
+
+async fn open(settings: &Settings, uses_index: UsesIndex) -> anyhow::Result<Crm> {
     let is_sqlite = !settings.database_url.starts_with("postgres");
-    if is_sqlite {
+    if is_sqlite || uses_index == UsesIndex::Yes {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create the data dir {}", settings.data_dir.display()))?;
     }
@@ -33,12 +40,15 @@ async fn open(settings: &Settings) -> anyhow::Result<Crm> {
         db,
         CrmConfig {
             phone_region: settings.phone_region.clone(),
+            search_index_dir: (uses_index == UsesIndex::Yes).then(|| settings.data_dir.join("search-index")),
         },
     ))
 }
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let crm = open(&settings).await?;
+    let crm = open(&settings, UsesIndex::Yes).await?;
+    // Opened before listening: an index another process holds is a startup error.
+    crm.search_index()?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -46,8 +56,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     if crm.is_empty().await? {
         bootstrap(&crm, &settings, &address.to_string()).await?;
     }
-    // Loads the search replica now rather than on the first search.
-    crm.start_search_replica();
+    // Catches up (or fills a new index) now rather than on the first search.
+    crm.start_search_index();
     tokio::spawn(purge_idempotency_keys(crm.clone()));
     println!("Listening on http://{address}");
     tracing::info!(%address, database = %redact(&settings.database_url), "serving");
@@ -89,8 +99,23 @@ async fn bootstrap(crm: &Crm, settings: &Settings, address: &str) -> anyhow::Res
     Ok(())
 }
 
+/// Rebuilds the search index from the store, with figures on stderr.
+pub async fn reindex(settings: Settings) -> anyhow::Result<()> {
+    let crm = open(&settings, UsesIndex::Yes).await?;
+    crm.search_index()?;
+    let report = crm.rebuild_search_index().await?;
+    let seconds = report.elapsed.as_secs_f64();
+    eprintln!(
+        "reindexed {} leads in {seconds:.1} s ({:.0} leads/s), up to event {}",
+        report.leads,
+        report.leads as f64 / seconds.max(1e-9),
+        report.cursor
+    );
+    Ok(())
+}
+
 pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    open(&settings).await?;
+    open(&settings, UsesIndex::No).await?;
     eprintln!("The database schema is up to date.");
     Ok(())
 }
@@ -101,7 +126,7 @@ pub async fn create_api_key(
     organization: Option<&str>,
     name: &str,
 ) -> anyhow::Result<()> {
-    let crm = open(&settings).await?;
+    let crm = open(&settings, UsesIndex::No).await?;
     let key = crm.create_api_key(email, organization, name).await?;
     println!("{}", key.key);
     Ok(())
@@ -114,7 +139,7 @@ pub async fn create_organization(
     first_name: &str,
     last_name: &str,
 ) -> anyhow::Result<()> {
-    let crm = open(&settings).await?;
+    let crm = open(&settings, UsesIndex::No).await?;
     let new = NewOrganization {
         name: name.into(),
         admin_email: email.into(),
@@ -137,7 +162,7 @@ pub async fn create_user(
     last_name: &str,
     role: &str,
 ) -> anyhow::Result<()> {
-    let crm = open(&settings).await?;
+    let crm = open(&settings, UsesIndex::No).await?;
     let member = crm.add_member(organization, email, first_name, last_name, role).await?;
     let key = crm.create_api_key(email, Some(organization), "cli").await?;
     eprintln!("Added {email} ({}) to {organization} as {role}.", member.user_id);

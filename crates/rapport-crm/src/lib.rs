@@ -10,10 +10,10 @@ mod accounts;
 mod custom;
 mod doc;
 mod events;
+mod indexer;
 mod list;
 mod meta;
 mod render;
-mod replica;
 mod search;
 mod write;
 
@@ -22,6 +22,7 @@ use rapport_store::{Db, DbError};
 
 pub use accounts::{ApiKeyCreated, NewOrganization};
 pub use events::{EventPage, EventQuery, LoggedEvent};
+pub use indexer::RebuildReport;
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use search::TimeZone;
 pub use write::{Idempotency, Written};
@@ -42,12 +43,15 @@ pub struct Actor {
 pub struct CrmConfig {
     /// Region of phone numbers given without a country code (ISO 3166, e.g. `US`).
     pub phone_region: String,
+    /// Where this node keeps its search index; `None` keeps it in memory.
+    pub search_index_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for CrmConfig {
     fn default() -> Self {
         CrmConfig {
             phone_region: "US".into(),
+            search_index_dir: None,
         }
     }
 }
@@ -93,16 +97,16 @@ pub struct Crm {
     db: Db,
     config: CrmConfig,
     meta_cache: meta::MetaCache,
-    replica: std::sync::Arc<replica::LeadReplica>,
+    search: std::sync::Arc<indexer::SearchFeed>,
 }
 
 impl Crm {
     pub fn new(db: Db, config: CrmConfig) -> Self {
         Crm {
             db,
+            search: std::sync::Arc::new(indexer::SearchFeed::new(config.search_index_dir.clone())),
             config,
             meta_cache: meta::MetaCache::default(),
-            replica: Default::default(),
         }
     }
 

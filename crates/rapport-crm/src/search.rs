@@ -1,11 +1,9 @@
 //! Lead search with the query language: the organization's schema as a search context,
 //! stored leads as the evaluator's `Lead`s, and Smart View rules.
 //!
-//! Leads are found by running the reference evaluator over this node's in-memory replica
-//! (`replica.rs`). That is exact by definition, and a search waits for the replica to catch
-//! up with the log, so it is fresh; but each query evaluates every lead of the
-//! organization. The Tantivy index that answers in milliseconds at a million leads is to
-//! replace the scan behind `search_leads`, returning the same leads in the same order.
+//! Leads are found by this node's search index (`rapport-index`, fed by `indexer.rs`),
+//! which returns what the reference evaluator would, in its order; a search first waits
+//! for the index to catch up with the log, so it sees every committed write.
 
 use std::collections::HashMap;
 
@@ -43,7 +41,7 @@ impl Crm {
     }
 
     /// The leads a query matches, in its order, a page of them rendered, and the total.
-    /// Runs on this node's replica once it has caught up with the log, so a search sees
+    /// Runs on this node's index once it has caught up with the log, so a search sees
     /// every write committed before it started.
     pub async fn search_leads(
         &self,
@@ -54,21 +52,13 @@ impl Crm {
         limit: usize,
     ) -> CrmResult<Page> {
         let resolved = self.resolve_query(actor, query, tz).await?;
-        self.replica_caught_up().await?;
-        let (total, ids) = self.replica.with_leads(&actor.organization_id, |leads| {
-            let mut found: Vec<&Lead> = leads
-                .into_iter()
-                .filter(|lead| rapport_query::matches(&resolved, lead))
-                .collect();
-            rapport_query::sort_leads(&resolved, &mut found);
-            let ids: Vec<String> = found
-                .iter()
-                .skip(skip)
-                .take(limit)
-                .map(|lead| lead.id.clone())
-                .collect();
-            (found.len(), ids)
-        });
+        let index = self.index_caught_up().await?;
+        let organization_id = actor.organization_id.clone();
+        let hits = tokio::task::spawn_blocking(move || index.search(&organization_id, &resolved, skip, limit))
+            .await
+            .map_err(|e| CrmError::Unavailable(format!("the search stopped: {e}")))?
+            .map_err(|e| CrmError::Unavailable(e.to_string()))?;
+        let (total, ids) = (hits.total, hits.ids);
         let meta = self.meta(actor).await?;
         let docs = self.leads_by_id(actor, &ids).await?;
         let contacts = self.contacts_of_many(actor, &docs).await?;

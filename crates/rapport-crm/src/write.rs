@@ -202,7 +202,7 @@ impl Crm {
         let event_stmts = self.db.dialect().append_events(&mut stmts, inserts);
         let result = self.db.batch(stmts).await;
         if result.is_ok() {
-            self.replica.wake.notify_one();
+            self.search.wake.notify_one();
         }
         match result {
             Ok(outputs) => Ok(outputs[event_stmts]

@@ -15,7 +15,12 @@ pub const WORD_SEP: char = '\u{1f}';
 /// The key of the phone digits whose suffixes are indexed, for `phone:415`.
 pub const PHONE_KEY: &str = "contact.ContactPhone";
 
-pub fn document(fields: &Fields, organization_id: &str, lead: &Lead, text_fields: &BTreeSet<String>) -> TantivyDocument {
+pub fn document(
+    fields: &Fields,
+    organization_id: &str,
+    lead: &Lead,
+    text_fields: &BTreeSet<String>,
+) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_text(fields.org, organization_id);
     doc.add_text(fields.id, &lead.id);
@@ -98,7 +103,10 @@ pub fn document(fields: &Fields, organization_id: &str, lead: &Lead, text_fields
     }
     let mut stored = lead.clone();
     stored.prepared = None;
-    doc.add_bytes(fields.doc, &bincode::serialize(&stored).expect("a lead always serializes"));
+    doc.add_bytes(
+        fields.doc,
+        &bincode::serialize(&stored).expect("a lead always serializes"),
+    );
     doc
 }
 

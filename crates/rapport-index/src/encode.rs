@@ -123,7 +123,15 @@ mod tests {
             (u64::MAX - 3, u64::MAX),
         ];
         for (lo, hi) in cases {
-            for v in [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1), lo / 2 + hi / 2, 0, u64::MAX] {
+            for v in [
+                lo,
+                hi,
+                lo.wrapping_sub(1),
+                hi.wrapping_add(1),
+                lo / 2 + hi / 2,
+                0,
+                u64::MAX,
+            ] {
                 assert_eq!(covered(lo, hi, v), (lo..=hi).contains(&v), "[{lo}, {hi}] {v}");
             }
             // Pieces never overlap, so no value is counted twice.

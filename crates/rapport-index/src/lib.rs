@@ -110,10 +110,7 @@ impl SearchIndex {
     /// The event-log sequence the last commit reflects; `None` for an empty or discarded
     /// index, which must be filled from the store first.
     pub fn cursor(&self) -> IndexResult<Option<i64>> {
-        Ok(self
-            .payload()?
-            .filter(|p| p.schema == SCHEMA_VERSION)
-            .map(|p| p.cursor))
+        Ok(self.payload()?.filter(|p| p.schema == SCHEMA_VERSION).map(|p| p.cursor))
     }
 
     /// Adds or replaces a lead. Visible to searches after the next [`commit`](Self::commit).

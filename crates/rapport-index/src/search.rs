@@ -241,11 +241,7 @@ fn missing_last<T>(a: Option<&T>, b: Option<&T>, cmp: impl Fn(&T, &T) -> Orderin
 }
 
 impl SegmentColumns {
-    fn open(
-        segment: &SegmentReader,
-        query: &ResolvedQuery,
-        relevance: &[Box<dyn Weight>],
-    ) -> IndexResult<Self> {
+    fn open(segment: &SegmentReader, query: &ResolvedQuery, relevance: &[Box<dyn Weight>]) -> IndexResult<Self> {
         let fast = segment.fast_fields();
         let text = |name: &str| fast.str(name);
         let mut keys = Vec::new();
@@ -301,7 +297,7 @@ impl SegmentColumns {
         let (source, direction) = &self.keys[k];
         let value = match source {
             Source::Text(column) => column.as_ref().and_then(|c| c.ords().first(doc)),
-            Source::Signed(column) => column.first(doc).map(|v| encode::signed(v)),
+            Source::Signed(column) => column.first(doc).map(encode::signed),
             Source::Unsigned(column) => column.first(doc),
             Source::Relevance => Some(
                 self.scorers

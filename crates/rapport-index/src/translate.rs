@@ -19,8 +19,7 @@ use std::ops::Bound;
 use rapport_query::facts::{field_key, single_valued, text_key};
 use rapport_query::{Comparison, DateRange, Field, Filter, ObjectType, Test, TextPattern};
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery,
-    TermQuery,
+    AllQuery, BooleanQuery, EmptyQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::{Searcher, Term};

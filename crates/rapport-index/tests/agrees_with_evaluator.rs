@@ -44,8 +44,23 @@ impl Random {
 
 const ORG: &str = "orga_1";
 const WORDS: &[&str] = &[
-    "acme", "acme corp", "Globex", "pricing", "demo", "renewal", "contract", "John Smith", "jo", "Zoë", "café",
-    "São Paulo", "anvil", "rocket", "Acme Café", "smith", "",
+    "acme",
+    "acme corp",
+    "Globex",
+    "pricing",
+    "demo",
+    "renewal",
+    "contract",
+    "John Smith",
+    "jo",
+    "Zoë",
+    "café",
+    "São Paulo",
+    "anvil",
+    "rocket",
+    "Acme Café",
+    "smith",
+    "",
 ];
 const STATUSES: &[&str] = &["Potential", "Cold", "Warm", "Customer", "Bad Fit"];
 const USERS: &[&str] = &["u_ann", "u_bob", "u_cho"];
@@ -79,7 +94,14 @@ fn context() -> SearchContext {
     };
     SearchContext {
         custom_fields: vec![
-            custom("cf_src", "Source", T::Choices, O::Lead, &["Web", "Referral", "Event"], false),
+            custom(
+                "cf_src",
+                "Source",
+                T::Choices,
+                O::Lead,
+                &["Web", "Referral", "Event"],
+                false,
+            ),
             custom("cf_size", "Seats", T::Number, O::Lead, &[], false),
             custom("cf_renew", "Renewal", T::Date, O::Lead, &[], false),
             custom("cf_kick", "Kickoff", T::Datetime, O::Lead, &[], false),
@@ -118,7 +140,10 @@ fn day(r: &mut Random) -> NaiveDate {
 fn lead(r: &mut Random, i: usize) -> Lead {
     let mut custom = rapport_query::CustomValues::new();
     if r.chance(60) {
-        custom.insert("cf_src".into(), vec![CustomValue::Text(r.pick(&["Web", "Referral", "Event"]).into())]);
+        custom.insert(
+            "cf_src".into(),
+            vec![CustomValue::Text(r.pick(&["Web", "Referral", "Event"]).into())],
+        );
     }
     if r.chance(60) {
         custom.insert("cf_size".into(), vec![CustomValue::Number(r.below(500) as f64 - 20.0)]);
@@ -127,7 +152,11 @@ fn lead(r: &mut Random, i: usize) -> Lead {
         custom.insert("cf_renew".into(), vec![CustomValue::Date(day(r))]);
     }
     if r.chance(50) {
-        let kickoff = if r.chance(70) { CustomValue::DateTime(when(r)) } else { CustomValue::Date(day(r)) };
+        let kickoff = if r.chance(70) {
+            CustomValue::DateTime(when(r))
+        } else {
+            CustomValue::Date(day(r))
+        };
         custom.insert("cf_kick".into(), vec![kickoff]);
     }
     if r.chance(40) {
@@ -144,10 +173,16 @@ fn lead(r: &mut Random, i: usize) -> Lead {
         .map(|_| Contact {
             name: r.maybe(80, &["John Smith", "Jane Doe", "Zoë Müller", "Jo Acme"]),
             title: r.maybe(60, &["CEO", "CTO", "VP Sales"]),
-            emails: (0..r.below(3)).map(|_| r.pick(&["john@acme.com", "zoe@globex.de", "jo@cafe.fr"]).into()).collect(),
+            emails: (0..r.below(3))
+                .map(|_| r.pick(&["john@acme.com", "zoe@globex.de", "jo@cafe.fr"]).into())
+                .collect(),
             phones: (0..r.below(3)).map(|_| r.pick(PHONES).into()).collect(),
             custom: if r.chance(40) {
-                [("cf_role".to_string(), vec![CustomValue::Text(r.pick(&["Buyer", "Champion"]).into())])].into()
+                [(
+                    "cf_role".to_string(),
+                    vec![CustomValue::Text(r.pick(&["Buyer", "Champion"]).into())],
+                )]
+                .into()
             } else {
                 Default::default()
             },
@@ -156,7 +191,9 @@ fn lead(r: &mut Random, i: usize) -> Lead {
     let activities = (0..r.below(8))
         .map(|_| {
             let kind = match r.below(7) {
-                0 => ActivityKind::Note { body: r.maybe(90, WORDS) },
+                0 => ActivityKind::Note {
+                    body: r.maybe(90, WORDS),
+                },
                 1 => ActivityKind::Call {
                     duration: r.chance(80).then(|| r.below(900) as i64),
                     direction: r.maybe(90, DIRECTIONS),
@@ -170,22 +207,37 @@ fn lead(r: &mut Random, i: usize) -> Lead {
                     status: r.maybe(90, &["sent", "draft", "inbox"]),
                     opens: (0..r.below(3)).map(|_| when(r)).collect(),
                 },
-                3 => ActivityKind::Sms { body: r.maybe(80, WORDS), direction: r.maybe(80, &["inbound", "outbound"]) },
-                4 => ActivityKind::Meeting { title: r.maybe(80, WORDS) },
+                3 => ActivityKind::Sms {
+                    body: r.maybe(80, WORDS),
+                    direction: r.maybe(80, &["inbound", "outbound"]),
+                },
+                4 => ActivityKind::Meeting {
+                    title: r.maybe(80, WORDS),
+                },
                 5 => ActivityKind::Chat {
                     body: r.maybe(80, WORDS),
                     status: r.maybe(60, &["open", "resolved"]),
                     assignee: r.maybe(50, USERS),
                 },
-                _ => ActivityKind::StatusChange { old_status: r.maybe(50, STATUSES), new_status: r.maybe(50, STATUSES) },
+                _ => ActivityKind::StatusChange {
+                    old_status: r.maybe(50, STATUSES),
+                    new_status: r.maybe(50, STATUSES),
+                },
             };
-            Activity { activity_at: when(r), user: r.maybe(80, USERS), kind }
+            Activity {
+                activity_at: when(r),
+                user: r.maybe(80, USERS),
+                kind,
+            }
         })
         .collect();
     let opportunities = (0..r.below(3))
         .map(|_| {
-            let (label, status_type) = [("Active", StatusType::Active), ("Won", StatusType::Won), ("Lost", StatusType::Lost)]
-                [r.below(3)];
+            let (label, status_type) = [
+                ("Active", StatusType::Active),
+                ("Won", StatusType::Won),
+                ("Lost", StatusType::Lost),
+            ][r.below(3)];
             Opportunity {
                 status_label: label.into(),
                 status_type,
@@ -195,7 +247,11 @@ fn lead(r: &mut Random, i: usize) -> Lead {
                 user: r.maybe(70, USERS),
                 note: r.maybe(50, WORDS),
                 custom: if r.chance(40) {
-                    [("cf_region".to_string(), vec![CustomValue::Text(r.pick(&["West coast", "EMEA"]).into())])].into()
+                    [(
+                        "cf_region".to_string(),
+                        vec![CustomValue::Text(r.pick(&["West coast", "EMEA"]).into())],
+                    )]
+                    .into()
                 } else {
                     Default::default()
                 },
@@ -217,7 +273,10 @@ fn lead(r: &mut Random, i: usize) -> Lead {
     let created = when(r);
     Lead {
         id: format!("lead_{:03}", r.below(1000) * 1000 + i),
-        name: r.maybe(90, &["Acme Corp", "Globex", "Initech", "Café Zoë", "acme", "Zeta", "Ünited"]),
+        name: r.maybe(
+            90,
+            &["Acme Corp", "Globex", "Initech", "Café Zoë", "acme", "Zeta", "Ünited"],
+        ),
         description: r.maybe(50, WORDS),
         url: r.maybe(50, &["https://acme.com", "http://globex.de"]),
         status: r.maybe(90, STATUSES),
@@ -245,44 +304,156 @@ fn lead(r: &mut Random, i: usize) -> Lead {
 }
 
 const OPS: &[&str] = &[":", "=", "!=", "<", "<=", ">", ">="];
-const AGES: &[&str] = &["\"3 days ago\"", "\"2 weeks ago\"", "today", "yesterday", "\"2024-05-01\"", "\"this month\""];
+const AGES: &[&str] = &[
+    "\"3 days ago\"",
+    "\"2 weeks ago\"",
+    "today",
+    "yesterday",
+    "\"2024-05-01\"",
+    "\"this month\"",
+];
 
 fn value_clause(r: &mut Random) -> String {
     let op = r.pick(OPS);
     let cmp = r.pick(&["<", "<=", ">", ">=", "=", "!="]);
     let age = r.pick(AGES);
-    let word = r.pick(&["acme", "ac", "\"acme corp\"", "pricing", "jo", "zoe", "cafe", "smith", "paris", "s"]);
+    let word = r.pick(&[
+        "acme",
+        "ac",
+        "\"acme corp\"",
+        "pricing",
+        "jo",
+        "zoe",
+        "cafe",
+        "smith",
+        "paris",
+        "s",
+    ]);
     match r.below(30) {
         0 => word.to_string(),
-        1 => format!("status{op}{}", r.pick(&["cold", "warm", "\"bad fit\"", "customer"])).replace("<", ":").replace(">", ":"),
+        1 => format!("status{op}{}", r.pick(&["cold", "warm", "\"bad fit\"", "customer"]))
+            .replace("<", ":")
+            .replace(">", ":"),
         2 => format!("name:{word}"),
-        3 => format!("{}:{word}", r.pick(&["description", "city", "address", "url", "title", "contact_name"])),
-        4 => format!("{} {cmp} {}", r.pick(&["calls", "emails", "notes", "contacts", "opportunities", "tasks", "sms", "chats"]), r.below(5)),
-        5 => format!("{} {cmp} {age}", r.pick(&["called", "emailed", "email_opened", "last_activity", "last_note", "chatted", "created", "updated"])),
-        6 => format!("{}:never", r.pick(&["called", "emailed", "email_opened", "last_meeting", "last_sms"])),
+        3 => format!(
+            "{}:{word}",
+            r.pick(&["description", "city", "address", "url", "title", "contact_name"])
+        ),
+        4 => format!(
+            "{} {cmp} {}",
+            r.pick(&[
+                "calls",
+                "emails",
+                "notes",
+                "contacts",
+                "opportunities",
+                "tasks",
+                "sms",
+                "chats"
+            ]),
+            r.below(5)
+        ),
+        5 => format!(
+            "{} {cmp} {age}",
+            r.pick(&[
+                "called",
+                "emailed",
+                "email_opened",
+                "last_activity",
+                "last_note",
+                "chatted",
+                "created",
+                "updated"
+            ])
+        ),
+        6 => format!(
+            "{}:never",
+            r.pick(&["called", "emailed", "email_opened", "last_meeting", "last_sms"])
+        ),
         7 => format!("email:{}", r.pick(&["acme", "john@acme.com", "globex.de", "cafe"])),
         8 => format!("phone:{}", r.pick(&["415", "4155550123", "33", "+1 415", "9999"])),
-        9 => format!("has:{}", r.pick(&["phone", "email", "url", "description", "address", "custom.Seats", "opportunity_value"])),
-        10 => format!("custom.Source{}{}", r.pick(&[":", "!="]), r.pick(&["web", "referral", "event"])),
+        9 => format!(
+            "has:{}",
+            r.pick(&[
+                "phone",
+                "email",
+                "url",
+                "description",
+                "address",
+                "custom.Seats",
+                "opportunity_value"
+            ])
+        ),
+        10 => format!(
+            "custom.Source{}{}",
+            r.pick(&[":", "!="]),
+            r.pick(&["web", "referral", "event"])
+        ),
         11 => format!("custom.Seats {cmp} {}", r.below(500) as i64 - 20),
         12 => format!("custom.Renewal {cmp} {age}"),
         13 => format!("custom.Kickoff {cmp} {age}"),
         14 => format!("custom.Notes:{word}"),
         15 => format!("custom.Tags{}{}", r.pick(&[":", "!="]), r.pick(&["vip", "partner"])),
-        16 => format!("custom.Owner:{}", r.pick(&["me", "bob@rapport.test", "\"Chloé Martin\""])),
-        17 => format!("call(duration {cmp} {}{})", r.below(900), if r.chance(50) { format!(" direction:{}", r.pick(DIRECTIONS)) } else { String::new() }),
+        16 => format!(
+            "custom.Owner:{}",
+            r.pick(&["me", "bob@rapport.test", "\"Chloé Martin\""])
+        ),
+        17 => format!(
+            "call(duration {cmp} {}{})",
+            r.below(900),
+            if r.chance(50) {
+                format!(" direction:{}", r.pick(DIRECTIONS))
+            } else {
+                String::new()
+            }
+        ),
         18 => format!("email(opened {cmp} {age})"),
-        19 => format!("{}({word})", r.pick(&["note", "call", "email", "sms", "meeting", "chat", "task", "contact", "opportunity"])),
-        20 => format!("opportunity(status_type:{} value {cmp} {})", r.pick(&["won", "lost", "active"]), r.below(50_000)),
+        19 => format!(
+            "{}({word})",
+            r.pick(&[
+                "note",
+                "call",
+                "email",
+                "sms",
+                "meeting",
+                "chat",
+                "task",
+                "contact",
+                "opportunity"
+            ])
+        ),
+        20 => format!(
+            "opportunity(status_type:{} value {cmp} {})",
+            r.pick(&["won", "lost", "active"]),
+            r.below(50_000)
+        ),
         21 => format!("opportunity_value {cmp} {}", r.below(50_000)),
         22 => format!("task(done:{} due {cmp} {age})", r.pick(&["yes", "no"])),
-        23 => format!("contact(name:{word} {}title:{})", if r.chance(50) { "-" } else { "" }, r.pick(&["ceo", "cto"])),
-        24 => format!("{}(not user:{})", r.pick(&["call", "note", "email"]), r.pick(&["me", "bob@rapport.test"])),
+        23 => format!(
+            "contact(name:{word} {}title:{})",
+            if r.chance(50) { "-" } else { "" },
+            r.pick(&["ceo", "cto"])
+        ),
+        24 => format!(
+            "{}(not user:{})",
+            r.pick(&["call", "note", "email"]),
+            r.pick(&["me", "bob@rapport.test"])
+        ),
         25 => format!("contact(custom.Role:{})", r.pick(&["buyer", "champion"])),
-        26 => format!("opportunity(custom.Region:{})", r.pick(&["west", "emea", "\"west coast\""])),
+        26 => format!(
+            "opportunity(custom.Region:{})",
+            r.pick(&["west", "emea", "\"west coast\""])
+        ),
         27 => format!("{} {cmp} {age}", r.pick(&["opportunity_close", "task_due"])),
-        28 => format!("{}:{}", r.pick(&["created_by", "updated_by"]), r.pick(&["me", "bob@rapport.test"])),
-        _ => format!("{}:*", r.pick(&["name", "status", "custom.Source", "custom.Tags", "called", "url"])),
+        28 => format!(
+            "{}:{}",
+            r.pick(&["created_by", "updated_by"]),
+            r.pick(&["me", "bob@rapport.test"])
+        ),
+        _ => format!(
+            "{}:*",
+            r.pick(&["name", "status", "custom.Source", "custom.Tags", "called", "url"])
+        ),
     }
 }
 
@@ -302,8 +473,20 @@ fn query(r: &mut Random) -> String {
     let mut q = clause(r, 0);
     if r.chance(40) {
         let key = r.pick(&[
-            "name", "-name", "created", "-updated", "-calls", "last_called", "-last_activity", "status", "id",
-            "custom.Seats", "-custom.Renewal", "custom.Owner", "description", "-opportunities",
+            "name",
+            "-name",
+            "created",
+            "-updated",
+            "-calls",
+            "last_called",
+            "-last_activity",
+            "status",
+            "id",
+            "custom.Seats",
+            "-custom.Renewal",
+            "custom.Owner",
+            "description",
+            "-opportunities",
         ]);
         q.push_str(&format!(" sort:{key}"));
         if r.chance(30) {
@@ -315,8 +498,14 @@ fn query(r: &mut Random) -> String {
 
 #[test]
 fn the_index_returns_what_the_evaluator_accepts_in_its_order() {
-    let cases: u64 = std::env::var("RAPPORT_PROPERTY_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
-    let first: u64 = std::env::var("RAPPORT_PROPERTY_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let cases: u64 = std::env::var("RAPPORT_PROPERTY_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let first: u64 = std::env::var("RAPPORT_PROPERTY_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
     let ctx = context();
     let text_fields: std::collections::BTreeSet<String> = ["cf_notes", "cf_region"].map(String::from).into();
     let (mut resolved_queries, mut checked_paths) = (0, 0);
@@ -343,17 +532,26 @@ fn the_index_returns_what_the_evaluator_accepts_in_its_order() {
         }
         let gone = leads.remove(r.below(leads.len()));
         index.delete(&gone.id);
-        // Another organization's leads are never found.
-        index.upsert("orga_other", &lead(&mut r, 2000), &text_fields).unwrap();
+        // Another organization's leads are never found (lead ids are unique across
+        // organizations, as the store makes them).
+        let mut other = lead(&mut r, 2000);
+        other.id = format!("other_{seed}");
+        index.upsert("orga_other", &other, &text_fields).unwrap();
         index.commit(100).unwrap();
 
         for _ in 0..60 {
             let text = query(&mut r);
-            let Ok(parsed) = rapport_query::parse(&text) else { continue };
-            let Ok(resolved) = rapport_query::resolve(&parsed, &ctx) else { continue };
+            let Ok(parsed) = rapport_query::parse(&text) else {
+                continue;
+            };
+            let Ok(resolved) = rapport_query::resolve(&parsed, &ctx) else {
+                continue;
+            };
             resolved_queries += 1;
-            let expected: Vec<&str> =
-                rapport_query::search(&resolved, &leads).iter().map(|l| l.id.as_str()).collect();
+            let expected: Vec<&str> = rapport_query::search(&resolved, &leads)
+                .iter()
+                .map(|l| l.id.as_str())
+                .collect();
             let hits = index.search(ORG, &resolved, 0, usize::MAX).unwrap();
             assert_eq!(
                 hits.ids, expected,
@@ -370,6 +568,9 @@ fn the_index_returns_what_the_evaluator_accepts_in_its_order() {
         }
     }
     // The generator must keep producing queries the binder accepts, of both kinds.
-    assert!(resolved_queries as u64 >= cases * 40, "only {resolved_queries} queries resolved");
+    assert!(
+        resolved_queries as u64 >= cases * 40,
+        "only {resolved_queries} queries resolved"
+    );
     assert!(checked_paths > 0, "no query needed the evaluator's check");
 }

@@ -143,12 +143,7 @@ fn object_fields(kind: ObjectType) -> &'static [Field] {
             Field::OpportunityUser,
             Field::OpportunityNote,
         ],
-        ObjectType::Task => &[
-            Field::TaskDue,
-            Field::TaskText,
-            Field::TaskAssignee,
-            Field::TaskDone,
-        ],
+        ObjectType::Task => &[Field::TaskDue, Field::TaskText, Field::TaskAssignee, Field::TaskDone],
     }
 }
 

@@ -1,0 +1,357 @@
+//! Feeding this node's search index (`rapport-index`) from the event log.
+//!
+//! DESIGN §8, "re-read, don't patch": an event marks its lead dirty (a change to an
+//! organization's statuses or custom fields marks all its leads dirty, as labels and
+//! field types are part of a lead's searchable form); dirty leads are read again from the
+//! store in batches and replace their documents. Replays and duplicates are harmless.
+//!
+//! The index commits the log position it reflects with its documents, so a restarted
+//! node resumes from there; an index without one (new, or of an older schema) is rebuilt
+//! from the store first. A search waits (bounded) until the index has applied the newest
+//! event in the log, so a client sees its own writes, whichever node made them.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use rapport_core::Kind;
+use rapport_index::SearchIndex;
+use rapport_query::Lead;
+use rapport_store::{RowExt, SqlValue};
+use tokio::sync::{watch, Mutex, Notify};
+
+use crate::doc::{Doc, COLUMNS};
+use crate::events::LoggedEvent;
+use crate::search::lead_of;
+use crate::{Actor, Crm, CrmError, CrmResult};
+
+/// Leads read again per statement.
+const RELOAD_BATCH: usize = 500;
+/// Events read per step of the tail.
+const TAIL_BATCH: usize = 5_000;
+/// How long a search waits for the index to catch up with the log.
+const FRESHNESS_WAIT: Duration = Duration::from_secs(5);
+/// How often an idle tailer looks at the log anyway: other processes writing the same
+/// SQLite file (the CLI) do not wake it.
+const IDLE_RECHECK: Duration = Duration::from_millis(500);
+/// The same where other nodes' commits wake the tailer (PostgreSQL LISTEN/NOTIFY): only a
+/// safety net for a notification lost while reconnecting.
+const IDLE_RECHECK_LISTENING: Duration = Duration::from_secs(5);
+
+/// This node's index and how far it has read the log.
+pub struct SearchFeed {
+    /// Where the index lives; `None` keeps it in memory (tests, one-off commands).
+    dir: Option<PathBuf>,
+    index: OnceLock<Result<Arc<SearchIndex>, String>>,
+    /// The last event applied; `None` until the index has been filled.
+    applied: watch::Sender<Option<i64>>,
+    /// Rung by this node's write path after every commit.
+    pub(crate) wake: Notify,
+    started: OnceLock<()>,
+    /// Serializes whole rebuilds with the tail's batches.
+    writing: Mutex<()>,
+}
+
+impl SearchFeed {
+    pub fn new(dir: Option<PathBuf>) -> SearchFeed {
+        SearchFeed {
+            dir,
+            index: OnceLock::new(),
+            applied: watch::Sender::new(None),
+            wake: Notify::new(),
+            started: OnceLock::new(),
+            writing: Mutex::new(()),
+        }
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy)]
+pub struct RebuildReport {
+    pub leads: usize,
+    pub cursor: i64,
+    pub elapsed: Duration,
+}
+
+impl Crm {
+    /// Opens this node's search index (once). An index another process holds open is an
+    /// error that says so.
+    pub fn search_index(&self) -> CrmResult<Arc<SearchIndex>> {
+        let opened = self.search.index.get_or_init(|| {
+            let index = match &self.search.dir {
+                Some(dir) => SearchIndex::open(dir).map_err(|e| match e {
+                    rapport_index::IndexError::Tantivy(tantivy_error)
+                        if tantivy_error.to_string().contains("LockBusy") =>
+                    {
+                        format!(
+                            "the search index at {} is in use by another rapport process",
+                            dir.display()
+                        )
+                    }
+                    other => format!("cannot open the search index at {}: {other}", dir.display()),
+                }),
+                None => SearchIndex::in_memory().map_err(|e| e.to_string()),
+            };
+            index.map(Arc::new)
+        });
+        opened.clone().map_err(CrmError::Unavailable)
+    }
+
+    /// Starts the index's tailer once per process (idempotent).
+    pub fn start_search_index(&self) {
+        self.search.started.get_or_init(|| {
+            let crm = self.clone();
+            tokio::spawn(async move { crm.run_indexer().await });
+        });
+    }
+
+    /// Waits until the index has applied every event committed before this call.
+    pub(crate) async fn index_caught_up(&self) -> CrmResult<Arc<SearchIndex>> {
+        let index = self.search_index()?;
+        self.start_search_index();
+        let target = self.last_event_seq().await?;
+        let mut applied = self.search.applied.subscribe();
+        let caught_up = tokio::time::timeout(FRESHNESS_WAIT, async {
+            applied.wait_for(|seq| seq.is_some_and(|s| s >= target)).await.is_ok()
+        })
+        .await;
+        match caught_up {
+            Ok(true) => Ok(index),
+            _ => Err(CrmError::Unavailable(
+                "the search index is catching up with recent changes; try again in a moment".into(),
+            )),
+        }
+    }
+
+    async fn run_indexer(self) {
+        let index = match self.search_index() {
+            Ok(index) => index,
+            Err(e) => {
+                tracing::error!(error = %e, "no search index; searches will answer 503");
+                return;
+            }
+        };
+        let mut cursor = loop {
+            let resumed = match index.cursor() {
+                Ok(Some(cursor)) => Ok(cursor),
+                Ok(None) => self.rebuild_search_index().await.map(|r| r.cursor),
+                Err(e) => Err(CrmError::Unavailable(e.to_string())),
+            };
+            match resumed {
+                Ok(cursor) => break cursor,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot fill the search index; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        self.search.applied.send_replace(Some(cursor));
+        let mut other_nodes = self.db.listen_events();
+        loop {
+            let wake = self.search.wake.notified();
+            match self.events_after(cursor, TAIL_BATCH).await {
+                Ok(events) if events.is_empty() => {
+                    let recheck = if other_nodes.is_some() {
+                        IDLE_RECHECK_LISTENING
+                    } else {
+                        IDLE_RECHECK
+                    };
+                    let remote = async {
+                        match other_nodes.as_mut() {
+                            Some(notifications) => notifications.recv().await.is_some(),
+                            None => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = wake => {}
+                        listening = remote => if !listening { other_nodes = None },
+                        _ = tokio::time::sleep(recheck) => {}
+                    }
+                }
+                Ok(events) => {
+                    let last = events.last().map_or(cursor, |e| e.seq);
+                    match self.index_events(&index, &events, last).await {
+                        Ok(()) => {
+                            cursor = last;
+                            self.search.applied.send_replace(Some(cursor));
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot update the search index; retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the event log; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Empties the index and fills it from the store (`rapport reindex`, or a node whose
+    /// index is new). Searches wait meanwhile, as the index is behind the log.
+    pub async fn rebuild_search_index(&self) -> CrmResult<RebuildReport> {
+        let started = Instant::now();
+        let index = self.search_index()?;
+        // Taken first: events after it are applied again, which "re-read" makes harmless.
+        let cursor = self.last_event_seq().await?;
+        let _writing = self.search.writing.lock().await;
+        index.clear().map_err(index_error)?;
+        let orgs = self.db.query("SELECT id FROM organizations ORDER BY id", &[]).await?;
+        let mut leads = 0;
+        for org in orgs {
+            let Some(SqlValue::Text(org_id)) = org.first() else {
+                continue;
+            };
+            leads += self.index_organization(&index, org_id).await?;
+        }
+        index.commit(cursor).map_err(index_error)?;
+        let report = RebuildReport {
+            leads,
+            cursor,
+            elapsed: started.elapsed(),
+        };
+        tracing::info!(leads, seconds = report.elapsed.as_secs_f64(), "search index rebuilt");
+        Ok(report)
+    }
+
+    /// Indexes every lead of an organization, a batch at a time; returns how many.
+    async fn index_organization(&self, index: &SearchIndex, org_id: &str) -> CrmResult<usize> {
+        let mut after: Option<(String, String)> = None;
+        let mut count = 0;
+        loop {
+            let (sql, params): (&str, Vec<SqlValue>) = match &after {
+                None => (
+                    "SELECT id, date_created FROM objects WHERE organization_id = ? AND object_type = 'lead' \
+                     ORDER BY date_created, id LIMIT ?",
+                    vec![org_id.into(), (RELOAD_BATCH as i64).into()],
+                ),
+                Some((date, id)) => (
+                    "SELECT id, date_created FROM objects WHERE organization_id = ? AND object_type = 'lead' \
+                     AND (date_created > ? OR (date_created = ? AND id > ?)) ORDER BY date_created, id LIMIT ?",
+                    vec![
+                        org_id.into(),
+                        date.as_str().into(),
+                        date.as_str().into(),
+                        id.as_str().into(),
+                        (RELOAD_BATCH as i64).into(),
+                    ],
+                ),
+            };
+            let rows = self.db.query(sql, &params).await?;
+            let ids: Vec<String> = rows.iter().map(|r| r.text(0).to_string()).collect();
+            let Some(last) = rows.last() else { break };
+            after = Some((last.text(1).to_string(), last.text(0).to_string()));
+            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let (leads, text_fields) = self.read_leads(org_id, Some(&id_refs)).await?;
+            for lead in leads.values() {
+                index.upsert(org_id, lead, &text_fields).map_err(index_error)?;
+            }
+            count += leads.len();
+            if rows.len() < RELOAD_BATCH {
+                break;
+            }
+        }
+        Ok(count)
+    }
+
+    async fn index_events(&self, index: &SearchIndex, events: &[LoggedEvent], cursor: i64) -> CrmResult<()> {
+        let _writing = self.search.writing.lock().await;
+        let mut dirty: HashMap<&str, Option<HashSet<&str>>> = HashMap::new();
+        for event in events {
+            let whole_org = Kind::from_object_type(&event.object_type).is_some_and(affects_every_lead);
+            let entry = dirty
+                .entry(event.organization_id.as_str())
+                .or_insert_with(|| Some(HashSet::new()));
+            if whole_org || event.object_type == "organization" {
+                *entry = None;
+            } else if let (Some(ids), Some(lead_id)) = (entry.as_mut(), event.lead_id.as_deref()) {
+                ids.insert(lead_id);
+            }
+        }
+        for (org_id, ids) in dirty {
+            match ids {
+                None => {
+                    index.delete_organization(org_id);
+                    self.index_organization(index, org_id).await?;
+                }
+                Some(ids) => {
+                    let ids: Vec<&str> = ids.into_iter().collect();
+                    for chunk in ids.chunks(RELOAD_BATCH) {
+                        let (fresh, text_fields) = self.read_leads(org_id, Some(chunk)).await?;
+                        for id in chunk {
+                            match fresh.get(*id) {
+                                Some(lead) => index.upsert(org_id, lead, &text_fields).map_err(index_error)?,
+                                None => index.delete(id), // deleted
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        index.commit(cursor).map_err(index_error)
+    }
+
+    /// Reads leads (all of the organization's, or those `ids`) with their related objects.
+    async fn read_leads(
+        &self,
+        org_id: &str,
+        ids: Option<&[&str]>,
+    ) -> CrmResult<(HashMap<String, Lead>, BTreeSet<String>)> {
+        let actor = Actor {
+            organization_id: org_id.into(),
+            user_id: String::new(),
+            role: String::new(),
+            meta_version: 0,
+        };
+        let meta = self.meta(&actor).await?;
+        let mut params: Vec<SqlValue> = vec![org_id.into()];
+        let filter = match ids {
+            None => "lead_id IS NOT NULL".to_string(),
+            Some(ids) => {
+                params.extend(ids.iter().map(|id| SqlValue::from(*id)));
+                format!("lead_id IN ({})", vec!["?"; ids.len()].join(", "))
+            }
+        };
+        let sql =
+            format!("SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND {filter} ORDER BY date_created, id");
+        let mut by_lead: HashMap<String, (Option<Doc>, Vec<Doc>)> = HashMap::new();
+        for doc in self.query_docs(org_id, &sql, &params).await? {
+            let Some(lead_id) = doc.lead_id.clone() else { continue };
+            let entry = by_lead.entry(lead_id).or_default();
+            if doc.kind == Kind::Lead {
+                entry.0 = Some(doc);
+            } else {
+                entry.1.push(doc);
+            }
+        }
+        // Text custom fields' values are free text; the query's binder lists the same ids.
+        let text_fields: BTreeSet<String> = [
+            Kind::LeadCustomField,
+            Kind::ContactCustomField,
+            Kind::OpportunityCustomField,
+        ]
+        .into_iter()
+        .flat_map(|kind| meta.of_kind(kind))
+        .filter(|field| field.str("type") == Some("text"))
+        .map(|field| field.id.clone())
+        .collect();
+        let leads = by_lead
+            .into_iter()
+            .filter_map(|(id, (lead, children))| Some((id, lead_of(&lead?, &children, &meta))))
+            .collect();
+        Ok((leads, text_fields))
+    }
+}
+
+fn index_error(e: rapport_index::IndexError) -> CrmError {
+    CrmError::Unavailable(e.to_string())
+}
+
+/// Changes that alter how every lead of the organization is searched: status labels and
+/// custom-field definitions are part of a lead's searchable form.
+fn affects_every_lead(kind: Kind) -> bool {
+    matches!(kind, Kind::LeadStatus | Kind::OpportunityStatus | Kind::Pipeline) || kind.is_custom_field()
+}
