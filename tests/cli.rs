@@ -6,10 +6,38 @@ use common::{Backend, TestServer};
 use serde_json::json;
 
 on_both_backends!(
+    reindex_rebuilds_the_search_index_from_the_store,
     apikey_create_prints_only_a_working_key,
     org_create_makes_a_separate_tenant,
     user_create_adds_a_member,
 );
+
+fn reindex_rebuilds_the_search_index_from_the_store(backend: Backend) {
+    let Some(mut s) = TestServer::start(backend, "reindex_rebuilds_the_search_index_from_the_store") else {
+        return;
+    };
+    for name in ["Acme", "Globex", "Acme Labs"] {
+        s.post("lead/", json!({"name": name})).ok();
+    }
+    // The running server holds the index: a second writer is refused, plainly.
+    let busy = s.cli(&["reindex"]);
+    assert!(!busy.status.success());
+    let stderr = String::from_utf8_lossy(&busy.stderr);
+    assert!(stderr.contains("in use by another rapport process"), "{stderr}");
+
+    assert!(s.terminate().success());
+    let index_dir = s.data_dir().join("search-index");
+    assert!(index_dir.join("meta.json").exists(), "the index lives in the data dir");
+    // A broken index (files lost) is rebuilt by `rapport reindex`.
+    std::fs::remove_dir_all(&index_dir).unwrap();
+    let out = s.cli(&["reindex"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("reindexed 3 leads"), "{stderr}");
+    s.restart();
+    let found = s.get("lead/?query=acme").ok();
+    assert_eq!(found["total_results"], 2, "{found}");
+}
 
 fn user_create_adds_a_member(backend: Backend) {
     let Some(s) = TestServer::start(backend, "user_create_adds_a_member") else {

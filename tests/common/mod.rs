@@ -258,6 +258,10 @@ impl TestServer {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
     /// Runs the binary against this server's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_rapport"))

@@ -48,7 +48,7 @@ pub struct SearchFeed {
     applied: watch::Sender<Option<i64>>,
     /// Rung by this node's write path after every commit.
     pub(crate) wake: Notify,
-    started: OnceLock<()>,
+    started: OnceLock<tokio::task::AbortHandle>,
     /// Serializes whole rebuilds with the tail's batches.
     writing: Mutex<()>,
 }
@@ -102,8 +102,16 @@ impl Crm {
     pub fn start_search_index(&self) {
         self.search.started.get_or_init(|| {
             let crm = self.clone();
-            tokio::spawn(async move { crm.run_indexer().await });
+            tokio::spawn(async move { crm.run_indexer().await }).abort_handle()
         });
+    }
+
+    /// Stops the tailer (its work so far is committed batch by batch); the index closes
+    /// when the last handle to this `Crm` is dropped.
+    pub fn stop_search_index(&self) {
+        if let Some(tailer) = self.search.started.get() {
+            tailer.abort();
+        }
     }
 
     /// Waits until the index has applied every event committed before this call.
