@@ -7,10 +7,13 @@
 //!
 //!     cargo build --release --workspace && target/release/rapport-bench [--seconds 10] [--connections 32] [--backend sqlite|postgres|both]
 //!
-//! With `--search-leads N [--runs 50]` it runs the search benchmark instead (`search.rs`).
+//! With `--search-leads N [--runs 50]` it runs the search benchmark instead (`search.rs`);
+//! `--bulk` loads the leads straight into the SQLite store (`bulk.rs`) and builds the index
+//! with `rapport reindex`, for a million leads.
 //! It ends with the PostgreSQL peer (`pg_peer.rs`): the same leads and queries in hand-written
 //! SQL on postgres://postgres@127.0.0.1:5432, and the ratio of its p50 to Rapport's per query.
 
+mod bulk;
 mod pg_peer;
 mod search;
 
@@ -30,6 +33,8 @@ struct Options {
     seed_leads: usize,
     /// Run the search benchmark on this many generated leads instead of the API one.
     search_leads: Option<usize>,
+    /// Load the search leads into the store directly rather than through the API.
+    bulk: bool,
     runs: usize,
 }
 
@@ -40,6 +45,7 @@ fn options() -> anyhow::Result<Options> {
         backends: vec!["sqlite", "postgres"],
         seed_leads: 2000,
         search_leads: None,
+        bulk: false,
         runs: 50,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -52,6 +58,11 @@ fn options() -> anyhow::Result<Options> {
             "--seed-leads" => o.seed_leads = value.parse().context("--seed-leads")?,
             "--search-leads" => o.search_leads = Some(value.parse().context("--search-leads")?),
             "--runs" => o.runs = value.parse().context("--runs")?,
+            "--bulk" => {
+                o.bulk = true;
+                i += 1;
+                continue;
+            }
             "--backend" => {
                 o.backends = match value.as_str() {
                     "sqlite" => vec!["sqlite"],
@@ -73,7 +84,37 @@ struct Server {
     addr: String,
     auth: String,
     data_dir: std::path::PathBuf,
+    url: String,
     pg_db: Option<String>,
+}
+
+/// Starts `rapport serve`; returns it, its address and the API key it printed (on a first
+/// start only).
+fn spawn(
+    exe: &std::path::Path,
+    url: &str,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(Child, String, Option<String>)> {
+    let mut child = Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RAPPORT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut key = None;
+    let addr = loop {
+        let line = lines.next().context("the server exited early")??;
+        if let Some(k) = line.trim().strip_prefix("API key: ") {
+            key = Some(k.to_string());
+        }
+        if let Some(a) = line.strip_prefix("Listening on http://") {
+            break a.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok((child, addr, key))
 }
 
 impl Server {
@@ -96,33 +137,54 @@ impl Server {
             }
             _ => (data_dir.join("rapport.db").to_string_lossy().into_owned(), None),
         };
-        let mut child = Command::new(exe)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .env("RAPPORT_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut key = None;
-        let addr = loop {
-            let line = lines.next().context("the server exited early")??;
-            if let Some(k) = line.trim().strip_prefix("API key: ") {
-                key = Some(k.to_string());
-            }
-            if let Some(a) = line.strip_prefix("Listening on http://") {
-                break a.trim().to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let (child, addr, key) = spawn(&exe, &url, &data_dir)?;
         let auth = format!("Basic {}", base64(&format!("{}:", key.context("no API key printed")?)));
         Ok(Server {
             child,
             addr,
             auth,
             data_dir,
+            url,
             pg_db,
         })
+    }
+
+    /// Stops the server (SIGTERM) and waits for it to exit.
+    fn stop(&mut self) -> anyhow::Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts the server again on the same database and data dir.
+    fn restart(&mut self) -> anyhow::Result<()> {
+        let exe = std::env::current_exe()?.with_file_name("rapport");
+        let (child, addr, _) = spawn(&exe, &self.url, &self.data_dir)?;
+        self.child = child;
+        self.addr = addr;
+        Ok(())
+    }
+
+    /// Runs a `rapport` command on the server's database and data dir; returns its stderr.
+    fn command(&self, args: &[&str]) -> anyhow::Result<String> {
+        let exe = std::env::current_exe()?.with_file_name("rapport");
+        let out = Command::new(exe)
+            .args(args)
+            .args(["--database-url", &self.url])
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .env("RAPPORT_LOG", "warn")
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        if !out.status.success() {
+            bail!("rapport {args:?} failed: {stderr}");
+        }
+        Ok(stderr)
     }
 
     fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Vec<u8> {
@@ -347,8 +409,11 @@ fn main() -> anyhow::Result<()> {
     if let Some(leads) = o.search_leads {
         for backend in &o.backends {
             println!("\n## {backend}: search over {leads} generated leads");
-            let server = Server::start(backend)?;
-            runtime.block_on(search::run(&server, leads, o.runs, o.connections))?;
+            if o.bulk && *backend != "sqlite" {
+                bail!("--bulk loads the SQLite store; use --backend sqlite");
+            }
+            let mut server = Server::start(backend)?;
+            runtime.block_on(search::run(&mut server, leads, o.runs, o.connections, o.bulk))?;
         }
         return Ok(());
     }

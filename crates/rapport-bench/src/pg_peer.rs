@@ -44,7 +44,7 @@ use serde_json::Value;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
-use crate::search::{Fields, Plan, QUERIES};
+use crate::search::{Fields, Plan, PlanSource, QUERIES};
 
 /// What Rapport measured for one query.
 pub(crate) struct Measured {
@@ -223,7 +223,13 @@ async fn connect(database: &str) -> anyhow::Result<Client> {
 }
 
 /// Loads the plans, checks and times every query, prints the comparison with Rapport.
-pub(crate) async fn run(plans: &[Plan], fields: &Fields, rapport: &[Measured], runs: usize) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    leads: usize,
+    mut plans: PlanSource,
+    fields: &Fields,
+    rapport: &[Measured],
+    runs: usize,
+) -> anyhow::Result<()> {
     assert_eq!(PEER.len(), QUERIES.len(), "one SQL per query");
     for ((query, _), wanted) in PEER.iter().zip(QUERIES) {
         assert_eq!(query, wanted, "PEER follows QUERIES");
@@ -246,13 +252,13 @@ pub(crate) async fn run(plans: &[Plan], fields: &Fields, rapport: &[Measured], r
 
     let started = Instant::now();
     let unaccent = schema(&client).await?;
-    let rows = load(&client, plans, fields).await?;
+    let rows = load(&client, leads, &mut plans, fields).await?;
     finish(&client).await?;
     println!(
         "\n## PostgreSQL {version} peer: the same {} leads ({rows} rows), hand-written SQL\n\n\
          loaded with multi-row INSERTs, aggregates, tsvectors, indexes and VACUUM ANALYZE in {:.1} s; \
          folding with {}",
-        plans.len(),
+        leads,
         started.elapsed().as_secs_f64(),
         if unaccent {
             "unaccent"
@@ -536,9 +542,12 @@ fn e164(phone: &str) -> String {
 }
 
 /// Loads the plans in chunks of leads; returns the number of rows.
-async fn load(client: &Client, plans: &[Plan], fields: &Fields) -> anyhow::Result<usize> {
+async fn load(client: &Client, leads: usize, plans: &mut PlanSource, fields: &Fields) -> anyhow::Result<usize> {
     let mut rows = 0;
-    for (chunk_index, chunk) in plans.chunks(1000).enumerate() {
+    for chunk_index in 0..leads.div_ceil(1000) {
+        let chunk: Vec<Plan> = (chunk_index * 1000..leads.min((chunk_index + 1) * 1000))
+            .map(|_| plans.next_plan())
+            .collect();
         let (mut l, mut c, mut a, mut o, mut t) = (
             Leads::default(),
             Contacts::default(),

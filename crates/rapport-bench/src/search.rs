@@ -178,6 +178,30 @@ fn generate(r: &mut Random, i: usize, fields: &Fields) -> Plan {
     (lead, children)
 }
 
+/// The generated leads in order, one at a time: the same seed, so the same leads for
+/// Rapport and for the peer, without holding a million in memory.
+pub(crate) struct PlanSource {
+    random: Random,
+    next: usize,
+    fields: std::sync::Arc<Fields>,
+}
+
+impl PlanSource {
+    pub(crate) fn new(fields: std::sync::Arc<Fields>) -> PlanSource {
+        PlanSource {
+            random: Random(0x5EED_CAFE),
+            next: 0,
+            fields,
+        }
+    }
+
+    pub(crate) fn next_plan(&mut self) -> Plan {
+        let plan = generate(&mut self.random, self.next, &self.fields);
+        self.next += 1;
+        plan
+    }
+}
+
 /// The ids Rapport gave the custom fields; the lead JSON has them as `custom.<id>` keys.
 pub(crate) struct Fields {
     pub(crate) source: String,
@@ -235,7 +259,7 @@ fn encode(query: &str) -> String {
         .collect()
 }
 
-pub async fn run(server: &Server, leads: usize, runs: usize, connections: usize) -> anyhow::Result<()> {
+pub async fn run(server: &mut Server, leads: usize, runs: usize, connections: usize, bulk: bool) -> anyhow::Result<()> {
     let mut conn = Connection::open(&server.addr).await?;
     for label in ["Cold", "Hot"] {
         post(&mut conn, server, "status/lead", &json!({"label": label})).await?;
@@ -288,74 +312,13 @@ pub async fn run(server: &Server, leads: usize, runs: usize, connections: usize)
             .await?,
         ),
     };
-    // Load through the API: leads are generated in order, each worker taking every n-th.
-    let started = Instant::now();
     let fields = std::sync::Arc::new(fields);
-    let mut workers = Vec::new();
-    let mut objects = 0usize;
-    let mut plans = Vec::new();
-    let mut random = Random(0x5EED_CAFE);
-    for i in 0..leads {
-        let plan = generate(&mut random, i, &fields);
-        objects += 1 + plan.0["contacts"].as_array().map_or(0, Vec::len) + plan.1.len();
-        plans.push(plan);
+    if bulk {
+        load_in_bulk(server, &mut conn, leads, &fields).await?;
+    } else {
+        load_through_api(server, &mut conn, leads, connections, &fields).await?;
     }
-    let plans = std::sync::Arc::new(plans);
-    for w in 0..connections {
-        let (plans, addr) = (plans.clone(), server.addr.clone());
-        let request = server.request_builder();
-        workers.push(tokio::spawn(async move {
-            let mut conn = Connection::open(&addr).await?;
-            for (lead, children) in plans.iter().skip(w).step_by(connections) {
-                let (status, bytes) = conn.send(&request("POST", "/api/v1/lead/", Some(lead))).await?;
-                if status != 200 {
-                    bail!("POST lead answered {status}: {}", String::from_utf8_lossy(&bytes));
-                }
-                let id = serde_json::from_slice::<Value>(&bytes)?["id"]
-                    .as_str()
-                    .context("lead id")?
-                    .to_string();
-                for (path, body) in children {
-                    let mut body = body.clone();
-                    body["lead_id"] = id.clone().into();
-                    let path = if matches!(*path, "opportunity" | "task") {
-                        path.to_string()
-                    } else {
-                        format!("activity/{path}")
-                    };
-                    let (status, bytes) = conn
-                        .send(&request("POST", &format!("/api/v1/{path}/"), Some(&body)))
-                        .await?;
-                    if status != 200 {
-                        bail!("POST {path} answered {status}: {}", String::from_utf8_lossy(&bytes));
-                    }
-                }
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for w in workers {
-        w.await??;
-    }
-    let loaded = started.elapsed();
-    // The first search waits until the replica has every lead.
-    let (status, body) = conn
-        .send(&server.request("GET", "/api/v1/lead/?query=&_limit=0", None))
-        .await?;
-    let searchable = started.elapsed();
-    let total: Value = serde_json::from_slice(&body)?;
-    if status != 200 || total["total_results"] != leads {
-        bail!(
-            "after loading, search counts {} leads ({status})",
-            total["total_results"]
-        );
-    }
-    eprintln!(
-        "loaded {leads} leads ({objects} objects) through the API in {:.1} s ({:.0} objects/s); all searchable after {:.1} s",
-        loaded.as_secs_f64(),
-        objects as f64 / loaded.as_secs_f64(),
-        searchable.as_secs_f64()
-    );
+    let mut conn = Connection::open(&server.addr).await?;
     println!("\n| query | matches | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|");
     let mut measured = Vec::with_capacity(QUERIES.len());
@@ -411,8 +374,154 @@ pub async fn run(server: &Server, leads: usize, runs: usize, connections: usize)
         lags[10], lags[18]
     );
     println!("server RSS: {} MiB", server.rss_kib() / 1024);
+    let index_dir = server.data_dir.join("search-index");
+    println!("index size on disk: {} MiB", dir_size(&index_dir) / (1 << 20));
     // The peer: the same leads and queries on PostgreSQL, hand-written SQL (issue 3).
-    crate::pg_peer::run(&plans, &fields, &measured, runs)
+    crate::pg_peer::run(leads, PlanSource::new(fields.clone()), &fields, &measured, runs)
         .await
         .context("the PostgreSQL peer")
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| match entry.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&entry.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Stops the server, writes the leads into its store, rebuilds the index with
+/// `rapport reindex` (timed), and starts it again.
+async fn load_in_bulk(
+    server: &mut Server,
+    conn: &mut Connection,
+    leads: usize,
+    fields: &std::sync::Arc<Fields>,
+) -> anyhow::Result<()> {
+    let get = |path: &str| server.request("GET", &format!("/api/v1/{path}"), None);
+    let me: Value = serde_json::from_slice(&conn.send(&get("me/")).await?.1)?;
+    let labels = |page: Value| -> std::collections::HashMap<String, String> {
+        page["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                (
+                    s["label"].as_str().unwrap_or_default().to_string(),
+                    s["id"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let owner = crate::bulk::Owner {
+        organization_id: me["organization_id"].as_str().context("organization id")?.to_string(),
+        user_id: me["id"].as_str().context("user id")?.to_string(),
+        lead_statuses: labels(serde_json::from_slice(&conn.send(&get("status/lead/")).await?.1)?),
+        opportunity_statuses: labels(serde_json::from_slice(
+            &conn.send(&get("status/opportunity/")).await?.1,
+        )?),
+    };
+    server.stop()?;
+    let started = Instant::now();
+    let rows = crate::bulk::write(
+        &server.data_dir.join("rapport.db"),
+        &owner,
+        &mut PlanSource::new(fields.clone()),
+        leads,
+    )?;
+    let loaded = started.elapsed().as_secs_f64();
+    eprintln!("wrote {leads} leads ({rows} rows) into the store in {loaded:.1} s");
+    let started = Instant::now();
+    let report = server.command(&["reindex"])?;
+    let reindexed = started.elapsed().as_secs_f64();
+    println!(
+        "\nstore: {leads} leads, {rows} rows, written directly in {loaded:.1} s\n\
+         `rapport reindex`: {reindexed:.1} s for {leads} leads ({:.0} leads/s); it said: {}",
+        leads as f64 / reindexed,
+        report.trim()
+    );
+    server.restart()?;
+    Ok(())
+}
+
+async fn load_through_api(
+    server: &Server,
+    conn: &mut Connection,
+    leads: usize,
+    connections: usize,
+    fields: &std::sync::Arc<Fields>,
+) -> anyhow::Result<()> {
+    // Load through the API: leads are generated in order, each worker taking every n-th.
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    let mut objects = 0usize;
+    let mut plans = Vec::new();
+    let mut source = PlanSource::new(fields.clone());
+    for _ in 0..leads {
+        let plan = source.next_plan();
+        objects += 1 + plan.0["contacts"].as_array().map_or(0, Vec::len) + plan.1.len();
+        plans.push(plan);
+    }
+    let plans = std::sync::Arc::new(plans);
+    for w in 0..connections {
+        let (plans, addr) = (plans.clone(), server.addr.clone());
+        let request = server.request_builder();
+        workers.push(tokio::spawn(async move {
+            let mut conn = Connection::open(&addr).await?;
+            for (lead, children) in plans.iter().skip(w).step_by(connections) {
+                let (status, bytes) = conn.send(&request("POST", "/api/v1/lead/", Some(lead))).await?;
+                if status != 200 {
+                    bail!("POST lead answered {status}: {}", String::from_utf8_lossy(&bytes));
+                }
+                let id = serde_json::from_slice::<Value>(&bytes)?["id"]
+                    .as_str()
+                    .context("lead id")?
+                    .to_string();
+                for (path, body) in children {
+                    let mut body = body.clone();
+                    body["lead_id"] = id.clone().into();
+                    let path = if matches!(*path, "opportunity" | "task") {
+                        path.to_string()
+                    } else {
+                        format!("activity/{path}")
+                    };
+                    let (status, bytes) = conn
+                        .send(&request("POST", &format!("/api/v1/{path}/"), Some(&body)))
+                        .await?;
+                    if status != 200 {
+                        bail!("POST {path} answered {status}: {}", String::from_utf8_lossy(&bytes));
+                    }
+                }
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    let loaded = started.elapsed();
+    // The first search waits until the index has every lead.
+    let (status, body) = conn
+        .send(&server.request("GET", "/api/v1/lead/?query=&_limit=0", None))
+        .await?;
+    let searchable = started.elapsed();
+    let total: Value = serde_json::from_slice(&body)?;
+    if status != 200 || total["total_results"] != leads {
+        bail!(
+            "after loading, search counts {} leads ({status})",
+            total["total_results"]
+        );
+    }
+    eprintln!(
+        "loaded {leads} leads ({objects} objects) through the API in {:.1} s ({:.0} objects/s); all searchable after {:.1} s",
+        loaded.as_secs_f64(),
+        objects as f64 / loaded.as_secs_f64(),
+        searchable.as_secs_f64()
+    );
+    Ok(())
 }

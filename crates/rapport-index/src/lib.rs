@@ -26,6 +26,7 @@ use std::sync::Mutex;
 use rapport_query::Lead;
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
+use tantivy::indexer::UserOperation;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 pub use search::Hits;
@@ -115,10 +116,13 @@ impl SearchIndex {
 
     /// Adds or replaces a lead. Visible to searches after the next [`commit`](Self::commit).
     pub fn upsert(&self, organization_id: &str, lead: &Lead, text_fields: &BTreeSet<String>) -> IndexResult<()> {
-        let doc = document::document(&self.fields, organization_id, lead, text_fields);
-        let writer = self.writer.lock().expect("index writer lock");
-        writer.delete_term(Term::from_field_text(self.fields.id, &lead.id));
-        writer.add_document(doc)?;
+        let block = document::documents(&self.fields, organization_id, lead, text_fields);
+        let operations: Vec<UserOperation> =
+            std::iter::once(UserOperation::Delete(Term::from_field_text(self.fields.id, &lead.id)))
+                .chain(block.into_iter().map(UserOperation::Add))
+                .collect();
+        // One batch: the old block goes, and the new one lands whole in one segment.
+        self.writer.lock().expect("index writer lock").run(operations)?;
         Ok(())
     }
 
@@ -159,8 +163,8 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// The number of leads in the index (all organizations).
-    pub fn num_leads(&self) -> u64 {
+    /// The number of documents in the index: a lead's and one per related object.
+    pub fn num_documents(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
 

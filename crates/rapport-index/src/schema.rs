@@ -15,11 +15,12 @@
 
 use rapport_query::{Counted, Latest};
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
+    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STORED,
+    STRING,
 };
 
 /// Bumped whenever documents change shape: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 pub const COUNTED: [Counted; 9] = [
     Counted::Contacts,
@@ -61,6 +62,10 @@ pub struct Fields {
     pub updated: Field,
     pub counts: Vec<Field>,
     pub latest: Vec<Field>,
+    /// `{custom field id: sortable string}` of the first value of number fields.
+    pub sort_custom_number: Field,
+    /// The same for text and choice fields (folded).
+    pub sort_custom_text: Field,
 }
 
 pub fn count_column(counted: Counted) -> String {
@@ -101,7 +106,12 @@ impl Fields {
             .iter()
             .map(|l| b.add_i64_field(&latest_column(*l), column.clone()))
             .collect();
+        let sort_json = JsonObjectOptions::default().set_fast("raw");
+        let sort_custom_number = b.add_json_field("sort_custom_number", sort_json.clone());
+        let sort_custom_text = b.add_json_field("sort_custom_text", sort_json);
         Fields {
+            sort_custom_number,
+            sort_custom_text,
             schema: b.build(),
             org,
             id,

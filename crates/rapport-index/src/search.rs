@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use rapport_query::{Direction, Lead, Order, ResolvedQuery, ResolvedSortKey, SortField};
+use rapport_query::{CustomFieldType, Direction, Lead, Order, ResolvedQuery, ResolvedSortKey, SortField};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, TermQuery, Weight};
 use tantivy::schema::{IndexRecordOption, Value};
@@ -41,9 +41,7 @@ impl SearchIndex {
             (Occur::Must, plan.query),
         ]));
         let weight = scoped.weight(EnableScoring::disabled_from_searcher(&searcher))?;
-        let sorts_by_custom = matches!(&query.order, Order::Keys(keys)
-            if keys.iter().any(|k| matches!(k.field, SortField::Custom(_))));
-        if plan.exact && !sorts_by_custom {
+        if plan.exact && sorts_from_columns(query) {
             self.search_exact(&searcher, weight.as_ref(), query, skip, limit)
         } else {
             self.search_checked(&searcher, weight.as_ref(), query, skip, limit)
@@ -105,8 +103,13 @@ impl SearchIndex {
                     .relevance_terms
                     .iter()
                     .map(|(scope, pattern)| {
+                        let text = rapport_query::Filter::Text(pattern.clone());
+                        let term = match scope {
+                            None => text,
+                            Some(kind) => rapport_query::Filter::Related(*kind, Box::new(text)),
+                        };
                         translator
-                            .filter(&rapport_query::Filter::Text(pattern.clone()), *scope)
+                            .filter(&term, None)
                             .query
                             .weight(EnableScoring::disabled_from_searcher(searcher))
                     })
@@ -262,7 +265,15 @@ impl SegmentColumns {
                         SortField::Updated => Source::Signed(fast.i64("updated")?),
                         SortField::Count(c) => Source::Unsigned(fast.u64(&count_column(*c))?),
                         SortField::Latest(l) => Source::Signed(fast.i64(&latest_column(*l))?),
-                        SortField::Custom(_) => unreachable!("custom sorts take the checked path"),
+                        SortField::Custom(custom) => match custom.value_type {
+                            CustomFieldType::Number => {
+                                Source::Text(text(&format!("sort_custom_number.{}", custom.id))?)
+                            }
+                            CustomFieldType::Text | CustomFieldType::Choices => {
+                                Source::Text(text(&format!("sort_custom_text.{}", custom.id))?)
+                            }
+                            _ => unreachable!("other custom sorts take the checked path"),
+                        },
                     };
                     keys.push((source, *direction));
                 }
@@ -352,8 +363,21 @@ impl SearchIndex {
             searcher: &searcher,
         };
         let plan = translator.filter(&query.filter, None);
-        let sorts_by_custom = matches!(&query.order, Order::Keys(keys)
-            if keys.iter().any(|k| matches!(k.field, SortField::Custom(_))));
-        plan.exact && !sorts_by_custom
+        plan.exact && sorts_from_columns(query)
+    }
+}
+
+/// Whether every sort key has a column. A user field sorts by the user's name and a date
+/// field mixes days and instants: those sorts read the stored leads.
+fn sorts_from_columns(query: &ResolvedQuery) -> bool {
+    match &query.order {
+        Order::Relevance => true,
+        Order::Keys(keys) => keys.iter().all(|k| match &k.field {
+            SortField::Custom(custom) => matches!(
+                custom.value_type,
+                CustomFieldType::Number | CustomFieldType::Text | CustomFieldType::Choices
+            ),
+            _ => true,
+        }),
     }
 }

@@ -1,30 +1,26 @@
-//! A resolved filter as a Tantivy query over one lead document.
+//! A resolved filter as a Tantivy query.
 //!
-//! Every clause becomes a query that accepts at least the leads the evaluator accepts; a
-//! translation is *exact* when it accepts no more. Most clauses are exact: a field clause
-//! holds when *some* value of the field satisfies it, and the document holds the field's
-//! values (for a related clause, those of all the lead's objects of the kind), so "some
-//! value" is a term or range lookup. What is not exact:
-//!
-//! * two or more conditions on one related object (`call(duration > 60 direction:inbound)`):
-//!   the pooled values may come from different calls;
-//! * `not` and `field:never` inside a related clause ("some call without a note");
-//! * `!=` on a field with several values ("some address city other than Paris").
-//!
-//! Those translate to a wider query, and the search checks each candidate with the
-//! reference evaluator on the stored lead.
+//! A lead is a block of documents: one per related object, then the lead's own (see
+//! `document.rs`). Clauses on the lead run on lead documents; a related clause runs its
+//! inner filter on the object documents of its kind, where every condition is on one
+//! object, and maps the objects that match to their leads ([`ParentOf`]). A field clause
+//! holds when *some* value of the field satisfies it, which a term or a range lookup
+//! answers; `!=` ("some value other than X") uses the `{key}#1` term that marks fields
+//! with one distinct value. So every clause translates exactly; [`Plan::exact`] stays
+//! for what may not (the search then checks candidates with the reference evaluator).
 
 use std::ops::Bound;
 
-use rapport_query::facts::{field_key, single_valued, text_key};
+use rapport_query::facts::{field_key, text_key};
 use rapport_query::{Comparison, DateRange, Field, Filter, ObjectType, Test, TextPattern};
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, Occur, PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery,
+    AllQuery, BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EnableScoring, Explanation, Occur,
+    PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::IndexRecordOption;
-use tantivy::{Searcher, Term};
+use tantivy::{BitSet, DocId, DocSet, Score, Searcher, SegmentReader, Term, TERMINATED};
 
-use crate::document::{PHONE_KEY, WORD_SEP};
+use crate::document::{child_marker, LEAD_MARKER, PHONE_KEY, WORD_SEP};
 use crate::encode;
 use crate::schema::Fields;
 
@@ -54,8 +50,7 @@ impl Translator<'_> {
             Filter::And(items) if items.len() == 1 => self.filter(&items[0], scope),
             Filter::And(items) => {
                 let plans: Vec<Plan> = items.iter().map(|f| self.filter(f, scope)).collect();
-                // Conditions on one object are exact only one at a time.
-                let exact = scope.is_none() && plans.iter().all(|p| p.exact);
+                let exact = plans.iter().all(|p| p.exact);
                 let query = BooleanQuery::new(plans.into_iter().map(|p| (Occur::Must, p.query)).collect());
                 Plan {
                     query: Box::new(query),
@@ -72,9 +67,9 @@ impl Translator<'_> {
             }
             Filter::Not(inner) => {
                 let inner = self.filter(inner, scope);
-                if scope.is_none() && inner.exact {
+                if inner.exact {
                     Plan::exact(Box::new(BooleanQuery::new(vec![
-                        (Occur::Must, Box::new(AllQuery)),
+                        (Occur::Must, self.everything(scope)),
                         (Occur::MustNot, inner.query),
                     ])))
                 } else {
@@ -85,22 +80,27 @@ impl Translator<'_> {
             Filter::Field(field, test) => self.field(scope, field, test),
             Filter::Related(kind, inner) => {
                 let inner = self.filter(inner, Some(*kind));
+                let objects = BooleanQuery::new(vec![
+                    (Occur::Must, self.everything(Some(*kind))),
+                    (Occur::Must, inner.query),
+                ]);
                 Plan {
-                    query: Box::new(BooleanQuery::new(vec![
-                        (Occur::Must, self.key_term(&format!("obj={}", kind.name()))),
-                        (Occur::Must, inner.query),
-                    ])),
+                    query: Box::new(ParentOf {
+                        children: Box::new(objects),
+                        parents: Term::from_field_text(self.fields.keys, LEAD_MARKER),
+                    }),
                     exact: inner.exact,
                 }
             }
         }
     }
 
-    /// Every lead (`None`), or every lead with an object of the kind.
+    /// Every lead (`None`; the search keeps the organization's leads), or every object
+    /// of the kind.
     fn everything(&self, scope: Option<ObjectType>) -> Box<dyn Query> {
         match scope {
             None => Box::new(AllQuery),
-            Some(kind) => self.key_term(&format!("obj={}", kind.name())),
+            Some(kind) => self.key_term(&child_marker(kind)),
         }
     }
 
@@ -117,11 +117,10 @@ impl Translator<'_> {
         let present = || self.key_term(&format!("{key}?"));
         match test {
             Test::Present => Plan::exact(present()),
-            Test::Missing if scope.is_none() => Plan::exact(Box::new(BooleanQuery::new(vec![
-                (Occur::Must, Box::new(AllQuery)),
+            Test::Missing => Plan::exact(Box::new(BooleanQuery::new(vec![
+                (Occur::Must, self.everything(scope)),
                 (Occur::MustNot, present()),
             ]))),
-            Test::Missing => self.wider(scope),
             Test::Words(pattern) => Plan::exact(self.words(&key, pattern)),
             Test::Digits(digits) if digits.is_empty() => Plan::exact(present()),
             Test::Digits(digits) => {
@@ -129,16 +128,17 @@ impl Translator<'_> {
                 Plan::exact(self.prefix(self.fields.keys, &format!("{key}~"), digits))
             }
             Test::Is(value) => Plan::exact(self.key_term(&format!("{key}={value}"))),
-            Test::IsNot(value) if scope.is_none() && single_valued(field) => {
-                Plan::exact(Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, present()),
-                    (Occur::MustNot, self.key_term(&format!("{key}={value}"))),
-                ])))
-            }
-            Test::IsNot(_) => Plan {
-                query: present(),
-                exact: false,
-            },
+            // Some value other than X: a value, and not "X is the only one".
+            Test::IsNot(value) => Plan::exact(Box::new(BooleanQuery::new(vec![
+                (Occur::Must, present()),
+                (
+                    Occur::MustNot,
+                    Box::new(BooleanQuery::intersection(vec![
+                        self.key_term(&format!("{key}={value}")),
+                        self.key_term(&format!("{key}#1")),
+                    ])),
+                ),
+            ]))),
             Test::Bool(b) => Plan::exact(self.key_term(&format!("{key}={b}"))),
             Test::Number(comparison, wanted) => {
                 let w = encode::number(*wanted);
@@ -297,4 +297,81 @@ fn escape_regex(s: &str) -> String {
         }
     }
     out
+}
+
+/// The lead documents whose blocks hold a document the inner query matches: each object
+/// document's lead is the next lead document after it in its segment.
+#[derive(Debug)]
+pub struct ParentOf {
+    children: Box<dyn Query>,
+    parents: Term,
+}
+
+impl Clone for ParentOf {
+    fn clone(&self) -> Self {
+        ParentOf {
+            children: self.children.box_clone(),
+            parents: self.parents.clone(),
+        }
+    }
+}
+
+impl Query for ParentOf {
+    fn weight(&self, enable_scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        let parents = TermQuery::new(self.parents.clone(), IndexRecordOption::Basic);
+        Ok(Box::new(ParentOfWeight {
+            children: self.children.weight(enable_scoring)?,
+            parents: parents.weight(enable_scoring)?,
+        }))
+    }
+}
+
+struct ParentOfWeight {
+    children: Box<dyn Weight>,
+    parents: Box<dyn Weight>,
+}
+
+impl Weight for ParentOfWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let max_doc = reader.max_doc();
+        let mut parents = BitSet::with_max_value(max_doc);
+        self.parents.for_each_no_score(reader, &mut |docs| {
+            for &doc in docs {
+                parents.insert(doc);
+            }
+        })?;
+        let mut parents = BitSetDocSet::from(parents);
+        let mut found = BitSet::with_max_value(max_doc);
+        let mut children = self.children.scorer(reader, 1.0)?;
+        let mut child = children.doc();
+        while child != TERMINATED {
+            let parent = if parents.doc() >= child {
+                parents.doc()
+            } else {
+                parents.seek(child)
+            };
+            if parent == TERMINATED {
+                break;
+            }
+            found.insert(parent);
+            // The lead's other objects add nothing: go on after the lead.
+            child = if parent + 1 >= max_doc {
+                TERMINATED
+            } else {
+                children.seek(parent + 1)
+            };
+        }
+        Ok(Box::new(ConstScorer::new(BitSetDocSet::from(found), boost)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        let mut scorer = self.scorer(reader, 1.0)?;
+        if scorer.seek(doc) == doc {
+            Ok(Explanation::new("ParentOf", 1.0))
+        } else {
+            Err(tantivy::TantivyError::InvalidArgument(format!(
+                "document {doc} does not match"
+            )))
+        }
+    }
 }

@@ -1,13 +1,13 @@
-//! Everything the evaluator can see of a lead, as flat `(key, value)` facts, for a search
-//! index. The values come from the evaluator's own functions, so an index built from
-//! facts and queried through [`field_key`] / [`text_key`] agrees with [`crate::matches`]
-//! wherever a clause can be answered from the union of a lead's values.
+//! Everything the evaluator can see of a lead, as `(key, values)` facts, for a search
+//! index: the lead's own, and each related object's. The values come from the evaluator's
+//! own functions, so an index built from facts and queried through [`field_key`] /
+//! [`text_key`] agrees with [`crate::matches`]: a clause holds when some value under its
+//! key satisfies it.
 //!
-//! Keys name where a value lives: `LeadName`, `Count(Calls)`, `cf:<id>#Number` at the
-//! lead level; `call.CallDuration`, `contact.cf:<id>#Text` for the objects of a related
-//! clause (all objects of a kind pooled); `*` for the lead's free text and `call.*` for
-//! the free text of its calls. A custom field's key carries the type it is read as, since
-//! the evaluator reads a value only in its field's type.
+//! Keys name where a value lives: `LeadName`, `Count(Calls)`, `cf:<id>#Number` on the
+//! lead; `call.CallDuration`, `contact.cf:<id>#Text` on an object; `*` for the lead's free
+//! text and `call.*` for a call's. A custom field's key carries the type it is read as,
+//! since the evaluator reads a value only in its field's type.
 
 use std::collections::BTreeSet;
 
@@ -45,12 +45,15 @@ impl From<Value> for FactValue {
     }
 }
 
-/// All the facts of one lead, grouped by key.
+/// Facts grouped by key.
+pub type Facts = Vec<(String, Vec<FactValue>)>;
+
+/// All the facts of one lead: its own, and those of each related object on its own, so
+/// that several conditions inside one related clause hold on one object.
 #[derive(Debug, Default)]
 pub struct LeadFacts {
-    pub facts: Vec<(String, Vec<FactValue>)>,
-    /// The related kinds the lead has at least one object of.
-    pub kinds: Vec<ObjectType>,
+    pub facts: Facts,
+    pub objects: Vec<(ObjectType, Facts)>,
 }
 
 const LEAD_FIELDS: [Field; 14] = [
@@ -180,25 +183,6 @@ pub fn text_key(scope: Option<ObjectType>) -> String {
     format!("{}*", scope_prefix(scope))
 }
 
-/// Whether a lead-level field has at most one value, so that "some value is not X" is
-/// "has a value and it is not X".
-pub fn single_valued(field: &Field) -> bool {
-    matches!(
-        field,
-        Field::LeadId
-            | Field::LeadName
-            | Field::LeadDescription
-            | Field::LeadUrl
-            | Field::LeadStatus
-            | Field::LeadCreated
-            | Field::LeadUpdated
-            | Field::LeadCreatedBy
-            | Field::LeadUpdatedBy
-            | Field::Count(_)
-            | Field::Latest(_)
-    )
-}
-
 /// Every fact of a lead. `text_fields` are the ids of the organization's text custom
 /// fields, whose values are free text.
 pub fn lead_facts(lead: &Lead, text_fields: &BTreeSet<String>) -> LeadFacts {
@@ -222,34 +206,35 @@ pub fn lead_facts(lead: &Lead, text_fields: &BTreeSet<String>) -> LeadFacts {
     push(text_key(None), text.into_iter().map(Value::Text).collect());
 
     for kind in ObjectType::ALL {
-        let objects = eval::related(lead, kind);
-        if objects.is_empty() {
-            continue;
-        }
-        out.kinds.push(kind);
-        let mut fields: Vec<Field> = object_fields(kind).to_vec();
-        for object in &objects {
+        for object in eval::related(lead, kind) {
             let custom = match object {
                 Subject::Contact(c) => Some(&c.custom),
                 Subject::Opportunity(o) => Some(&o.custom),
                 _ => None,
             };
-            for field in custom.into_iter().flat_map(custom_fields) {
-                if !fields.contains(&field) {
-                    fields.push(field);
+            let fields = object_fields(kind)
+                .iter()
+                .cloned()
+                .chain(custom.into_iter().flat_map(custom_fields));
+            let mut facts = Facts::new();
+            for field in fields {
+                let values = eval::values(&field, object);
+                if !values.is_empty() {
+                    facts.push((
+                        field_key(Some(kind), &field),
+                        values.into_iter().map(FactValue::from).collect(),
+                    ));
                 }
             }
+            let text: Vec<FactValue> = eval::searchable_text(text_fields, object)
+                .into_iter()
+                .map(FactValue::Text)
+                .collect();
+            if !text.is_empty() {
+                facts.push((text_key(Some(kind)), text));
+            }
+            out.objects.push((kind, facts));
         }
-        for field in &fields {
-            let values = objects.iter().flat_map(|o| eval::values(field, *o)).collect();
-            push(field_key(Some(kind), field), values);
-        }
-        let text = objects
-            .iter()
-            .flat_map(|o| eval::searchable_text(text_fields, *o))
-            .map(Value::Text)
-            .collect();
-        push(text_key(Some(kind)), text);
     }
     out
 }
