@@ -9,7 +9,8 @@
 //!
 //! With `--search-leads N [--runs 50]` it runs the search benchmark instead (`search.rs`);
 //! `--bulk` loads the leads straight into the SQLite store (`bulk.rs`) and builds the index
-//! with `rapport reindex`, for a million leads.
+//! with `rapport reindex`, for a million leads; `--keep` leaves its data dir behind and
+//! `--reuse DIR` runs again on it (only `rapport reindex` and the queries).
 //! It ends with the PostgreSQL peer (`pg_peer.rs`): the same leads and queries in hand-written
 //! SQL on postgres://postgres@127.0.0.1:5432, and the ratio of its p50 to Rapport's per query.
 
@@ -35,6 +36,10 @@ struct Options {
     search_leads: Option<usize>,
     /// Load the search leads into the store directly rather than through the API.
     bulk: bool,
+    /// Reuse a data dir that `--bulk` filled (kept with `--keep`).
+    reuse: Option<std::path::PathBuf>,
+    /// Keep the data dir at the end.
+    keep: bool,
     runs: usize,
 }
 
@@ -46,6 +51,8 @@ fn options() -> anyhow::Result<Options> {
         seed_leads: 2000,
         search_leads: None,
         bulk: false,
+        reuse: None,
+        keep: false,
         runs: 50,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -63,6 +70,12 @@ fn options() -> anyhow::Result<Options> {
                 i += 1;
                 continue;
             }
+            "--keep" => {
+                o.keep = true;
+                i += 1;
+                continue;
+            }
+            "--reuse" => o.reuse = Some(value.into()),
             "--backend" => {
                 o.backends = match value.as_str() {
                     "sqlite" => vec!["sqlite"],
@@ -86,6 +99,8 @@ struct Server {
     data_dir: std::path::PathBuf,
     url: String,
     pg_db: Option<String>,
+    /// Leave the data dir in place when dropped.
+    keep: bool,
 }
 
 /// Starts `rapport serve`; returns it, its address and the API key it printed (on a first
@@ -146,6 +161,39 @@ impl Server {
             data_dir,
             url,
             pg_db,
+            keep: false,
+        })
+    }
+
+    /// A server on a SQLite data dir filled before; its admin gets a new API key.
+    fn existing(data_dir: std::path::PathBuf) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe()?.with_file_name("rapport");
+        let url = data_dir.join("rapport.db").to_string_lossy().into_owned();
+        let out = Command::new(&exe)
+            .args([
+                "apikey",
+                "create",
+                "--email",
+                "admin@example.com",
+                "--database-url",
+                &url,
+            ])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .output()?;
+        if !out.status.success() {
+            bail!("apikey create: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let key = String::from_utf8(out.stdout)?.trim().to_string();
+        let (child, addr, _) = spawn(&exe, &url, &data_dir)?;
+        Ok(Server {
+            child,
+            addr,
+            auth: format!("Basic {}", base64(&format!("{key}:"))),
+            data_dir,
+            url,
+            pg_db: None,
+            keep: true,
         })
     }
 
@@ -217,7 +265,11 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.keep {
+            eprintln!("kept {}", self.data_dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
         if let Some(db) = &self.pg_db {
             let _ = Command::new("psql")
                 .args([
@@ -409,11 +461,16 @@ fn main() -> anyhow::Result<()> {
     if let Some(leads) = o.search_leads {
         for backend in &o.backends {
             println!("\n## {backend}: search over {leads} generated leads");
-            if o.bulk && *backend != "sqlite" {
-                bail!("--bulk loads the SQLite store; use --backend sqlite");
+            if (o.bulk || o.reuse.is_some()) && *backend != "sqlite" {
+                bail!("--bulk and --reuse load the SQLite store; use --backend sqlite");
             }
-            let mut server = Server::start(backend)?;
-            runtime.block_on(search::run(&mut server, leads, o.runs, o.connections, o.bulk))?;
+            let (mut server, loading) = match &o.reuse {
+                Some(dir) => (Server::existing(dir.clone())?, search::Loading::Reuse),
+                None if o.bulk => (Server::start(backend)?, search::Loading::Bulk),
+                None => (Server::start(backend)?, search::Loading::Api),
+            };
+            server.keep |= o.keep;
+            runtime.block_on(search::run(&mut server, leads, o.runs, o.connections, loading))?;
         }
         return Ok(());
     }

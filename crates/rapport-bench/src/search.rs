@@ -259,16 +259,17 @@ fn encode(query: &str) -> String {
         .collect()
 }
 
-pub async fn run(server: &mut Server, leads: usize, runs: usize, connections: usize, bulk: bool) -> anyhow::Result<()> {
-    let mut conn = Connection::open(&server.addr).await?;
+/// Makes the statuses and custom fields the generated leads use.
+async fn set_up(server: &Server, conn: &mut Connection) -> anyhow::Result<Fields> {
+    let conn = &mut *conn;
     for label in ["Cold", "Hot"] {
-        post(&mut conn, server, "status/lead", &json!({"label": label})).await?;
+        post(conn, server, "status/lead", &json!({"label": label})).await?;
     }
     let field = |r: Value| r["id"].as_str().unwrap_or_default().to_string();
-    let fields = Fields {
+    Ok(Fields {
         source: field(
             post(
-                &mut conn,
+                conn,
                 server,
                 "custom_field/lead",
                 &json!({"name": "Lead Source", "type": "choices", "choices": SOURCES}),
@@ -277,7 +278,7 @@ pub async fn run(server: &mut Server, leads: usize, runs: usize, connections: us
         ),
         seats: field(
             post(
-                &mut conn,
+                conn,
                 server,
                 "custom_field/lead",
                 &json!({"name": "Seats", "type": "number"}),
@@ -286,7 +287,7 @@ pub async fn run(server: &mut Server, leads: usize, runs: usize, connections: us
         ),
         tier: field(
             post(
-                &mut conn,
+                conn,
                 server,
                 "custom_field/lead",
                 &json!({"name": "Tier", "type": "choices", "choices": TIERS}),
@@ -295,7 +296,7 @@ pub async fn run(server: &mut Server, leads: usize, runs: usize, connections: us
         ),
         renewal: field(
             post(
-                &mut conn,
+                conn,
                 server,
                 "custom_field/lead",
                 &json!({"name": "Renewal", "type": "date"}),
@@ -304,19 +305,48 @@ pub async fn run(server: &mut Server, leads: usize, runs: usize, connections: us
         ),
         notes: field(
             post(
-                &mut conn,
+                conn,
                 server,
                 "custom_field/lead",
                 &json!({"name": "Notes", "type": "text"}),
             )
             .await?,
         ),
+    })
+}
+
+/// How the leads get into the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loading {
+    /// Through the REST API.
+    Api,
+    /// Written straight into the SQLite store, then `rapport reindex`.
+    Bulk,
+    /// A store that `Bulk` filled before (`--reuse DIR`): only `rapport reindex`.
+    Reuse,
+}
+
+pub async fn run(
+    server: &mut Server,
+    leads: usize,
+    runs: usize,
+    connections: usize,
+    loading: Loading,
+) -> anyhow::Result<()> {
+    let mut conn = Connection::open(&server.addr).await?;
+    let fields = match loading {
+        Loading::Reuse => existing_fields(server, &mut conn).await?,
+        _ => set_up(server, &mut conn).await?,
     };
     let fields = std::sync::Arc::new(fields);
-    if bulk {
-        load_in_bulk(server, &mut conn, leads, &fields).await?;
-    } else {
-        load_through_api(server, &mut conn, leads, connections, &fields).await?;
+    match loading {
+        Loading::Api => load_through_api(server, &mut conn, leads, connections, &fields).await?,
+        Loading::Bulk => load_in_bulk(server, &mut conn, leads, &fields).await?,
+        Loading::Reuse => {
+            server.stop()?;
+            let _ = std::fs::remove_dir_all(server.data_dir.join("search-index"));
+            reindex(server, leads)?;
+        }
     }
     let mut conn = Connection::open(&server.addr).await?;
     println!("\n| query | matches | p50 ms | p99 ms |");
@@ -435,18 +465,46 @@ async fn load_in_bulk(
         leads,
     )?;
     let loaded = started.elapsed().as_secs_f64();
-    eprintln!("wrote {leads} leads ({rows} rows) into the store in {loaded:.1} s");
+    println!("\nstore: {leads} leads, {rows} rows, written directly in {loaded:.1} s");
+    reindex(server, leads)
+}
+
+/// Times `rapport reindex` on the stopped server's store, then starts the server again.
+fn reindex(server: &mut Server, leads: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     let report = server.command(&["reindex"])?;
     let reindexed = started.elapsed().as_secs_f64();
     println!(
-        "\nstore: {leads} leads, {rows} rows, written directly in {loaded:.1} s\n\
-         `rapport reindex`: {reindexed:.1} s for {leads} leads ({:.0} leads/s); it said: {}",
+        "`rapport reindex`: {reindexed:.1} s for {leads} leads ({:.0} leads/s); it said: {}",
         leads as f64 / reindexed,
         report.trim()
     );
-    server.restart()?;
-    Ok(())
+    server.restart()
+}
+
+/// The custom fields of a store loaded before, by name.
+async fn existing_fields(server: &Server, conn: &mut Connection) -> anyhow::Result<Fields> {
+    let (_, body) = conn
+        .send(&server.request("GET", "/api/v1/custom_field/lead/", None))
+        .await?;
+    let page: Value = serde_json::from_slice(&body)?;
+    let id = |name: &str| -> anyhow::Result<String> {
+        page["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["name"] == name)
+            .and_then(|f| f["id"].as_str())
+            .map(str::to_string)
+            .with_context(|| format!("no custom field {name} in the reused store"))
+    };
+    Ok(Fields {
+        source: id("Lead Source")?,
+        seats: id("Seats")?,
+        tier: id("Tier")?,
+        renewal: id("Renewal")?,
+        notes: id("Notes")?,
+    })
 }
 
 async fn load_through_api(

@@ -226,9 +226,11 @@ impl Crm {
     }
 
     /// Indexes every lead of an organization, a batch at a time; returns how many.
-    async fn index_organization(&self, index: &SearchIndex, org_id: &str) -> CrmResult<usize> {
+    async fn index_organization(&self, index: &Arc<SearchIndex>, org_id: &str) -> CrmResult<usize> {
         let mut after: Option<(String, String)> = None;
         let mut count = 0;
+        // Documents of one batch are built on a blocking thread while the next is read.
+        let mut building: Option<tokio::task::JoinHandle<CrmResult<usize>>> = None;
         loop {
             let (sql, params): (&str, Vec<SqlValue>) = match &after {
                 None => (
@@ -254,18 +256,27 @@ impl Crm {
             after = Some((last.text(1).to_string(), last.text(0).to_string()));
             let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
             let (leads, text_fields) = self.read_leads(org_id, Some(&id_refs)).await?;
-            for lead in leads.values() {
-                index.upsert(org_id, lead, &text_fields).map_err(index_error)?;
+            if let Some(previous) = building.take() {
+                count += joined(previous.await)?;
             }
-            count += leads.len();
+            let (index, org_id) = (index.clone(), org_id.to_string());
+            building = Some(tokio::task::spawn_blocking(move || {
+                for lead in leads.values() {
+                    index.upsert(&org_id, lead, &text_fields).map_err(index_error)?;
+                }
+                Ok(leads.len())
+            }));
             if rows.len() < RELOAD_BATCH {
                 break;
             }
         }
+        if let Some(last) = building {
+            count += joined(last.await)?;
+        }
         Ok(count)
     }
 
-    async fn index_events(&self, index: &SearchIndex, events: &[LoggedEvent], cursor: i64) -> CrmResult<()> {
+    async fn index_events(&self, index: &Arc<SearchIndex>, events: &[LoggedEvent], cursor: i64) -> CrmResult<()> {
         let _writing = self.search.writing.lock().await;
         let mut dirty: HashMap<&str, Option<HashSet<&str>>> = HashMap::new();
         for event in events {
@@ -352,6 +363,10 @@ impl Crm {
             .collect();
         Ok((leads, text_fields))
     }
+}
+
+fn joined(result: Result<CrmResult<usize>, tokio::task::JoinError>) -> CrmResult<usize> {
+    result.map_err(|e| CrmError::Unavailable(format!("indexing stopped: {e}")))?
 }
 
 fn index_error(e: rapport_index::IndexError) -> CrmError {

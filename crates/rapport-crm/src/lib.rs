@@ -70,7 +70,7 @@ pub enum CrmError {
     /// The caller's role does not allow this.
     #[error("{0}")]
     Forbidden(String),
-    /// Temporarily unable to answer (the search replica is catching up).
+    /// Temporarily unable to answer (the search index is catching up).
     #[error("{0}")]
     Unavailable(String),
     /// An `Idempotency-Key` reused with a different request.

@@ -9,7 +9,7 @@ use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::TantivyDocument;
 
 use crate::encode;
-use crate::schema::{Fields, COUNTED, LATEST};
+use crate::schema::Fields;
 
 /// Separates a key from a word in `t`.
 pub const WORD_SEP: char = '\u{1f}';
@@ -50,42 +50,46 @@ pub fn documents(
             doc.add_text(field, value);
         }
     }
-    doc.add_i64(fields.created, nanos(lead.created));
-    doc.add_i64(fields.updated, nanos(lead.updated));
-    for (field, counted) in fields.counts.iter().zip(COUNTED) {
-        doc.add_u64(*field, rapport_query::facts::count(lead, counted) as u64);
-    }
-    for (field, latest) in fields.latest.iter().zip(LATEST) {
-        if let Some(t) = rapport_query::facts::latest_date(lead, latest) {
-            doc.add_i64(*field, nanos(t));
-        }
-    }
-    // A custom field sorts by its first value: numbers and texts as sortable strings.
-    let (mut numbers, mut texts) = (BTreeMap::new(), BTreeMap::new());
+    // A custom field sorts by its first value, as a string that sorts as the value does:
+    // numbers as order-preserving hex; texts folded; dates ranked instants before days,
+    // as the evaluator compares them; users by id (ranked by name at search time).
+    let (mut numbers, mut texts, mut dates, mut users) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for (id, values) in &lead.custom {
+        let key = id.clone();
         match values.first() {
             Some(CustomValue::Number(n)) => {
-                numbers.insert(id.clone(), OwnedValue::Str(format!("{:016x}", encode::number(*n))));
+                numbers.insert(key, OwnedValue::Str(format!("{:016x}", encode::number(*n))));
             }
-            Some(CustomValue::Text(t)) if !t.is_empty() => {
-                texts.insert(id.clone(), OwnedValue::Str(fold(t)));
+            Some(CustomValue::Text(t)) => {
+                if !t.is_empty() {
+                    texts.insert(key.clone(), OwnedValue::Str(fold(t)));
+                }
+                users.insert(key, OwnedValue::Str(t.clone()));
             }
-            _ => {}
+            Some(CustomValue::DateTime(t)) => {
+                dates.insert(key, OwnedValue::Str(format!("2{:016x}", encode::instant(*t))));
+            }
+            Some(CustomValue::Date(d)) => {
+                dates.insert(key, OwnedValue::Str(format!("3{:016x}", encode::day(*d))));
+            }
+            None => {}
         }
     }
     doc.add_object(fields.sort_custom_number, numbers);
     doc.add_object(fields.sort_custom_text, texts);
-    let mut stored = lead.clone();
-    stored.prepared = None;
-    doc.add_bytes(
-        fields.doc,
-        &bincode::serialize(&stored).expect("a lead always serializes"),
-    );
+    doc.add_object(fields.sort_custom_date, dates);
+    doc.add_object(fields.sort_custom_user, users);
     block.push(doc);
     block
 }
 
-/// An instant as the sort columns keep it.
+/// A day as the columns keep it.
+pub fn days(d: chrono::NaiveDate) -> i64 {
+    (encode::day(d) ^ (1 << 63)) as i64
+}
+
+/// An instant as the columns keep it.
 pub fn nanos(t: chrono::DateTime<chrono::Utc>) -> i64 {
     (encode::instant(t) ^ (1 << 63)) as i64
 }
@@ -105,6 +109,21 @@ fn add_facts(doc: &mut TantivyDocument, fields: &Fields, facts: &Facts) {
     let mut seen_numbers = BTreeSet::new();
     for (key, values) in facts {
         seen_terms.insert(format!("{key}?"));
+        if let Some(columns) = fields.range_columns.get(key) {
+            // Created, counts, an object's date…: one value, in a column.
+            for value in values {
+                let (name, value) = match value {
+                    FactValue::Number(n) => (&columns.number, OwnedValue::F64(*n)),
+                    FactValue::Instant(t) => (&columns.instant, OwnedValue::I64(nanos(*t))),
+                    FactValue::Day(d) => (&columns.day, OwnedValue::I64(days(*d))),
+                    _ => (&None, OwnedValue::Null),
+                };
+                if let Some(field) = name.as_deref().and_then(|n| fields.schema.get_field(n).ok()) {
+                    doc.add_field_value(field, &value);
+                }
+            }
+            continue;
+        }
         let mut keys = BTreeSet::new();
         for value in values {
             match value {

@@ -4,10 +4,10 @@
 //!
 //! * `document.rs` turns a lead into a document from the evaluator's own view of it
 //!   ([`rapport_query::facts`]), so the two cannot drift apart field by field.
-//! * `translate.rs` turns a filter into a Tantivy query and says whether it is exact.
-//! * `search.rs` runs it: an exact query is counted and ordered from columns without
-//!   reading a lead; a wider one has its candidates checked by the evaluator on the
-//!   lead stored in the document.
+//! * `translate.rs` turns a filter into a Tantivy query that accepts exactly the leads
+//!   the evaluator accepts (related clauses through a block join).
+//! * `search.rs` runs it: it counts the matches and orders them from columns, reading
+//!   nothing but the page's ids.
 //!
 //! The index remembers, in its commit, the event-log sequence it reflects
 //! ([`SearchIndex::cursor`]), so the process that feeds it resumes where it stopped and
@@ -39,8 +39,6 @@ pub enum IndexError {
     Tantivy(#[from] tantivy::TantivyError),
     #[error("search index directory: {0}")]
     Io(#[from] std::io::Error),
-    #[error("search index: a stored lead cannot be read: {0}")]
-    Decode(#[from] bincode::Error),
 }
 
 pub type IndexResult<T> = Result<T, IndexError>;

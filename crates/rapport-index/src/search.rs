@@ -2,11 +2,13 @@
 
 use std::cmp::Ordering;
 
-use rapport_query::{CustomFieldType, Direction, Lead, Order, ResolvedQuery, ResolvedSortKey, SortField};
+use std::collections::BTreeMap;
+
+use rapport_query::{CustomFieldType, Direction, Order, ResolvedQuery, ResolvedSortKey, SortField};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, TermQuery, Weight};
-use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocId, DocSet, Searcher, SegmentReader, TantivyDocument, Term, TERMINATED};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DocId, DocSet, Searcher, SegmentReader, Term, TERMINATED};
 
 use crate::encode;
 use crate::schema::{count_column, latest_column};
@@ -28,8 +30,8 @@ impl SearchIndex {
         let translator = Translator {
             fields: &self.fields,
             searcher: &searcher,
+            text_custom_fields: &query.text_custom_fields,
         };
-        let plan = translator.filter(&query.filter, None);
         let scoped: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
             (
                 Occur::Must,
@@ -38,53 +40,14 @@ impl SearchIndex {
                     IndexRecordOption::Basic,
                 )),
             ),
-            (Occur::Must, plan.query),
+            (Occur::Must, translator.filter(&query.filter, None)),
         ]));
         let weight = scoped.weight(EnableScoring::disabled_from_searcher(&searcher))?;
-        if plan.exact && sorts_from_columns(query) {
-            self.search_exact(&searcher, weight.as_ref(), query, skip, limit)
-        } else {
-            self.search_checked(&searcher, weight.as_ref(), query, skip, limit)
-        }
-    }
-
-    /// Candidates checked one by one by the evaluator, on the stored leads.
-    fn search_checked(
-        &self,
-        searcher: &Searcher,
-        weight: &dyn Weight,
-        query: &ResolvedQuery,
-        skip: usize,
-        limit: usize,
-    ) -> IndexResult<Hits> {
-        let mut found: Vec<Lead> = Vec::new();
-        for segment in searcher.segment_readers() {
-            let docs = alive_docs(weight, segment)?;
-            if docs.is_empty() {
-                continue;
-            }
-            let store = segment.get_store_reader(64)?;
-            for doc in docs {
-                let stored: TantivyDocument = store.get(doc)?;
-                let Some(bytes) = stored.get_first(self.fields.doc).and_then(|v| v.as_bytes()) else {
-                    continue;
-                };
-                let lead: Lead = bincode::deserialize(bytes)?;
-                if rapport_query::matches(query, &lead) {
-                    found.push(lead);
-                }
-            }
-        }
-        let mut refs: Vec<&Lead> = found.iter().collect();
-        rapport_query::sort_leads(query, &mut refs);
-        Ok(Hits {
-            total: refs.len(),
-            ids: refs.iter().skip(skip).take(limit).map(|l| l.id.clone()).collect(),
-        })
+        self.collect(&searcher, weight.as_ref(), query, skip, limit)
     }
 
     /// Counted and ordered from the columns; only the page's ids are read.
-    fn search_exact(
+    fn collect(
         &self,
         searcher: &Searcher,
         weight: &dyn Weight,
@@ -98,6 +61,7 @@ impl SearchIndex {
                 let translator = Translator {
                     fields: &self.fields,
                     searcher,
+                    text_custom_fields: &query.text_custom_fields,
                 };
                 query
                     .relevance_terms
@@ -110,7 +74,6 @@ impl SearchIndex {
                         };
                         translator
                             .filter(&term, None)
-                            .query
                             .weight(EnableScoring::disabled_from_searcher(searcher))
                     })
                     .collect::<Result<Vec<_>, _>>()?
@@ -155,10 +118,42 @@ fn alive_docs(weight: &dyn Weight, segment: &SegmentReader) -> IndexResult<Vec<D
 /// Where one sort key's values come from in a segment.
 enum Source {
     Text(Option<StrColumn>),
+    /// User ids, sorted by the users' names: each dictionary entry's rank among the names.
+    Names {
+        column: Option<StrColumn>,
+        rank_by_ord: Vec<u64>,
+        names: Vec<String>,
+    },
     Signed(Column<i64>),
-    Unsigned(Column<u64>),
+    Float(Column<f64>),
     /// The number of relevance terms the lead matches, by term weights' scorers.
     Relevance,
+}
+
+impl Source {
+    fn names(column: Option<StrColumn>, names: &BTreeMap<String, String>) -> IndexResult<Source> {
+        let Some(column) = column else {
+            return Ok(Source::Text(None));
+        };
+        let mut by_ord = Vec::with_capacity(column.num_terms());
+        let mut id = String::new();
+        for ord in 0..column.num_terms() as u64 {
+            column.ord_to_str(ord, &mut id)?;
+            by_ord.push(names.get(&id).cloned().unwrap_or_else(|| rapport_query::fold(&id)));
+        }
+        let mut sorted = by_ord.clone();
+        sorted.sort();
+        sorted.dedup();
+        let rank_by_ord = by_ord
+            .iter()
+            .map(|name| sorted.binary_search(name).unwrap_or_default() as u64)
+            .collect();
+        Ok(Source::Names {
+            column: Some(column),
+            rank_by_ord,
+            names: sorted,
+        })
+    }
 }
 
 struct SegmentColumns {
@@ -263,17 +258,17 @@ impl SegmentColumns {
                         SortField::Id => Source::Text(text("id")?),
                         SortField::Created => Source::Signed(fast.i64("created")?),
                         SortField::Updated => Source::Signed(fast.i64("updated")?),
-                        SortField::Count(c) => Source::Unsigned(fast.u64(&count_column(*c))?),
+                        SortField::Count(c) => Source::Float(fast.f64(&count_column(*c))?),
                         SortField::Latest(l) => Source::Signed(fast.i64(&latest_column(*l))?),
-                        SortField::Custom(custom) => match custom.value_type {
-                            CustomFieldType::Number => {
-                                Source::Text(text(&format!("sort_custom_number.{}", custom.id))?)
+                        SortField::Custom(custom) => {
+                            let column = |kind: &str| text(&format!("sort_custom_{kind}.{}", custom.id));
+                            match custom.value_type {
+                                CustomFieldType::Number => Source::Text(column("number")?),
+                                CustomFieldType::Text | CustomFieldType::Choices => Source::Text(column("text")?),
+                                CustomFieldType::Date | CustomFieldType::Datetime => Source::Text(column("date")?),
+                                CustomFieldType::User => Source::names(column("user")?, &query.user_sort_names)?,
                             }
-                            CustomFieldType::Text | CustomFieldType::Choices => {
-                                Source::Text(text(&format!("sort_custom_text.{}", custom.id))?)
-                            }
-                            _ => unreachable!("other custom sorts take the checked path"),
-                        },
+                        }
                     };
                     keys.push((source, *direction));
                 }
@@ -308,8 +303,14 @@ impl SegmentColumns {
         let (source, direction) = &self.keys[k];
         let value = match source {
             Source::Text(column) => column.as_ref().and_then(|c| c.ords().first(doc)),
+            Source::Names {
+                column, rank_by_ord, ..
+            } => column
+                .as_ref()
+                .and_then(|c| c.ords().first(doc))
+                .and_then(|ord| rank_by_ord.get(ord as usize).copied()),
             Source::Signed(column) => column.first(doc).map(encode::signed),
-            Source::Unsigned(column) => column.first(doc),
+            Source::Float(column) => column.first(doc).map(encode::number),
             Source::Relevance => Some(
                 self.scorers
                     .iter_mut()
@@ -343,6 +344,13 @@ impl SegmentColumns {
                     column.ord_to_str(ord, &mut text)?;
                     Some(GlobalCell::Text(text, *direction))
                 }
+                (Source::Names { names, .. }, Some(cell)) => {
+                    let rank = match direction {
+                        Direction::Asc => cell,
+                        Direction::Desc => !cell,
+                    };
+                    Some(GlobalCell::Text(names[rank as usize].clone(), *direction))
+                }
                 (_, Some(cell)) => Some(GlobalCell::Number(cell)),
             });
         }
@@ -351,33 +359,5 @@ impl SegmentColumns {
             self.id.ord_to_str(ord, &mut id)?;
         }
         Ok(GlobalRow { cells, id })
-    }
-}
-
-impl SearchIndex {
-    /// Whether the query is answered from the index alone, without checking stored leads.
-    pub fn is_exact(&self, query: &ResolvedQuery) -> bool {
-        let searcher = self.reader.searcher();
-        let translator = Translator {
-            fields: &self.fields,
-            searcher: &searcher,
-        };
-        let plan = translator.filter(&query.filter, None);
-        plan.exact && sorts_from_columns(query)
-    }
-}
-
-/// Whether every sort key has a column. A user field sorts by the user's name and a date
-/// field mixes days and instants: those sorts read the stored leads.
-fn sorts_from_columns(query: &ResolvedQuery) -> bool {
-    match &query.order {
-        Order::Relevance => true,
-        Order::Keys(keys) => keys.iter().all(|k| match &k.field {
-            SortField::Custom(custom) => matches!(
-                custom.value_type,
-                CustomFieldType::Number | CustomFieldType::Text | CustomFieldType::Choices
-            ),
-            _ => true,
-        }),
     }
 }

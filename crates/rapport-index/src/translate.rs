@@ -6,13 +6,15 @@
 //! object, and maps the objects that match to their leads ([`ParentOf`]). A field clause
 //! holds when *some* value of the field satisfies it, which a term or a range lookup
 //! answers; `!=` ("some value other than X") uses the `{key}#1` term that marks fields
-//! with one distinct value. So every clause translates exactly; [`Plan::exact`] stays
-//! for what may not (the search then checks candidates with the reference evaluator).
+//! with one distinct value. So every clause translates exactly: the index never needs the
+//! evaluator to check what it found.
 
 use std::ops::Bound;
 
-use rapport_query::facts::{field_key, text_key};
-use rapport_query::{Comparison, DateRange, Field, Filter, ObjectType, Test, TextPattern};
+use rapport_query::facts::{field_key, has_custom_fields, text_fields_of, LEAD_TEXT_KEY};
+use rapport_query::{
+    Comparison, CustomFieldRef, CustomFieldType, DateRange, Field, Filter, ObjectType, Test, TextPattern,
+};
 use tantivy::query::{
     AllQuery, BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EnableScoring, Explanation, Occur,
     PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery, Scorer, TermQuery, Weight,
@@ -21,76 +23,41 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{BitSet, DocId, DocSet, Score, Searcher, SegmentReader, Term, TERMINATED};
 
 use crate::document::{child_marker, LEAD_MARKER, PHONE_KEY, WORD_SEP};
+use crate::document::{days, nanos};
 use crate::encode;
-use crate::schema::Fields;
-
-pub struct Plan {
-    pub query: Box<dyn Query>,
-    /// Whether the query accepts exactly the leads the evaluator accepts.
-    pub exact: bool,
-}
-
-impl Plan {
-    fn exact(query: Box<dyn Query>) -> Plan {
-        Plan { query, exact: true }
-    }
-}
+use crate::schema::{Fields, RangeColumns};
 
 pub struct Translator<'a> {
     pub fields: &'a Fields,
     /// The index the query will run on: a phrase ending in a prefix is expanded to the
     /// terms its segments hold.
     pub searcher: &'a Searcher,
+    /// The organization's text custom fields, whose values are free text.
+    pub text_custom_fields: &'a std::collections::BTreeSet<String>,
 }
 
 impl Translator<'_> {
-    pub fn filter(&self, filter: &Filter, scope: Option<ObjectType>) -> Plan {
+    /// The documents (leads for `None`, objects of the kind otherwise) the filter accepts.
+    pub fn filter(&self, filter: &Filter, scope: Option<ObjectType>) -> Box<dyn Query> {
         match filter {
-            Filter::And(items) if items.is_empty() => Plan::exact(self.everything(scope)),
+            Filter::And(items) if items.is_empty() => self.everything(scope),
             Filter::And(items) if items.len() == 1 => self.filter(&items[0], scope),
-            Filter::And(items) => {
-                let plans: Vec<Plan> = items.iter().map(|f| self.filter(f, scope)).collect();
-                let exact = plans.iter().all(|p| p.exact);
-                let query = BooleanQuery::new(plans.into_iter().map(|p| (Occur::Must, p.query)).collect());
-                Plan {
-                    query: Box::new(query),
-                    exact,
-                }
-            }
-            Filter::Or(items) => {
-                let plans: Vec<Plan> = items.iter().map(|f| self.filter(f, scope)).collect();
-                let exact = plans.iter().all(|p| p.exact);
-                Plan {
-                    query: union(plans.into_iter().map(|p| p.query).collect()),
-                    exact,
-                }
-            }
-            Filter::Not(inner) => {
-                let inner = self.filter(inner, scope);
-                if inner.exact {
-                    Plan::exact(Box::new(BooleanQuery::new(vec![
-                        (Occur::Must, self.everything(scope)),
-                        (Occur::MustNot, inner.query),
-                    ])))
-                } else {
-                    self.wider(scope)
-                }
-            }
-            Filter::Text(pattern) => Plan::exact(self.words(&text_key(scope), pattern)),
+            Filter::And(items) => Box::new(BooleanQuery::new(
+                items.iter().map(|f| (Occur::Must, self.filter(f, scope))).collect(),
+            )),
+            Filter::Or(items) => union(items.iter().map(|f| self.filter(f, scope)).collect()),
+            Filter::Not(inner) => self.except(scope, self.filter(inner, scope)),
+            Filter::Text(pattern) => self.free_text(scope, pattern),
             Filter::Field(field, test) => self.field(scope, field, test),
             Filter::Related(kind, inner) => {
-                let inner = self.filter(inner, Some(*kind));
                 let objects = BooleanQuery::new(vec![
                     (Occur::Must, self.everything(Some(*kind))),
-                    (Occur::Must, inner.query),
+                    (Occur::Must, self.filter(inner, Some(*kind))),
                 ]);
-                Plan {
-                    query: Box::new(ParentOf {
-                        children: Box::new(objects),
-                        parents: Term::from_field_text(self.fields.keys, LEAD_MARKER),
-                    }),
-                    exact: inner.exact,
-                }
+                Box::new(ParentOf {
+                    children: Box::new(objects),
+                    parents: Term::from_field_text(self.fields.keys, LEAD_MARKER),
+                })
             }
         }
     }
@@ -104,32 +71,29 @@ impl Translator<'_> {
         }
     }
 
-    /// A query wider than the clause, to be checked by the evaluator.
-    fn wider(&self, scope: Option<ObjectType>) -> Plan {
-        Plan {
-            query: self.everything(scope),
-            exact: false,
-        }
+    /// Every document of the scope but those of `query`.
+    fn except(&self, scope: Option<ObjectType>, query: Box<dyn Query>) -> Box<dyn Query> {
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, self.everything(scope)),
+            (Occur::MustNot, query),
+        ]))
     }
 
-    fn field(&self, scope: Option<ObjectType>, field: &Field, test: &Test) -> Plan {
+    fn field(&self, scope: Option<ObjectType>, field: &Field, test: &Test) -> Box<dyn Query> {
         let key = field_key(scope, field);
         let present = || self.key_term(&format!("{key}?"));
         match test {
-            Test::Present => Plan::exact(present()),
-            Test::Missing => Plan::exact(Box::new(BooleanQuery::new(vec![
-                (Occur::Must, self.everything(scope)),
-                (Occur::MustNot, present()),
-            ]))),
-            Test::Words(pattern) => Plan::exact(self.words(&key, pattern)),
-            Test::Digits(digits) if digits.is_empty() => Plan::exact(present()),
+            Test::Present => present(),
+            Test::Missing => self.except(scope, present()),
+            Test::Words(pattern) => self.words(&key, pattern),
+            Test::Digits(digits) if digits.is_empty() => present(),
             Test::Digits(digits) => {
                 debug_assert_eq!(key, PHONE_KEY, "digits are searched in phones only");
-                Plan::exact(self.prefix(self.fields.keys, &format!("{key}~"), digits))
+                self.prefix(self.fields.keys, &format!("{key}~"), digits)
             }
-            Test::Is(value) => Plan::exact(self.key_term(&format!("{key}={value}"))),
+            Test::Is(value) => self.key_term(&format!("{key}={value}")),
             // Some value other than X: a value, and not "X is the only one".
-            Test::IsNot(value) => Plan::exact(Box::new(BooleanQuery::new(vec![
+            Test::IsNot(value) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, present()),
                 (
                     Occur::MustNot,
@@ -138,8 +102,32 @@ impl Translator<'_> {
                         self.key_term(&format!("{key}#1")),
                     ])),
                 ),
-            ]))),
-            Test::Bool(b) => Plan::exact(self.key_term(&format!("{key}={b}"))),
+            ])),
+            Test::Bool(b) => self.key_term(&format!("{key}={b}")),
+            Test::Number(comparison, wanted) if self.column(&key, |c| &c.number).is_some() => {
+                let column = self.column(&key, |c| &c.number).expect("checked");
+                let w = *wanted;
+                let ranges = match comparison {
+                    Comparison::Eq => vec![(Bound::Included(w), Bound::Included(w))],
+                    Comparison::Ne => vec![
+                        (Bound::Unbounded, Bound::Excluded(w)),
+                        (Bound::Excluded(w), Bound::Unbounded),
+                    ],
+                    Comparison::Lt => vec![(Bound::Unbounded, Bound::Excluded(w))],
+                    Comparison::Le => vec![(Bound::Unbounded, Bound::Included(w))],
+                    Comparison::Gt => vec![(Bound::Excluded(w), Bound::Unbounded)],
+                    Comparison::Ge => vec![(Bound::Included(w), Bound::Unbounded)],
+                };
+                union(
+                    ranges
+                        .into_iter()
+                        .map(|(lo, hi)| {
+                            let term = |v| Term::from_field_f64(column, v);
+                            column_range(lo.map(term), hi.map(term)).unwrap_or_else(present)
+                        })
+                        .collect(),
+                )
+            }
             Test::Number(comparison, wanted) => {
                 let w = encode::number(*wanted);
                 let ranges = match comparison {
@@ -153,16 +141,39 @@ impl Translator<'_> {
                     Comparison::Gt => vec![(Bound::Excluded(w), Bound::Unbounded)],
                     Comparison::Ge => vec![(Bound::Included(w), Bound::Unbounded)],
                 };
-                Plan::exact(self.ranges(&key, ranges))
+                self.ranges(&key, ranges)
             }
-            Test::InRange(range) => Plan::exact(self.dates(&key, range, false)),
-            Test::OutOfRange(range) => Plan::exact(self.dates(&key, range, true)),
+            Test::InRange(range) => self.dates(&key, range, false),
+            Test::OutOfRange(range) => self.dates(&key, range, true),
         }
     }
 
     /// Date values of the key in (or, `outside`, out of) the range: instants under
     /// `{key}@`, calendar days under `{key}/`.
     fn dates(&self, key: &str, range: &DateRange, outside: bool) -> Box<dyn Query> {
+        if let Some(columns) = self.fields.range_columns.get(key) {
+            let field = |name: &Option<String>| name.as_deref().and_then(|n| self.fields.schema.get_field(n).ok());
+            let mut parts = Vec::new();
+            if let Some(column) = field(&columns.instant) {
+                let bounds = (range.start.map(nanos), range.end.map(nanos));
+                for (lo, hi) in sides(bounds, outside) {
+                    let term = |v| Term::from_field_i64(column, v);
+                    parts.push(
+                        column_range(lo.map(term), hi.map(term)).unwrap_or_else(|| self.key_term(&format!("{key}?"))),
+                    );
+                }
+            }
+            if let Some(column) = field(&columns.day) {
+                let bounds = (range.start_day.map(days), range.end_day.map(days));
+                for (lo, hi) in sides(bounds, outside) {
+                    let term = |v| Term::from_field_i64(column, v);
+                    parts.push(
+                        column_range(lo.map(term), hi.map(term)).unwrap_or_else(|| self.key_term(&format!("{key}?"))),
+                    );
+                }
+            }
+            return union(parts);
+        }
         let instants = (range.start.map(encode::instant), range.end.map(encode::instant));
         let days = (range.start_day.map(encode::day), range.end_day.map(encode::day));
         let pieces = |(start, end): (Bound<u64>, Bound<u64>)| {
@@ -201,6 +212,32 @@ impl Translator<'_> {
             }
         }
         union(parts)
+    }
+
+    /// The column of a key's values of one kind, if they are in a column.
+    fn column(&self, key: &str, pick: impl Fn(&RangeColumns) -> &Option<String>) -> Option<tantivy::schema::Field> {
+        let columns = self.fields.range_columns.get(key)?;
+        self.fields.schema.get_field(pick(columns).as_deref()?).ok()
+    }
+
+    /// Free text: the lead's, or that of one object of the kind (its text fields and its
+    /// text custom fields).
+    fn free_text(&self, scope: Option<ObjectType>, pattern: &TextPattern) -> Box<dyn Query> {
+        let Some(kind) = scope else {
+            return self.words(LEAD_TEXT_KEY, pattern);
+        };
+        let mut keys: Vec<String> = text_fields_of(kind).iter().map(|f| field_key(scope, f)).collect();
+        if has_custom_fields(kind) {
+            keys.extend(self.text_custom_fields.iter().map(|id| {
+                let custom = Field::Custom(CustomFieldRef {
+                    id: id.clone(),
+                    name: String::new(),
+                    value_type: CustomFieldType::Text,
+                });
+                field_key(scope, &custom)
+            }));
+        }
+        union(keys.iter().map(|key| self.words(key, pattern)).collect())
     }
 
     /// Some text value under the key contains the pattern.
@@ -268,8 +305,32 @@ impl Translator<'_> {
     }
 }
 
+/// A range over a column; `None` when both ends are open (any value: the caller asks for
+/// the key's presence instead).
+fn column_range(lo: Bound<Term>, hi: Bound<Term>) -> Option<Box<dyn Query>> {
+    match (&lo, &hi) {
+        (Bound::Unbounded, Bound::Unbounded) => None,
+        _ => Some(Box::new(RangeQuery::new(lo, hi))),
+    }
+}
+
+/// The pieces of a range: itself, or (`outside`) below its start and above its end.
+fn sides<T: Copy>((start, end): (Bound<T>, Bound<T>), outside: bool) -> Vec<(Bound<T>, Bound<T>)> {
+    if !outside {
+        return vec![(start, end)];
+    }
+    let mut pieces = Vec::new();
+    if let Some(below) = flip(start) {
+        pieces.push((Bound::Unbounded, below));
+    }
+    if let Some(above) = flip(end) {
+        pieces.push((above, Bound::Unbounded));
+    }
+    pieces
+}
+
 /// The bound of the values on the other side of this one; `None` for an open end.
-fn flip(bound: Bound<u64>) -> Option<Bound<u64>> {
+fn flip<T>(bound: Bound<T>) -> Option<Bound<T>> {
     match bound {
         Bound::Included(v) => Some(Bound::Excluded(v)),
         Bound::Excluded(v) => Some(Bound::Included(v)),

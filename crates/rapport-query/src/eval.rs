@@ -162,7 +162,8 @@ fn address_parts(a: &crate::lead::Address) -> [&Option<String>; 6] {
 
 /// One value of a field, normalized for comparison.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value {
+pub enum Value {
+    /// A text value (its words are searched).
     Text(String),
     /// Compared exactly: ids, user ids, and labels already folded.
     Key(String),

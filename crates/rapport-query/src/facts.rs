@@ -6,12 +6,13 @@
 //!
 //! Keys name where a value lives: `LeadName`, `Count(Calls)`, `cf:<id>#Number` on the
 //! lead; `call.CallDuration`, `contact.cf:<id>#Text` on an object; `*` for the lead's free
-//! text and `call.*` for a call's. A custom field's key carries the type it is read as,
-//! since the evaluator reads a value only in its field's type.
+//! text. An object's free text is the values of its [`text_fields_of`] and of its text
+//! custom fields. A custom field's key carries the type it is read as, since the evaluator
+//! reads a value only in its field's type.
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::ast::ObjectType;
 use crate::eval::{self, Subject, Value};
@@ -20,30 +21,7 @@ use crate::lead::{CustomValues, Lead};
 use crate::schema::CustomFieldType;
 
 /// One value of a field, normalized as the evaluator compares it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FactValue {
-    /// A text value (its words are searched).
-    Text(String),
-    /// Compared exactly: ids, user ids, folded labels.
-    Key(String),
-    Number(f64),
-    Instant(DateTime<Utc>),
-    Day(NaiveDate),
-    Bool(bool),
-}
-
-impl From<Value> for FactValue {
-    fn from(value: Value) -> FactValue {
-        match value {
-            Value::Text(s) => FactValue::Text(s),
-            Value::Key(s) => FactValue::Key(s),
-            Value::Number(n) => FactValue::Number(n),
-            Value::Instant(t) => FactValue::Instant(t),
-            Value::Day(d) => FactValue::Day(d),
-            Value::Bool(b) => FactValue::Bool(b),
-        }
-    }
-}
+pub use crate::eval::Value as FactValue;
 
 /// Facts grouped by key.
 pub type Facts = Vec<(String, Vec<FactValue>)>;
@@ -73,7 +51,8 @@ const LEAD_FIELDS: [Field; 14] = [
     Field::AddressAny,
 ];
 
-const COUNTED: [Counted; 9] = [
+/// Every counted kind of related object.
+pub const COUNTED: [Counted; 9] = [
     Counted::Contacts,
     Counted::Calls,
     Counted::Emails,
@@ -85,7 +64,8 @@ const COUNTED: [Counted; 9] = [
     Counted::Tasks,
 ];
 
-const LATEST: [Latest; 8] = [
+/// Every "newest date of" field.
+pub const LATEST: [Latest; 8] = [
     Latest::Call,
     Latest::Email,
     Latest::EmailOpen,
@@ -178,9 +158,33 @@ pub fn field_key(scope: Option<ObjectType>, field: &Field) -> String {
     }
 }
 
-/// The key of the free text of the lead (`None`) or of the objects of a kind.
-pub fn text_key(scope: Option<ObjectType>) -> String {
-    format!("{}*", scope_prefix(scope))
+/// The key of the lead's free text.
+pub const LEAD_TEXT_KEY: &str = "*";
+
+/// The fields whose values are an object's free text, besides its text custom fields
+/// (the free text inside `call(…)` is the call's note, and so on).
+pub fn text_fields_of(kind: ObjectType) -> &'static [Field] {
+    match kind {
+        ObjectType::Contact => &[
+            Field::ContactName,
+            Field::ContactTitle,
+            Field::ContactEmail,
+            Field::ContactPhone,
+        ],
+        ObjectType::Call => &[Field::CallNote],
+        ObjectType::Email => &[Field::EmailSubject, Field::EmailBody],
+        ObjectType::Note => &[Field::NoteBody],
+        ObjectType::Sms => &[Field::SmsBody],
+        ObjectType::Meeting => &[Field::MeetingTitle],
+        ObjectType::Chat => &[Field::ChatBody],
+        ObjectType::Opportunity => &[Field::OpportunityNote],
+        ObjectType::Task => &[Field::TaskText],
+    }
+}
+
+/// Whether objects of the kind have custom fields (whose text values are free text).
+pub fn has_custom_fields(kind: ObjectType) -> bool {
+    matches!(kind, ObjectType::Contact | ObjectType::Opportunity)
 }
 
 /// Every fact of a lead. `text_fields` are the ids of the organization's text custom
@@ -189,7 +193,7 @@ pub fn lead_facts(lead: &Lead, text_fields: &BTreeSet<String>) -> LeadFacts {
     let mut out = LeadFacts::default();
     let mut push = |key: String, values: Vec<Value>| {
         if !values.is_empty() {
-            out.facts.push((key, values.into_iter().map(FactValue::from).collect()));
+            out.facts.push((key, values));
         }
     };
     let subject = Subject::Lead(lead);
@@ -203,7 +207,7 @@ pub fn lead_facts(lead: &Lead, text_fields: &BTreeSet<String>) -> LeadFacts {
         push(field_key(None, &field), values);
     }
     let text = eval::searchable_text(text_fields, subject);
-    push(text_key(None), text.into_iter().map(Value::Text).collect());
+    push(LEAD_TEXT_KEY.to_string(), text.into_iter().map(Value::Text).collect());
 
     for kind in ObjectType::ALL {
         for object in eval::related(lead, kind) {
@@ -220,18 +224,8 @@ pub fn lead_facts(lead: &Lead, text_fields: &BTreeSet<String>) -> LeadFacts {
             for field in fields {
                 let values = eval::values(&field, object);
                 if !values.is_empty() {
-                    facts.push((
-                        field_key(Some(kind), &field),
-                        values.into_iter().map(FactValue::from).collect(),
-                    ));
+                    facts.push((field_key(Some(kind), &field), values));
                 }
-            }
-            let text: Vec<FactValue> = eval::searchable_text(text_fields, object)
-                .into_iter()
-                .map(FactValue::Text)
-                .collect();
-            if !text.is_empty() {
-                facts.push((text_key(Some(kind)), text));
             }
             out.objects.push((kind, facts));
         }
