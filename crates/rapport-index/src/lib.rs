@@ -1,8 +1,8 @@
-//! The lead search index: a Tantivy index in the data directory with one document per
-//! lead, answering [`rapport_query::ResolvedQuery`]s with exactly the leads, in exactly
+//! The lead search index: a Tantivy index in the data directory with a block of documents
+//! per lead (one per related object, then the lead's), answering [`rapport_query::ResolvedQuery`]s with exactly the leads, in exactly
 //! the order, that the reference evaluator gives.
 //!
-//! * `document.rs` turns a lead into a document from the evaluator's own view of it
+//! * `document.rs` turns a lead into its documents from the evaluator's own view of it
 //!   ([`rapport_query::facts`]), so the two cannot drift apart field by field.
 //! * `translate.rs` turns a filter into a Tantivy query that accepts exactly the leads
 //!   the evaluator accepts (related clauses through a block join).

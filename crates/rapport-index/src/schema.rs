@@ -1,11 +1,13 @@
-//! The index's fields. One document per lead:
+//! The index's fields. A lead is a block of documents: one per related object (marked
+//! `child={kind}` in `k`), then the lead's (marked `doc=lead`).
 //!
-//! * `org`, `id`: the organization and the lead (exact terms; `id` is also a fast field,
-//!   the last sort key).
+//! * `org` (lead documents only), `id` (every document of the block, so that deleting
+//!   the lead's id deletes the block; a column too, the last sort key).
 //! * `t`: words of text values, each token `{key}\x1f{word}`, one value per position run
 //!   so that a phrase never spans two values.
 //! * `k`: exact terms: `{key}={value}` (ids, labels, booleans), `{key}?` (the field has a
-//!   value), `{key}~{digits}` (every suffix of a phone's digits), `obj={kind}`.
+//!   value), `{key}~{digits}` (every suffix of a phone's digits), `{key}#1` (one distinct value), the
+//!   markers.
 //! * `n`: numbers and dates as trie terms (`encode.rs`), dates under `{key}@` (instants)
 //!   and `{key}/` (days), for values with several per document (custom fields).
 //! * Range columns: single-valued numbers and dates (created, counts, newest dates; an
@@ -23,7 +25,7 @@ use tantivy::schema::{
 };
 
 /// Bumped whenever documents change shape: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 pub use rapport_query::facts::{COUNTED, LATEST};
 

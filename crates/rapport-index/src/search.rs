@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use rapport_query::{CustomFieldType, Direction, Order, ResolvedQuery, ResolvedSortKey, SortField};
 use tantivy::columnar::{Column, StrColumn};
@@ -80,24 +80,51 @@ impl SearchIndex {
             }
             Order::Keys(_) => Vec::new(),
         };
+        // Segments are searched on every core at once, in shares of about equal size.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut shares: Vec<(u64, Vec<&SegmentReader>)> = (0..threads).map(|_| (0, Vec::new())).collect();
+        let mut segments: Vec<&SegmentReader> = searcher.segment_readers().iter().collect();
+        segments.sort_by_key(|s| std::cmp::Reverse(s.max_doc()));
+        for segment in segments {
+            let lightest = shares
+                .iter_mut()
+                .min_by_key(|(size, _)| *size)
+                .expect("one share at least");
+            lightest.0 += u64::from(segment.max_doc());
+            lightest.1.push(segment);
+        }
+        let search_share = |segments: &[&SegmentReader]| -> IndexResult<(usize, Vec<GlobalRow>)> {
+            let (mut total, mut rows) = (0, Vec::new());
+            for segment in segments {
+                let docs = alive_docs(weight, segment)?;
+                total += docs.len();
+                if wanted == 0 || docs.is_empty() {
+                    continue;
+                }
+                let mut columns = SegmentColumns::open(segment, query, &relevance_weights)?;
+                for row in columns.best(&docs, wanted) {
+                    rows.push(columns.globalize(row)?);
+                }
+            }
+            Ok((total, rows))
+        };
+        let results: Vec<IndexResult<(usize, Vec<GlobalRow>)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = shares
+                .iter()
+                .filter(|(_, segments)| !segments.is_empty())
+                .map(|(_, segments)| scope.spawn(|| search_share(segments)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
         let mut total = 0;
         let mut rows: Vec<GlobalRow> = Vec::new();
-        for segment in searcher.segment_readers() {
-            let docs = alive_docs(weight, segment)?;
-            total += docs.len();
-            if wanted == 0 || docs.is_empty() {
-                continue;
-            }
-            let mut columns = SegmentColumns::open(segment, query, &relevance_weights)?;
-            let mut local: Vec<LocalRow> = columns.rows(&docs);
-            let keep = wanted.min(local.len());
-            if keep < local.len() {
-                local.select_nth_unstable(keep);
-                local.truncate(keep);
-            }
-            for row in local {
-                rows.push(columns.globalize(row)?);
-            }
+        for result in results {
+            let (count, found) = result?;
+            total += count;
+            rows.extend(found);
         }
         rows.sort_unstable();
         let ids = rows.into_iter().skip(skip).take(limit).map(|r| r.id).collect();
@@ -174,14 +201,18 @@ struct LocalRow {
 
 impl Ord for LocalRow {
     fn cmp(&self, other: &Self) -> Ordering {
-        for (a, b) in self.cells.iter().zip(&other.cells) {
-            let o = missing_last(a.as_ref(), b.as_ref(), |a, b| a.cmp(b));
-            if o != Ordering::Equal {
-                return o;
-            }
-        }
-        self.id_ord.cmp(&other.id_ord)
+        compare_local((&self.cells, self.id_ord), (&other.cells, other.id_ord))
     }
+}
+
+fn compare_local((a_cells, a_id): (&[Cell], u64), (b_cells, b_id): (&[Cell], u64)) -> Ordering {
+    for (a, b) in a_cells.iter().zip(b_cells) {
+        let o = missing_last(a.as_ref(), b.as_ref(), |a, b| a.cmp(b));
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a_id.cmp(&b_id)
 }
 
 impl PartialOrd for LocalRow {
@@ -284,18 +315,32 @@ impl SegmentColumns {
         Ok(SegmentColumns { keys, scorers, id })
     }
 
-    /// The rows of the documents, which come in increasing order.
-    fn rows(&mut self, docs: &[DocId]) -> Vec<LocalRow> {
-        docs.iter()
-            .map(|&doc| {
-                let cells = (0..self.keys.len()).map(|k| self.cell(k, doc)).collect();
-                LocalRow {
-                    cells,
-                    id_ord: self.id.ords().first(doc).unwrap_or(u64::MAX),
-                    doc,
+    /// The first `wanted` rows of the documents (which come in increasing order), kept in
+    /// a bounded heap: a row is allocated only when it enters the heap.
+    fn best(&mut self, docs: &[DocId], wanted: usize) -> Vec<LocalRow> {
+        let mut heap: BinaryHeap<LocalRow> = BinaryHeap::with_capacity(wanted.min(docs.len()) + 1);
+        let mut cells: Vec<Cell> = Vec::with_capacity(self.keys.len());
+        for &doc in docs {
+            cells.clear();
+            for k in 0..self.keys.len() {
+                let cell = self.cell(k, doc);
+                cells.push(cell);
+            }
+            let id_ord = self.id.ords().first(doc).unwrap_or(u64::MAX);
+            if heap.len() == wanted {
+                let worst = heap.peek().expect("a full heap has a top");
+                if compare_local((&cells, id_ord), (&worst.cells, worst.id_ord)) != Ordering::Less {
+                    continue;
                 }
-            })
-            .collect()
+                heap.pop();
+            }
+            heap.push(LocalRow {
+                cells: cells.clone(),
+                id_ord,
+                doc,
+            });
+        }
+        heap.into_vec()
     }
 
     /// Key `k` of a document, in ascending order of the key's direction.

@@ -22,7 +22,7 @@ use tantivy::query::{
 use tantivy::schema::IndexRecordOption;
 use tantivy::{BitSet, DocId, DocSet, Score, Searcher, SegmentReader, Term, TERMINATED};
 
-use crate::document::{child_marker, LEAD_MARKER, PHONE_KEY, WORD_SEP};
+use crate::document::{child_marker, LEAD_MARKER, PHONE_KEY, SHORT_DIGITS, WORD_SEP};
 use crate::document::{days, nanos};
 use crate::encode;
 use crate::schema::{Fields, RangeColumns};
@@ -89,7 +89,11 @@ impl Translator<'_> {
             Test::Digits(digits) if digits.is_empty() => present(),
             Test::Digits(digits) => {
                 debug_assert_eq!(key, PHONE_KEY, "digits are searched in phones only");
-                self.prefix(self.fields.keys, &format!("{key}~"), digits)
+                if digits.len() <= SHORT_DIGITS {
+                    self.key_term(&format!("{key}~~{digits}"))
+                } else {
+                    self.prefix(self.fields.keys, &format!("{key}~"), digits)
+                }
             }
             Test::Is(value) => self.key_term(&format!("{key}={value}")),
             // Some value other than X: a value, and not "X is the only one".

@@ -374,7 +374,10 @@ fn value_clause(r: &mut Random) -> String {
             r.pick(&["called", "emailed", "email_opened", "last_meeting", "last_sms"])
         ),
         7 => format!("email:{}", r.pick(&["acme", "john@acme.com", "globex.de", "cafe"])),
-        8 => format!("phone:{}", r.pick(&["415", "4155550123", "33", "+1 415", "9999"])),
+        8 => format!(
+            "phone:{}",
+            r.pick(&["415", "4155550123", "33", "+1 415", "9999", "5", "0123", "555"])
+        ),
         9 => format!(
             "has:{}",
             r.pick(&[
