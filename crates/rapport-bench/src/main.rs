@@ -40,6 +40,8 @@ struct Options {
     reuse: Option<std::path::PathBuf>,
     /// Keep the data dir at the end.
     keep: bool,
+    /// Skip the PostgreSQL peer of the search benchmark.
+    no_peer: bool,
     runs: usize,
 }
 
@@ -53,6 +55,7 @@ fn options() -> anyhow::Result<Options> {
         bulk: false,
         reuse: None,
         keep: false,
+        no_peer: false,
         runs: 50,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -72,6 +75,11 @@ fn options() -> anyhow::Result<Options> {
             }
             "--keep" => {
                 o.keep = true;
+                i += 1;
+                continue;
+            }
+            "--no-peer" => {
+                o.no_peer = true;
                 i += 1;
                 continue;
             }
@@ -470,7 +478,14 @@ fn main() -> anyhow::Result<()> {
                 None => (Server::start(backend)?, search::Loading::Api),
             };
             server.keep |= o.keep;
-            runtime.block_on(search::run(&mut server, leads, o.runs, o.connections, loading))?;
+            runtime.block_on(search::run(
+                &mut server,
+                leads,
+                o.runs,
+                o.connections,
+                loading,
+                !o.no_peer,
+            ))?;
         }
         return Ok(());
     }

@@ -51,7 +51,9 @@ struct CommitPayload {
 }
 
 /// Memory for the writer's in-progress segment.
-const WRITER_HEAP: usize = 128 << 20;
+/// Per indexing thread. Taken as documents are buffered, so an idle server does not hold
+/// it; a rebuild fills it, and a larger buffer means fewer segments to merge.
+const WRITER_HEAP: usize = 384 << 20;
 
 pub struct SearchIndex {
     fields: Fields,
