@@ -42,6 +42,9 @@ struct Options {
     keep: bool,
     /// Skip the PostgreSQL peer of the search benchmark.
     no_peer: bool,
+    /// Timed runs per query for the peer (default: `--runs`); at a million leads its
+    /// queries take seconds.
+    peer_runs: Option<usize>,
     runs: usize,
 }
 
@@ -56,6 +59,7 @@ fn options() -> anyhow::Result<Options> {
         reuse: None,
         keep: false,
         no_peer: false,
+        peer_runs: None,
         runs: 50,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -84,6 +88,7 @@ fn options() -> anyhow::Result<Options> {
                 continue;
             }
             "--reuse" => o.reuse = Some(value.into()),
+            "--peer-runs" => o.peer_runs = Some(value.parse().context("--peer-runs")?),
             "--backend" => {
                 o.backends = match value.as_str() {
                     "sqlite" => vec!["sqlite"],
@@ -484,7 +489,7 @@ fn main() -> anyhow::Result<()> {
                 o.runs,
                 o.connections,
                 loading,
-                !o.no_peer,
+                (!o.no_peer).then_some(o.peer_runs.unwrap_or(o.runs)),
             ))?;
         }
         return Ok(());

@@ -332,7 +332,7 @@ pub async fn run(
     runs: usize,
     connections: usize,
     loading: Loading,
-    peer: bool,
+    peer_runs: Option<usize>,
 ) -> anyhow::Result<()> {
     let mut conn = Connection::open(&server.addr).await?;
     let fields = match loading {
@@ -410,11 +410,11 @@ pub async fn run(
     println!("server RSS: {} MiB", server.rss_kib() / 1024);
     let index_dir = server.data_dir.join("search-index");
     println!("index size on disk: {} MiB", dir_size(&index_dir) / (1 << 20));
-    if !peer {
+    let Some(peer_runs) = peer_runs else {
         return Ok(());
-    }
+    };
     // The peer: the same leads and queries on PostgreSQL, hand-written SQL (issue 3).
-    crate::pg_peer::run(leads, PlanSource::new(fields.clone()), &fields, &measured, runs)
+    crate::pg_peer::run(leads, PlanSource::new(fields.clone()), &fields, &measured, peer_runs)
         .await
         .context("the PostgreSQL peer")
 }
