@@ -478,7 +478,15 @@ fn main() -> anyhow::Result<()> {
                 bail!("--bulk and --reuse load the SQLite store; use --backend sqlite");
             }
             let (mut server, loading) = match &o.reuse {
-                Some(dir) => (Server::existing(dir.clone())?, search::Loading::Reuse),
+                Some(dir) => {
+                    // Looked at before the server starts, which makes an index if there is none.
+                    let loading = if dir.join("search-index/meta.json").exists() {
+                        search::Loading::ReuseIndex
+                    } else {
+                        search::Loading::Reuse
+                    };
+                    (Server::existing(dir.clone())?, loading)
+                }
                 None if o.bulk => (Server::start(backend)?, search::Loading::Bulk),
                 None => (Server::start(backend)?, search::Loading::Api),
             };

@@ -324,6 +324,8 @@ pub enum Loading {
     Bulk,
     /// A store that `Bulk` filled before (`--reuse DIR`): only `rapport reindex`.
     Reuse,
+    /// A store and index from before: nothing to load.
+    ReuseIndex,
 }
 
 pub async fn run(
@@ -336,7 +338,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut conn = Connection::open(&server.addr).await?;
     let fields = match loading {
-        Loading::Reuse => existing_fields(server, &mut conn).await?,
+        Loading::Reuse | Loading::ReuseIndex => existing_fields(server, &mut conn).await?,
         _ => set_up(server, &mut conn).await?,
     };
     let fields = std::sync::Arc::new(fields);
@@ -344,9 +346,7 @@ pub async fn run(
         Loading::Api => load_through_api(server, &mut conn, leads, connections, &fields).await?,
         Loading::Bulk => load_in_bulk(server, &mut conn, leads, &fields).await?,
         // An index left by an earlier run is kept (its reindex was timed then).
-        Loading::Reuse if server.data_dir.join("search-index/meta.json").exists() => {
-            println!("\nreusing the store and the index of an earlier run");
-        }
+        Loading::ReuseIndex => println!("\nreusing the store and the index of an earlier run"),
         Loading::Reuse => {
             server.stop()?;
             reindex(server, leads)?;
@@ -387,7 +387,8 @@ pub async fn run(
     // Write to searchable: a new lead, then a search for it, as a client would do.
     let mut lags = Vec::new();
     for i in 0..20 {
-        let name = format!("Lagprobe{i}x");
+        // Unique to this run: a reused store keeps the probes of earlier runs.
+        let name = format!("Lagprobe{}x{i}x", std::process::id());
         let t = Instant::now();
         post(&mut conn, server, "lead", &json!({"name": name})).await?;
         let (_, body) = conn
