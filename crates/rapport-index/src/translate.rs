@@ -110,20 +110,8 @@ impl Translator<'_> {
             Test::Bool(b) => self.key_term(&format!("{key}={b}")),
             Test::Number(comparison, wanted) if self.column(&key, |c| &c.number).is_some() => {
                 let column = self.column(&key, |c| &c.number).expect("checked");
-                let w = *wanted;
-                let ranges = match comparison {
-                    Comparison::Eq => vec![(Bound::Included(w), Bound::Included(w))],
-                    Comparison::Ne => vec![
-                        (Bound::Unbounded, Bound::Excluded(w)),
-                        (Bound::Excluded(w), Bound::Unbounded),
-                    ],
-                    Comparison::Lt => vec![(Bound::Unbounded, Bound::Excluded(w))],
-                    Comparison::Le => vec![(Bound::Unbounded, Bound::Included(w))],
-                    Comparison::Gt => vec![(Bound::Excluded(w), Bound::Unbounded)],
-                    Comparison::Ge => vec![(Bound::Included(w), Bound::Unbounded)],
-                };
                 union(
-                    ranges
+                    comparison_ranges(*comparison, *wanted)
                         .into_iter()
                         .map(|(lo, hi)| {
                             let term = |v| Term::from_field_f64(column, v);
@@ -133,19 +121,7 @@ impl Translator<'_> {
                 )
             }
             Test::Number(comparison, wanted) => {
-                let w = encode::number(*wanted);
-                let ranges = match comparison {
-                    Comparison::Eq => vec![(Bound::Included(w), Bound::Included(w))],
-                    Comparison::Ne => vec![
-                        (Bound::Unbounded, Bound::Excluded(w)),
-                        (Bound::Excluded(w), Bound::Unbounded),
-                    ],
-                    Comparison::Lt => vec![(Bound::Unbounded, Bound::Excluded(w))],
-                    Comparison::Le => vec![(Bound::Unbounded, Bound::Included(w))],
-                    Comparison::Gt => vec![(Bound::Excluded(w), Bound::Unbounded)],
-                    Comparison::Ge => vec![(Bound::Included(w), Bound::Unbounded)],
-                };
-                self.ranges(&key, ranges)
+                self.ranges(&key, comparison_ranges(*comparison, encode::number(*wanted)))
             }
             Test::InRange(range) => self.dates(&key, range, false),
             Test::OutOfRange(range) => self.dates(&key, range, true),
@@ -315,6 +291,21 @@ fn column_range(lo: Bound<Term>, hi: Bound<Term>) -> Option<Box<dyn Query>> {
     match (&lo, &hi) {
         (Bound::Unbounded, Bound::Unbounded) => None,
         _ => Some(Box::new(RangeQuery::new(lo, hi))),
+    }
+}
+
+/// The values that compare so with `w`, as ranges (two for `!=`).
+fn comparison_ranges<T: Copy>(comparison: Comparison, w: T) -> Vec<(Bound<T>, Bound<T>)> {
+    match comparison {
+        Comparison::Eq => vec![(Bound::Included(w), Bound::Included(w))],
+        Comparison::Ne => vec![
+            (Bound::Unbounded, Bound::Excluded(w)),
+            (Bound::Excluded(w), Bound::Unbounded),
+        ],
+        Comparison::Lt => vec![(Bound::Unbounded, Bound::Excluded(w))],
+        Comparison::Le => vec![(Bound::Unbounded, Bound::Included(w))],
+        Comparison::Gt => vec![(Bound::Excluded(w), Bound::Unbounded)],
+        Comparison::Ge => vec![(Bound::Included(w), Bound::Unbounded)],
     }
 }
 
