@@ -44,12 +44,47 @@ pub struct Cli {
     /// Log filter, e.g. `info` or `rapport=debug`.
     #[arg(long, env = "RAPPORT_LOG", global = true)]
     pub log: Option<String>,
+    /// Where `email:send` sends: `smtp://user:password@host:587?security=starttls&from=crm@example.com`
+    /// (`security`: none, starttls or tls).
+    #[arg(long, env = "RAPPORT_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+    /// Private, loopback or link-local addresses (IPs or CIDR ranges, comma-separated) that
+    /// webhooks and Slack messages may reach; refused by default.
+    #[arg(long, env = "RAPPORT_ALLOW_ADDRESSES", global = true, value_delimiter = ',')]
+    pub allow_addresses: Option<Vec<String>>,
+}
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// Serve the API only; jobs are left to `rapport worker` processes.
+    #[arg(long)]
+    pub no_workers: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct WorkerArgs {
+    /// A task to run (repeat for several): email:send, slack:send_message, webhook:deliver.
+    /// Default: every task.
+    #[arg(long = "task")]
+    pub tasks: Vec<String>,
+    /// Jobs run at once by this process.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// How long a job stays this worker's without a heartbeat: the job of a worker that
+    /// died runs again after at most this long.
+    #[arg(long, default_value_t = 30)]
+    pub lease_seconds: u64,
 }
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum Command {
-    /// Run the server (the default).
-    Serve,
+    /// Run the server (the default), with every worker in-process unless `--no-workers`.
+    Serve(ServeArgs),
+    /// Run workers only, for the given tasks; SIGTERM lets running jobs finish, then exits.
+    Worker(WorkerArgs),
+    /// See and act on jobs (dead letters): list, retry, discard.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Apply database migrations and exit.
     Migrate,
     /// Rebuild this node's search index from the store (stop the server first).
@@ -82,6 +117,27 @@ pub enum UserCommand {
         #[arg(long, default_value = "member")]
         role: String,
     },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// queued, running, done or dead.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        task: Option<String>,
+        /// Organization id; default: every organization.
+        #[arg(long)]
+        organization: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Queue a dead job again, its attempts reset.
+    Retry { id: String },
+    /// Remove a dead job for good.
+    Discard { id: String },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -125,6 +181,8 @@ struct FileSettings {
     admin_email: Option<String>,
     rate_limit: Option<u32>,
     log: Option<String>,
+    smtp: Option<rapport_delivery::SmtpConfig>,
+    allow_addresses: Option<Vec<String>>,
 }
 
 /// The settings in force.
@@ -138,6 +196,7 @@ pub struct Settings {
     pub admin_email: String,
     pub rate_limit: u32,
     pub log: String,
+    pub workers: rapport_workers::WorkersConfig,
 }
 
 impl Cli {
@@ -185,8 +244,50 @@ impl Cli {
                 .unwrap_or_else(|| "admin@example.com".into()),
             rate_limit: self.rate_limit.or(file.rate_limit).unwrap_or(0),
             log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+            workers: rapport_workers::WorkersConfig {
+                smtp: match &self.smtp_url {
+                    Some(url) => Some(smtp_from_url(url)?),
+                    None => file.smtp,
+                },
+                allowed_addresses: self.allow_addresses.clone().or(file.allow_addresses).unwrap_or_default(),
+                ..rapport_workers::WorkersConfig::default()
+            },
         })
     }
+}
+
+/// `smtp://user:password@host:port?security=starttls&from=address` as SMTP settings.
+fn smtp_from_url(text: &str) -> anyhow::Result<rapport_delivery::SmtpConfig> {
+    use rapport_delivery::SmtpSecurity;
+    let url = url::Url::parse(text).map_err(|e| anyhow::anyhow!("smtp_url `{text}`: {e}"))?;
+    anyhow::ensure!(url.scheme() == "smtp", "smtp_url must start with smtp://, not {}://", url.scheme());
+    let host = url.host_str().context("smtp_url has no host")?.to_string();
+    let mut security = SmtpSecurity::StartTls;
+    let mut from = None;
+    for (key, value) in url.query_pairs() {
+        match key.as_ref() {
+            "security" => {
+                security = match value.as_ref() {
+                    "none" => SmtpSecurity::None,
+                    "starttls" => SmtpSecurity::StartTls,
+                    "tls" => SmtpSecurity::Tls,
+                    other => anyhow::bail!("smtp_url: security must be none, starttls or tls, not `{other}`"),
+                }
+            }
+            "from" => from = Some(value.into_owned()),
+            other => anyhow::bail!("smtp_url: unknown parameter `{other}`; expected security or from"),
+        }
+    }
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    Ok(rapport_delivery::SmtpConfig {
+        from: from.context("smtp_url needs `from=<address>` (the sender of emails without one)")?,
+        port: url.port(),
+        host,
+        security,
+        username: (!url.username().is_empty()).then(|| decode(url.username())),
+        password: url.password().map(decode),
+        timeout: rapport_delivery::DEFAULT_SMTP_TIMEOUT,
+    })
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {

@@ -28,8 +28,10 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings()?;
     startup::init_tracing(&settings);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => startup::serve(settings).await,
+    match cli.command.unwrap_or(Command::Serve(config::ServeArgs::default())) {
+        Command::Serve(args) => startup::serve(settings, args).await,
+        Command::Worker(args) => startup::worker(settings, args).await,
+        Command::Jobs(command) => startup::jobs(settings, command).await,
         Command::Migrate => startup::migrate(settings).await,
         Command::Reindex => startup::reindex(settings).await,
         Command::Apikey(config::ApikeyCommand::Create {

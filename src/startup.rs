@@ -5,7 +5,9 @@ use anyhow::Context;
 use rapport_crm::{Crm, CrmConfig, NewOrganization};
 use rapport_store::{Db, DbConfig};
 
-use crate::config::Settings;
+use rapport_queue::{run_worker, JobFilter, JobState, Queue, WorkerConfig, WorkerMetrics};
+
+use crate::config::{JobsCommand, ServeArgs, Settings, WorkerArgs};
 
 pub fn init_tracing(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
@@ -45,10 +47,11 @@ async fn open(settings: &Settings, uses_index: UsesIndex) -> anyhow::Result<Crm>
     ))
 }
 
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let crm = open(&settings, UsesIndex::Yes).await?;
     // Opened before listening: an index another process holds is a startup error.
     crm.search_index()?;
+    let registry = rapport_workers::registry(crm.clone(), settings.workers.clone())?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -59,20 +62,153 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // Catches up (or fills a new index) now rather than on the first search.
     crm.start_search_index();
     tokio::spawn(purge_idempotency_keys(crm.clone()));
+    let queue = Queue::embedded(crm.db().clone());
+    let stop = Stop::new();
+    let dispatcher = tokio::spawn(rapport_workers::run_dispatcher(crm.clone(), queue.clone(), stop.requested()));
+    tokio::spawn(purge_done_jobs(queue.clone()));
+    let worker_metrics = WorkerMetrics::default();
+    let workers = (!args.no_workers).then(|| {
+        tokio::spawn(run_worker(
+            queue.clone(),
+            registry,
+            WorkerConfig::default(),
+            worker_metrics.clone(),
+            stop.requested(),
+        ))
+    });
     println!("Listening on http://{address}");
-    tracing::info!(%address, database = %redact(&settings.database_url), "serving");
+    tracing::info!(%address, database = %redact(&settings.database_url), workers = !args.no_workers, "serving");
     // Served from a worker task: the main thread only waits, so both cores do the work.
     let server = tokio::spawn(rapport_api::serve(
         listener,
         rapport_api::AppState {
             crm,
             rate_limiter: rapport_api::RateLimiter::new(settings.rate_limit),
+            queue,
+            worker_metrics,
         },
-        shutdown_signal(),
+        {
+            let stop = stop.clone();
+            async move {
+                shutdown_signal().await;
+                stop.request();
+            }
+        },
     ));
     server.await.context("the server task failed")??;
+    // Requests are done; running jobs finish (bounded), then the process exits.
+    stop.request();
+    if let Some(workers) = workers {
+        workers.await.context("the workers failed")??;
+    }
+    let _ = dispatcher.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs workers only: `rapport worker --task email:send`.
+pub async fn worker(settings: Settings, args: WorkerArgs) -> anyhow::Result<()> {
+    let crm = open(&settings, UsesIndex::No).await?;
+    let registry = rapport_workers::registry(crm.clone(), settings.workers.clone())?;
+    let known = registry.tasks();
+    if let Some(unknown) = args.tasks.iter().find(|t| !known.contains(t)) {
+        anyhow::bail!("unknown task `{unknown}`; the tasks are {}", known.join(", "));
+    }
+    let queue = Queue::embedded(crm.db().clone());
+    let config = WorkerConfig {
+        tasks: args.tasks,
+        concurrency: args.concurrency.max(1),
+        lease: std::time::Duration::from_secs(args.lease_seconds.max(1)),
+        ..WorkerConfig::default()
+    };
+    eprintln!("worker {} running {}", config.worker_id, if config.tasks.is_empty() { known.join(", ") } else { config.tasks.join(", ") });
+    run_worker(queue, registry, config, WorkerMetrics::default(), shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `rapport jobs list|retry|discard`.
+pub async fn jobs(settings: Settings, command: JobsCommand) -> anyhow::Result<()> {
+    let crm = open(&settings, UsesIndex::No).await?;
+    let queue = Queue::embedded(crm.db().clone());
+    let ledger = queue.ledger();
+    match command {
+        JobsCommand::List { state, task, organization, limit } => {
+            let state = match state.as_deref() {
+                None => None,
+                Some(s) => Some(JobState::parse(s).with_context(|| format!("`{s}` is not a state; expected queued, running, done or dead"))?),
+            };
+            let filter = JobFilter { organization_id: organization, state, task, skip: 0, limit };
+            let (jobs, has_more) = ledger.list(&filter).await?;
+            println!("{:<26} {:<20} {:<8} {:>8}  {:<32} last error", "id", "task", "state", "attempts", "created");
+            for job in &jobs {
+                let record = job.to_json();
+                println!(
+                    "{:<26} {:<20} {:<8} {:>8}  {:<32} {}",
+                    job.id,
+                    job.task,
+                    job.state.as_str(),
+                    format!("{}/{}", job.attempts, job.max_attempts),
+                    record["date_created"].as_str().unwrap_or(""),
+                    job.last_error.as_deref().unwrap_or("").replace('\n', " ")
+                );
+            }
+            if has_more {
+                eprintln!("(more; raise --limit)");
+            }
+        }
+        JobsCommand::Retry { id } => {
+            let job = ledger.retry(&id, None).await.map_err(job_error)?;
+            eprintln!("Job {} ({}) is queued again.", job.id, job.task);
+        }
+        JobsCommand::Discard { id } => {
+            ledger.discard(&id, None).await.map_err(job_error)?;
+            eprintln!("Job {id} is discarded.");
+        }
+    }
+    Ok(())
+}
+
+fn job_error(e: rapport_queue::QueueError) -> anyhow::Error {
+    match e {
+        rapport_queue::QueueError::NotFound => anyhow::anyhow!("no such job"),
+        other => other.into(),
+    }
+}
+
+/// Forgets done jobs after a day (their dedupe keys with them), checking every hour.
+async fn purge_done_jobs(queue: Queue) {
+    const KEEP_MS: i64 = 24 * 3600 * 1000;
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match queue.ledger().purge_done(rapport_queue::now_ms() - KEEP_MS).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "forgot done jobs"),
+            Err(e) => tracing::warn!(error = %e, "cannot purge done jobs"),
+        }
+    }
+}
+
+/// A stop request shared by the server, the dispatcher and the workers.
+#[derive(Clone)]
+struct Stop(tokio::sync::watch::Sender<bool>);
+
+impl Stop {
+    fn new() -> Stop {
+        Stop(tokio::sync::watch::channel(false).0)
+    }
+
+    fn request(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Resolves once a stop is requested.
+    fn requested(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut receiver = self.0.subscribe();
+        async move {
+            let _ = receiver.wait_for(|stopped| *stopped).await;
+        }
+    }
 }
 
 /// A fresh install gets an organization, an admin and an API key, shown once.

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+pub mod receiver;
+
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +109,8 @@ pub struct TestServer {
     child: Child,
     second_node: Option<Child>,
     agent: ureq::Agent,
+    /// `serve` flags, kept for restarts.
+    extra_args: Vec<String>,
 }
 
 /// An HTTP answer: status and JSON body (`Null` when the body is not JSON).
@@ -180,6 +184,7 @@ impl TestServer {
             child,
             agent,
             second_node: None,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
         })
     }
 
@@ -218,7 +223,8 @@ impl TestServer {
 
     /// Starts the server again on the same database, after `kill_hard` or `terminate`.
     pub fn restart(&mut self) {
-        let (child, base, api_key) = spawn_server(&self.data_dir, &self.database_url, &[]);
+        let args: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
+        let (child, base, api_key) = spawn_server(&self.data_dir, &self.database_url, &args);
         assert!(api_key.is_none(), "a restart does not set up the database again");
         self.child = child;
         self.base = base;
@@ -274,6 +280,23 @@ impl TestServer {
             .current_dir(&self.data_dir)
             .output()
             .expect("the rapport binary runs")
+    }
+
+    /// Starts `rapport worker` with `args` on this server's database; the caller kills it.
+    pub fn spawn_worker(&self, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_rapport"))
+            .arg("worker")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--database-url")
+            .arg(&self.database_url)
+            .env("RAPPORT_LOG", "warn")
+            .current_dir(&self.data_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the rapport binary starts")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -7,6 +7,7 @@
 
 mod auth;
 mod error;
+mod jobs;
 mod openapi;
 mod params;
 mod rate_limit;
@@ -28,11 +29,15 @@ pub use rate_limit::RateLimiter;
 pub struct AppState {
     pub crm: Crm,
     pub rate_limiter: RateLimiter,
+    /// The job ledger (`/api/v1/job/`, `/metrics`).
+    pub queue: rapport_queue::Queue,
+    /// This process's workers' counters, for `/metrics`.
+    pub worker_metrics: rapport_queue::WorkerMetrics,
 }
 
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
-    routes::routes().with_state(state)
+    routes::routes().merge(jobs::routes()).with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets requests in flight finish.

@@ -46,6 +46,10 @@ fn schema_of(ty: FieldType) -> Value {
         FieldType::Contacts => {
             json!({"type": "array", "items": {"$ref": "#/components/schemas/contact"}})
         }
+        FieldType::EventFilters => {
+            json!({"type": "array", "items": {"type": "object", "required": ["object_type", "action"], "properties": {
+            "object_type": {"type": "string"}, "action": {"type": "string", "enum": rapport_core::fields::EVENT_ACTIONS}}}})
+        }
     }
 }
 

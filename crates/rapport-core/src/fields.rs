@@ -45,6 +45,8 @@ pub enum FieldType {
     Opens,
     /// Contacts created with a lead: each one a contact's input.
     Contacts,
+    /// `[{"object_type", "action"}]`: the events a webhook subscription receives.
+    EventFilters,
 }
 
 /// Who may set a field.
@@ -367,6 +369,37 @@ const SAVED_SEARCH: &[FieldSpec] = &[
     read_only("user_id", ID, "Its owner."),
 ];
 
+/// Actions an event can record (`created`, `updated`, `deleted`).
+pub const EVENT_ACTIONS: &[&str] = &["created", "updated", "deleted"];
+pub const WEBHOOK_STATUSES: &[&str] = &["active", "paused"];
+
+const WEBHOOK_SUBSCRIPTION: &[FieldSpec] = &[
+    required("url", FieldType::Url, "Where events are POSTed (http or https)."),
+    required(
+        "events",
+        FieldType::EventFilters,
+        "The events to send: `[{\"object_type\": \"lead\", \"action\": \"created\"}]`.",
+    ),
+    rw(
+        "status",
+        FieldType::Choice(WEBHOOK_STATUSES),
+        "active (default) or paused; a subscription whose deliveries fail for 3 days pauses itself.",
+    ),
+    create_only(
+        "target",
+        FieldType::Choice(&["webhook", "slack"]),
+        false,
+        "webhook (default): a signed POST of the event; slack: a message to a Slack incoming-webhook URL.",
+    ),
+    read_only(
+        "signature_key",
+        ID,
+        "Hex key of the `close-sig-hash` HMAC; returned once, in the answer to the create.",
+    ),
+    read_only("failing_since", FieldType::DateTime, "First failed delivery since the last success."),
+    read_only("paused_reason", TEXT, "Why the subscription paused itself."),
+];
+
 /// The kind's own fields (without `COMMON_FIELDS`), in document order.
 pub fn specs(kind: Kind) -> Vec<FieldSpec> {
     let own: &[FieldSpec] = match kind {
@@ -385,6 +418,7 @@ pub fn specs(kind: Kind) -> Vec<FieldSpec> {
         Kind::Task => TASK,
         Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => CUSTOM_FIELD,
         Kind::SavedSearch => SAVED_SEARCH,
+        Kind::WebhookSubscription => WEBHOOK_SUBSCRIPTION,
     };
     if kind.is_activity() {
         ACTIVITY_FIELDS.iter().chain(own).copied().collect()
@@ -632,6 +666,7 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
                 Ok(obj)
             },
         ),
+        FieldType::EventFilters => event_filters(value),
         FieldType::Contacts => {
             let items = list(value)?;
             let mut errors = FieldErrors::new();
@@ -652,6 +687,27 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
             errors.into_result(value.clone())
         }
     }
+}
+
+/// `[{"object_type", "action"}]` with known object types and actions.
+fn event_filters(value: &Value) -> Result<Value, FieldErrors> {
+    let checked = objects(value, &["object_type", "action"], |_, obj, errors| {
+        match obj.get("object_type").and_then(Value::as_str) {
+            Some(t) if Kind::from_object_type(t).is_some() => {}
+            Some(t) => errors.add("object_type", format!("`{t}` is not an object type of the event log")),
+            None => errors.add("object_type", "this field is required"),
+        }
+        match obj.get("action").and_then(Value::as_str) {
+            Some(a) if EVENT_ACTIONS.contains(&a) => {}
+            Some(a) => errors.add("action", format!("`{a}` is not one of {}", EVENT_ACTIONS.join(", "))),
+            None => errors.add("action", "this field is required"),
+        }
+        Ok(obj)
+    })?;
+    if checked.as_array().is_some_and(Vec::is_empty) {
+        return Err(FieldErrors::field("", "subscribe to at least one event"));
+    }
+    Ok(checked)
 }
 
 pub const ADDRESS_PARTS: &[&str] = &["label", "address_1", "address_2", "city", "state", "zipcode", "country"];

@@ -22,10 +22,12 @@ pub enum Kind {
     OpportunityCustomField,
     /// A saved lead search (a Smart View).
     SavedSearch,
+    /// Where to send events: a signed HTTP POST (Close's webhooks) or a Slack channel.
+    WebhookSubscription,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 18] = [
         Kind::Lead,
         Kind::Contact,
         Kind::LeadStatus,
@@ -43,6 +45,7 @@ impl Kind {
         Kind::ContactCustomField,
         Kind::OpportunityCustomField,
         Kind::SavedSearch,
+        Kind::WebhookSubscription,
     ];
 
     /// Activities listed together by `GET /activity/`.
@@ -75,6 +78,7 @@ impl Kind {
             Kind::ContactCustomField => "custom_field.contact",
             Kind::OpportunityCustomField => "custom_field.opportunity",
             Kind::SavedSearch => "saved_search",
+            Kind::WebhookSubscription => "webhook_subscription",
         }
     }
 
@@ -94,6 +98,7 @@ impl Kind {
             Kind::Task => "task",
             Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => "cf",
             Kind::SavedSearch => "save",
+            Kind::WebhookSubscription => "whsub",
         }
     }
 
@@ -118,6 +123,7 @@ impl Kind {
             Kind::ContactCustomField => "custom_field/contact",
             Kind::OpportunityCustomField => "custom_field/opportunity",
             Kind::SavedSearch => "saved_search",
+            Kind::WebhookSubscription => "webhook",
         })
     }
 
@@ -141,6 +147,7 @@ impl Kind {
             Kind::ContactCustomField => "contact custom field",
             Kind::OpportunityCustomField => "opportunity custom field",
             Kind::SavedSearch => "Smart View",
+            Kind::WebhookSubscription => "webhook subscription",
         }
     }
 

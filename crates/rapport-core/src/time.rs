@@ -15,6 +15,11 @@ pub fn format(t: Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, false)
 }
 
+/// A time given in milliseconds since the epoch (`None` when out of range).
+pub fn from_epoch_ms(ms: i64) -> Option<Timestamp> {
+    DateTime::from_timestamp_millis(ms)
+}
+
 /// `t` plus `n` microseconds, as canonical text: objects made together in one write get
 /// distinct creation times, so their order is their creation order.
 pub fn format_after(t: &str, n: usize) -> String {

@@ -132,6 +132,19 @@ pub struct LoggedEvent {
     pub action: String,
 }
 
+/// An event with what the job dispatcher needs to choose its consumers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispatchEvent {
+    pub seq: i64,
+    pub organization_id: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub action: String,
+    pub changed_fields: Vec<String>,
+    /// The object after the change (before it, for a deletion).
+    pub data: Map<String, Value>,
+}
+
 const EVENT_COLUMNS: &str = "seq, id, object_type, object_id, lead_id, action, changed_fields, previous_data, data, user_id, request_id, date_created";
 
 impl Crm {
@@ -228,6 +241,47 @@ impl Crm {
                 action: r.text(5).into(),
             })
             .collect())
+    }
+
+    /// The next events after `after` with what the job dispatcher decides on: changed
+    /// fields and the object as it now is.
+    pub async fn events_to_dispatch(&self, after: i64, limit: usize) -> CrmResult<Vec<DispatchEvent>> {
+        let rows = self
+            .db
+            .query(
+                "SELECT seq, organization_id, object_type, object_id, action, changed_fields, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                &[SqlValue::Int(after), SqlValue::Int(limit.clamp(1, 10_000) as i64)],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| DispatchEvent {
+                seq: r.int(0),
+                organization_id: r.text(1).into(),
+                object_type: r.text(2).into(),
+                object_id: r.text(3).into(),
+                action: r.text(4).into(),
+                changed_fields: match parse_json(r.opt_text(5)) {
+                    Value::Array(fields) => fields.into_iter().filter_map(|f| f.as_str().map(Into::into)).collect(),
+                    _ => Vec::new(),
+                },
+                data: match parse_json(r.opt_text(6)) {
+                    Value::Object(data) => data,
+                    _ => Map::new(),
+                },
+            })
+            .collect())
+    }
+
+    /// One event of an organization by its sequence number, in the shape of `GET /event/`
+    /// (what a webhook delivers).
+    pub async fn event_by_seq(&self, organization_id: &str, seq: i64) -> CrmResult<Option<Value>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq = ? AND organization_id = ?");
+        let row = self
+            .db
+            .query_opt(&sql, &[SqlValue::Int(seq), organization_id.into()])
+            .await?;
+        Ok(row.map(|r| render_event(organization_id, &r)))
     }
 
     /// The newest event sequence number of the whole log (0 when empty).

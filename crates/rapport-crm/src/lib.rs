@@ -15,13 +15,14 @@ mod list;
 mod meta;
 mod render;
 mod search;
+mod system;
 mod write;
 
 use rapport_core::FieldErrors;
 use rapport_store::{Db, DbError};
 
 pub use accounts::{ApiKeyCreated, NewOrganization};
-pub use events::{EventPage, EventQuery, LoggedEvent};
+pub use events::{DispatchEvent, EventPage, EventQuery, LoggedEvent};
 pub use indexer::RebuildReport;
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use search::TimeZone;
@@ -98,6 +99,8 @@ pub struct Crm {
     config: CrmConfig,
     meta_cache: meta::MetaCache,
     search: std::sync::Arc<indexer::SearchFeed>,
+    /// Wakes the log's in-process tailers (the job dispatcher) after every commit.
+    events_committed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Crm {
@@ -107,7 +110,14 @@ impl Crm {
             search: std::sync::Arc::new(indexer::SearchFeed::new(config.search_index_dir.clone())),
             config,
             meta_cache: meta::MetaCache::default(),
+            events_committed: std::sync::Arc::default(),
         }
+    }
+
+    /// Resolves after the next commit of this process; created before reading the log, it
+    /// catches a commit made while reading.
+    pub fn events_committed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.events_committed.notified()
     }
 
     pub fn db(&self) -> &Db {

@@ -87,7 +87,7 @@ impl Crm {
                 return Ok(meta);
             }
         }
-        let meta = Arc::new(self.load_meta(actor).await?);
+        let meta = self.meta_of(&actor.organization_id).await?;
         if actor.meta_version > 0 {
             let mut cache = self.meta_cache.0.lock().expect("meta cache lock");
             cache.insert(actor.organization_id.clone(), (actor.meta_version, meta.clone()));
@@ -95,8 +95,12 @@ impl Crm {
         Ok(meta)
     }
 
-    async fn load_meta(&self, actor: &Actor) -> CrmResult<OrgMeta> {
-        let org = &actor.organization_id;
+    /// An organization's configuration read afresh (not cached).
+    pub(crate) async fn meta_of(&self, org: &str) -> CrmResult<Arc<OrgMeta>> {
+        Ok(Arc::new(self.load_meta(org).await?))
+    }
+
+    async fn load_meta(&self, org: &str) -> CrmResult<OrgMeta> {
         let sql =
             format!(
             "SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND object_type IN ({}) ORDER BY date_created, id",

@@ -53,12 +53,17 @@ fn is_list(ty: FieldType) -> bool {
             | FieldType::Urls
             | FieldType::Addresses
             | FieldType::Opens
+            | FieldType::EventFilters
     )
 }
 
 fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<String, Value>) {
     let user_name = |field: &str| doc.str(field).and_then(|id| meta.user(id)).map(|u| u.name.clone());
     match doc.kind {
+        Kind::WebhookSubscription => {
+            out.insert("failing_since".into(), doc.data.get("failing_since").cloned().into());
+            out.insert("paused_reason".into(), doc.data.get("paused_reason").cloned().into());
+        }
         Kind::Lead => {
             let status = doc.str("status_id").and_then(|id| meta.find(Kind::LeadStatus, id));
             out.insert("status_label".into(), status.and_then(|s| s.str("label")).into());

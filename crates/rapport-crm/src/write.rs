@@ -33,7 +33,7 @@ pub struct Written {
 
 /// Row changes and events of one operation, committed together.
 #[derive(Default)]
-struct Plan {
+pub(crate) struct Plan {
     stmts: Vec<Stmt>,
     events: Vec<NewEvent>,
 }
@@ -43,7 +43,7 @@ impl Plan {
         self.stmts.push(doc.insert_stmt());
         self.events.push(event);
     }
-    fn update(&mut self, doc: &Doc, event: NewEvent) {
+    pub(crate) fn update(&mut self, doc: &Doc, event: NewEvent) {
         self.stmts.push(doc.update_stmt());
         self.events.push(event);
     }
@@ -53,7 +53,7 @@ impl Plan {
     }
 }
 
-const MAX_ATTEMPTS: usize = 5;
+pub(crate) const MAX_ATTEMPTS: usize = 5;
 
 impl Crm {
     /// Reads one object of `kind`; another organization's object is not found.
@@ -188,21 +188,32 @@ impl Crm {
 
     /// Commits the plan; events go last (`Dialect::append_events`).
     async fn commit(&self, actor: &Actor, kind: Kind, plan: Plan) -> CrmResult<i64> {
+        self.commit_as(&actor.organization_id, Some(&actor.user_id), kind, plan)
+            .await
+    }
+
+    /// Commits a plan made in `organization_id` by `user_id` (`None`: by the server itself).
+    pub(crate) async fn commit_as(
+        &self,
+        organization_id: &str,
+        user_id: Option<&str>,
+        kind: Kind,
+        plan: Plan,
+    ) -> CrmResult<i64> {
         let Plan { mut stmts, events } = plan;
         if crate::meta::is_meta_kind(kind) {
             stmts.push(Stmt::new(
                 "UPDATE organizations SET meta_version = meta_version + 1 WHERE id = ?",
-                vec![actor.organization_id.clone().into()],
+                vec![organization_id.into()],
             ));
         }
         let now = time::format(time::now());
-        let inserts = events
-            .iter()
-            .map(|e| e.insert_stmt(&actor.organization_id, Some(&actor.user_id), &now));
+        let inserts = events.iter().map(|e| e.insert_stmt(organization_id, user_id, &now));
         let event_stmts = self.db.dialect().append_events(&mut stmts, inserts);
         let result = self.db.batch(stmts).await;
         if result.is_ok() {
             self.search.wake.notify_one();
+            self.events_committed.notify_waiters();
         }
         match result {
             Ok(outputs) => Ok(outputs[event_stmts]
@@ -234,12 +245,14 @@ impl Crm {
     }
 
     async fn load_any(&self, actor: &Actor, id: &str) -> CrmResult<Option<Doc>> {
+        self.load_in(&actor.organization_id, id).await
+    }
+
+    /// Loads any object of an organization, whoever asks (the server's own jobs).
+    pub(crate) async fn load_in(&self, organization_id: &str, id: &str) -> CrmResult<Option<Doc>> {
         let sql = format!("SELECT {COLUMNS} FROM objects WHERE id = ? AND organization_id = ?");
-        let row = self
-            .db
-            .query_opt(&sql, &[id.into(), actor.organization_id.clone().into()])
-            .await?;
-        row.map(|r| Doc::from_row(&actor.organization_id, &r)).transpose()
+        let row = self.db.query_opt(&sql, &[id.into(), organization_id.into()]).await?;
+        row.map(|r| Doc::from_row(organization_id, &r)).transpose()
     }
 
     pub(crate) async fn contacts_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
@@ -380,11 +393,15 @@ impl Crm {
                         ],
                     ));
                 }
-                let rendered = render(&doc, &meta, &[]);
+                let mut rendered = render(&doc, &meta, &[]);
                 plan.insert(
                     &doc,
                     NewEvent::created(kind, &doc.id, doc.lead_id.as_deref(), rendered.clone()),
                 );
+                if kind == Kind::WebhookSubscription {
+                    // Shown once, to its creator; never in reads or the event log.
+                    rendered.insert("signature_key".into(), doc.data.get("signature_key").cloned().into());
+                }
                 Ok(rendered)
             }
         }
@@ -770,6 +787,17 @@ impl Crm {
                     errors.merge_prefixed("", e);
                 }
             }
+            Kind::WebhookSubscription => {
+                default(doc, "status", "active".into());
+                default(doc, "target", "webhook".into());
+                if creating {
+                    doc.data.insert("signature_key".into(), new_signature_key().into());
+                } else if doc.str("status") == Some("active") {
+                    // Resumed by hand: the failure clock starts again.
+                    doc.data.remove("failing_since");
+                    doc.data.remove("paused_reason");
+                }
+            }
             k if k.is_custom_field() => {
                 doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase());
                 let choices = doc.data.get("choices").and_then(Value::as_array).map_or(0, Vec::len);
@@ -961,4 +989,11 @@ fn as_object(input: &Value) -> CrmResult<&Map<String, Value>> {
     input
         .as_object()
         .ok_or_else(|| CrmError::Invalid(FieldErrors::general("the request body must be a JSON object")))
+}
+
+/// 32 random bytes as hex: the key of a webhook subscription's signatures.
+fn new_signature_key() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system has no random source");
+    hex::encode(bytes)
 }

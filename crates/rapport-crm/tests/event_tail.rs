@@ -17,7 +17,7 @@ const WRITERS: usize = 16;
 const WRITES_EACH: usize = 40;
 
 async fn tailer_never_misses_an_event(test_db: &TestDb) {
-    let (_, crm, actor) = test_db.crm_with_organization().await;
+    let (_, crm, actor) = common::crm_with_organization(test_db).await;
     let start = crm.last_event_seq().await.unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let tailer = {
@@ -76,4 +76,4 @@ async fn tailer_never_misses_an_event(test_db: &TestDb) {
     );
 }
 
-on_both_backends!(tailer_never_misses_an_event);
+common::on_both_backends!(tailer_never_misses_an_event);

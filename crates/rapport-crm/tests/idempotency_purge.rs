@@ -8,7 +8,7 @@ use rapport_crm::Idempotency;
 use serde_json::json;
 
 async fn old_idempotency_keys_are_forgotten(test_db: &TestDb) {
-    let (_, crm, actor) = test_db.crm_with_organization().await;
+    let (_, crm, actor) = common::crm_with_organization(test_db).await;
     let key = Idempotency {
         key: "k".into(),
         request_hash: "h".into(),
@@ -41,4 +41,4 @@ async fn old_idempotency_keys_are_forgotten(test_db: &TestDb) {
     );
 }
 
-on_both_backends!(old_idempotency_keys_are_forgotten);
+common::on_both_backends!(old_idempotency_keys_are_forgotten);

@@ -11,7 +11,7 @@ use rapport_store::{DbError, RowExt};
 use serde_json::json;
 
 async fn no_child_outlives_its_lead(test_db: &TestDb) {
-    let (db, crm, actor) = test_db.crm_with_organization().await;
+    let (db, crm, actor) = common::crm_with_organization(test_db).await;
     for round in 0..8 {
         let lead = crm
             .create(&actor, Kind::Lead, &json!({"name": format!("Doomed {round}")}), None)
@@ -69,7 +69,7 @@ async fn no_child_outlives_its_lead(test_db: &TestDb) {
 }
 
 async fn no_lead_keeps_a_deleted_status(test_db: &TestDb) {
-    let (db, crm, actor) = test_db.crm_with_organization().await;
+    let (db, crm, actor) = common::crm_with_organization(test_db).await;
     let mut leads = Vec::new();
     for i in 0..8 {
         let lead = crm
@@ -137,4 +137,4 @@ async fn no_lead_keeps_a_deleted_status(test_db: &TestDb) {
     }
 }
 
-on_both_backends!(no_child_outlives_its_lead, no_lead_keeps_a_deleted_status);
+common::on_both_backends!(no_child_outlives_its_lead, no_lead_keeps_a_deleted_status);

@@ -17,7 +17,7 @@ async fn total(crm: &Crm, actor: &Actor, query: &str) -> i64 {
 }
 
 async fn the_index_resumes_from_its_cursor(test_db: &TestDb) {
-    let (db, writer, actor) = test_db.crm_with_organization().await;
+    let (db, writer, actor) = common::crm_with_organization(test_db).await;
     let dir = std::env::temp_dir().join(common::unique("rapport-index-test"));
     let config = || CrmConfig {
         search_index_dir: Some(dir.clone()),
@@ -69,4 +69,4 @@ async fn the_index_resumes_from_its_cursor(test_db: &TestDb) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-on_both_backends!(the_index_resumes_from_its_cursor);
+common::on_both_backends!(the_index_resumes_from_its_cursor);

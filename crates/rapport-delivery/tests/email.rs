@@ -1,152 +1,16 @@
-//! Email through a real SMTP server: Python's `aiosmtpd`, storing what it accepts in a
-//! Maildir that the tests read back. Without `aiosmtpd` the server tests are skipped,
-//! loudly, unless `RAPPORT_REQUIRE_SMTP` is set, which makes them fail instead.
-
-use std::fs;
-use std::io::Write;
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+//! Email through a real SMTP server (`rapport_testkit::smtp`: Python's `aiosmtpd`, storing
+//! what it accepts in a Maildir that the tests read back).
 
 use rapport_delivery::{DeliveryError, Email, Mailer, SmtpConfig};
+use rapport_testkit::smtp::{free_port, header, SmtpServer};
 
-/// An `aiosmtpd` process on a free loopback port, killed when dropped.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl SmtpServer {
-    /// `None`, after saying so, when `aiosmtpd` is missing and not required.
-    fn start(test: &str) -> Option<SmtpServer> {
-        if !aiosmtpd_installed() {
-            return None;
-        }
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("rapport-delivery-{test}-{}-{port}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let log = fs::File::create(dir.join("aiosmtpd.log")).unwrap();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "smtp_handlers.RefusingMailbox",
-            ])
-            .arg(dir.join("maildir"))
-            .env("PYTHONPATH", concat!(env!("CARGO_MANIFEST_DIR"), "/tests"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("python3 starts");
-        let mut server = SmtpServer { child, port, dir };
-        server.wait_until_listening();
-        Some(server)
-    }
-
-    fn wait_until_listening(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("aiosmtpd exited ({status}): {}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not listen on {} within 20 s: {}",
-                self.port,
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("aiosmtpd.log")).unwrap_or_default()
-    }
-
-    fn config(&self) -> SmtpConfig {
-        let toml = format!(
-            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"Rapport CRM <crm@rapport.test>\"\ntimeout = 10\n",
-            self.port
-        );
-        toml::from_str(&toml).expect("the documented TOML shape parses")
-    }
-
-    /// The messages delivered so far, oldest first.
-    fn messages(&self) -> Vec<String> {
-        let new = self.dir.join("maildir").join("new");
-        let mut files: Vec<_> = fs::read_dir(&new)
-            .map(|d| d.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default();
-        files.sort_by_key(|path| fs::metadata(path).and_then(|m| m.modified()).unwrap());
-        files.iter().map(|path| fs::read_to_string(path).unwrap()).collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn aiosmtpd_installed() -> bool {
-    let found = Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return true;
-    }
-    if std::env::var("RAPPORT_REQUIRE_SMTP").is_ok_and(|v| !v.is_empty() && v != "0") {
-        panic!("an SMTP server is required (RAPPORT_REQUIRE_SMTP is set) but `python3 -c 'import aiosmtpd'` fails: python3 -m pip install aiosmtpd");
-    }
-    // Straight to stderr: the test harness would hide an `eprintln!` of a passing test.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n*** SKIPPED: aiosmtpd not installed; the SMTP tests did not run (`python3 -m pip install aiosmtpd`; RAPPORT_REQUIRE_SMTP=1 makes this a failure) ***\n"
+/// The settings of a client of `server`, in the documented TOML shape.
+fn config(server: &SmtpServer) -> SmtpConfig {
+    let toml = format!(
+        "host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"Rapport CRM <crm@rapport.test>\"\ntimeout = 10\n",
+        server.port
     );
-    false
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The value of a header of a stored message (folded lines joined), by name.
-fn header(message: &str, name: &str) -> Option<String> {
-    let head = message.split("\n\n").next().unwrap_or_default();
-    let mut value: Option<String> = None;
-    for line in head.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some(v) = value.as_mut() {
-                v.push(' ');
-                v.push_str(line.trim());
-            }
-            continue;
-        }
-        if value.is_some() {
-            break;
-        }
-        if let Some((n, v)) = line.split_once(':') {
-            if n.eq_ignore_ascii_case(name) {
-                value = Some(v.trim().to_string());
-            }
-        }
-    }
-    value
+    toml::from_str(&toml).expect("the documented TOML shape parses")
 }
 
 fn quote_email() -> Email {
@@ -168,7 +32,7 @@ async fn an_email_arrives_with_its_recipients_headers_and_body() {
     let Some(server) = SmtpServer::start("arrives") else {
         return;
     };
-    let mailer = Mailer::new(server.config()).unwrap();
+    let mailer = Mailer::new(config(&server)).unwrap();
 
     mailer.send(&quote_email()).await.unwrap();
 
@@ -205,7 +69,7 @@ async fn a_retried_send_repeats_the_message_id_and_html_goes_as_an_alternative()
     let Some(server) = SmtpServer::start("retried") else {
         return;
     };
-    let mailer = Mailer::new(server.config()).unwrap();
+    let mailer = Mailer::new(config(&server)).unwrap();
     let email = Email {
         html_body: Some("<p>Hello <b>Ada</b></p>".into()),
         message_id: Some("<job_43.email@rapport.test>".into()),
@@ -239,7 +103,7 @@ async fn refusals_are_permanent_or_transient_as_the_server_says() {
     let Some(server) = SmtpServer::start("refusals") else {
         return;
     };
-    let mailer = Mailer::new(server.config()).unwrap();
+    let mailer = Mailer::new(config(&server)).unwrap();
     for (recipient, permanent, code) in [
         ("permanent@refuse.test", true, "550"),
         ("transient@refuse.test", false, "451"),

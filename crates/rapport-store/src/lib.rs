@@ -215,9 +215,15 @@ impl Db {
     /// Wakes on every event committed by any node (PostgreSQL LISTEN/NOTIFY), or `None`
     /// where the database has no such channel (SQLite: one process writes).
     pub fn listen_events(&self) -> Option<tokio::sync::mpsc::Receiver<()>> {
+        self.listen(EVENTS_CHANNEL)
+    }
+
+    /// Wakes on every notification on `channel` from any node (PostgreSQL LISTEN/NOTIFY),
+    /// or `None` on SQLite.
+    pub fn listen(&self, channel: &'static str) -> Option<tokio::sync::mpsc::Receiver<()>> {
         match self {
             Db::Sqlite(_) => None,
-            Db::Postgres(db) => Some(db.listen(EVENTS_CHANNEL)),
+            Db::Postgres(db) => Some(db.listen(channel)),
         }
     }
 

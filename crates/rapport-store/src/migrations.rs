@@ -8,9 +8,10 @@
 
 use crate::{Db, DbResult, Dialect, SqlValue, Stmt};
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE organizations (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -91,7 +92,46 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (organization_id, user_id, key)
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    task TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    fair_rank BIGINT NOT NULL,
+    run_at BIGINT NOT NULL,
+    attempts BIGINT NOT NULL,
+    max_attempts BIGINT NOT NULL,
+    dedupe_key TEXT,
+    event_seq BIGINT,
+    worker TEXT,
+    lease_until BIGINT,
+    last_error TEXT,
+    created_at BIGINT NOT NULL,
+    started_at BIGINT,
+    finished_at BIGINT,
+    published_at BIGINT
+);
+CREATE UNIQUE INDEX jobs_dedupe ON jobs (task, dedupe_key) WHERE dedupe_key IS NOT NULL;
+CREATE INDEX jobs_ready ON jobs (state, fair_rank);
+CREATE INDEX jobs_by_task ON jobs (task, state, fair_rank);
+CREATE INDEX jobs_lease ON jobs (state, lease_until);
+CREATE INDEX jobs_by_org ON jobs (organization_id, state, created_at);
+CREATE TABLE job_ranks (
+    organization_id TEXT PRIMARY KEY,
+    last_rank BIGINT NOT NULL
+);
+CREATE TABLE job_cursors (
+    consumer TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL
+)
+"#,
+    ),
+];
 
 pub async fn apply(db: &Db) -> DbResult<()> {
     let seq = match db.dialect() {

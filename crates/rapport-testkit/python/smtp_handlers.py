@@ -1,4 +1,4 @@
-"""aiosmtpd handlers for the email tests (run by tests/email.rs, never by hand)."""
+"""aiosmtpd handlers for the email tests (started by rapport_testkit::smtp, never by hand)."""
 
 from aiosmtpd.handlers import Mailbox
 

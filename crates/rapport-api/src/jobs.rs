@@ -1,0 +1,120 @@
+//! Jobs as operators see them: `GET /api/v1/job/` (`?state=dead&task=…`), one job, retry
+//! and discard of dead jobs; and `/metrics` in Prometheus' text format.
+
+use std::fmt::Write;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rapport_core::FieldErrors;
+use rapport_queue::{JobFilter, JobState, QueueError, LATENCY_BUCKETS_MS};
+use serde_json::{json, Value};
+
+use crate::auth::Auth;
+use crate::params::{list_params, parse_query, project};
+use crate::{ApiError, AppState};
+
+type ApiResult = Result<Response, ApiError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/job", get(list_jobs))
+        .route("/api/v1/job/{id}", get(get_job).delete(discard_job))
+        .route("/api/v1/job/{id}/retry", post(retry_job))
+        .route("/metrics", get(metrics))
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::NotFound => ApiError::NotFound,
+            QueueError::Refused(message) => ApiError::BadRequest(message),
+            QueueError::Db(e) => rapport_crm::CrmError::Db(e).into(),
+            QueueError::Broker(message) => ApiError::Unavailable(format!("the message broker is unavailable: {message}")),
+        }
+    }
+}
+
+async fn list_jobs(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery) -> ApiResult {
+    let params = list_params(parse_query(raw.as_deref()), &[])?;
+    let mut filter = JobFilter {
+        organization_id: Some(actor.organization_id.clone()),
+        skip: params.query.skip,
+        limit: params.query.limit,
+        ..JobFilter::default()
+    };
+    let mut errors = FieldErrors::new();
+    for (name, value) in &params.query.filters {
+        match name.as_str() {
+            "state" => match JobState::parse(value) {
+                Some(s) => filter.state = Some(s),
+                None => errors.add("state", format!("`{value}` is not one of queued, running, done, dead")),
+            },
+            "task" => filter.task = Some(value.clone()),
+            other => errors.add(other, "unknown filter; expected state or task"),
+        }
+    }
+    errors.into_result(())?;
+    let (jobs, has_more) = state.queue.ledger().list(&filter).await?;
+    let data: Vec<Value> = jobs
+        .iter()
+        .map(|j| match j.to_json() {
+            Value::Object(o) => Value::Object(project(o, params.fields.as_deref())),
+            other => other,
+        })
+        .collect();
+    Ok(Json(json!({"data": data, "has_more": has_more})).into_response())
+}
+
+async fn get_job(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    let job = state.queue.ledger().get(&id, Some(&actor.organization_id)).await?;
+    Ok(Json(job.to_json()).into_response())
+}
+
+async fn retry_job(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    let job = state.queue.ledger().retry(&id, Some(&actor.organization_id)).await?;
+    Ok(Json(job.to_json()).into_response())
+}
+
+async fn discard_job(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    state.queue.ledger().discard(&id, Some(&actor.organization_id)).await?;
+    Ok(Json(json!({})).into_response())
+}
+
+/// Queue depth per task and state, this process's workers' counters and start latency,
+/// and how far the dispatcher is behind the event log.
+async fn metrics(State(state): State<AppState>) -> ApiResult {
+    let mut out = String::new();
+    let depths = state.queue.ledger().depths().await?;
+    out.push_str("# HELP rapport_jobs Jobs in the ledger by task and state (done jobs are counted by rapport_jobs_processed_total).\n# TYPE rapport_jobs gauge\n");
+    for d in &depths {
+        let _ = writeln!(out, "rapport_jobs{{task=\"{}\",state=\"{}\"}} {}", d.task, d.state.as_str(), d.count);
+    }
+    let counters = state.worker_metrics.snapshot();
+    for (name, help, get) in [
+        ("processed", "Jobs this process finished successfully.", (|c: &rapport_queue::TaskCounters| c.processed) as fn(&rapport_queue::TaskCounters) -> u64),
+        ("failed", "Failed attempts in this process.", |c| c.failed),
+        ("dead", "Jobs that died in this process (attempts spent or a permanent error).", |c| c.dead),
+    ] {
+        let _ = writeln!(out, "# HELP rapport_jobs_{name}_total {help}\n# TYPE rapport_jobs_{name}_total counter");
+        for (task, c) in &counters {
+            let _ = writeln!(out, "rapport_jobs_{name}_total{{task=\"{task}\"}} {}", get(c));
+        }
+    }
+    out.push_str("# HELP rapport_job_start_latency_ms From enqueue to the start of an attempt.\n# TYPE rapport_job_start_latency_ms histogram\n");
+    for (task, c) in &counters {
+        for (bound, count) in LATENCY_BUCKETS_MS.iter().zip(c.start_latency_buckets) {
+            let _ = writeln!(out, "rapport_job_start_latency_ms_bucket{{task=\"{task}\",le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "rapport_job_start_latency_ms_bucket{{task=\"{task}\",le=\"+Inf\"}} {}", c.start_latency_count);
+        let _ = writeln!(out, "rapport_job_start_latency_ms_sum{{task=\"{task}\"}} {}", c.start_latency_sum_ms);
+        let _ = writeln!(out, "rapport_job_start_latency_ms_count{{task=\"{task}\"}} {}", c.start_latency_count);
+    }
+    let last = state.crm.last_event_seq().await?;
+    let cursor = state.queue.ledger().cursor(rapport_workers::DISPATCHER).await?;
+    out.push_str("# HELP rapport_dispatcher_lag_events Events of the log not yet turned into jobs.\n# TYPE rapport_dispatcher_lag_events gauge\n");
+    let _ = writeln!(out, "rapport_dispatcher_lag_events {}", (last - cursor).max(0));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}

@@ -1,0 +1,554 @@
+//! The `jobs` table: every state change of every job, on SQLite and PostgreSQL alike.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rapport_store::{Db, Dialect, Row, RowExt, SqlValue, Stmt};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+use crate::{now_ms, Job, JobError, JobState, NewJob, QueueError, QueueResult};
+
+/// The PostgreSQL notification channel that announces new jobs to every node's workers.
+pub const JOBS_CHANNEL: &str = "rapport_jobs";
+
+/// Rows per multi-row insert (well under both databases' parameter limits).
+const INSERT_CHUNK: usize = 400;
+
+const JOB_COLUMNS: &str = "id, task, organization_id, payload, attempts, max_attempts, event_seq, dedupe_key, created_at";
+const RECORD_COLUMNS: &str = "id, task, organization_id, payload, state, attempts, max_attempts, event_seq, dedupe_key, created_at, run_at, started_at, finished_at, last_error, worker";
+
+/// The job ledger. Cheap to clone.
+#[derive(Clone)]
+pub struct Ledger {
+    db: Db,
+    /// Wakes this process's workers when this process enqueues.
+    wake: Arc<Notify>,
+}
+
+/// A job as operators see it (`GET /api/v1/job/`, `rapport jobs list`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub id: String,
+    pub task: String,
+    pub organization_id: String,
+    pub payload: Value,
+    pub state: JobState,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub event_seq: Option<i64>,
+    pub dedupe_key: Option<String>,
+    pub created_at: i64,
+    pub run_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub worker: Option<String>,
+}
+
+impl JobRecord {
+    /// The JSON shape of the API, times in ISO 8601.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "task": self.task,
+            "organization_id": self.organization_id,
+            "state": self.state.as_str(),
+            "payload": self.payload,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "event_seq": self.event_seq,
+            "dedupe_key": self.dedupe_key,
+            "date_created": iso(Some(self.created_at)),
+            "run_at": iso(Some(self.run_at)),
+            "date_started": iso(self.started_at),
+            "date_finished": iso(self.finished_at),
+            "last_error": self.last_error,
+            "worker": self.worker,
+        })
+    }
+}
+
+fn iso(ms: Option<i64>) -> Value {
+    ms.and_then(rapport_core::time::from_epoch_ms)
+        .map(|t| Value::String(rapport_core::time::format(t)))
+        .unwrap_or(Value::Null)
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// `None`: every organization (the CLI).
+    pub organization_id: Option<String>,
+    pub state: Option<JobState>,
+    pub task: Option<String>,
+    pub skip: usize,
+    pub limit: usize,
+}
+
+/// How many jobs of a task are in a state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskDepth {
+    pub task: String,
+    pub state: JobState,
+    pub count: i64,
+}
+
+impl Ledger {
+    pub fn new(db: Db) -> Ledger {
+        Ledger {
+            db,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Resolves when this process enqueues; created before a claim, it catches an enqueue
+    /// that happens while the claim runs.
+    pub fn enqueued(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake.notified()
+    }
+
+    /// Wakes on enqueues of other nodes (PostgreSQL); `None` on SQLite.
+    pub fn listen(&self) -> Option<tokio::sync::mpsc::Receiver<()>> {
+        self.db.listen(JOBS_CHANNEL)
+    }
+
+    /// Enqueues jobs in one transaction; returns how many were new (the others had a
+    /// `dedupe_key` already in the ledger).
+    pub async fn enqueue(&self, jobs: &[NewJob]) -> QueueResult<u64> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let (stmts, inserts) = self.enqueue_stmts(jobs);
+        let outputs = self.db.batch(stmts).await?;
+        self.enqueued_elsewhere();
+        Ok(inserts.into_iter().map(|i| outputs[i].affected).sum())
+    }
+
+    /// The statements that enqueue `jobs`, for a caller that commits them with its own
+    /// (and then calls [`Ledger::enqueued_elsewhere`]); also the positions of the inserts.
+    pub fn enqueue_stmts(&self, jobs: &[NewJob]) -> (Vec<Stmt>, Vec<usize>) {
+        let dialect = self.db.dialect();
+        let now = now_ms();
+        let mut stmts = Vec::new();
+        let mut inserts = Vec::new();
+        // Jobs of one organization take consecutive ranks; the rank row moves once per run.
+        let mut start = 0;
+        while start < jobs.len() {
+            let org = &jobs[start].organization_id;
+            let mut end = start + 1;
+            while end < jobs.len() && &jobs[end].organization_id == org && end - start < INSERT_CHUNK {
+                end += 1;
+            }
+            let run = &jobs[start..end];
+            stmts.push(rank_upsert(dialect, org, run.len() as i64));
+            let mut sql = String::from(
+                "INSERT INTO jobs (id, task, organization_id, payload, state, fair_rank, run_at, attempts, max_attempts, dedupe_key, event_seq, created_at) VALUES ",
+            );
+            let mut params = Vec::with_capacity(run.len() * 11);
+            for (i, job) in run.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str("(?, ?, ?, ?, 'queued', (SELECT last_rank FROM job_ranks WHERE organization_id = ?) - ?, ?, 0, ?, ?, ?, ?)");
+                params.extend([
+                    rapport_core::new_id("job").into(),
+                    job.task.clone().into(),
+                    job.organization_id.clone().into(),
+                    job.payload.to_string().into(),
+                    job.organization_id.clone().into(),
+                    SqlValue::Int((run.len() - 1 - i) as i64),
+                    SqlValue::Int(job.run_at.unwrap_or(now)),
+                    SqlValue::Int(job.max_attempts.max(1) as i64),
+                    job.dedupe_key.clone().into(),
+                    job.event_seq.into(),
+                    SqlValue::Int(now),
+                ]);
+            }
+            sql.push_str(" ON CONFLICT DO NOTHING");
+            inserts.push(stmts.len());
+            stmts.push(Stmt::new(sql, params));
+            start = end;
+        }
+        if dialect == Dialect::Postgres {
+            stmts.push(Stmt::new(format!("SELECT pg_notify('{JOBS_CHANNEL}', '')"), vec![]));
+        }
+        (stmts, inserts)
+    }
+
+    /// Wakes this process's workers after jobs were committed by [`Ledger::enqueue_stmts`].
+    pub fn enqueued_elsewhere(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// Takes up to `max` ready jobs of `tasks` for `worker`, in fair order, leased for
+    /// `lease`.
+    pub async fn claim(&self, tasks: &[String], worker: &str, max: usize, lease: Duration) -> QueueResult<Vec<Job>> {
+        if tasks.is_empty() || max == 0 {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let ready = format!(
+            "SELECT id FROM jobs WHERE state = 'queued' AND task IN ({}) AND run_at <= ? ORDER BY fair_rank LIMIT ?",
+            placeholders(tasks.len())
+        );
+        // PostgreSQL may run an `IN (subquery)` more than once, each time taking other
+        // rows past its LIMIT; an array is computed once. Rows locked by another worker's
+        // claim are skipped rather than waited for. SQLite has one writer.
+        let picked = match self.db.dialect() {
+            Dialect::Postgres => format!("id = ANY(ARRAY({ready} FOR UPDATE SKIP LOCKED))"),
+            Dialect::Sqlite => format!("id IN ({ready})"),
+        };
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, started_at = ? \
+             WHERE {picked} AND state = 'queued' RETURNING {JOB_COLUMNS}"
+        );
+        let mut params: Vec<SqlValue> = vec![worker.into(), SqlValue::Int(now + lease_ms(lease)), SqlValue::Int(now)];
+        params.extend(tasks.iter().map(SqlValue::from));
+        params.push(SqlValue::Int(now));
+        params.push(SqlValue::Int(max as i64));
+        let out = self.db.batch(vec![Stmt::new(sql, params)]).await?;
+        let mut jobs: Vec<Job> = out.into_iter().flat_map(|o| o.rows).map(|r| job_from_row(&r)).collect();
+        jobs.sort_by_key(|j| j.created_at);
+        Ok(jobs)
+    }
+
+    /// Marks jobs that arrived by another transport as started by `worker`; returns those
+    /// that may run (not already done, dead or gone) with their attempt numbers.
+    pub async fn start(&self, ids: &[String], worker: &str, lease: Duration) -> QueueResult<Vec<Job>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, started_at = ? \
+             WHERE id IN ({}) AND state IN ('queued', 'running') RETURNING {JOB_COLUMNS}",
+            placeholders(ids.len())
+        );
+        let mut params: Vec<SqlValue> = vec![worker.into(), SqlValue::Int(now + lease_ms(lease)), SqlValue::Int(now)];
+        params.extend(ids.iter().map(SqlValue::from));
+        let out = self.db.batch(vec![Stmt::new(sql, params)]).await?;
+        Ok(out.into_iter().flat_map(|o| o.rows).map(|r| job_from_row(&r)).collect())
+    }
+
+    /// Renews `worker`'s lease on a job; `false` when the worker no longer holds it.
+    pub async fn heartbeat(&self, id: &str, worker: &str, lease: Duration) -> QueueResult<bool> {
+        let out = self
+            .db
+            .execute(
+                "UPDATE jobs SET lease_until = ? WHERE id = ? AND worker = ? AND state = 'running'",
+                vec![SqlValue::Int(now_ms() + lease_ms(lease)), id.into(), worker.into()],
+            )
+            .await?;
+        Ok(out.affected == 1)
+    }
+
+    /// Records a successful attempt; `false` when the worker had lost the job (its lease
+    /// expired and the job went back to the queue).
+    pub async fn complete(&self, id: &str, worker: &str) -> QueueResult<bool> {
+        let out = self
+            .db
+            .execute(
+                "UPDATE jobs SET state = 'done', finished_at = ?, lease_until = NULL, last_error = NULL \
+                 WHERE id = ? AND worker = ? AND state = 'running'",
+                vec![SqlValue::Int(now_ms()), id.into(), worker.into()],
+            )
+            .await?;
+        Ok(out.affected == 1)
+    }
+
+    /// Records a failed attempt: the job runs again at `retry_at`, or is dead when the
+    /// error is permanent or its attempts are spent. Returns the new state (`None` when the
+    /// worker had lost the job).
+    pub async fn fail(&self, job: &Job, worker: &str, error: &JobError, retry_at: i64) -> QueueResult<Option<JobState>> {
+        let dead = matches!(error, JobError::Permanent(_)) || job.attempt >= job.max_attempts;
+        let state = if dead { JobState::Dead } else { JobState::Queued };
+        let now = now_ms();
+        let out = self
+            .db
+            .execute(
+                "UPDATE jobs SET state = ?, run_at = ?, last_error = ?, lease_until = NULL, finished_at = ? \
+                 WHERE id = ? AND worker = ? AND state = 'running'",
+                vec![
+                    state.as_str().into(),
+                    SqlValue::Int(if dead { now } else { retry_at }),
+                    truncate(&error.to_string(), 2000).into(),
+                    if dead { SqlValue::Int(now) } else { SqlValue::Null },
+                    job.id.clone().into(),
+                    worker.into(),
+                ],
+            )
+            .await?;
+        if out.affected == 1 && !dead {
+            self.wake.notify_waiters();
+        }
+        Ok((out.affected == 1).then_some(state))
+    }
+
+    /// Gives a job back untried (a worker stopping before it could finish): the attempt
+    /// does not count.
+    pub async fn release(&self, id: &str, worker: &str) -> QueueResult<()> {
+        self.db
+            .execute(
+                "UPDATE jobs SET state = 'queued', attempts = attempts - 1, worker = NULL, lease_until = NULL, \
+                 last_error = 'interrupted by a worker shutdown' WHERE id = ? AND worker = ? AND state = 'running'",
+                vec![id.into(), worker.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Puts jobs whose lease expired (their worker died) back in the queue, or makes them
+    /// dead when their attempts are spent. Returns how many.
+    pub async fn reap_expired(&self) -> QueueResult<u64> {
+        let now = now_ms();
+        let out = self
+            .db
+            .execute(
+                "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+                 finished_at = CASE WHEN attempts >= max_attempts THEN CAST(? AS BIGINT) ELSE NULL END, \
+                 last_error = 'the worker stopped before finishing (its lease expired)', lease_until = NULL, run_at = ? \
+                 WHERE state = 'running' AND lease_until < ?",
+                vec![SqlValue::Int(now), SqlValue::Int(now), SqlValue::Int(now)],
+            )
+            .await?;
+        if out.affected > 0 {
+            self.wake.notify_waiters();
+        }
+        Ok(out.affected)
+    }
+
+    /// When the next queued job of `tasks` becomes ready (milliseconds since the epoch).
+    pub async fn next_run_at(&self, tasks: &[String]) -> QueueResult<Option<i64>> {
+        if tasks.is_empty() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND task IN ({})",
+            placeholders(tasks.len())
+        );
+        let params: Vec<SqlValue> = tasks.iter().map(SqlValue::from).collect();
+        let row = self.db.query_opt(&sql, &params).await?;
+        Ok(row.and_then(|r| match r.first() {
+            Some(SqlValue::Null) | None => None,
+            _ => Some(r.int(0)),
+        }))
+    }
+
+    pub async fn list(&self, filter: &JobFilter) -> QueueResult<(Vec<JobRecord>, bool)> {
+        let mut sql = format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE 1 = 1");
+        let mut params = Vec::new();
+        if let Some(org) = &filter.organization_id {
+            sql.push_str(" AND organization_id = ?");
+            params.push(SqlValue::from(org));
+        }
+        if let Some(state) = filter.state {
+            sql.push_str(" AND state = ?");
+            params.push(state.as_str().into());
+        }
+        if let Some(task) = &filter.task {
+            sql.push_str(" AND task = ?");
+            params.push(SqlValue::from(task));
+        }
+        let limit = filter.limit.clamp(1, 200);
+        sql.push_str(" ORDER BY created_at DESC, id LIMIT ? OFFSET ?");
+        params.push(SqlValue::Int(limit as i64 + 1));
+        params.push(SqlValue::Int(filter.skip.min(1_000_000) as i64));
+        let rows = self.db.query(&sql, &params).await?;
+        let has_more = rows.len() > limit;
+        Ok((rows.iter().take(limit).map(record_from_row).collect(), has_more))
+    }
+
+    /// One job; `organization_id` scopes it (another organization's job is not found).
+    pub async fn get(&self, id: &str, organization_id: Option<&str>) -> QueueResult<JobRecord> {
+        let (scope, params) = scoped(id, organization_id);
+        let sql = format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = ?{scope}");
+        let row = self.db.query_opt(&sql, &params).await?;
+        row.map(|r| record_from_row(&r)).ok_or(QueueError::NotFound)
+    }
+
+    /// Queues a dead job again, with its attempts reset.
+    pub async fn retry(&self, id: &str, organization_id: Option<&str>) -> QueueResult<JobRecord> {
+        let (scope, mut params) = scoped(id, organization_id);
+        params.insert(0, SqlValue::Int(now_ms()));
+        let sql = format!(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL, worker = NULL \
+             WHERE id = ?{scope} AND state = 'dead'"
+        );
+        let out = self.db.execute(&sql, params).await?;
+        if out.affected == 0 {
+            return Err(self.not_dead(id, organization_id).await);
+        }
+        self.wake.notify_waiters();
+        if let Some(db_notify) = self.notify_stmt() {
+            let _ = self.db.batch(vec![db_notify]).await;
+        }
+        self.get(id, organization_id).await
+    }
+
+    /// Removes a dead job for good.
+    pub async fn discard(&self, id: &str, organization_id: Option<&str>) -> QueueResult<()> {
+        let (scope, params) = scoped(id, organization_id);
+        let sql = format!("DELETE FROM jobs WHERE id = ?{scope} AND state = 'dead'");
+        let out = self.db.execute(&sql, params).await?;
+        if out.affected == 0 {
+            return Err(self.not_dead(id, organization_id).await);
+        }
+        Ok(())
+    }
+
+    async fn not_dead(&self, id: &str, organization_id: Option<&str>) -> QueueError {
+        match self.get(id, organization_id).await {
+            Ok(job) => QueueError::Refused(format!(
+                "job {id} is {}; only dead jobs can be retried or discarded",
+                job.state.as_str()
+            )),
+            Err(e) => e,
+        }
+    }
+
+    fn notify_stmt(&self) -> Option<Stmt> {
+        (self.db.dialect() == Dialect::Postgres).then(|| Stmt::new(format!("SELECT pg_notify('{JOBS_CHANNEL}', '')"), vec![]))
+    }
+
+    /// Jobs per task and state, done ones left out (the ledger forgets them after a while;
+    /// their count is a counter of the workers).
+    pub async fn depths(&self) -> QueueResult<Vec<TaskDepth>> {
+        let rows = self
+            .db
+            .query(
+                "SELECT task, state, COUNT(*) FROM jobs WHERE state <> 'done' GROUP BY task, state ORDER BY task, state",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(TaskDepth {
+                    task: r.text(0).into(),
+                    state: JobState::parse(r.text(1))?,
+                    count: r.int(2),
+                })
+            })
+            .collect())
+    }
+
+    /// Forgets done jobs finished before `before` (milliseconds since the epoch).
+    pub async fn purge_done(&self, before: i64) -> QueueResult<u64> {
+        let out = self
+            .db
+            .execute(
+                "DELETE FROM jobs WHERE state = 'done' AND finished_at < ?",
+                vec![SqlValue::Int(before)],
+            )
+            .await?;
+        Ok(out.affected)
+    }
+
+    /// A consumer's durable position in the event log (0 when new).
+    pub async fn cursor(&self, consumer: &str) -> QueueResult<i64> {
+        let row = self
+            .db
+            .query_opt("SELECT seq FROM job_cursors WHERE consumer = ?", &[consumer.into()])
+            .await?;
+        Ok(row.map(|r| r.int(0)).unwrap_or(0))
+    }
+
+    /// The statements that move a consumer's cursor from `from` to `to`; the batch fails
+    /// with a conflict when another process moved it first.
+    pub fn cursor_stmts(&self, consumer: &str, from: i64, to: i64) -> Vec<Stmt> {
+        vec![
+            Stmt::new(
+                "INSERT INTO job_cursors (consumer, seq) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                vec![consumer.into(), SqlValue::Int(from)],
+            ),
+            Stmt::one(
+                "UPDATE job_cursors SET seq = ? WHERE consumer = ? AND seq = ?",
+                vec![SqlValue::Int(to), consumer.into(), SqlValue::Int(from)],
+            ),
+        ]
+    }
+}
+
+/// Moves an organization's last rank past the queue's head and by `n`.
+fn rank_upsert(dialect: Dialect, organization_id: &str, n: i64) -> Stmt {
+    let greatest = match dialect {
+        Dialect::Sqlite => "MAX",
+        Dialect::Postgres => "GREATEST",
+    };
+    Stmt::new(
+        format!(
+            "INSERT INTO job_ranks (organization_id, last_rank) VALUES (?, \
+             COALESCE((SELECT MIN(fair_rank) FROM jobs WHERE state = 'queued'), (SELECT MAX(last_rank) FROM job_ranks), 0) + ?) \
+             ON CONFLICT (organization_id) DO UPDATE SET last_rank = {greatest}(job_ranks.last_rank + ?, excluded.last_rank)"
+        ),
+        vec![organization_id.into(), SqlValue::Int(n), SqlValue::Int(n)],
+    )
+}
+
+fn scoped(id: &str, organization_id: Option<&str>) -> (&'static str, Vec<SqlValue>) {
+    match organization_id {
+        Some(org) => (" AND organization_id = ?", vec![id.into(), org.into()]),
+        None => ("", vec![id.into()]),
+    }
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+fn lease_ms(lease: Duration) -> i64 {
+    lease.as_millis().min(i64::MAX as u128) as i64
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_string(),
+    }
+}
+
+fn opt_int(r: &Row, i: usize) -> Option<i64> {
+    match r.get(i) {
+        Some(SqlValue::Null) | None => None,
+        _ => Some(r.int(i)),
+    }
+}
+
+fn job_from_row(r: &Row) -> Job {
+    Job {
+        id: r.text(0).into(),
+        task: r.text(1).into(),
+        organization_id: r.text(2).into(),
+        payload: serde_json::from_str(r.text(3)).unwrap_or(Value::Null),
+        attempt: r.int(4).max(0) as u32,
+        max_attempts: r.int(5).max(1) as u32,
+        event_seq: opt_int(r, 6),
+        dedupe_key: r.opt_text(7).map(Into::into),
+        created_at: r.int(8),
+    }
+}
+
+fn record_from_row(r: &Row) -> JobRecord {
+    JobRecord {
+        id: r.text(0).into(),
+        task: r.text(1).into(),
+        organization_id: r.text(2).into(),
+        payload: serde_json::from_str(r.text(3)).unwrap_or(Value::Null),
+        state: JobState::parse(r.text(4)).unwrap_or(JobState::Queued),
+        attempts: r.int(5).max(0) as u32,
+        max_attempts: r.int(6).max(1) as u32,
+        event_seq: opt_int(r, 7),
+        dedupe_key: r.opt_text(8).map(Into::into),
+        created_at: r.int(9),
+        run_at: r.int(10),
+        started_at: opt_int(r, 11),
+        finished_at: opt_int(r, 12),
+        last_error: r.opt_text(13).map(Into::into),
+        worker: r.opt_text(14).map(Into::into),
+    }
+}

@@ -1,0 +1,158 @@
+//! Test support shared by the crates' integration tests: a fresh database per test — a
+//! SQLite file in a temp dir, or a new PostgreSQL database — removed when the test ends,
+//! even when it fails.
+//!
+//! A service that does not answer skips the test loudly, unless `RAPPORT_REQUIRE_POSTGRES=1`
+//! (or `RAPPORT_REQUIRE_RABBITMQ=1`) makes it a failure, as CI does.
+
+pub mod smtp;
+
+use std::path::PathBuf;
+
+use rapport_store::{Db, DbConfig, Durability};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A name no other test run uses (process id and clock).
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}_{}_{:x}_{n}", std::process::id(), nanos & 0xffff_ffff)
+}
+
+static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn postgres_base() -> String {
+    std::env::var("RAPPORT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// The RabbitMQ server of the tests (`RAPPORT_TEST_AMQP_URL`, default the local guest).
+pub fn amqp_url() -> String {
+    std::env::var("RAPPORT_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// Whether RabbitMQ answers; `false` skips loudly, or fails when it is required.
+pub async fn rabbitmq_available(test: &str) -> bool {
+    if tokio::net::TcpStream::connect("127.0.0.1:5672").await.is_ok() {
+        return true;
+    }
+    let required = std::env::var("RAPPORT_REQUIRE_RABBITMQ").is_ok_and(|v| v == "1");
+    assert!(!required, "RabbitMQ is required but 127.0.0.1:5672 does not answer");
+    eprintln!("\n*** SKIPPED {test} on RabbitMQ: no server at 127.0.0.1:5672 ***\n");
+    false
+}
+
+/// A database for one test.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    dir: Option<PathBuf>,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// `None` when PostgreSQL does not answer and `RAPPORT_REQUIRE_POSTGRES` is not `1`
+    /// (said loudly); with it set, a missing server fails the test.
+    pub async fn new(backend: Backend, test: &str) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(unique("rapport-test"));
+                std::fs::create_dir_all(&dir).unwrap();
+                Some(TestDb {
+                    url: dir.join("rapport.db").to_string_lossy().into_owned(),
+                    backend,
+                    dir: Some(dir),
+                    postgres: None,
+                })
+            }
+            Backend::Postgres => {
+                let base = postgres_base();
+                let address = base.rsplit('@').next().unwrap_or("127.0.0.1:5432").to_string();
+                if tokio::net::TcpStream::connect(address).await.is_err() {
+                    let required = std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+                    assert!(!required, "PostgreSQL is required but {base} does not answer");
+                    eprintln!("\n*** SKIPPED {test} on PostgreSQL: no server at {base} ***\n");
+                    return None;
+                }
+                let name = unique("rapport_test");
+                Some(TestDb {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    dir: None,
+                    postgres: Some((base, name)),
+                })
+            }
+        }
+    }
+
+    /// Opens the database (creating it and its schema).
+    pub async fn open(&self) -> Db {
+        let config = DbConfig {
+            url: self.url.clone(),
+            sqlite_durability: Durability::Normal,
+            max_connections: 32,
+        };
+        Db::open(&config).await.unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        if let Some((base, name)) = self.postgres.clone() {
+            // A runtime of its own on a thread of its own: Drop runs inside the test's runtime.
+            let dropper = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let url = format!("{base}/postgres");
+                    if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                        tokio::spawn(connection);
+                        let _ = client
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            });
+            let _ = dropper.join();
+        }
+    }
+}
+
+/// Declares each listed `async fn(&TestDb)` once per backend: `sqlite::name`, `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Sqlite, stringify!($name)).await {
+                        super::$name(&db).await
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Postgres, stringify!($name)).await {
+                        super::$name(&db).await
+                    }
+                }
+            )*
+        }
+    };
+}
