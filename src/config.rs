@@ -44,6 +44,10 @@ pub struct Cli {
     /// Log filter, e.g. `info` or `rapport=debug`.
     #[arg(long, env = "RAPPORT_LOG", global = true)]
     pub log: Option<String>,
+    /// `amqp://user:password@host:5672/vhost` to carry jobs through RabbitMQ; default: the
+    /// jobs table itself (embedded).
+    #[arg(long, env = "RAPPORT_BROKER_URL", global = true)]
+    pub broker_url: Option<String>,
     /// Where `email:send` sends: `smtp://user:password@host:587?security=starttls&from=crm@example.com`
     /// (`security`: none, starttls or tls).
     #[arg(long, env = "RAPPORT_SMTP_URL", global = true)]
@@ -183,6 +187,7 @@ struct FileSettings {
     log: Option<String>,
     smtp: Option<rapport_delivery::SmtpConfig>,
     allow_addresses: Option<Vec<String>>,
+    broker_url: Option<String>,
 }
 
 /// The settings in force.
@@ -197,6 +202,7 @@ pub struct Settings {
     pub rate_limit: u32,
     pub log: String,
     pub workers: rapport_workers::WorkersConfig,
+    pub broker_url: Option<String>,
 }
 
 impl Cli {
@@ -244,6 +250,7 @@ impl Cli {
                 .unwrap_or_else(|| "admin@example.com".into()),
             rate_limit: self.rate_limit.or(file.rate_limit).unwrap_or(0),
             log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
+            broker_url: self.broker_url.clone().or(file.broker_url),
             workers: rapport_workers::WorkersConfig {
                 smtp: match &self.smtp_url {
                     Some(url) => Some(smtp_from_url(url)?),

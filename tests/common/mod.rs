@@ -268,31 +268,29 @@ impl TestServer {
         &self.data_dir
     }
 
-    /// Runs the binary against this server's database.
-    pub fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_rapport"))
+    /// The binary with `args`, pointed at this server's data dir and database.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rapport"));
+        command
             .args(args)
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--database-url")
             .arg(&self.database_url)
             .env("RAPPORT_LOG", "warn")
-            .current_dir(&self.data_dir)
-            .output()
-            .expect("the rapport binary runs")
+            .current_dir(&self.data_dir);
+        command
+    }
+
+    /// Runs the binary against this server's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.command(args).output().expect("the rapport binary runs")
     }
 
     /// Starts `rapport worker` with `args` on this server's database; the caller kills it.
     pub fn spawn_worker(&self, args: &[&str]) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_rapport"))
-            .arg("worker")
-            .args(args)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .arg("--database-url")
-            .arg(&self.database_url)
-            .env("RAPPORT_LOG", "warn")
-            .current_dir(&self.data_dir)
+        let args: Vec<&str> = std::iter::once("worker").chain(args.iter().copied()).collect();
+        self.command(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

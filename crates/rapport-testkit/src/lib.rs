@@ -156,3 +156,55 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A RabbitMQ virtual host of one test, deleted with everything in it when dropped.
+pub struct RabbitVhost {
+    pub name: String,
+}
+
+impl RabbitVhost {
+    /// `None` when RabbitMQ is absent and not required (said loudly).
+    pub fn create(test: &str) -> Option<RabbitVhost> {
+        let reachable = std::net::TcpStream::connect_timeout(
+            &"127.0.0.1:5672".parse().unwrap(),
+            std::time::Duration::from_secs(2),
+        )
+        .is_ok();
+        if !reachable {
+            let required = std::env::var("RAPPORT_REQUIRE_RABBITMQ").is_ok_and(|v| v == "1");
+            assert!(!required, "RabbitMQ is required but 127.0.0.1:5672 does not answer");
+            eprintln!("\n*** SKIPPED {test} on RabbitMQ: no server at 127.0.0.1:5672 ***\n");
+            return None;
+        }
+        let name = unique("rapport_test");
+        rabbitmqctl(&["add_vhost", &name]);
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        Some(RabbitVhost { name })
+    }
+
+    /// The AMQP URL of this virtual host, as the local guest.
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:5672/{}", self.name)
+    }
+}
+
+impl Drop for RabbitVhost {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["-q", "delete_vhost", &self.name])
+            .output();
+    }
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let out = std::process::Command::new("rabbitmqctl")
+        .arg("-q")
+        .args(args)
+        .output()
+        .expect("rabbitmqctl runs (RabbitMQ's command-line tool)");
+    assert!(
+        out.status.success(),
+        "rabbitmqctl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
