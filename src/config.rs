@@ -48,6 +48,10 @@ pub struct Cli {
     /// jobs table itself (embedded).
     #[arg(long, env = "RAPPORT_BROKER_URL", global = true)]
     pub broker_url: Option<String>,
+    /// Prefix of the broker's exchanges and queues (`<prefix>.jobs.<task>`), so several
+    /// deployments can share one broker.
+    #[arg(long, env = "RAPPORT_BROKER_PREFIX", global = true)]
+    pub broker_prefix: Option<String>,
     /// Where `email:send` sends: `smtp://user:password@host:587?security=starttls&from=crm@example.com`
     /// (`security`: none, starttls or tls).
     #[arg(long, env = "RAPPORT_SMTP_URL", global = true)]
@@ -188,6 +192,7 @@ struct FileSettings {
     smtp: Option<rapport_delivery::SmtpConfig>,
     allow_addresses: Option<Vec<String>>,
     broker_url: Option<String>,
+    broker_prefix: Option<String>,
 }
 
 /// The settings in force.
@@ -203,6 +208,7 @@ pub struct Settings {
     pub log: String,
     pub workers: rapport_workers::WorkersConfig,
     pub broker_url: Option<String>,
+    pub broker_prefix: String,
 }
 
 impl Cli {
@@ -251,6 +257,11 @@ impl Cli {
             rate_limit: self.rate_limit.or(file.rate_limit).unwrap_or(0),
             log: self.log.clone().or(file.log).unwrap_or_else(|| "info".into()),
             broker_url: self.broker_url.clone().or(file.broker_url),
+            broker_prefix: self
+                .broker_prefix
+                .clone()
+                .or(file.broker_prefix)
+                .unwrap_or_else(|| "rapport".into()),
             workers: rapport_workers::WorkersConfig {
                 smtp: match &self.smtp_url {
                     Some(url) => Some(smtp_from_url(url)?),

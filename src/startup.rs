@@ -62,7 +62,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     // Catches up (or fills a new index) now rather than on the first search.
     crm.start_search_index();
     tokio::spawn(purge_idempotency_keys(crm.clone()));
-    let queue = Queue::embedded(crm.db().clone());
+    let queue = open_queue(&settings, &crm).await?;
     let stop = Stop::new();
     let dispatcher = tokio::spawn(rapport_workers::run_dispatcher(crm.clone(), queue.clone(), stop.requested()));
     tokio::spawn(purge_done_jobs(queue.clone()));
@@ -84,7 +84,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         rapport_api::AppState {
             crm,
             rate_limiter: rapport_api::RateLimiter::new(settings.rate_limit),
-            queue,
+            queue: queue.clone(),
             worker_metrics,
         },
         {
@@ -102,8 +102,19 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         workers.await.context("the workers failed")??;
     }
     let _ = dispatcher.await;
+    queue.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The job queue: through RabbitMQ when a broker is configured, else the jobs table.
+async fn open_queue(settings: &Settings, crm: &Crm) -> anyhow::Result<Queue> {
+    Ok(match &settings.broker_url {
+        Some(url) => Queue::rabbitmq(crm.db().clone(), url, &settings.broker_prefix)
+            .await
+            .context("cannot reach the message broker")?,
+        None => Queue::embedded(crm.db().clone()),
+    })
 }
 
 /// Runs workers only: `rapport worker --task email:send`.
@@ -114,7 +125,7 @@ pub async fn worker(settings: Settings, args: WorkerArgs) -> anyhow::Result<()> 
     if let Some(unknown) = args.tasks.iter().find(|t| !known.contains(t)) {
         anyhow::bail!("unknown task `{unknown}`; the tasks are {}", known.join(", "));
     }
-    let queue = Queue::embedded(crm.db().clone());
+    let queue = open_queue(&settings, &crm).await?;
     let config = WorkerConfig {
         tasks: args.tasks,
         concurrency: args.concurrency.max(1),
@@ -122,13 +133,15 @@ pub async fn worker(settings: Settings, args: WorkerArgs) -> anyhow::Result<()> 
         ..WorkerConfig::default()
     };
     eprintln!("worker {} running {}", config.worker_id, if config.tasks.is_empty() { known.join(", ") } else { config.tasks.join(", ") });
-    run_worker(queue, registry, config, WorkerMetrics::default(), shutdown_signal()).await?;
+    run_worker(queue.clone(), registry, config, WorkerMetrics::default(), shutdown_signal()).await?;
+    queue.shutdown().await;
     Ok(())
 }
 
 /// `rapport jobs list|retry|discard`.
 pub async fn jobs(settings: Settings, command: JobsCommand) -> anyhow::Result<()> {
     let crm = open(&settings, UsesIndex::No).await?;
+    // The ledger is in the store whatever carries the jobs: no broker needed here.
     let queue = Queue::embedded(crm.db().clone());
     let ledger = queue.ledger();
     match command {

@@ -350,7 +350,7 @@ fn sigterm_lets_a_worker_finish_its_jobs(backend: Backend) {
     assert_eq!(s.get("job/?state=done").ok()["data"].as_array().unwrap().len(), 3);
 }
 
-on_both_backends!(
+on_every_transport!(
     webhooks_are_delivered_signed,
     bad_subscriptions_are_refused,
     refused_addresses_dead_letter_and_can_be_retried_or_discarded,

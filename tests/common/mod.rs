@@ -15,6 +15,8 @@ use serde_json::Value;
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// PostgreSQL, with jobs carried by RabbitMQ (a virtual host of the test's own).
+    PostgresRabbitMq,
 }
 
 /// Starts `rapport serve` on `database_url`; returns the process, its base URL, and the API
@@ -111,6 +113,8 @@ pub struct TestServer {
     agent: ureq::Agent,
     /// `serve` flags, kept for restarts.
     extra_args: Vec<String>,
+    /// The RabbitMQ virtual host of `Backend::PostgresRabbitMq`, deleted after the server.
+    broker: Option<rapport_testkit::RabbitVhost>,
 }
 
 /// An HTTP answer: status and JSON body (`Null` when the body is not JSON).
@@ -155,20 +159,29 @@ impl TestServer {
 
     /// Like `start`, with extra `serve` flags.
     pub fn start_with(backend: Backend, test: &str, extra_args: &[&str]) -> Option<TestServer> {
-        if backend == Backend::Postgres && !postgres_available_or_skip(test) {
+        if backend != Backend::Sqlite && !postgres_available_or_skip(test) {
             return None;
         }
+        let broker = match backend {
+            Backend::PostgresRabbitMq => Some(rapport_testkit::RabbitVhost::create(test)?),
+            _ => None,
+        };
         let name = unique_name();
         let data_dir = std::env::temp_dir().join(format!("rapport-test-{name}"));
         std::fs::create_dir_all(&data_dir).unwrap();
         let (database_url, pg_database) = match backend {
             Backend::Sqlite => (data_dir.join("rapport.db").to_string_lossy().into_owned(), None),
-            Backend::Postgres => {
+            Backend::Postgres | Backend::PostgresRabbitMq => {
                 let db = format!("rapport_test_{name}");
                 (format!("{}/{db}", postgres_base_url()), Some(db))
             }
         };
-        let (child, base, api_key) = spawn_server(&data_dir, &database_url, extra_args);
+        let mut extra_args: Vec<String> = extra_args.iter().map(|a| a.to_string()).collect();
+        if let Some(broker) = &broker {
+            extra_args.extend(["--broker-url".to_string(), broker.url()]);
+        }
+        let args: Vec<&str> = extra_args.iter().map(String::as_str).collect();
+        let (child, base, api_key) = spawn_server(&data_dir, &database_url, &args);
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -184,7 +197,8 @@ impl TestServer {
             child,
             agent,
             second_node: None,
-            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            extra_args,
+            broker,
         })
     }
 
@@ -279,6 +293,9 @@ impl TestServer {
             .arg(&self.database_url)
             .env("RAPPORT_LOG", "warn")
             .current_dir(&self.data_dir);
+        if let Some(broker) = &self.broker {
+            command.arg("--broker-url").arg(broker.url());
+        }
         command
     }
 
@@ -440,6 +457,18 @@ pub fn drop_postgres_database(db: &str) {
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Declares each listed test once per job transport: `sqlite::name`, `postgres::name` (jobs
+/// in the database) and `rabbitmq::name` (PostgreSQL, jobs through RabbitMQ).
+#[macro_export]
+macro_rules! on_every_transport {
+    ($($name:ident),* $(,)?) => {
+        on_both_backends!($($name),*);
+        mod rabbitmq {
+            $( #[test] fn $name() { super::$name(super::common::Backend::PostgresRabbitMq) } )*
+        }
+    };
 }
 
 /// Declares each listed test once per backend: `sqlite::name` and `postgres::name`.

@@ -321,6 +321,32 @@ pub fn openapi_document() -> Value {
                     "text": {"type": "string"}, "kind": {"type": "string"}, "detail": {"type": "string"}}}}}}))},
         }}),
     );
+    let job = json!({"type": "object", "properties": {
+        "id": {"type": "string"}, "task": {"type": "string", "description": "email:send, slack:send_message or webhook:deliver"},
+        "state": {"type": "string", "enum": ["queued", "running", "done", "dead"]}, "payload": {"type": "object"},
+        "attempts": {"type": "integer"}, "max_attempts": {"type": "integer"}, "event_seq": {"type": ["integer", "null"]},
+        "dedupe_key": {"type": ["string", "null"]}, "last_error": {"type": ["string", "null"]}, "worker": {"type": ["string", "null"]},
+        "date_created": {"type": "string", "format": "date-time"}, "run_at": {"type": "string", "format": "date-time"},
+        "date_started": {"type": ["string", "null"], "format": "date-time"}, "date_finished": {"type": ["string", "null"], "format": "date-time"}}});
+    let mut job_params = list_params();
+    job_params.push(query_param("state", "queued, running, done or dead.", json!({"type": "string"})));
+    job_params.push(query_param("task", "A task name.", json!({"type": "string"})));
+    paths.insert(
+        "/api/v1/job/".into(),
+        json!({"get": operation("Jobs of the organization (webhooks, Slack, email), newest first; `state=dead` lists dead letters".into(), "job", job_params, None,
+            json_response("A page of jobs", json!({"type": "object", "properties": {"data": {"type": "array", "items": job.clone()}, "has_more": {"type": "boolean"}}})))}),
+    );
+    paths.insert(
+        "/api/v1/job/{id}/".into(),
+        json!({
+            "get": operation("One job, with its attempts, last error and timings".into(), "job", vec![id_param()], None, json_response("The job", job.clone())),
+            "delete": operation("Discard a dead job".into(), "job", vec![id_param()], None, json_response("Discarded", json!({"type": "object"}))),
+        }),
+    );
+    paths.insert(
+        "/api/v1/job/{id}/retry/".into(),
+        json!({"post": operation("Queue a dead job again, its attempts reset".into(), "job", vec![id_param()], None, json_response("The job", job))}),
+    );
     paths.insert("/api/v1/openapi.json".into(), json!({"get": {"summary": "This document", "security": [], "responses": {"200": json_response("OpenAPI 3.1", any)}}}));
     json!({
         "openapi": "3.1.0",
