@@ -15,7 +15,12 @@ pub const JOBS_CHANNEL: &str = "rapport_jobs";
 /// Rows per multi-row insert (well under both databases' parameter limits).
 const INSERT_CHUNK: usize = 400;
 
-const JOB_COLUMNS: &str = "id, task, organization_id, payload, attempts, max_attempts, event_seq, dedupe_key, created_at";
+/// How long a published job counts as in the broker: one still queued after this is
+/// published again.
+pub const REPUBLISH_AFTER_MS: i64 = 60_000;
+
+const JOB_COLUMNS: &str =
+    "id, task, organization_id, payload, attempts, max_attempts, event_seq, dedupe_key, created_at";
 const RECORD_COLUMNS: &str = "id, task, organization_id, payload, state, attempts, max_attempts, event_seq, dedupe_key, created_at, run_at, started_at, finished_at, last_error, worker";
 
 /// The job ledger. Cheap to clone.
@@ -218,7 +223,9 @@ impl Ledger {
     }
 
     /// Marks jobs that arrived by another transport as started by `worker`; returns those
-    /// that may run (not already done, dead or gone) with their attempt numbers.
+    /// that may run, with their attempt numbers. Only queued, due rows are taken: a message
+    /// for a job that is running, done, dead, gone or not yet due (a stale duplicate) yields
+    /// nothing, and the ledger alone decides when a job runs again.
     pub async fn start(&self, ids: &[String], worker: &str, lease: Duration) -> QueueResult<Vec<Job>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -226,11 +233,12 @@ impl Ledger {
         let now = now_ms();
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, started_at = ? \
-             WHERE id IN ({}) AND state IN ('queued', 'running') RETURNING {JOB_COLUMNS}",
+             WHERE id IN ({}) AND state = 'queued' AND run_at <= ? RETURNING {JOB_COLUMNS}",
             placeholders(ids.len())
         );
         let mut params: Vec<SqlValue> = vec![worker.into(), SqlValue::Int(now + lease_ms(lease)), SqlValue::Int(now)];
         params.extend(ids.iter().map(SqlValue::from));
+        params.push(SqlValue::Int(now));
         let out = self.db.batch(vec![Stmt::new(sql, params)]).await?;
         Ok(out.into_iter().flat_map(|o| o.rows).map(|r| job_from_row(&r)).collect())
     }
@@ -264,14 +272,20 @@ impl Ledger {
     /// Records a failed attempt: the job runs again at `retry_at`, or is dead when the
     /// error is permanent or its attempts are spent. Returns the new state (`None` when the
     /// worker had lost the job).
-    pub async fn fail(&self, job: &Job, worker: &str, error: &JobError, retry_at: i64) -> QueueResult<Option<JobState>> {
+    pub async fn fail(
+        &self,
+        job: &Job,
+        worker: &str,
+        error: &JobError,
+        retry_at: i64,
+    ) -> QueueResult<Option<JobState>> {
         let dead = matches!(error, JobError::Permanent(_)) || job.attempt >= job.max_attempts;
         let state = if dead { JobState::Dead } else { JobState::Queued };
         let now = now_ms();
         let out = self
             .db
             .execute(
-                "UPDATE jobs SET state = ?, run_at = ?, last_error = ?, lease_until = NULL, finished_at = ? \
+                "UPDATE jobs SET state = ?, run_at = ?, last_error = ?, lease_until = NULL, finished_at = ?, published_at = NULL \
                  WHERE id = ? AND worker = ? AND state = 'running'",
                 vec![
                     state.as_str().into(),
@@ -294,11 +308,12 @@ impl Ledger {
     pub async fn release(&self, id: &str, worker: &str) -> QueueResult<()> {
         self.db
             .execute(
-                "UPDATE jobs SET state = 'queued', attempts = attempts - 1, worker = NULL, lease_until = NULL, \
+                "UPDATE jobs SET state = 'queued', attempts = attempts - 1, worker = NULL, lease_until = NULL, published_at = NULL, \
                  last_error = 'interrupted by a worker shutdown' WHERE id = ? AND worker = ? AND state = 'running'",
                 vec![id.into(), worker.into()],
             )
             .await?;
+        self.wake.notify_waiters();
         Ok(())
     }
 
@@ -311,7 +326,7 @@ impl Ledger {
             .execute(
                 "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
                  finished_at = CASE WHEN attempts >= max_attempts THEN CAST(? AS BIGINT) ELSE NULL END, \
-                 last_error = 'the worker stopped before finishing (its lease expired)', lease_until = NULL, run_at = ? \
+                 last_error = 'the worker stopped before finishing (its lease expired)', lease_until = NULL, run_at = ?, published_at = NULL \
                  WHERE state = 'running' AND lease_until < ?",
                 vec![SqlValue::Int(now), SqlValue::Int(now), SqlValue::Int(now)],
             )
@@ -337,6 +352,112 @@ impl Ledger {
             Some(SqlValue::Null) | None => None,
             _ => Some(r.int(0)),
         }))
+    }
+
+    /// For a relay to a message broker: takes up to `limit` queued jobs due at `now`, in fair
+    /// order, that are not in the broker, and marks them published at `now`. A job counts as
+    /// in the broker for [`REPUBLISH_AFTER_MS`] after its publication; a job still queued
+    /// after that is taken again (a relay that stopped between marking and publishing, a
+    /// message lost in flight): duplicates are harmless, since [`Ledger::start`] takes only
+    /// queued rows. Jobs of `full_tasks` are left alone. Each job's `attempt` is the one its
+    /// message is for (attempts so far + 1).
+    pub async fn take_for_publishing(&self, now: i64, limit: usize, full_tasks: &[String]) -> QueueResult<Vec<Job>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let skip = match full_tasks.len() {
+            0 => String::new(),
+            n => format!(" AND task NOT IN ({})", placeholders(n)),
+        };
+        let due = format!(
+            "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ? AND (published_at IS NULL OR published_at < ?){skip} \
+             ORDER BY fair_rank LIMIT ?"
+        );
+        // Picked like claim(): several relays (one per process) never take the same rows.
+        let picked = match self.db.dialect() {
+            Dialect::Postgres => format!("id = ANY(ARRAY({due} FOR UPDATE SKIP LOCKED))"),
+            Dialect::Sqlite => format!("id IN ({due})"),
+        };
+        let sql = format!(
+            "UPDATE jobs SET published_at = ? WHERE {picked} AND state = 'queued' RETURNING {JOB_COLUMNS}, fair_rank"
+        );
+        let mut params: Vec<SqlValue> = vec![
+            SqlValue::Int(now),
+            SqlValue::Int(now),
+            SqlValue::Int(now - REPUBLISH_AFTER_MS),
+        ];
+        params.extend(full_tasks.iter().map(SqlValue::from));
+        params.push(SqlValue::Int(limit as i64));
+        let out = self.db.batch(vec![Stmt::new(sql, params)]).await?;
+        let mut rows: Vec<(i64, Job)> = out
+            .into_iter()
+            .flat_map(|o| o.rows)
+            .map(|r| (r.int(9), job_from_row(&r)))
+            .collect();
+        rows.sort_by_key(|(rank, _)| *rank);
+        Ok(rows
+            .into_iter()
+            .map(|(_, mut job)| {
+                job.attempt += 1;
+                job
+            })
+            .collect())
+    }
+
+    /// The tasks with more than `max` jobs in the broker (published less than
+    /// [`REPUBLISH_AFTER_MS`] before `now` and not started yet).
+    pub async fn crowded_tasks(&self, now: i64, max: usize) -> QueueResult<Vec<String>> {
+        let rows = self
+            .db
+            .query(
+                "SELECT task FROM jobs WHERE state = 'queued' AND published_at >= ? GROUP BY task HAVING COUNT(*) > ?",
+                &[SqlValue::Int(now - REPUBLISH_AFTER_MS), SqlValue::Int(max as i64)],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| r.text(0).to_string()).collect())
+    }
+
+    /// Forgets that queued jobs were published (their publication failed), so the relay
+    /// takes them again.
+    pub async fn unpublish(&self, ids: &[String]) -> QueueResult<()> {
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "UPDATE jobs SET published_at = NULL WHERE id IN ({}) AND state = 'queued'",
+                placeholders(chunk.len())
+            );
+            self.db
+                .execute(&sql, chunk.iter().map(SqlValue::from).collect())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// When the next queued job that was never published becomes due (milliseconds since
+    /// the epoch).
+    pub async fn next_unpublished_run_at(&self) -> QueueResult<Option<i64>> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND published_at IS NULL",
+                &[],
+            )
+            .await?;
+        Ok(row.and_then(|r| opt_int(&r, 0)))
+    }
+
+    /// Makes a queued or running job dead with `error` (the broker gave up on its message);
+    /// `false` when it was already done, dead or gone.
+    pub async fn bury(&self, id: &str, error: &str) -> QueueResult<bool> {
+        let now = now_ms();
+        let out = self
+            .db
+            .execute(
+                "UPDATE jobs SET state = 'dead', last_error = ?, finished_at = ?, lease_until = NULL \
+                 WHERE id = ? AND state IN ('queued', 'running')",
+                vec![truncate(error, 2000).into(), SqlValue::Int(now), id.into()],
+            )
+            .await?;
+        Ok(out.affected == 1)
     }
 
     pub async fn list(&self, filter: &JobFilter) -> QueueResult<(Vec<JobRecord>, bool)> {
@@ -376,7 +497,7 @@ impl Ledger {
         let (scope, mut params) = scoped(id, organization_id);
         params.insert(0, SqlValue::Int(now_ms()));
         let sql = format!(
-            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL, worker = NULL \
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL, worker = NULL, published_at = NULL \
              WHERE id = ?{scope} AND state = 'dead'"
         );
         let out = self.db.execute(&sql, params).await?;
@@ -412,7 +533,8 @@ impl Ledger {
     }
 
     fn notify_stmt(&self) -> Option<Stmt> {
-        (self.db.dialect() == Dialect::Postgres).then(|| Stmt::new(format!("SELECT pg_notify('{JOBS_CHANNEL}', '')"), vec![]))
+        (self.db.dialect() == Dialect::Postgres)
+            .then(|| Stmt::new(format!("SELECT pg_notify('{JOBS_CHANNEL}', '')"), vec![]))
     }
 
     /// Jobs per task and state, done ones left out (the ledger forgets them after a while;

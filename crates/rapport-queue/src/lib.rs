@@ -11,7 +11,10 @@
 //! - *embedded* (the default): workers claim rows directly, oldest fair rank first
 //!   (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer), woken in process, by
 //!   PostgreSQL `NOTIFY`, or by a short poll for other processes on one SQLite file;
-//! - *RabbitMQ* (`rabbit.rs`): see there.
+//! - *RabbitMQ* ([`Queue::rabbitmq`]): a relay in each process publishes queued jobs to
+//!   the broker in fair order; the broker pushes them to workers with prefetch, acks and a
+//!   dead-letter exchange. The ledger stays the truth: the wire contract, topology and
+//!   failure handling are described in [`rabbit`].
 //!
 //! **Semantics.** At least once: a handler may see a job twice (after a crash between its
 //! side effect and the ledger update) and must be idempotent; the job id and the event
@@ -30,11 +33,16 @@
 
 mod backoff;
 mod ledger;
+pub mod rabbit;
 mod worker;
 
 pub use backoff::Backoff;
-pub use ledger::{JobFilter, JobRecord, Ledger, TaskDepth, JOBS_CHANNEL};
-pub use worker::{run_worker, Handler, HandlerFuture, Registry, TaskCounters, WorkerConfig, WorkerMetrics, LATENCY_BUCKETS_MS};
+pub use ledger::{JobFilter, JobRecord, Ledger, TaskDepth, JOBS_CHANNEL, REPUBLISH_AFTER_MS};
+pub use worker::{
+    run_worker, Handler, HandlerFuture, Registry, TaskCounters, WorkerConfig, WorkerMetrics, LATENCY_BUCKETS_MS,
+};
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -50,6 +58,8 @@ pub struct Queue {
 enum Transport {
     /// Workers claim rows of the ledger.
     Embedded,
+    /// A relay publishes the ledger's jobs to RabbitMQ, which delivers them to workers.
+    RabbitMq(Arc<rabbit::Rabbit>),
 }
 
 impl Queue {
@@ -61,6 +71,22 @@ impl Queue {
         }
     }
 
+    /// Jobs in the database, carried to workers by RabbitMQ at `amqp_url` (`amqp://` only:
+    /// `amqps://` needs one of lapin's TLS features, which this build leaves out), under
+    /// exchanges and queues named `{prefix}.…`. Connects once to fail fast (the error names
+    /// the URL without its password), declares the exchanges and the dead-letter queue, and
+    /// starts this process's relay in the background; task queues are declared before their
+    /// first publication or consumer. The relay stops with [`Queue::shutdown`] or when the
+    /// last clone of the queue is dropped. Must be called within a tokio runtime.
+    pub async fn rabbitmq(db: rapport_store::Db, amqp_url: &str, prefix: &str) -> QueueResult<Queue> {
+        let ledger = Ledger::new(db);
+        let rabbit = rabbit::Rabbit::start(ledger.clone(), amqp_url, prefix).await?;
+        Ok(Queue {
+            ledger,
+            transport: Transport::RabbitMq(Arc::new(rabbit)),
+        })
+    }
+
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
@@ -69,6 +95,43 @@ impl Queue {
     pub fn transport_name(&self) -> &'static str {
         match self.transport {
             Transport::Embedded => "embedded",
+            Transport::RabbitMq(_) => "rabbitmq",
+        }
+    }
+
+    /// Declares the broker's queues of `tasks` now rather than before their first use (a
+    /// deployment that wants them to exist before any job). Nothing to do when embedded.
+    pub async fn declare_tasks(&self, tasks: &[&str]) -> QueueResult<()> {
+        match &self.transport {
+            Transport::Embedded => Ok(()),
+            Transport::RabbitMq(rabbit) => rabbit.declare_tasks(tasks).await,
+        }
+    }
+
+    /// Stops this process's relay and waits for it (workers stop by their own shutdown
+    /// future). Enqueues still write the ledger; another process's relay, or this one's
+    /// next start, publishes them. Nothing to do when embedded.
+    pub async fn shutdown(&self) {
+        if let Transport::RabbitMq(rabbit) = &self.transport {
+            rabbit.shutdown().await;
+        }
+    }
+
+    /// Stops the relay, then deletes the broker's exchanges, the dead-letter queue and the
+    /// task queues this process declared, with their messages (tests; tearing a prefix
+    /// down). Nothing to do when embedded.
+    pub async fn delete_topology(&self) -> QueueResult<()> {
+        match &self.transport {
+            Transport::Embedded => Ok(()),
+            Transport::RabbitMq(rabbit) => rabbit.delete_topology().await,
+        }
+    }
+
+    /// The broker of a RabbitMQ queue, for its workers.
+    pub(crate) fn broker(&self) -> Option<Arc<rabbit::Broker>> {
+        match &self.transport {
+            Transport::Embedded => None,
+            Transport::RabbitMq(rabbit) => Some(rabbit.broker()),
         }
     }
 

@@ -117,7 +117,9 @@ pub struct TaskCounters {
 }
 
 /// Upper bounds of the start-latency histogram, in milliseconds.
-pub const LATENCY_BUCKETS_MS: [f64; 12] = [1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0, 30000.0];
+pub const LATENCY_BUCKETS_MS: [f64; 12] = [
+    1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0, 30000.0,
+];
 
 impl WorkerMetrics {
     pub fn snapshot(&self) -> BTreeMap<String, TaskCounters> {
@@ -144,7 +146,9 @@ impl WorkerMetrics {
 }
 
 /// Runs jobs of `config.tasks` until `shutdown` resolves, then drains. Returns when every
-/// job it took is finished or given back.
+/// job it took is finished or given back. Jobs come from the queue's transport: claimed
+/// from the ledger (embedded) or delivered by RabbitMQ; either way the ledger records each
+/// attempt and outcome, and expired leases are reaped every third of the lease.
 pub async fn run_worker(
     queue: Queue,
     registry: Registry,
@@ -152,28 +156,90 @@ pub async fn run_worker(
     metrics: WorkerMetrics,
     shutdown: impl Future<Output = ()>,
 ) -> QueueResult<()> {
-    let ledger = queue.ledger().clone();
     if config.tasks.is_empty() {
         config.tasks = registry.tasks();
     }
     config.tasks.retain(|t| registry.get(t).is_some());
     config.concurrency = config.concurrency.max(1);
     let config = Arc::new(config);
-    tracing::info!(worker = %config.worker_id, tasks = ?config.tasks, "worker started");
+    tracing::info!(worker = %config.worker_id, tasks = ?config.tasks, transport = queue.transport_name(), "worker started");
+    let runner = Runner {
+        ledger: queue.ledger().clone(),
+        registry,
+        config,
+        metrics,
+    };
+    match queue.broker() {
+        Some(broker) => crate::rabbit::consume(&runner, broker, shutdown).await,
+        None => claim_loop(&runner, shutdown).await,
+    }
+    tracing::info!(worker = %runner.config.worker_id, "worker stopped");
+    Ok(())
+}
+
+/// What a worker needs to run one attempt of a job.
+#[derive(Clone)]
+pub(crate) struct Runner {
+    pub ledger: Ledger,
+    pub registry: Registry,
+    pub config: Arc<WorkerConfig>,
+    pub metrics: WorkerMetrics,
+}
+
+impl Runner {
+    /// One attempt of `job`, already started in the ledger by this worker.
+    pub fn run(&self, job: Job) -> impl Future<Output = ()> + Send + 'static {
+        run_one(
+            self.ledger.clone(),
+            self.registry.clone(),
+            self.config.clone(),
+            self.metrics.clone(),
+            job,
+        )
+    }
+}
+
+/// Requeues the jobs of workers that stopped, every third of the lease.
+pub(crate) struct Reaper {
+    next: tokio::time::Instant,
+    every: Duration,
+}
+
+impl Reaper {
+    pub fn new(lease: Duration) -> Reaper {
+        Reaper {
+            next: tokio::time::Instant::now(),
+            every: lease / 3,
+        }
+    }
+
+    pub fn next(&self) -> tokio::time::Instant {
+        self.next
+    }
+
+    pub async fn run_if_due(&mut self, ledger: &Ledger) {
+        if tokio::time::Instant::now() < self.next {
+            return;
+        }
+        match ledger.reap_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(jobs = n, "requeued jobs of workers that stopped"),
+            Err(e) => tracing::warn!(error = %e, "cannot requeue expired jobs"),
+        }
+        self.next = tokio::time::Instant::now() + self.every;
+    }
+}
+
+/// The embedded transport: claims ready rows of the ledger whenever a slot is free.
+async fn claim_loop(runner: &Runner, shutdown: impl Future<Output = ()>) {
+    let Runner { ledger, config, .. } = runner;
     let mut running: JoinSet<()> = JoinSet::new();
     let mut in_flight: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut other_nodes = ledger.listen();
-    let mut next_reap = tokio::time::Instant::now();
+    let mut reaper = Reaper::new(config.lease);
     tokio::pin!(shutdown);
     loop {
-        if tokio::time::Instant::now() >= next_reap {
-            match ledger.reap_expired().await {
-                Ok(0) => {}
-                Ok(n) => tracing::warn!(jobs = n, "requeued jobs of workers that stopped"),
-                Err(e) => tracing::warn!(error = %e, "cannot requeue expired jobs"),
-            }
-            next_reap = tokio::time::Instant::now() + config.lease / 3;
-        }
+        reaper.run_if_due(ledger).await;
         let free = config.concurrency.saturating_sub(running.len());
         let enqueued = ledger.enqueued();
         let claimed = if free > 0 {
@@ -193,7 +259,7 @@ pub async fn run_worker(
         let took = claimed.len();
         for job in claimed {
             let id = job.id.clone();
-            let handle = running.spawn(run_one(ledger.clone(), registry.clone(), config.clone(), metrics.clone(), job));
+            let handle = running.spawn(runner.run(job));
             in_flight.insert(handle.id(), id);
         }
         if took > 0 && took == free {
@@ -227,26 +293,50 @@ pub async fn run_worker(
         }
     }
     tracing::info!(worker = %config.worker_id, jobs = running.len(), "draining");
-    let drained = tokio::time::timeout(config.drain, async {
+    let unfinished = drain(&mut running, &mut in_flight, config.drain).await;
+    for id in &unfinished {
+        if let Err(e) = ledger.release(id, &config.worker_id).await {
+            tracing::warn!(job = %id, error = %e, "cannot give a job back; its lease will expire");
+        }
+    }
+    if !unfinished.is_empty() {
+        tracing::warn!(jobs = unfinished.len(), "gave unfinished jobs back to the queue");
+    }
+}
+
+/// Waits up to `limit` for the running jobs to finish, then aborts the others; returns
+/// what `in_flight` held for those that did not finish.
+pub(crate) async fn drain<T>(
+    running: &mut JoinSet<()>,
+    in_flight: &mut HashMap<tokio::task::Id, T>,
+    limit: Duration,
+) -> Vec<T> {
+    let finished = tokio::time::timeout(limit, async {
         while let Some(done) = running.join_next_with_id().await {
-            forget(&mut in_flight, done);
+            forget(in_flight, done);
         }
     })
     .await;
-    if drained.is_err() {
-        running.abort_all();
-        for id in in_flight.values() {
-            if let Err(e) = ledger.release(id, &config.worker_id).await {
-                tracing::warn!(job = %id, error = %e, "cannot give a job back; its lease will expire");
-            }
-        }
-        tracing::warn!(jobs = in_flight.len(), "gave unfinished jobs back to the queue");
+    if finished.is_ok() {
+        return Vec::new();
     }
-    tracing::info!(worker = %config.worker_id, "worker stopped");
-    Ok(())
+    running.abort_all();
+    let mut unfinished = Vec::new();
+    while let Some(done) = running.join_next_with_id().await {
+        match done {
+            Ok((id, ())) => {
+                in_flight.remove(&id);
+            }
+            Err(e) => unfinished.extend(in_flight.remove(&e.id())),
+        }
+    }
+    unfinished
 }
 
-fn forget(in_flight: &mut HashMap<tokio::task::Id, String>, done: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+pub(crate) fn forget<T>(
+    in_flight: &mut HashMap<tokio::task::Id, T>,
+    done: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+) {
     let id = match done {
         Ok((id, ())) => id,
         Err(e) => e.id(),
@@ -294,8 +384,12 @@ async fn run_one(ledger: Ledger, registry: Registry, config: Arc<WorkerConfig>, 
                 }
             });
             match &state {
-                Ok(Some(JobState::Dead)) => tracing::error!(job = %job.id, task = %job.task, attempt = job.attempt, %error, "job is dead"),
-                _ => tracing::warn!(job = %job.id, task = %job.task, attempt = job.attempt, %error, "job failed; will retry"),
+                Ok(Some(JobState::Dead)) => {
+                    tracing::error!(job = %job.id, task = %job.task, attempt = job.attempt, %error, "job is dead")
+                }
+                _ => {
+                    tracing::warn!(job = %job.id, task = %job.task, attempt = job.attempt, %error, "job failed; will retry")
+                }
             }
             state.map(|_| ())
         }

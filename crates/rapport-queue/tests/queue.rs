@@ -1,59 +1,24 @@
-//! The queue's semantics, on SQLite and PostgreSQL: dedupe, scheduling, leases, retries
-//! with backoff, dead letters, fairness across organizations, concurrent workers, drain.
+//! The queue's semantics: dedupe, scheduling, leases, retries with backoff, dead letters,
+//! fairness across organizations, concurrent workers, drain. The ledger's own tests run on
+//! SQLite and PostgreSQL (`ledger::…`); the workers' tests also run through RabbitMQ
+//! (`sqlite::…`, `postgres::…`, `rabbitmq::…`).
+
+mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{all, count, eventually, fast_config, job, settled, tasks, TestQueue};
+use rapport_queue::rabbit::{MAX_IN_BROKER_PER_TASK, PUBLISH_BATCH};
 use rapport_queue::{
-    now_ms, run_worker, Backoff, Job, JobError, JobFilter, JobState, NewJob, Queue, Registry, WorkerConfig,
-    WorkerMetrics,
+    now_ms, run_worker, Job, JobError, JobFilter, JobState, NewJob, Queue, Registry, WorkerConfig, WorkerMetrics,
+    REPUBLISH_AFTER_MS,
 };
-use rapport_testkit::{on_both_backends, TestDb};
+use rapport_testkit::{on_both_backends, on_every_transport, TestDb, Transport};
 use serde_json::json;
 
 const LEASE: Duration = Duration::from_secs(30);
-
-fn tasks(names: &[&str]) -> Vec<String> {
-    names.iter().map(|s| s.to_string()).collect()
-}
-
-fn job(task: &str, org: &str, n: i64) -> NewJob {
-    NewJob::new(task, org, json!({ "n": n }))
-}
-
-fn fast_config(tasks: Vec<String>) -> WorkerConfig {
-    WorkerConfig {
-        tasks,
-        concurrency: 8,
-        lease: Duration::from_millis(600),
-        backoff: Backoff {
-            base: Duration::from_millis(10),
-            cap: Duration::from_millis(40),
-        },
-        poll: Duration::from_millis(50),
-        drain: Duration::from_secs(5),
-        ..WorkerConfig::default()
-    }
-}
-
-/// Waits until `check` holds, for at most `seconds`.
-async fn eventually(seconds: u64, what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn count(queue: &Queue, state: JobState) -> usize {
-    let filter = JobFilter {
-        state: Some(state),
-        limit: 200,
-        ..JobFilter::default()
-    };
-    queue.ledger().list(&filter).await.unwrap().0.len()
-}
 
 async fn a_job_runs_once_and_is_done(test_db: &TestDb) {
     let queue = Queue::embedded(test_db.open().await);
@@ -63,20 +28,39 @@ async fn a_job_runs_once_and_is_done(test_db: &TestDb) {
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].attempt, 1);
     assert_eq!(claimed[0].payload, json!({"n": 1}));
-    assert!(ledger.claim(&tasks(&["t:a"]), "w2", 10, LEASE).await.unwrap().is_empty(), "a running job is nobody else's");
-    assert!(!ledger.complete(&claimed[0].id, "w2").await.unwrap(), "only its worker completes it");
+    assert!(
+        ledger
+            .claim(&tasks(&["t:a"]), "w2", 10, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "a running job is nobody else's"
+    );
+    assert!(
+        !ledger.complete(&claimed[0].id, "w2").await.unwrap(),
+        "only its worker completes it"
+    );
     assert!(ledger.complete(&claimed[0].id, "w1").await.unwrap());
     let record = ledger.get(&claimed[0].id, Some("orga_1")).await.unwrap();
     assert_eq!(record.state, JobState::Done);
     assert!(record.started_at.is_some() && record.finished_at.is_some());
-    assert!(matches!(ledger.get(&claimed[0].id, Some("orga_2")).await, Err(rapport_queue::QueueError::NotFound)));
+    assert!(matches!(
+        ledger.get(&claimed[0].id, Some("orga_2")).await,
+        Err(rapport_queue::QueueError::NotFound)
+    ));
 }
 
 async fn a_dedupe_key_enqueues_once(test_db: &TestDb) {
     let queue = Queue::embedded(test_db.open().await);
-    let first = [job("t:a", "orga_1", 1).dedupe_key("ev1:sub1"), job("t:a", "orga_1", 2).dedupe_key("ev1:sub2")];
+    let first = [
+        job("t:a", "orga_1", 1).dedupe_key("ev1:sub1"),
+        job("t:a", "orga_1", 2).dedupe_key("ev1:sub2"),
+    ];
     assert_eq!(queue.enqueue(&first).await.unwrap(), 2);
-    let again = [job("t:a", "orga_1", 3).dedupe_key("ev1:sub1"), job("t:b", "orga_1", 4).dedupe_key("ev1:sub1")];
+    let again = [
+        job("t:a", "orga_1", 3).dedupe_key("ev1:sub1"),
+        job("t:b", "orga_1", 4).dedupe_key("ev1:sub1"),
+    ];
     assert_eq!(queue.enqueue(&again).await.unwrap(), 1, "the key is per task");
     assert_eq!(count(&queue, JobState::Queued).await, 3);
 }
@@ -112,7 +96,10 @@ async fn a_dead_workers_job_runs_again(test_db: &TestDb) {
     assert_eq!(second[0].attempt, 2);
     let record = ledger.get(&first[0].id, None).await.unwrap();
     assert!(record.last_error.unwrap_or_default().contains("lease expired"));
-    assert!(!ledger.complete(&first[0].id, "dies").await.unwrap(), "the dead worker lost it");
+    assert!(
+        !ledger.complete(&first[0].id, "dies").await.unwrap(),
+        "the dead worker lost it"
+    );
     assert!(ledger.complete(&second[0].id, "lives").await.unwrap());
 }
 
@@ -124,10 +111,16 @@ async fn a_failing_job_backs_off_then_dies_and_can_be_retried(test_db: &TestDb) 
         let jobs = ledger.claim(&tasks(&["t:a"]), "w", 1, LEASE).await.unwrap();
         assert_eq!(jobs[0].attempt, attempt);
         let retry_at = now_ms() + 200;
-        let state = ledger.fail(&jobs[0], "w", &JobError::Retry(format!("boom {attempt}")), retry_at).await.unwrap();
+        let state = ledger
+            .fail(&jobs[0], "w", &JobError::Retry(format!("boom {attempt}")), retry_at)
+            .await
+            .unwrap();
         if attempt < 3 {
             assert_eq!(state, Some(JobState::Queued));
-            assert!(ledger.claim(&tasks(&["t:a"]), "w", 1, LEASE).await.unwrap().is_empty(), "backing off");
+            assert!(
+                ledger.claim(&tasks(&["t:a"]), "w", 1, LEASE).await.unwrap().is_empty(),
+                "backing off"
+            );
             tokio::time::sleep(Duration::from_millis(220)).await;
         } else {
             assert_eq!(state, Some(JobState::Dead));
@@ -145,15 +138,34 @@ async fn a_failing_job_backs_off_then_dies_and_can_be_retried(test_db: &TestDb) 
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].attempts, 3);
     assert_eq!(dead[0].last_error.as_deref(), Some("boom 3"));
-    assert!(matches!(ledger.retry(&dead[0].id, Some("orga_2")).await, Err(rapport_queue::QueueError::NotFound)));
+    assert!(matches!(
+        ledger.retry(&dead[0].id, Some("orga_2")).await,
+        Err(rapport_queue::QueueError::NotFound)
+    ));
     let retried = ledger.retry(&dead[0].id, Some("orga_1")).await.unwrap();
     assert_eq!((retried.state, retried.attempts), (JobState::Queued, 0));
-    assert!(matches!(ledger.discard(&dead[0].id, None).await, Err(rapport_queue::QueueError::Refused(_))), "only dead jobs are discarded");
+    assert!(
+        matches!(
+            ledger.discard(&dead[0].id, None).await,
+            Err(rapport_queue::QueueError::Refused(_))
+        ),
+        "only dead jobs are discarded"
+    );
     let jobs = ledger.claim(&tasks(&["t:a"]), "w", 1, LEASE).await.unwrap();
-    ledger.fail(&jobs[0], "w", &JobError::Permanent("bad payload".into()), now_ms()).await.unwrap();
-    assert_eq!(ledger.get(&jobs[0].id, None).await.unwrap().state, JobState::Dead, "a permanent error kills at once");
+    ledger
+        .fail(&jobs[0], "w", &JobError::Permanent("bad payload".into()), now_ms())
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger.get(&jobs[0].id, None).await.unwrap().state,
+        JobState::Dead,
+        "a permanent error kills at once"
+    );
     ledger.discard(&jobs[0].id, None).await.unwrap();
-    assert!(matches!(ledger.get(&jobs[0].id, None).await, Err(rapport_queue::QueueError::NotFound)));
+    assert!(matches!(
+        ledger.get(&jobs[0].id, None).await,
+        Err(rapport_queue::QueueError::NotFound)
+    ));
 }
 
 async fn one_organizations_flood_does_not_starve_another(test_db: &TestDb) {
@@ -163,7 +175,10 @@ async fn one_organizations_flood_does_not_starve_another(test_db: &TestDb) {
     queue.enqueue(&flood).await.unwrap();
     let first = ledger.claim(&tasks(&["t:a"]), "w", 10, LEASE).await.unwrap();
     assert!(first.iter().all(|j| j.organization_id == "orga_flood"));
-    queue.enqueue(&[job("t:a", "orga_quiet", 0), job("t:a", "orga_quiet", 1)]).await.unwrap();
+    queue
+        .enqueue(&[job("t:a", "orga_quiet", 0), job("t:a", "orga_quiet", 1)])
+        .await
+        .unwrap();
     // Interleaved with the flood from the queue's head on, not behind its 490 jobs.
     let next = ledger.claim(&tasks(&["t:a"]), "w", 6, LEASE).await.unwrap();
     let quiet = next.iter().filter(|j| j.organization_id == "orga_quiet").count();
@@ -180,7 +195,10 @@ async fn concurrent_claims_never_share_a_job(test_db: &TestDb) {
         claimers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let got = ledger.claim(&tasks(&["t:a"]), &format!("w{w}"), 7, LEASE).await.unwrap();
+                let got = ledger
+                    .claim(&tasks(&["t:a"]), &format!("w{w}"), 7, LEASE)
+                    .await
+                    .unwrap();
                 if got.is_empty() {
                     return mine;
                 }
@@ -195,6 +213,174 @@ async fn concurrent_claims_never_share_a_job(test_db: &TestDb) {
     let distinct: HashSet<_> = all.iter().collect();
     assert_eq!(all.len(), 600, "every job claimed exactly once");
     assert_eq!(distinct.len(), 600);
+}
+
+/// For the relay of the RabbitMQ transport: due, unpublished jobs are taken once, in fair
+/// order, with the attempt their message is for; again after a minute, after a failed
+/// publication, and never for a task whose broker queue is full.
+async fn publishing_takes_due_jobs_once_in_fair_order(test_db: &TestDb) {
+    let queue = Queue::embedded(test_db.open().await);
+    let ledger = queue.ledger();
+    let flood: Vec<NewJob> = (0..3).map(|n| job("t:a", "orga_flood", n)).collect();
+    queue.enqueue(&flood).await.unwrap();
+    queue.enqueue(&[job("t:a", "orga_quiet", 9)]).await.unwrap();
+    queue
+        .enqueue(&[job("t:a", "orga_later", 10).run_at(now_ms() + 3_600_000)])
+        .await
+        .unwrap();
+    let now = now_ms();
+    let taken = ledger.take_for_publishing(now, 10, &[]).await.unwrap();
+    assert_eq!(taken.len(), 4, "the scheduled job is not due: {taken:?}");
+    assert!(taken.iter().all(|j| j.attempt == 1), "the first attempt: {taken:?}");
+    let quiet = taken.iter().position(|j| j.organization_id == "orga_quiet").unwrap();
+    assert!(
+        quiet < 3,
+        "the quiet organization's job comes before the flood's last: {taken:?}"
+    );
+    assert!(
+        ledger.take_for_publishing(now, 10, &[]).await.unwrap().is_empty(),
+        "published once"
+    );
+    assert_eq!(ledger.crowded_tasks(now, 3).await.unwrap(), vec!["t:a".to_string()]);
+    assert!(ledger.crowded_tasks(now, 4).await.unwrap().is_empty());
+    assert!(
+        ledger
+            .crowded_tasks(now + REPUBLISH_AFTER_MS + 1, 0)
+            .await
+            .unwrap()
+            .is_empty(),
+        "after a minute they no longer count as in the broker"
+    );
+
+    let later = now + REPUBLISH_AFTER_MS + 1;
+    let again: HashSet<String> = ledger
+        .take_for_publishing(later, 3, &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(
+        again.len(),
+        3,
+        "still queued after a minute: published again, `limit` at a time"
+    );
+
+    let ids: Vec<String> = taken.iter().map(|j| j.id.clone()).collect();
+    ledger.unpublish(&ids[..2]).await.unwrap();
+    let retaken: HashSet<String> = ledger
+        .take_for_publishing(later, 10, &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    let unpublished: HashSet<String> = ids[..2].iter().cloned().collect();
+    assert!(
+        unpublished.is_subset(&retaken),
+        "an unpublished job is taken again: {retaken:?}"
+    );
+
+    queue.enqueue(&[job("t:b", "orga_flood", 20)]).await.unwrap();
+    queue.enqueue(&[job("t:a", "orga_flood", 21)]).await.unwrap();
+    let other = ledger
+        .take_for_publishing(now_ms(), 10, &tasks(&["t:a"]))
+        .await
+        .unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].task, "t:b", "a full task is left alone");
+}
+
+/// A message only starts a queued, due job: duplicates, running, finished, missing and
+/// early jobs yield nothing.
+async fn start_takes_only_queued_due_jobs(test_db: &TestDb) {
+    let queue = Queue::embedded(test_db.open().await);
+    let ledger = queue.ledger();
+    queue.enqueue(&[job("t:a", "orga_1", 1)]).await.unwrap();
+    queue
+        .enqueue(&[job("t:a", "orga_1", 2).run_at(now_ms() + 3_600_000)])
+        .await
+        .unwrap();
+    let (records, _) = ledger
+        .list(&JobFilter {
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    let id = |n: i64| records.iter().find(|r| r.payload["n"] == n).unwrap().id.clone();
+    let ids = vec![id(1), id(2), "job_missing".to_string()];
+    let started = ledger.start(&ids, "w1", LEASE).await.unwrap();
+    assert_eq!(started.len(), 1, "only the due job: {started:?}");
+    assert_eq!((started[0].id.clone(), started[0].attempt), (id(1), 1));
+    assert!(
+        ledger.start(&ids[..1], "w2", LEASE).await.unwrap().is_empty(),
+        "a running job is its worker's"
+    );
+    assert!(ledger.complete(&id(1), "w1").await.unwrap());
+    assert!(
+        ledger.start(&ids[..1], "w2", LEASE).await.unwrap().is_empty(),
+        "a done job does not run again"
+    );
+    assert_eq!(ledger.get(&id(1), None).await.unwrap().attempts, 1);
+}
+
+/// A retried, reaped or released job is published again at once; a dead letter kills a
+/// job that is not finished.
+async fn jobs_back_in_the_queue_are_published_again(test_db: &TestDb) {
+    let queue = Queue::embedded(test_db.open().await);
+    let ledger = queue.ledger();
+    queue.enqueue(&[job("t:a", "orga_1", 1)]).await.unwrap();
+    let taken = ledger.take_for_publishing(now_ms(), 10, &[]).await.unwrap();
+    let id = taken[0].id.clone();
+    let started = ledger.start(std::slice::from_ref(&id), "w", LEASE).await.unwrap();
+    ledger
+        .fail(&started[0], "w", &JobError::Retry("flaky".into()), now_ms())
+        .await
+        .unwrap();
+    let retried = ledger.take_for_publishing(now_ms(), 10, &[]).await.unwrap();
+    assert_eq!(
+        (retried.len(), retried[0].attempt),
+        (1, 2),
+        "a retry is published again, for attempt 2"
+    );
+
+    ledger
+        .start(std::slice::from_ref(&id), "dies", Duration::from_millis(1))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(ledger.reap_expired().await.unwrap(), 1);
+    let reaped = ledger.take_for_publishing(now_ms(), 10, &[]).await.unwrap();
+    assert_eq!(
+        (reaped.len(), reaped[0].attempt),
+        (1, 3),
+        "a reaped job is published again"
+    );
+
+    ledger.start(std::slice::from_ref(&id), "stops", LEASE).await.unwrap();
+    ledger.release(&id, "stops").await.unwrap();
+    let released = ledger.take_for_publishing(now_ms(), 10, &[]).await.unwrap();
+    assert_eq!(
+        (released.len(), released[0].attempt),
+        (1, 3),
+        "a released job is published again, its attempt not counted"
+    );
+
+    assert!(ledger.bury(&id, "dead-lettered").await.unwrap());
+    let record = ledger.get(&id, None).await.unwrap();
+    assert_eq!(
+        (record.state, record.last_error.as_deref()),
+        (JobState::Dead, Some("dead-lettered"))
+    );
+    assert!(!ledger.bury(&id, "again").await.unwrap(), "a dead job stays as it was");
+    let retried = ledger.retry(&id, None).await.unwrap();
+    assert_eq!(retried.state, JobState::Queued);
+    assert_eq!(
+        ledger.take_for_publishing(now_ms(), 10, &[]).await.unwrap().len(),
+        1,
+        "an operator's retry is published again"
+    );
 }
 
 /// Records what a handler saw.
@@ -214,8 +400,25 @@ impl Seen {
     }
 }
 
-async fn workers_run_everything_and_a_poison_job_dies_alone(test_db: &TestDb) {
-    let queue = Queue::embedded(test_db.open().await);
+/// A worker on its own task, stopped by the returned sender.
+fn spawn_worker(
+    queue: &Queue,
+    registry: Registry,
+    config: WorkerConfig,
+    metrics: WorkerMetrics,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<rapport_queue::QueueResult<()>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(run_worker(queue.clone(), registry, config, metrics, async {
+        let _ = stopped.await;
+    }));
+    (stop, worker)
+}
+
+async fn workers_run_everything_and_a_poison_job_dies_alone(test_db: &TestDb, transport: Transport) {
+    let queue = TestQueue::open(test_db, transport).await;
     let seen = Seen::default();
     let mut registry = Registry::new();
     let recorder = seen.clone();
@@ -239,39 +442,45 @@ async fn workers_run_everything_and_a_poison_job_dies_alone(test_db: &TestDb) {
     });
     let jobs: Vec<NewJob> = (0..200).map(|n| job("t:work", "orga_1", n).max_attempts(4)).collect();
     queue.enqueue(&jobs).await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let metrics = WorkerMetrics::default();
-    let worker = tokio::spawn(run_worker(queue.clone(), registry, fast_config(vec![]), metrics.clone(), async {
-        let _ = stopped.await;
-    }));
-    eventually(30, "every job to finish", async || {
-        count(&queue, JobState::Queued).await + count(&queue, JobState::Running).await == 0
-    })
-    .await;
+    let (stop, worker) = spawn_worker(&queue, registry, fast_config(vec![]), metrics.clone());
+    eventually(30, "every job to finish", async || settled(&queue).await).await;
     assert_eq!(seen.distinct(), 198, "all but the two poison jobs ran");
-    let (dead, _) = queue
-        .ledger()
-        .list(&JobFilter {
-            state: Some(JobState::Dead),
-            limit: 10,
-            ..JobFilter::default()
+    let dead = all(&queue, JobState::Dead).await;
+    let mut errors: Vec<_> = dead
+        .iter()
+        .map(|j| {
+            (
+                j.payload["n"].as_i64().unwrap(),
+                j.attempts,
+                j.last_error.clone().unwrap(),
+            )
         })
-        .await
-        .unwrap();
-    let mut errors: Vec<_> = dead.iter().map(|j| (j.payload["n"].as_i64().unwrap(), j.attempts, j.last_error.clone().unwrap())).collect();
+        .collect();
     errors.sort();
+    assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!(errors[0], (7, 4, "the handler panicked: seven panics".to_string()));
     assert_eq!(errors[1], (13, 4, "thirteen is unlucky".to_string()));
     let counters = &metrics.snapshot()["t:work"];
     assert_eq!(counters.processed, 198);
     assert_eq!(counters.dead, 2);
     assert_eq!(counters.failed, 2 * 4 + 20);
+    let done = all(&queue, JobState::Done).await;
+    assert_eq!(done.len(), 198);
+    for record in &done {
+        let expected = if record.payload["n"].as_i64().unwrap() % 10 == 5 {
+            2
+        } else {
+            1
+        };
+        assert_eq!(record.attempts, expected, "no attempt runs twice: {record:?}");
+    }
     stop.send(()).unwrap();
     worker.await.unwrap().unwrap();
 }
 
-async fn shutdown_lets_running_jobs_finish(test_db: &TestDb) {
-    let queue = Queue::embedded(test_db.open().await);
+async fn shutdown_lets_running_jobs_finish(test_db: &TestDb, transport: Transport) {
+    let queue = TestQueue::open(test_db, transport).await;
     let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
     let mut registry = Registry::new();
     registry.register("t:slow", move |job: Job| {
@@ -283,24 +492,225 @@ async fn shutdown_lets_running_jobs_finish(test_db: &TestDb) {
         }
     });
     queue.enqueue(&[job("t:slow", "orga_1", 1)]).await.unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(run_worker(queue.clone(), registry, fast_config(vec![]), WorkerMetrics::default(), async {
-        let _ = stopped.await;
-    }));
+    let (stop, worker) = spawn_worker(&queue, registry, fast_config(vec![]), WorkerMetrics::default());
     let id = started.recv().await.unwrap();
     stop.send(()).unwrap();
     worker.await.unwrap().unwrap();
-    assert_eq!(queue.ledger().get(&id, None).await.unwrap().state, JobState::Done, "drained, not dropped");
+    assert_eq!(
+        queue.ledger().get(&id, None).await.unwrap().state,
+        JobState::Done,
+        "drained, not dropped"
+    );
 }
 
-on_both_backends!(
-    a_job_runs_once_and_is_done,
-    a_dedupe_key_enqueues_once,
-    a_scheduled_job_waits_for_its_time,
-    a_dead_workers_job_runs_again,
-    a_failing_job_backs_off_then_dies_and_can_be_retried,
-    one_organizations_flood_does_not_starve_another,
-    concurrent_claims_never_share_a_job,
+/// A job still running when the drain time is up goes back to the queue, its attempt not
+/// counted, and the next worker runs it.
+async fn shutdown_gives_back_what_does_not_finish(test_db: &TestDb, transport: Transport) {
+    let queue = TestQueue::open(test_db, transport).await;
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let mut registry = Registry::new();
+    registry.register("t:stuck", move |job: Job| {
+        let started_tx = started_tx.clone();
+        async move {
+            let _ = started_tx.send(job.attempt);
+            if job.attempt == 1 {
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        }
+    });
+    queue.enqueue(&[job("t:stuck", "orga_1", 1)]).await.unwrap();
+    let config = WorkerConfig {
+        drain: Duration::from_millis(200),
+        ..fast_config(vec![])
+    };
+    let (stop, worker) = spawn_worker(&queue, registry.clone(), config.clone(), WorkerMetrics::default());
+    assert_eq!(started.recv().await, Some(1));
+    stop.send(()).unwrap();
+    worker.await.unwrap().unwrap();
+    let (records, _) = queue
+        .ledger()
+        .list(&JobFilter {
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (records[0].state, records[0].attempts),
+        (JobState::Queued, 0),
+        "given back, its attempt not counted"
+    );
+    let (stop, worker) = spawn_worker(&queue, registry, config, WorkerMetrics::default());
+    assert_eq!(
+        started.recv().await,
+        Some(1),
+        "the next worker runs it, as a first attempt"
+    );
+    stop.send(()).unwrap();
+    worker.await.unwrap().unwrap();
+}
+
+/// An organization that enqueues a flood does not make another wait for all of it: the
+/// quiet organization's jobs run next on the embedded transport; through RabbitMQ after at
+/// most what the relay let into the broker.
+async fn workers_keep_organizations_fair(test_db: &TestDb, transport: Transport) {
+    let queue = TestQueue::open(test_db, transport).await;
+    let flood_size = MAX_IN_BROKER_PER_TASK + 4 * PUBLISH_BATCH;
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (first_tx, mut first) = tokio::sync::mpsc::unbounded_channel();
+    let mut registry = Registry::new();
+    let recorder = order.clone();
+    registry.register("t:fair", move |job: Job| {
+        let recorder = recorder.clone();
+        let first_tx = first_tx.clone();
+        async move {
+            recorder.lock().unwrap().push(job.organization_id.clone());
+            let _ = first_tx.send(());
+            Ok(())
+        }
+    });
+    let flood: Vec<NewJob> = (0..flood_size as i64).map(|n| job("t:fair", "orga_flood", n)).collect();
+    queue.enqueue(&flood).await.unwrap();
+    let config = WorkerConfig {
+        concurrency: 4,
+        ..fast_config(vec![])
+    };
+    let (stop, worker) = spawn_worker(&queue, registry, config, WorkerMetrics::default());
+    first.recv().await.unwrap();
+    queue
+        .enqueue(&[job("t:fair", "orga_quiet", 0), job("t:fair", "orga_quiet", 1)])
+        .await
+        .unwrap();
+    eventually(120, "every job to run", async || {
+        order.lock().unwrap().len() == flood_size + 2
+    })
+    .await;
+    let order = order.lock().unwrap().clone();
+    let last_quiet = order.iter().rposition(|org| org == "orga_quiet").unwrap();
+    let bound = match transport {
+        Transport::Embedded => 50,
+        Transport::RabbitMq => MAX_IN_BROKER_PER_TASK + PUBLISH_BATCH + 50,
+    };
+    assert!(
+        last_quiet < bound,
+        "the quiet organization's jobs ran {last_quiet}th of {}, not within the first {bound}",
+        order.len()
+    );
+    stop.send(()).unwrap();
+    worker.await.unwrap().unwrap();
+}
+
+/// A scheduled job runs when due, not before and not long after.
+async fn workers_run_a_scheduled_job_when_due(test_db: &TestDb, transport: Transport) {
+    let queue = TestQueue::open(test_db, transport).await;
+    let started = Arc::new(Mutex::new(HashMap::new()));
+    let mut registry = Registry::new();
+    let recorder = started.clone();
+    registry.register("t:at", move |job: Job| {
+        let recorder = recorder.clone();
+        async move {
+            recorder
+                .lock()
+                .unwrap()
+                .insert(job.payload["n"].as_i64().unwrap(), now_ms());
+            Ok(())
+        }
+    });
+    let (stop, worker) = spawn_worker(&queue, registry, fast_config(vec![]), WorkerMetrics::default());
+    let enqueued = now_ms();
+    let at = enqueued + 700;
+    queue
+        .enqueue(&[job("t:at", "orga_1", 1).run_at(at), job("t:at", "orga_1", 2)])
+        .await
+        .unwrap();
+    eventually(10, "both jobs to run", async || started.lock().unwrap().len() == 2).await;
+    let started = started.lock().unwrap().clone();
+    assert!(
+        started[&2] - enqueued < 1_000,
+        "the job due now ran at once ({} ms)",
+        started[&2] - enqueued
+    );
+    assert!(started[&1] >= at, "the scheduled job ran {} ms early", at - started[&1]);
+    assert!(
+        started[&1] - at < 1_000,
+        "the scheduled job ran {} ms late",
+        started[&1] - at
+    );
+    stop.send(()).unwrap();
+    worker.await.unwrap().unwrap();
+}
+
+/// A worker killed while running a job (no drain, no answer): its lease expires and
+/// another worker runs the job again.
+async fn a_killed_workers_job_runs_again(test_db: &TestDb, transport: Transport) {
+    let queue = TestQueue::open(test_db, transport).await;
+    let (attempts_tx, mut attempts) = tokio::sync::mpsc::unbounded_channel();
+    let mut registry = Registry::new();
+    registry.register("t:crash", move |job: Job| {
+        let attempts_tx = attempts_tx.clone();
+        async move {
+            let _ = attempts_tx.send(job.attempt);
+            if job.attempt == 1 {
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        }
+    });
+    queue.enqueue(&[job("t:crash", "orga_1", 1)]).await.unwrap();
+    let (_stop, doomed) = spawn_worker(&queue, registry.clone(), fast_config(vec![]), WorkerMetrics::default());
+    assert_eq!(attempts.recv().await, Some(1));
+    doomed.abort();
+    assert!(doomed.await.unwrap_err().is_cancelled());
+    let (stop, worker) = spawn_worker(&queue, registry, fast_config(vec![]), WorkerMetrics::default());
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(20), attempts.recv())
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    eventually(10, "the job to be done", async || settled(&queue).await).await;
+    let (records, _) = queue
+        .ledger()
+        .list(&JobFilter {
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((records[0].state, records[0].attempts), (JobState::Done, 2));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), attempts.recv())
+            .await
+            .is_err(),
+        "no third run"
+    );
+    stop.send(()).unwrap();
+    worker.await.unwrap().unwrap();
+}
+
+mod ledger {
+    use super::*;
+
+    on_both_backends!(
+        a_job_runs_once_and_is_done,
+        a_dedupe_key_enqueues_once,
+        a_scheduled_job_waits_for_its_time,
+        a_dead_workers_job_runs_again,
+        a_failing_job_backs_off_then_dies_and_can_be_retried,
+        one_organizations_flood_does_not_starve_another,
+        concurrent_claims_never_share_a_job,
+        publishing_takes_due_jobs_once_in_fair_order,
+        start_takes_only_queued_due_jobs,
+        jobs_back_in_the_queue_are_published_again,
+    );
+}
+
+on_every_transport!(
     workers_run_everything_and_a_poison_job_dies_alone,
     shutdown_lets_running_jobs_finish,
+    shutdown_gives_back_what_does_not_finish,
+    workers_keep_organizations_fair,
+    workers_run_a_scheduled_job_when_due,
+    a_killed_workers_job_runs_again,
 );

@@ -208,3 +208,54 @@ fn rabbitmqctl(args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// How jobs reach workers in a test of the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Workers claim rows of the ledger.
+    Embedded,
+    /// Through RabbitMQ (with PostgreSQL).
+    RabbitMq,
+}
+
+/// Declares each listed `async fn(&TestDb, Transport)` once per transport:
+/// `sqlite::name` and `postgres::name` (embedded), and `rabbitmq::name` (PostgreSQL and
+/// RabbitMQ, skipped loudly without a server unless `RAPPORT_REQUIRE_RABBITMQ=1`).
+#[macro_export]
+macro_rules! on_every_transport {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Sqlite, stringify!($name)).await {
+                        super::$name(&db, $crate::Transport::Embedded).await
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Postgres, stringify!($name)).await {
+                        super::$name(&db, $crate::Transport::Embedded).await
+                    }
+                }
+            )*
+        }
+        mod rabbitmq {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if !$crate::rabbitmq_available(stringify!($name)).await {
+                        return;
+                    }
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Postgres, stringify!($name)).await {
+                        super::$name(&db, $crate::Transport::RabbitMq).await
+                    }
+                }
+            )*
+        }
+    };
+}
