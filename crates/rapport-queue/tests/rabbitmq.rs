@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{eventually, fast_config, job, settled, TestQueue};
@@ -194,6 +195,162 @@ async fn messages_for_no_job_are_dropped_without_blocking_others() {
     );
     stop.send(()).unwrap();
     worker.await.unwrap().unwrap();
+}
+
+/// A message for a job that is not due yet (a relay whose clock runs ahead, a stale
+/// duplicate of a retry) does not start it early; the job runs when due, not a minute
+/// later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_early_message_does_not_run_a_job_before_its_time() {
+    let Some(test_db) = services("an_early_message_does_not_run_a_job_before_its_time").await else {
+        return;
+    };
+    let queue = TestQueue::open(&test_db, Transport::RabbitMq).await;
+    let prefix = queue.prefix.clone().unwrap();
+    queue.declare_tasks(&["t:early"]).await.unwrap();
+    let started = Arc::new(Mutex::new(Vec::new()));
+    let mut registry = Registry::new();
+    let recorder = started.clone();
+    registry.register("t:early", move |_job: Job| {
+        let recorder = recorder.clone();
+        async move {
+            recorder.lock().unwrap().push(rapport_queue::now_ms());
+            Ok(())
+        }
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(run_worker(
+        queue.queue.clone(),
+        registry,
+        fast_config(vec![]),
+        WorkerMetrics::default(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let run_at = rapport_queue::now_ms() + 1_500;
+    queue
+        .enqueue(&[job("t:early", "orga_1", 1).run_at(run_at)])
+        .await
+        .unwrap();
+    // As a relay whose clock is ahead would: marked published, and a message sent now.
+    let marked = queue.ledger().take_for_publishing(run_at, 10, &[]).await.unwrap();
+    assert_eq!(marked.len(), 1);
+    let (connection, channel) = channel().await;
+    let properties = BasicProperties::default().with_message_id(marked[0].id.clone().into());
+    let body = serde_json::to_vec(&json!({"v": 1, "job_id": marked[0].id})).unwrap();
+    channel
+        .basic_publish(
+            &format!("{prefix}.jobs"),
+            "t:early",
+            BasicPublishOptions::default(),
+            &body,
+            properties,
+        )
+        .await
+        .unwrap();
+    let _ = connection.close(200, "published").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(started.lock().unwrap().is_empty(), "not before its time");
+    assert_eq!(queue.ledger().get(&marked[0].id, None).await.unwrap().attempts, 0);
+    eventually(10, "the job to run", async || !started.lock().unwrap().is_empty()).await;
+    let ran_at = started.lock().unwrap()[0];
+    assert!(ran_at >= run_at, "ran {} ms early", run_at - ran_at);
+    assert!(ran_at - run_at < 1_500, "ran {} ms late", ran_at - run_at);
+    stop.send(()).unwrap();
+    worker.await.unwrap().unwrap();
+}
+
+/// The relay stops when asked to, and when the last clone of its queue is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_relay_stops_with_its_queue() {
+    let Some(test_db) = services("the_relay_stops_with_its_queue").await else {
+        return;
+    };
+    let queue = TestQueue::open(&test_db, Transport::RabbitMq).await;
+    let prefix = queue.prefix.clone().unwrap();
+    queue.declare_tasks(&["t:relay"]).await.unwrap();
+    queue.shutdown().await;
+    let unpublished = async || {
+        queue
+            .ledger()
+            .take_for_publishing(rapport_queue::now_ms(), 10, &[])
+            .await
+            .unwrap()
+            .len()
+    };
+    queue.enqueue(&[job("t:relay", "orga_1", 1)]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(unpublished().await, 1, "a stopped relay publishes nothing");
+
+    let other = Queue::rabbitmq(test_db.open().await, &rapport_testkit::amqp_url(), &prefix)
+        .await
+        .unwrap();
+    let clone = other.clone();
+    queue.enqueue(&[job("t:relay", "orga_1", 2)]).await.unwrap();
+    eventually(10, "another queue's relay to publish", async || {
+        depth(&format!("{prefix}.jobs.t:relay")).await == Some(1)
+    })
+    .await;
+    drop(other);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    queue.enqueue(&[job("t:relay", "orga_1", 3)]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        depth(&format!("{prefix}.jobs.t:relay")).await,
+        Some(2),
+        "a clone keeps the relay going"
+    );
+    drop(clone);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    queue.enqueue(&[job("t:relay", "orga_1", 4)]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        unpublished().await,
+        1,
+        "the relay stopped with the last clone of its queue"
+    );
+}
+
+/// A worker acks a delivery only once the ledger has the outcome: a worker killed while
+/// running a job leaves its message to the broker, which delivers it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delivery_is_acked_only_after_its_outcome() {
+    let Some(test_db) = services("a_delivery_is_acked_only_after_its_outcome").await else {
+        return;
+    };
+    let queue = TestQueue::open(&test_db, Transport::RabbitMq).await;
+    let task_queue = format!("{}.jobs.t:hold", queue.prefix.clone().unwrap());
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let mut registry = Registry::new();
+    registry.register("t:hold", move |_job: Job| {
+        let started_tx = started_tx.clone();
+        async move {
+            let _ = started_tx.send(());
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    });
+    let config = WorkerConfig {
+        lease: Duration::from_secs(60),
+        ..fast_config(vec![])
+    };
+    let worker = tokio::spawn(run_worker(
+        queue.queue.clone(),
+        registry,
+        config,
+        WorkerMetrics::default(),
+        std::future::pending(),
+    ));
+    queue.enqueue(&[job("t:hold", "orga_1", 1)]).await.unwrap();
+    started.recv().await.unwrap();
+    assert_eq!(depth(&task_queue).await, Some(0), "delivered");
+    worker.abort();
+    let _ = worker.await;
+    eventually(10, "the unacked message to come back", async || {
+        depth(&task_queue).await == Some(1)
+    })
+    .await;
 }
 
 /// A message that its consumers keep giving back (workers crashing while running it) is
