@@ -13,8 +13,33 @@
 //! `--reuse DIR` runs again on it (only `rapport reindex` and the queries).
 //! It ends with the PostgreSQL peer (`pg_peer.rs`): the same leads and queries in hand-written
 //! SQL on postgres://postgres@127.0.0.1:5432, and the ratio of its p50 to Rapport's per query.
+//!
+//! With `--jobs N [--backend sqlite|postgres|rabbitmq|all]` it runs the jobs benchmark
+//! (`jobs.rs`) instead; no server is started, the queue runs in this process:
+//!
+//!     cargo build --release -p rapport-bench && target/release/rapport-bench --jobs 20000 --backend all
+//!
+//! 1. no-op jobs/s: N jobs enqueued 500 per call, then a worker timed from its start until
+//!    the ledger holds N done jobs, at each worker concurrency of `--concurrency 16,32,64`
+//!    (the best is kept for the rest); again with a producer enqueueing while the worker
+//!    runs;
+//! 2. write-a-row jobs/s: the same with a handler that inserts a row through the store;
+//! 3. event → start latency p50/p99/max: leads created one at a time (`--latency-events
+//!    1000`, `--pace-ms 5` apart) with a webhook subscription, the dispatcher and a worker
+//!    running, from each create's commit to the start of its `webhook:deliver` job (a
+//!    handler that only notes the time).
+//!
+//! Each runs on a fresh SQLite file, a fresh PostgreSQL database `rapport_bench_jobs_*` on
+//! postgres://postgres@127.0.0.1:5432, and PostgreSQL with RabbitMQ at
+//! amqp://guest:guest@127.0.0.1:5672 (exchanges and queues `rapport_bench_*`), all removed
+//! afterwards. Then the peers run the same no-op job (`--no-peer` skips them): Celery on
+//! RabbitMQ (Redis at 127.0.0.1:6379 counts its tasks) and graphile-worker on PostgreSQL,
+//! installed on first use into `<target>/bench-peers/` (a Python venv, an npm project);
+//! their scripts are `peers/*.py|mjs`. It prints a Markdown table per backend with the
+//! ratios Rapport / peer.
 
 mod bulk;
+mod jobs;
 mod pg_peer;
 mod search;
 
@@ -46,6 +71,14 @@ struct Options {
     /// queries take seconds.
     peer_runs: Option<usize>,
     runs: usize,
+    /// Run the jobs benchmark with this many jobs per throughput run instead.
+    jobs: Option<usize>,
+    /// `--backend` as given; its meaning depends on the mode.
+    backend: Option<String>,
+    /// Worker concurrencies the jobs benchmark tries.
+    concurrencies: Vec<usize>,
+    latency_events: usize,
+    pace_ms: u64,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -61,6 +94,11 @@ fn options() -> anyhow::Result<Options> {
         no_peer: false,
         peer_runs: None,
         runs: 50,
+        jobs: None,
+        backend: None,
+        concurrencies: vec![16, 32, 64],
+        latency_events: 1000,
+        pace_ms: 5,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -89,19 +127,45 @@ fn options() -> anyhow::Result<Options> {
             }
             "--reuse" => o.reuse = Some(value.into()),
             "--peer-runs" => o.peer_runs = Some(value.parse().context("--peer-runs")?),
-            "--backend" => {
-                o.backends = match value.as_str() {
-                    "sqlite" => vec!["sqlite"],
-                    "postgres" => vec!["postgres"],
-                    "both" => vec!["sqlite", "postgres"],
-                    other => bail!("unknown backend {other}"),
-                }
+            "--backend" => o.backend = Some(value),
+            "--jobs" => o.jobs = Some(value.parse().context("--jobs")?),
+            "--concurrency" => {
+                o.concurrencies = value
+                    .split(',')
+                    .map(|c| c.trim().parse())
+                    .collect::<Result<_, _>>()
+                    .context("--concurrency: numbers separated by commas")?
             }
+            "--latency-events" => o.latency_events = value.parse().context("--latency-events")?,
+            "--pace-ms" => o.pace_ms = value.parse().context("--pace-ms")?,
             other => bail!("unknown option {other}; see the crate docs"),
         }
         i += 2;
     }
+    if o.jobs.is_none() {
+        if let Some(backend) = &o.backend {
+            o.backends = match backend.as_str() {
+                "sqlite" => vec!["sqlite"],
+                "postgres" => vec!["postgres"],
+                "both" => vec!["sqlite", "postgres"],
+                other => bail!("unknown backend {other}"),
+            }
+        }
+    }
     Ok(o)
+}
+
+impl Options {
+    fn jobs_options(&self, jobs: usize) -> anyhow::Result<jobs::JobsOptions> {
+        Ok(jobs::JobsOptions {
+            jobs,
+            backends: jobs::Backend::parse_list(self.backend.as_deref().unwrap_or("all"))?,
+            concurrencies: self.concurrencies.clone(),
+            latency_events: self.latency_events,
+            pace: Duration::from_millis(self.pace_ms),
+            peers: !self.no_peer,
+        })
+    }
 }
 
 /// The server under test, stopped on drop.
@@ -469,6 +533,9 @@ async fn bench_backend(backend: &'static str, o: &Options) -> anyhow::Result<Vec
 
 fn main() -> anyhow::Result<()> {
     let o = options()?;
+    if let Some(jobs) = o.jobs {
+        return jobs::run(&o.jobs_options(jobs)?);
+    }
     // One thread for the load generator: the server keeps the other core.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     if let Some(leads) = o.search_leads {
