@@ -12,6 +12,12 @@ use crate::{now_ms, Job, JobError, JobState, NewJob, QueueError, QueueResult};
 /// The PostgreSQL notification channel that announces new jobs to every node's workers.
 pub const JOBS_CHANNEL: &str = "rapport_jobs";
 
+/// The re-check of rows picked by id. Written so that no index on `state` can serve it:
+/// with one, SQLite (and PostgreSQL without statistics) read every queued job's index
+/// entry instead of the few rows picked by primary key (a claim took 2 ms at 20,000
+/// queued jobs, 0.025 ms this way).
+const STILL_QUEUED: &str = "state || '' = 'queued'";
+
 /// Rows per multi-row insert (well under both databases' parameter limits).
 const INSERT_CHUNK: usize = 400;
 
@@ -210,7 +216,7 @@ impl Ledger {
         };
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, started_at = ? \
-             WHERE {picked} AND state = 'queued' RETURNING {JOB_COLUMNS}"
+             WHERE {picked} AND {STILL_QUEUED} RETURNING {JOB_COLUMNS}"
         );
         let mut params: Vec<SqlValue> = vec![worker.into(), SqlValue::Int(now + lease_ms(lease)), SqlValue::Int(now)];
         params.extend(tasks.iter().map(SqlValue::from));
@@ -233,7 +239,7 @@ impl Ledger {
         let now = now_ms();
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, started_at = ? \
-             WHERE id IN ({}) AND state = 'queued' AND run_at <= ? RETURNING {JOB_COLUMNS}",
+             WHERE id IN ({}) AND {STILL_QUEUED} AND run_at <= ? RETURNING {JOB_COLUMNS}",
             placeholders(ids.len())
         );
         let mut params: Vec<SqlValue> = vec![worker.into(), SqlValue::Int(now + lease_ms(lease)), SqlValue::Int(now)];
@@ -379,7 +385,7 @@ impl Ledger {
             Dialect::Sqlite => format!("id IN ({due})"),
         };
         let sql = format!(
-            "UPDATE jobs SET published_at = ? WHERE {picked} AND state = 'queued' RETURNING {JOB_COLUMNS}, fair_rank"
+            "UPDATE jobs SET published_at = ? WHERE {picked} AND {STILL_QUEUED} RETURNING {JOB_COLUMNS}, fair_rank"
         );
         let mut params: Vec<SqlValue> = vec![
             SqlValue::Int(now),
@@ -422,7 +428,7 @@ impl Ledger {
     pub async fn unpublish(&self, ids: &[String]) -> QueueResult<()> {
         for chunk in ids.chunks(INSERT_CHUNK) {
             let sql = format!(
-                "UPDATE jobs SET published_at = NULL WHERE id IN ({}) AND state = 'queued'",
+                "UPDATE jobs SET published_at = NULL WHERE id IN ({}) AND {STILL_QUEUED}",
                 placeholders(chunk.len())
             );
             self.db

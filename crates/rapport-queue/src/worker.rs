@@ -263,10 +263,14 @@ async fn claim_loop(runner: &Runner, shutdown: impl Future<Output = ()>) {
             in_flight.insert(handle.id(), id);
         }
         if took > 0 && took == free {
-            // There may be more: take them as soon as a slot frees.
+            // There may be more: take them as soon as a slot frees, with every slot that
+            // freed meanwhile (one claim for many jobs, not one claim per job).
             tokio::select! {
                 _ = &mut shutdown => break,
                 Some(done) = running.join_next_with_id() => forget(&mut in_flight, done),
+            }
+            while let Some(done) = running.try_join_next_with_id() {
+                forget(&mut in_flight, done);
             }
             continue;
         }
