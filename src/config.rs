@@ -267,7 +267,11 @@ impl Cli {
                     Some(url) => Some(smtp_from_url(url)?),
                     None => file.smtp,
                 },
-                allowed_addresses: self.allow_addresses.clone().or(file.allow_addresses).unwrap_or_default(),
+                allowed_addresses: self
+                    .allow_addresses
+                    .clone()
+                    .or(file.allow_addresses)
+                    .unwrap_or_default(),
                 ..rapport_workers::WorkersConfig::default()
             },
         })
@@ -278,7 +282,11 @@ impl Cli {
 fn smtp_from_url(text: &str) -> anyhow::Result<rapport_delivery::SmtpConfig> {
     use rapport_delivery::SmtpSecurity;
     let url = url::Url::parse(text).map_err(|e| anyhow::anyhow!("smtp_url `{text}`: {e}"))?;
-    anyhow::ensure!(url.scheme() == "smtp", "smtp_url must start with smtp://, not {}://", url.scheme());
+    anyhow::ensure!(
+        url.scheme() == "smtp",
+        "smtp_url must start with smtp://, not {}://",
+        url.scheme()
+    );
     let host = url.host_str().context("smtp_url has no host")?.to_string();
     let mut security = SmtpSecurity::StartTls;
     let mut from = None;

@@ -64,7 +64,11 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(purge_idempotency_keys(crm.clone()));
     let queue = open_queue(&settings, &crm).await?;
     let stop = Stop::new();
-    let dispatcher = tokio::spawn(rapport_workers::run_dispatcher(crm.clone(), queue.clone(), stop.requested()));
+    let dispatcher = tokio::spawn(rapport_workers::run_dispatcher(
+        crm.clone(),
+        queue.clone(),
+        stop.requested(),
+    ));
     tokio::spawn(purge_done_jobs(queue.clone()));
     let worker_metrics = WorkerMetrics::default();
     let workers = (!args.no_workers).then(|| {
@@ -132,8 +136,23 @@ pub async fn worker(settings: Settings, args: WorkerArgs) -> anyhow::Result<()> 
         lease: std::time::Duration::from_secs(args.lease_seconds.max(1)),
         ..WorkerConfig::default()
     };
-    eprintln!("worker {} running {}", config.worker_id, if config.tasks.is_empty() { known.join(", ") } else { config.tasks.join(", ") });
-    run_worker(queue.clone(), registry, config, WorkerMetrics::default(), shutdown_signal()).await?;
+    eprintln!(
+        "worker {} running {}",
+        config.worker_id,
+        if config.tasks.is_empty() {
+            known.join(", ")
+        } else {
+            config.tasks.join(", ")
+        }
+    );
+    run_worker(
+        queue.clone(),
+        registry,
+        config,
+        WorkerMetrics::default(),
+        shutdown_signal(),
+    )
+    .await?;
     queue.shutdown().await;
     Ok(())
 }
@@ -145,14 +164,31 @@ pub async fn jobs(settings: Settings, command: JobsCommand) -> anyhow::Result<()
     let queue = Queue::embedded(crm.db().clone());
     let ledger = queue.ledger();
     match command {
-        JobsCommand::List { state, task, organization, limit } => {
+        JobsCommand::List {
+            state,
+            task,
+            organization,
+            limit,
+        } => {
             let state = match state.as_deref() {
                 None => None,
-                Some(s) => Some(JobState::parse(s).with_context(|| format!("`{s}` is not a state; expected queued, running, done or dead"))?),
+                Some(s) => Some(
+                    JobState::parse(s)
+                        .with_context(|| format!("`{s}` is not a state; expected queued, running, done or dead"))?,
+                ),
             };
-            let filter = JobFilter { organization_id: organization, state, task, skip: 0, limit };
+            let filter = JobFilter {
+                organization_id: organization,
+                state,
+                task,
+                skip: 0,
+                limit,
+            };
             let (jobs, has_more) = ledger.list(&filter).await?;
-            println!("{:<26} {:<20} {:<8} {:>8}  {:<32} last error", "id", "task", "state", "attempts", "created");
+            println!(
+                "{:<26} {:<20} {:<8} {:>8}  {:<32} last error",
+                "id", "task", "state", "attempts", "created"
+            );
             for job in &jobs {
                 let record = job.to_json();
                 println!(

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::receiver::{Receiver, Received};
+use common::receiver::{Received, Receiver};
 use common::{Backend, TestServer};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 const ALLOW_LOOPBACK: &[&str] = &["--allow-addresses", "127.0.0.1"];
 
 fn subscribe(s: &TestServer, url: &str, events: Value, target: &str) -> Value {
-    s.post("webhook/", json!({"url": url, "events": events, "target": target})).ok()
+    s.post("webhook/", json!({"url": url, "events": events, "target": target}))
+        .ok()
 }
 
 fn lead_events() -> Value {
@@ -25,7 +26,8 @@ fn lead_events() -> Value {
 /// Recomputes `close-sig-hash` as a receiver would: HMAC-SHA256 keyed with the hex-decoded
 /// signature key, over the timestamp then the raw body.
 fn signature_valid(key_hex: &str, request: &Received) -> bool {
-    let (Some(timestamp), Some(hash)) = (request.header("close-sig-timestamp"), request.header("close-sig-hash")) else {
+    let (Some(timestamp), Some(hash)) = (request.header("close-sig-timestamp"), request.header("close-sig-hash"))
+    else {
         return false;
     };
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&hex::decode(key_hex).unwrap()).unwrap();
@@ -63,17 +65,25 @@ fn webhooks_are_delivered_signed(backend: Backend) {
 
     let lead = s.post("lead/", json!({"name": "Acme Webhooks"})).ok();
     let lead_id = lead["id"].as_str().unwrap();
-    s.put(&format!("lead/{lead_id}/"), json!({"description": "updated"})).ok();
+    s.put(&format!("lead/{lead_id}/"), json!({"description": "updated"}))
+        .ok();
     // Not subscribed: contacts.
     s.post("contact/", json!({"lead_id": lead_id, "name": "Ann"})).ok();
     let got = receiver.wait_for(20, "two deliveries", |r| r.len() >= 2);
     std::thread::sleep(Duration::from_millis(300));
-    let got = if receiver.requests().len() > got.len() { receiver.requests() } else { got };
+    let got = if receiver.requests().len() > got.len() {
+        receiver.requests()
+    } else {
+        got
+    };
     let mut actions: Vec<(String, String)> = got
         .iter()
         .map(|r| {
             let body = r.json();
-            (body["event"]["object_type"].as_str().unwrap().to_string(), body["event"]["action"].as_str().unwrap().to_string())
+            (
+                body["event"]["object_type"].as_str().unwrap().to_string(),
+                body["event"]["action"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
     actions.sort();
@@ -105,12 +115,28 @@ fn bad_subscriptions_are_refused(backend: Backend) {
     let Some(s) = TestServer::start(backend, "bad_subscriptions_are_refused") else {
         return;
     };
-    let answer = s.post("webhook/", json!({"url": "http://example.com/x", "events": [{"object_type": "leed", "action": "created"}]}));
+    let answer = s.post(
+        "webhook/",
+        json!({"url": "http://example.com/x", "events": [{"object_type": "leed", "action": "created"}]}),
+    );
     assert_eq!(answer.status, 400, "{}", answer.body);
-    assert!(answer.body["field-errors"]["events[0].object_type"].as_str().unwrap().contains("leed"), "{}", answer.body);
-    let answer = s.post("webhook/", json!({"url": "http://example.com/x", "events": [{"object_type": "lead", "action": "merged"}]}));
+    assert!(
+        answer.body["field-errors"]["events[0].object_type"]
+            .as_str()
+            .unwrap()
+            .contains("leed"),
+        "{}",
+        answer.body
+    );
+    let answer = s.post(
+        "webhook/",
+        json!({"url": "http://example.com/x", "events": [{"object_type": "lead", "action": "merged"}]}),
+    );
     assert_eq!(answer.status, 400);
-    let answer = s.post("webhook/", json!({"url": "not a url", "events": [{"object_type": "lead", "action": "created"}]}));
+    let answer = s.post(
+        "webhook/",
+        json!({"url": "not a url", "events": [{"object_type": "lead", "action": "created"}]}),
+    );
     assert_eq!(answer.status, 400);
     assert!(answer.body["field-errors"]["url"].is_string());
     let answer = s.post("webhook/", json!({"url": "http://example.com/x", "events": []}));
@@ -143,19 +169,31 @@ fn refused_addresses_dead_letter_and_can_be_retried_or_discarded(backend: Backen
     let other = s.new_organization("Other", "other@test.example");
     assert_eq!(s.get_as(&other, &format!("job/{id}/")).status, 404);
     assert_eq!(s.get_as(&other, "job/?state=dead").ok()["data"], json!([]));
-    assert_eq!(s.request("POST", &format!("job/{id}/retry/"), Some(&other), None, &[]).status, 404);
+    assert_eq!(
+        s.request("POST", &format!("job/{id}/retry/"), Some(&other), None, &[])
+            .status,
+        404
+    );
 
     let bad = s.get("job/?state=buried");
     assert_eq!(bad.status, 400);
-    let retried = s.request("POST", &format!("job/{id}/retry/"), Some(&s.api_key), None, &[]).ok();
+    let retried = s
+        .request("POST", &format!("job/{id}/retry/"), Some(&s.api_key), None, &[])
+        .ok();
     assert_eq!(retried["attempts"], 0);
-    wait_until(20, "the retried job to die again", || s.get(&format!("job/{id}/")).ok()["state"] == "dead");
+    wait_until(20, "the retried job to die again", || {
+        s.get(&format!("job/{id}/")).ok()["state"] == "dead"
+    });
 
     let listed = s.cli(&["jobs", "list", "--state", "dead"]);
     assert!(listed.status.success());
     assert!(String::from_utf8_lossy(&listed.stdout).contains(&id));
     let discarded = s.cli(&["jobs", "discard", &id]);
-    assert!(discarded.status.success(), "{}", String::from_utf8_lossy(&discarded.stderr));
+    assert!(
+        discarded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&discarded.stderr)
+    );
     assert_eq!(s.get(&format!("job/{id}/")).status, 404);
     let again = s.cli(&["jobs", "discard", &id]);
     assert!(!again.status.success());
@@ -167,13 +205,21 @@ fn slack_messages_reach_the_channel(backend: Backend) {
         return;
     };
     let receiver = Receiver::start();
-    subscribe(&s, &receiver.url, json!([{"object_type": "lead", "action": "created"}]), "slack");
+    subscribe(
+        &s,
+        &receiver.url,
+        json!([{"object_type": "lead", "action": "created"}]),
+        "slack",
+    );
     s.post("lead/", json!({"name": "Acme <Slack>"})).ok();
     let got = receiver.wait_for(20, "a Slack message", |r| !r.is_empty());
     let body = got[0].json();
     assert_eq!(body["text"], "Lead *Acme &lt;Slack&gt;* was created");
     assert_eq!(body["blocks"][0]["type"], "section");
-    assert!(got[0].header("close-sig-hash").is_none(), "Slack messages are not signed");
+    assert!(
+        got[0].header("close-sig-hash").is_none(),
+        "Slack messages are not signed"
+    );
 
     // Slack answers an error: the job retries, and the subscription remembers it is failing.
     receiver.answer(404, "no_service");
@@ -188,11 +234,18 @@ fn slack_messages_reach_the_channel(backend: Backend) {
         jobs = s.get("job/?task=slack:send_message&state=queued").ok();
         jobs["data"].as_array().is_some_and(|d| !d.is_empty())
     });
-    assert!(jobs["data"][0]["last_error"].as_str().unwrap().contains("no_service"), "{jobs}");
+    assert!(
+        jobs["data"][0]["last_error"].as_str().unwrap().contains("no_service"),
+        "{jobs}"
+    );
     // It recovers: the next attempt succeeds and the failure clock is cleared.
     receiver.answer(200, "ok");
-    receiver.wait_for(30, "the retried message", |r| r.iter().any(|q| q.json()["text"] == "Lead *Second* was created"));
-    wait_until(10, "the failure clock to clear", || s.get("webhook/").ok()["data"][0]["failing_since"].is_null());
+    receiver.wait_for(30, "the retried message", |r| {
+        r.iter().any(|q| q.json()["text"] == "Lead *Second* was created")
+    });
+    wait_until(10, "the failure clock to clear", || {
+        s.get("webhook/").ok()["data"][0]["failing_since"].is_null()
+    });
 }
 
 fn metrics_describe_the_queues(backend: Backend) {
@@ -205,11 +258,19 @@ fn metrics_describe_the_queues(backend: Backend) {
     receiver.wait_for(20, "a delivery", |r| !r.is_empty());
     let mut text = String::new();
     wait_until(10, "the counter", || {
-        text = ureq::get(&format!("{}/metrics", s.base)).call().unwrap().body_mut().read_to_string().unwrap();
+        text = ureq::get(&format!("{}/metrics", s.base))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
         text.contains("rapport_jobs_processed_total{task=\"webhook:deliver\"} 1")
     });
     assert!(text.contains("rapport_dispatcher_lag_events 0"), "{text}");
-    assert!(text.contains("rapport_job_start_latency_ms_count{task=\"webhook:deliver\"} 1"), "{text}");
+    assert!(
+        text.contains("rapport_job_start_latency_ms_count{task=\"webhook:deliver\"} 1"),
+        "{text}"
+    );
 }
 
 /// Creates leads from 8 threads until `stop_after` of them were answered, then returns the
@@ -239,7 +300,10 @@ fn burst(s: &TestServer, total: usize) -> std::sync::Arc<std::sync::Mutex<Vec<St
                 match answer {
                     Ok(mut r) if r.status().is_success() => {
                         let body: Value = r.body_mut().read_json().unwrap();
-                        acknowledged.lock().unwrap().push(body["id"].as_str().unwrap().to_string());
+                        acknowledged
+                            .lock()
+                            .unwrap()
+                            .push(body["id"].as_str().unwrap().to_string());
                     }
                     // The server is gone: this write is not acknowledged.
                     _ => return,
@@ -267,12 +331,20 @@ fn delivered_lead_ids(receiver: &Receiver) -> (HashSet<String>, HashSet<String>)
 }
 
 fn every_acknowledged_write_is_delivered_after_kill_9(backend: Backend) {
-    let Some(mut s) = TestServer::start_with(backend, "every_acknowledged_write_is_delivered_after_kill_9", ALLOW_LOOPBACK)
-    else {
+    let Some(mut s) = TestServer::start_with(
+        backend,
+        "every_acknowledged_write_is_delivered_after_kill_9",
+        ALLOW_LOOPBACK,
+    ) else {
         return;
     };
     let receiver = Receiver::start();
-    subscribe(&s, &receiver.url, json!([{"object_type": "lead", "action": "created"}]), "webhook");
+    subscribe(
+        &s,
+        &receiver.url,
+        json!([{"object_type": "lead", "action": "created"}]),
+        "webhook",
+    );
     let acknowledged = burst(&s, 5_000);
     wait_until(120, "part of the burst", || acknowledged.lock().unwrap().len() >= 1_500);
     s.kill_hard();
@@ -286,7 +358,13 @@ fn every_acknowledged_write_is_delivered_after_kill_9(backend: Backend) {
     });
     let (leads, events) = delivered_lead_ids(&receiver);
     assert!(events.len() >= acknowledged.len());
-    assert_eq!(events.len(), leads.len(), "one event per lead: {} events for {} leads", events.len(), leads.len());
+    assert_eq!(
+        events.len(),
+        leads.len(),
+        "one event per lead: {} events for {} leads",
+        events.len(),
+        leads.len()
+    );
 }
 
 fn a_killed_worker_loses_no_job(backend: Backend) {
@@ -297,22 +375,47 @@ fn a_killed_worker_loses_no_job(backend: Backend) {
     };
     let receiver = Receiver::start();
     receiver.delay(Duration::from_millis(150));
-    subscribe(&s, &receiver.url, json!([{"object_type": "lead", "action": "created"}]), "webhook");
-    let worker_args = ["--task", "webhook:deliver", "--concurrency", "4", "--lease-seconds", "2", "--allow-addresses", "127.0.0.1"];
+    subscribe(
+        &s,
+        &receiver.url,
+        json!([{"object_type": "lead", "action": "created"}]),
+        "webhook",
+    );
+    let worker_args = [
+        "--task",
+        "webhook:deliver",
+        "--concurrency",
+        "4",
+        "--lease-seconds",
+        "2",
+        "--allow-addresses",
+        "127.0.0.1",
+    ];
     let mut first = KillOnDrop(s.spawn_worker(&worker_args));
     let _second = KillOnDrop(s.spawn_worker(&worker_args));
     let mut ids = HashSet::new();
     for n in 0..60 {
-        ids.insert(s.post("lead/", json!({"name": format!("Job {n}")})).ok()["id"].as_str().unwrap().to_string());
+        ids.insert(
+            s.post("lead/", json!({"name": format!("Job {n}")})).ok()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     receiver.wait_for(30, "some deliveries", |r| r.len() >= 10);
     // Mid-job: the receiver holds each request for 150 ms.
     first.0.kill().unwrap();
     first.0.wait().unwrap();
-    wait_until(60, "every job to be delivered", || delivered_lead_ids(&receiver).0.is_superset(&ids));
+    wait_until(60, "every job to be delivered", || {
+        delivered_lead_ids(&receiver).0.is_superset(&ids)
+    });
     // The killed worker's jobs run again once their lease (2 s) expires.
     wait_until(60, "every job to be done", || {
-        s.get("job/?state=done&_limit=100").ok()["data"].as_array().unwrap().len() == 60
+        s.get("job/?state=done&_limit=100").ok()["data"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 60
     });
     assert_eq!(s.get("job/?state=dead").ok()["data"], json!([]));
 }
@@ -335,18 +438,32 @@ fn sigterm_lets_a_worker_finish_its_jobs(backend: Backend) {
     };
     let receiver = Receiver::start();
     receiver.delay(Duration::from_millis(700));
-    subscribe(&s, &receiver.url, json!([{"object_type": "lead", "action": "created"}]), "webhook");
+    subscribe(
+        &s,
+        &receiver.url,
+        json!([{"object_type": "lead", "action": "created"}]),
+        "webhook",
+    );
     let mut worker = KillOnDrop(s.spawn_worker(&["--task", "webhook:deliver", "--allow-addresses", "127.0.0.1"]));
     for n in 0..3 {
         s.post("lead/", json!({"name": format!("Drain {n}")})).ok();
     }
     wait_until(20, "the jobs to start", || {
-        s.get("job/?state=running").ok()["data"].as_array().is_some_and(|d| d.len() == 3)
+        s.get("job/?state=running").ok()["data"]
+            .as_array()
+            .is_some_and(|d| d.len() == 3)
     });
-    std::process::Command::new("kill").args(["-TERM", &worker.0.id().to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &worker.0.id().to_string()])
+        .status()
+        .unwrap();
     let status = worker.0.wait().unwrap();
     assert!(status.success(), "a drained worker exits 0: {status}");
-    assert_eq!(receiver.requests().len(), 3, "the running jobs finished before the exit");
+    assert_eq!(
+        receiver.requests().len(),
+        3,
+        "the running jobs finished before the exit"
+    );
     assert_eq!(s.get("job/?state=done").ok()["data"].as_array().unwrap().len(), 3);
 }
 
@@ -380,7 +497,9 @@ fn outbox_emails_are_sent_over_smtp(backend: Backend) {
         )
         .ok();
     let id = email["id"].as_str().unwrap().to_string();
-    wait_until(20, "the email to be sent", || s.get(&format!("activity/email/{id}/")).ok()["status"] == "sent");
+    wait_until(20, "the email to be sent", || {
+        s.get(&format!("activity/email/{id}/")).ok()["status"] == "sent"
+    });
     let messages = smtp.messages();
     assert_eq!(messages.len(), 1, "sent once: {messages:?}");
     let header = |name| rapport_testkit::smtp::header(&messages[0], name);
@@ -392,14 +511,29 @@ fn outbox_emails_are_sent_over_smtp(backend: Backend) {
     assert!(messages[0].contains("Dear Ada,\nhere it is."), "{}", messages[0]);
 
     // Drafts are not sent; a permanent refusal marks the email `error` and the job dead.
-    s.post("activity/email/", json!({"lead_id": lead_id, "status": "draft", "subject": "Later", "to": ["ada@example.test"]}))
-        .ok();
+    s.post(
+        "activity/email/",
+        json!({"lead_id": lead_id, "status": "draft", "subject": "Later", "to": ["ada@example.test"]}),
+    )
+    .ok();
     let refused = s
-        .post("activity/email/", json!({"lead_id": lead_id, "status": "outbox", "subject": "Nope", "to": ["permanent@refuse.test"]}))
+        .post(
+            "activity/email/",
+            json!({"lead_id": lead_id, "status": "outbox", "subject": "Nope", "to": ["permanent@refuse.test"]}),
+        )
         .ok();
     let refused_id = refused["id"].as_str().unwrap().to_string();
-    wait_until(20, "the refusal", || s.get(&format!("activity/email/{refused_id}/")).ok()["status"] == "error");
+    wait_until(20, "the refusal", || {
+        s.get(&format!("activity/email/{refused_id}/")).ok()["status"] == "error"
+    });
     let dead = s.get("job/?state=dead&task=email:send").ok();
-    assert!(dead["data"][0]["last_error"].as_str().unwrap().contains("550"), "{dead}");
-    assert_eq!(smtp.messages().len(), 1, "neither the draft nor the refused email arrived");
+    assert!(
+        dead["data"][0]["last_error"].as_str().unwrap().contains("550"),
+        "{dead}"
+    );
+    assert_eq!(
+        smtp.messages().len(),
+        1,
+        "neither the draft nor the refused email arrived"
+    );
 }

@@ -32,7 +32,9 @@ impl From<QueueError> for ApiError {
             QueueError::NotFound => ApiError::NotFound,
             QueueError::Refused(message) => ApiError::BadRequest(message),
             QueueError::Db(e) => rapport_crm::CrmError::Db(e).into(),
-            QueueError::Broker(message) => ApiError::Unavailable(format!("the message broker is unavailable: {message}")),
+            QueueError::Broker(message) => {
+                ApiError::Unavailable(format!("the message broker is unavailable: {message}"))
+            }
         }
     }
 }
@@ -90,15 +92,32 @@ async fn metrics(State(state): State<AppState>) -> ApiResult {
     let depths = state.queue.ledger().depths().await?;
     out.push_str("# HELP rapport_jobs Jobs in the ledger by task and state (done jobs are counted by rapport_jobs_processed_total).\n# TYPE rapport_jobs gauge\n");
     for d in &depths {
-        let _ = writeln!(out, "rapport_jobs{{task=\"{}\",state=\"{}\"}} {}", d.task, d.state.as_str(), d.count);
+        let _ = writeln!(
+            out,
+            "rapport_jobs{{task=\"{}\",state=\"{}\"}} {}",
+            d.task,
+            d.state.as_str(),
+            d.count
+        );
     }
     let counters = state.worker_metrics.snapshot();
     for (name, help, get) in [
-        ("processed", "Jobs this process finished successfully.", (|c: &rapport_queue::TaskCounters| c.processed) as fn(&rapport_queue::TaskCounters) -> u64),
+        (
+            "processed",
+            "Jobs this process finished successfully.",
+            (|c: &rapport_queue::TaskCounters| c.processed) as fn(&rapport_queue::TaskCounters) -> u64,
+        ),
         ("failed", "Failed attempts in this process.", |c| c.failed),
-        ("dead", "Jobs that died in this process (attempts spent or a permanent error).", |c| c.dead),
+        (
+            "dead",
+            "Jobs that died in this process (attempts spent or a permanent error).",
+            |c| c.dead,
+        ),
     ] {
-        let _ = writeln!(out, "# HELP rapport_jobs_{name}_total {help}\n# TYPE rapport_jobs_{name}_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP rapport_jobs_{name}_total {help}\n# TYPE rapport_jobs_{name}_total counter"
+        );
         for (task, c) in &counters {
             let _ = writeln!(out, "rapport_jobs_{name}_total{{task=\"{task}\"}} {}", get(c));
         }
@@ -106,11 +125,26 @@ async fn metrics(State(state): State<AppState>) -> ApiResult {
     out.push_str("# HELP rapport_job_start_latency_ms From enqueue to the start of an attempt.\n# TYPE rapport_job_start_latency_ms histogram\n");
     for (task, c) in &counters {
         for (bound, count) in LATENCY_BUCKETS_MS.iter().zip(c.start_latency_buckets) {
-            let _ = writeln!(out, "rapport_job_start_latency_ms_bucket{{task=\"{task}\",le=\"{bound}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "rapport_job_start_latency_ms_bucket{{task=\"{task}\",le=\"{bound}\"}} {count}"
+            );
         }
-        let _ = writeln!(out, "rapport_job_start_latency_ms_bucket{{task=\"{task}\",le=\"+Inf\"}} {}", c.start_latency_count);
-        let _ = writeln!(out, "rapport_job_start_latency_ms_sum{{task=\"{task}\"}} {}", c.start_latency_sum_ms);
-        let _ = writeln!(out, "rapport_job_start_latency_ms_count{{task=\"{task}\"}} {}", c.start_latency_count);
+        let _ = writeln!(
+            out,
+            "rapport_job_start_latency_ms_bucket{{task=\"{task}\",le=\"+Inf\"}} {}",
+            c.start_latency_count
+        );
+        let _ = writeln!(
+            out,
+            "rapport_job_start_latency_ms_sum{{task=\"{task}\"}} {}",
+            c.start_latency_sum_ms
+        );
+        let _ = writeln!(
+            out,
+            "rapport_job_start_latency_ms_count{{task=\"{task}\"}} {}",
+            c.start_latency_count
+        );
     }
     let last = state.crm.last_event_seq().await?;
     let cursor = state.queue.ledger().cursor(rapport_workers::DISPATCHER).await?;

@@ -329,7 +329,11 @@ pub fn openapi_document() -> Value {
         "date_created": {"type": "string", "format": "date-time"}, "run_at": {"type": "string", "format": "date-time"},
         "date_started": {"type": ["string", "null"], "format": "date-time"}, "date_finished": {"type": ["string", "null"], "format": "date-time"}}});
     let mut job_params = list_params();
-    job_params.push(query_param("state", "queued, running, done or dead.", json!({"type": "string"})));
+    job_params.push(query_param(
+        "state",
+        "queued, running, done or dead.",
+        json!({"type": "string"}),
+    ));
     job_params.push(query_param("task", "A task name.", json!({"type": "string"})));
     paths.insert(
         "/api/v1/job/".into(),

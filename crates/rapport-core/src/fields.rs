@@ -396,7 +396,11 @@ const WEBHOOK_SUBSCRIPTION: &[FieldSpec] = &[
         ID,
         "Hex key of the `close-sig-hash` HMAC; returned once, in the answer to the create.",
     ),
-    read_only("failing_since", FieldType::DateTime, "First failed delivery since the last success."),
+    read_only(
+        "failing_since",
+        FieldType::DateTime,
+        "First failed delivery since the last success.",
+    ),
     read_only("paused_reason", TEXT, "Why the subscription paused itself."),
 ];
 

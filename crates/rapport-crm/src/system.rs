@@ -14,7 +14,12 @@ use crate::{Crm, CrmError, CrmResult};
 impl Crm {
     /// An object's stored fields (including those never shown, like a subscription's
     /// signature key), for the server's own jobs; `None` when it is gone.
-    pub async fn stored_object(&self, organization_id: &str, kind: Kind, id: &str) -> CrmResult<Option<Map<String, Value>>> {
+    pub async fn stored_object(
+        &self,
+        organization_id: &str,
+        kind: Kind,
+        id: &str,
+    ) -> CrmResult<Option<Map<String, Value>>> {
         Ok(self
             .load_in(organization_id, id)
             .await?
@@ -30,7 +35,10 @@ impl Crm {
         );
         let rows = self
             .db
-            .query(&sql, &[organization_id.into(), Kind::WebhookSubscription.object_type().into()])
+            .query(
+                &sql,
+                &[organization_id.into(), Kind::WebhookSubscription.object_type().into()],
+            )
             .await?;
         rows.iter()
             .map(|r| crate::doc::Doc::from_row(organization_id, r).map(|d| (d.id, d.data)))

@@ -165,11 +165,9 @@ pub struct RabbitVhost {
 impl RabbitVhost {
     /// `None` when RabbitMQ is absent and not required (said loudly).
     pub fn create(test: &str) -> Option<RabbitVhost> {
-        let reachable = std::net::TcpStream::connect_timeout(
-            &"127.0.0.1:5672".parse().unwrap(),
-            std::time::Duration::from_secs(2),
-        )
-        .is_ok();
+        let reachable =
+            std::net::TcpStream::connect_timeout(&"127.0.0.1:5672".parse().unwrap(), std::time::Duration::from_secs(2))
+                .is_ok();
         if !reachable {
             let required = std::env::var("RAPPORT_REQUIRE_RABBITMQ").is_ok_and(|v| v == "1");
             assert!(!required, "RabbitMQ is required but 127.0.0.1:5672 does not answer");

@@ -132,7 +132,12 @@ impl Subscription {
             .map(|filters| {
                 filters
                     .iter()
-                    .filter_map(|f| Some((f["object_type"].as_str()?.to_string(), f["action"].as_str()?.to_string())))
+                    .filter_map(|f| {
+                        Some((
+                            f["object_type"].as_str()?.to_string(),
+                            f["action"].as_str()?.to_string(),
+                        ))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -187,9 +192,13 @@ fn email_to_send(event: &DispatchEvent) -> Option<NewJob> {
         && (event.action == "created"
             || (event.action == "updated" && event.changed_fields.iter().any(|f| f == "status")));
     outbox.then(|| {
-        NewJob::new(EMAIL_SEND, &event.organization_id, json!({"activity_id": event.object_id}))
-            .dedupe_key(format!("{}:{}", event.object_id, event.seq))
-            .event_seq(event.seq)
+        NewJob::new(
+            EMAIL_SEND,
+            &event.organization_id,
+            json!({"activity_id": event.object_id}),
+        )
+        .dedupe_key(format!("{}:{}", event.object_id, event.seq))
+        .event_seq(event.seq)
     })
 }
 
@@ -216,7 +225,10 @@ mod tests {
     #[test]
     fn subscriptions_get_the_events_they_name() {
         let subs = [
-            subscription("whsub_a", json!({"events": [{"object_type": "lead", "action": "created"}]})),
+            subscription(
+                "whsub_a",
+                json!({"events": [{"object_type": "lead", "action": "created"}]}),
+            ),
             subscription(
                 "whsub_b",
                 json!({"events": [{"object_type": "lead", "action": "updated"}, {"object_type": "lead", "action": "created"}], "target": "slack"}),
@@ -227,8 +239,17 @@ mod tests {
             ),
         ];
         let jobs = jobs_for(&event("lead", "created", json!({}), &[]), &subs);
-        let got: Vec<_> = jobs.iter().map(|j| (j.task.as_str(), j.dedupe_key.clone().unwrap())).collect();
-        assert_eq!(got, [(WEBHOOK_DELIVER, "whsub_a:42".to_string()), (SLACK_SEND_MESSAGE, "whsub_b:42".to_string())]);
+        let got: Vec<_> = jobs
+            .iter()
+            .map(|j| (j.task.as_str(), j.dedupe_key.clone().unwrap()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (WEBHOOK_DELIVER, "whsub_a:42".to_string()),
+                (SLACK_SEND_MESSAGE, "whsub_b:42".to_string())
+            ]
+        );
         assert_eq!(jobs[0].payload, json!({"subscription_id": "whsub_a", "event_seq": 42}));
         assert!(jobs_for(&event("lead", "deleted", json!({}), &[]), &subs).is_empty());
         assert!(jobs_for(&event("contact", "created", json!({}), &[]), &subs).is_empty());
@@ -236,18 +257,46 @@ mod tests {
 
     #[test]
     fn private_smart_views_are_not_sent() {
-        let subs = [subscription("whsub_a", json!({"events": [{"object_type": "saved_search", "action": "created"}]}))];
-        assert!(jobs_for(&event("saved_search", "created", json!({"is_shared": false}), &[]), &subs).is_empty());
-        assert_eq!(jobs_for(&event("saved_search", "created", json!({"is_shared": true}), &[]), &subs).len(), 1);
+        let subs = [subscription(
+            "whsub_a",
+            json!({"events": [{"object_type": "saved_search", "action": "created"}]}),
+        )];
+        assert!(jobs_for(
+            &event("saved_search", "created", json!({"is_shared": false}), &[]),
+            &subs
+        )
+        .is_empty());
+        assert_eq!(
+            jobs_for(
+                &event("saved_search", "created", json!({"is_shared": true}), &[]),
+                &subs
+            )
+            .len(),
+            1
+        );
     }
 
     #[test]
     fn emails_in_the_outbox_are_sent_once_per_move() {
         let created = event("activity.email", "created", json!({"status": "outbox"}), &[]);
         let job = &jobs_for(&created, &[])[0];
-        assert_eq!((job.task.as_str(), &job.payload), (EMAIL_SEND, &json!({"activity_id": "obj_1"})));
-        assert_eq!(jobs_for(&event("activity.email", "updated", json!({"status": "outbox"}), &["status"]), &[]).len(), 1);
-        assert!(jobs_for(&event("activity.email", "updated", json!({"status": "outbox"}), &["subject"]), &[]).is_empty());
+        assert_eq!(
+            (job.task.as_str(), &job.payload),
+            (EMAIL_SEND, &json!({"activity_id": "obj_1"}))
+        );
+        assert_eq!(
+            jobs_for(
+                &event("activity.email", "updated", json!({"status": "outbox"}), &["status"]),
+                &[]
+            )
+            .len(),
+            1
+        );
+        assert!(jobs_for(
+            &event("activity.email", "updated", json!({"status": "outbox"}), &["subject"]),
+            &[]
+        )
+        .is_empty());
         assert!(jobs_for(&event("activity.email", "created", json!({"status": "sent"}), &[]), &[]).is_empty());
     }
 }

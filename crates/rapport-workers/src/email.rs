@@ -22,7 +22,8 @@ pub(crate) async fn send(ctx: Arc<Context>, job: Job) -> Result<(), JobError> {
     }
     let outcome = match &ctx.mailer {
         None => Err(JobError::Permanent(
-            "no SMTP server is configured: set [smtp] in the settings (host, port, security, username, password, from)".into(),
+            "no SMTP server is configured: set [smtp] in the settings (host, port, security, username, password, from)"
+                .into(),
         )),
         Some(mailer) => {
             let email = email_of(id, &activity);
@@ -45,7 +46,10 @@ pub(crate) async fn send(ctx: Arc<Context>, job: Job) -> Result<(), JobError> {
     if let Some(status) = status {
         let mut changes = Map::new();
         changes.insert("status".into(), status.into());
-        ctx.crm.system_update(org, Kind::Email, id, &changes).await.map_err(retry)?;
+        ctx.crm
+            .system_update(org, Kind::Email, id, &changes)
+            .await
+            .map_err(retry)?;
     }
     outcome
 }

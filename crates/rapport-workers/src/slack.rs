@@ -61,7 +61,10 @@ mod tests {
         let event = json!({"object_type": "lead", "object_id": "lead_1", "action": "created", "data": {"display_name": "Acme <&> Co"}});
         let message = message_for(&event);
         assert_eq!(message.text, "Lead *Acme &lt;&amp;&gt; Co* was created");
-        assert_eq!(message.blocks[0]["text"]["text"], "Lead *Acme &lt;&amp;&gt; Co* was created");
+        assert_eq!(
+            message.blocks[0]["text"]["text"],
+            "Lead *Acme &lt;&amp;&gt; Co* was created"
+        );
         let event = json!({"object_type": "activity.email", "object_id": "acti_1", "action": "deleted", "data": {}});
         assert_eq!(message_for(&event).text, "Email was deleted");
     }

@@ -120,7 +120,12 @@ pub(crate) async fn record_outcome(
     };
     if !changes.is_empty() {
         ctx.crm
-            .system_update(&job.organization_id, Kind::WebhookSubscription, &delivery.subscription_id, &changes)
+            .system_update(
+                &job.organization_id,
+                Kind::WebhookSubscription,
+                &delivery.subscription_id,
+                &changes,
+            )
             .await
             .map_err(retry)?;
     }
