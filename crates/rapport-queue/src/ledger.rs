@@ -502,19 +502,19 @@ impl Ledger {
     pub async fn retry(&self, id: &str, organization_id: Option<&str>) -> QueueResult<JobRecord> {
         let (scope, mut params) = scoped(id, organization_id);
         params.insert(0, SqlValue::Int(now_ms()));
+        // The job as the retry left it: a worker may take it the moment it commits.
         let sql = format!(
             "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL, worker = NULL, published_at = NULL \
-             WHERE id = ?{scope} AND state = 'dead'"
+             WHERE id = ?{scope} AND state = 'dead' RETURNING {RECORD_COLUMNS}"
         );
-        let out = self.db.execute(&sql, params).await?;
-        if out.affected == 0 {
+        let mut stmts = vec![Stmt::new(sql, params)];
+        stmts.extend(self.notify_stmt());
+        let out = self.db.batch(stmts).await?;
+        let Some(row) = out.into_iter().next().and_then(|o| o.rows.into_iter().next()) else {
             return Err(self.not_dead(id, organization_id).await);
-        }
+        };
         self.wake.notify_waiters();
-        if let Some(db_notify) = self.notify_stmt() {
-            let _ = self.db.batch(vec![db_notify]).await;
-        }
-        self.get(id, organization_id).await
+        Ok(record_from_row(&row))
     }
 
     /// Removes a dead job for good.
