@@ -19,7 +19,7 @@ use rapport_core::Kind;
 use rapport_index::SearchIndex;
 use rapport_query::Lead;
 use rapport_store::{RowExt, SqlValue};
-use tokio::sync::{watch, Mutex, Notify};
+use tokio::sync::{watch, Mutex};
 
 use crate::doc::{Doc, COLUMNS};
 use crate::events::LoggedEvent;
@@ -46,8 +46,6 @@ pub struct SearchFeed {
     index: OnceLock<Result<Arc<SearchIndex>, String>>,
     /// The last event applied; `None` until the index has been filled.
     applied: watch::Sender<Option<i64>>,
-    /// Rung by this node's write path after every commit.
-    pub(crate) wake: Notify,
     started: OnceLock<tokio::task::AbortHandle>,
     /// Serializes whole rebuilds with the tail's batches.
     writing: Mutex<()>,
@@ -59,7 +57,6 @@ impl SearchFeed {
             dir,
             index: OnceLock::new(),
             applied: watch::Sender::new(None),
-            wake: Notify::new(),
             started: OnceLock::new(),
             writing: Mutex::new(()),
         }
@@ -157,23 +154,17 @@ impl Crm {
         self.search.applied.send_replace(Some(cursor));
         let mut other_nodes = self.db.listen_events();
         loop {
-            let wake = self.search.wake.notified();
+            let wake = self.events_committed();
             match self.events_after(cursor, TAIL_BATCH).await {
                 Ok(events) if events.is_empty() => {
-                    let recheck = if other_nodes.is_some() {
+                    let recheck = if other_nodes.is_listening() {
                         IDLE_RECHECK_LISTENING
                     } else {
                         IDLE_RECHECK
                     };
-                    let remote = async {
-                        match other_nodes.as_mut() {
-                            Some(notifications) => notifications.recv().await.is_some(),
-                            None => std::future::pending().await,
-                        }
-                    };
                     tokio::select! {
                         _ = wake => {}
-                        listening = remote => if !listening { other_nodes = None },
+                        _ = other_nodes.notified() => {}
                         _ = tokio::time::sleep(recheck) => {}
                     }
                 }

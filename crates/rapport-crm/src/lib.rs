@@ -99,7 +99,8 @@ pub struct Crm {
     config: CrmConfig,
     meta_cache: meta::MetaCache,
     search: std::sync::Arc<indexer::SearchFeed>,
-    /// Wakes the log's in-process tailers (the job dispatcher) after every commit.
+    /// Wakes the log's in-process tailers (the search indexer, the job dispatcher) after
+    /// every commit.
     events_committed: std::sync::Arc<tokio::sync::Notify>,
 }
 

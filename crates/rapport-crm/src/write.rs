@@ -212,7 +212,6 @@ impl Crm {
         let event_stmts = self.db.dialect().append_events(&mut stmts, inserts);
         let result = self.db.batch(stmts).await;
         if result.is_ok() {
-            self.search.wake.notify_one();
             self.events_committed.notify_waiters();
         }
         match result {

@@ -124,7 +124,7 @@ impl Ledger {
     }
 
     /// Wakes on enqueues of other nodes (PostgreSQL); `None` on SQLite.
-    pub fn listen(&self) -> Option<tokio::sync::mpsc::Receiver<()>> {
+    pub fn listen(&self) -> rapport_store::Listener {
         self.db.listen(JOBS_CHANNEL)
     }
 
@@ -185,9 +185,7 @@ impl Ledger {
             stmts.push(Stmt::new(sql, params));
             start = end;
         }
-        if dialect == Dialect::Postgres {
-            stmts.push(Stmt::new(format!("SELECT pg_notify('{JOBS_CHANNEL}', '')"), vec![]));
-        }
+        stmts.extend(dialect.notify(JOBS_CHANNEL));
         (stmts, inserts)
     }
 
@@ -207,13 +205,7 @@ impl Ledger {
             "SELECT id FROM jobs WHERE state = 'queued' AND task IN ({}) AND run_at <= ? ORDER BY fair_rank LIMIT ?",
             placeholders(tasks.len())
         );
-        // PostgreSQL may run an `IN (subquery)` more than once, each time taking other
-        // rows past its LIMIT; an array is computed once. Rows locked by another worker's
-        // claim are skipped rather than waited for. SQLite has one writer.
-        let picked = match self.db.dialect() {
-            Dialect::Postgres => format!("id = ANY(ARRAY({ready} FOR UPDATE SKIP LOCKED))"),
-            Dialect::Sqlite => format!("id IN ({ready})"),
-        };
+        let picked = pick(self.db.dialect(), &ready);
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, worker = ?, lease_until = ?, started_at = ? \
              WHERE {picked} AND {STILL_QUEUED} RETURNING {JOB_COLUMNS}"
@@ -354,10 +346,7 @@ impl Ledger {
         );
         let params: Vec<SqlValue> = tasks.iter().map(SqlValue::from).collect();
         let row = self.db.query_opt(&sql, &params).await?;
-        Ok(row.and_then(|r| match r.first() {
-            Some(SqlValue::Null) | None => None,
-            _ => Some(r.int(0)),
-        }))
+        Ok(row.and_then(|r| r.opt_int(0)))
     }
 
     /// For a relay to a message broker: takes up to `limit` queued jobs due at `now`, in fair
@@ -379,11 +368,8 @@ impl Ledger {
             "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= ? AND (published_at IS NULL OR published_at < ?){skip} \
              ORDER BY fair_rank LIMIT ?"
         );
-        // Picked like claim(): several relays (one per process) never take the same rows.
-        let picked = match self.db.dialect() {
-            Dialect::Postgres => format!("id = ANY(ARRAY({due} FOR UPDATE SKIP LOCKED))"),
-            Dialect::Sqlite => format!("id IN ({due})"),
-        };
+        // Several relays (one per process) never take the same rows.
+        let picked = pick(self.db.dialect(), &due);
         let sql = format!(
             "UPDATE jobs SET published_at = ? WHERE {picked} AND {STILL_QUEUED} RETURNING {JOB_COLUMNS}, fair_rank"
         );
@@ -448,7 +434,7 @@ impl Ledger {
                 &[],
             )
             .await?;
-        Ok(row.and_then(|r| opt_int(&r, 0)))
+        Ok(row.and_then(|r| r.opt_int(0)))
     }
 
     /// Makes a queued or running job dead with `error` (the broker gave up on its message);
@@ -508,7 +494,7 @@ impl Ledger {
              WHERE id = ?{scope} AND state = 'dead' RETURNING {RECORD_COLUMNS}"
         );
         let mut stmts = vec![Stmt::new(sql, params)];
-        stmts.extend(self.notify_stmt());
+        stmts.extend(self.db.dialect().notify(JOBS_CHANNEL));
         let out = self.db.batch(stmts).await?;
         let Some(row) = out.into_iter().next().and_then(|o| o.rows.into_iter().next()) else {
             return Err(self.not_dead(id, organization_id).await);
@@ -536,11 +522,6 @@ impl Ledger {
             )),
             Err(e) => e,
         }
-    }
-
-    fn notify_stmt(&self) -> Option<Stmt> {
-        (self.db.dialect() == Dialect::Postgres)
-            .then(|| Stmt::new(format!("SELECT pg_notify('{JOBS_CHANNEL}', '')"), vec![]))
     }
 
     /// Jobs per task and state, done ones left out (the ledger forgets them after a while;
@@ -618,6 +599,17 @@ fn rank_upsert(dialect: Dialect, organization_id: &str, n: i64) -> Stmt {
     )
 }
 
+/// The condition that picks the rows whose ids `select` returns, for an `UPDATE` that
+/// takes them. PostgreSQL may run an `IN (subquery)` more than once, each time taking
+/// other rows past its LIMIT; an array is computed once, and rows another process is
+/// taking are skipped rather than waited for. SQLite has one writer.
+fn pick(dialect: Dialect, select: &str) -> String {
+    match dialect {
+        Dialect::Postgres => format!("id = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))"),
+        Dialect::Sqlite => format!("id IN ({select})"),
+    }
+}
+
 fn scoped(id: &str, organization_id: Option<&str>) -> (&'static str, Vec<SqlValue>) {
     match organization_id {
         Some(org) => (" AND organization_id = ?", vec![id.into(), org.into()]),
@@ -640,13 +632,6 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-fn opt_int(r: &Row, i: usize) -> Option<i64> {
-    match r.get(i) {
-        Some(SqlValue::Null) | None => None,
-        _ => Some(r.int(i)),
-    }
-}
-
 fn job_from_row(r: &Row) -> Job {
     Job {
         id: r.text(0).into(),
@@ -655,7 +640,7 @@ fn job_from_row(r: &Row) -> Job {
         payload: serde_json::from_str(r.text(3)).unwrap_or(Value::Null),
         attempt: r.int(4).max(0) as u32,
         max_attempts: r.int(5).max(1) as u32,
-        event_seq: opt_int(r, 6),
+        event_seq: r.opt_int(6),
         dedupe_key: r.opt_text(7).map(Into::into),
         created_at: r.int(8),
     }
@@ -670,12 +655,12 @@ fn record_from_row(r: &Row) -> JobRecord {
         state: JobState::parse(r.text(4)).unwrap_or(JobState::Queued),
         attempts: r.int(5).max(0) as u32,
         max_attempts: r.int(6).max(1) as u32,
-        event_seq: opt_int(r, 7),
+        event_seq: r.opt_int(7),
         dedupe_key: r.opt_text(8).map(Into::into),
         created_at: r.int(9),
         run_at: r.int(10),
-        started_at: opt_int(r, 11),
-        finished_at: opt_int(r, 12),
+        started_at: r.opt_int(11),
+        finished_at: r.opt_int(12),
         last_error: r.opt_text(13).map(Into::into),
         worker: r.opt_text(14).map(Into::into),
     }

@@ -282,16 +282,10 @@ async fn claim_loop(runner: &Runner, shutdown: impl Future<Output = ()>) {
             Ok(Some(at)) => Duration::from_millis((at - now_ms()).max(0) as u64).min(config.poll),
             _ => config.poll,
         };
-        let remote = async {
-            match other_nodes.as_mut() {
-                Some(notifications) => notifications.recv().await.is_some(),
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             _ = &mut shutdown => break,
             _ = enqueued => {}
-            listening = remote => if !listening { other_nodes = None },
+            _ = other_nodes.notified() => {}
             Some(done) = running.join_next_with_id(), if !running.is_empty() => forget(&mut in_flight, done),
             _ = tokio::time::sleep(wait) => {}
         }

@@ -92,10 +92,37 @@ impl Dialect {
         let start = batch.len();
         batch.extend(events);
         let end = batch.len();
-        if self == Dialect::Postgres {
-            batch.push(Stmt::new(format!("SELECT pg_notify('{EVENTS_CHANNEL}', '')"), vec![]));
-        }
+        batch.extend(self.notify(EVENTS_CHANNEL));
         start..end
+    }
+
+    /// The statement that notifies `channel`'s listeners on every node when its
+    /// transaction commits (PostgreSQL); none on SQLite, whose writers wake their own
+    /// process.
+    pub fn notify(self, channel: &str) -> Option<Stmt> {
+        (self == Dialect::Postgres).then(|| Stmt::new(format!("SELECT pg_notify('{channel}', '')"), vec![]))
+    }
+}
+
+/// Notifications from other nodes on one channel: PostgreSQL LISTEN on a connection of
+/// its own (reconnected when it drops), or nothing on SQLite.
+pub struct Listener(Option<tokio::sync::mpsc::Receiver<()>>);
+
+impl Listener {
+    /// Whether other nodes can wake this one (else it must poll for their writes).
+    pub fn is_listening(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Resolves on the next notification; never when there is nothing to listen to.
+    pub async fn notified(&mut self) {
+        if let Some(notifications) = &mut self.0 {
+            if notifications.recv().await.is_some() {
+                return;
+            }
+            self.0 = None;
+        }
+        std::future::pending().await
     }
 }
 
@@ -212,18 +239,18 @@ impl Db {
         }
     }
 
-    /// Wakes on every event committed by any node (PostgreSQL LISTEN/NOTIFY), or `None`
-    /// where the database has no such channel (SQLite: one process writes).
-    pub fn listen_events(&self) -> Option<tokio::sync::mpsc::Receiver<()>> {
+    /// Wakes on every event committed by any node (PostgreSQL LISTEN/NOTIFY); never on
+    /// SQLite (one process writes).
+    pub fn listen_events(&self) -> Listener {
         self.listen(EVENTS_CHANNEL)
     }
 
-    /// Wakes on every notification on `channel` from any node (PostgreSQL LISTEN/NOTIFY),
-    /// or `None` on SQLite.
-    pub fn listen(&self, channel: &'static str) -> Option<tokio::sync::mpsc::Receiver<()>> {
+    /// Wakes on every notification on `channel` from any node (PostgreSQL LISTEN/NOTIFY);
+    /// never on SQLite.
+    pub fn listen(&self, channel: &'static str) -> Listener {
         match self {
-            Db::Sqlite(_) => None,
-            Db::Postgres(db) => Some(db.listen(channel)),
+            Db::Sqlite(_) => Listener(None),
+            Db::Postgres(db) => Listener(Some(db.listen(channel))),
         }
     }
 

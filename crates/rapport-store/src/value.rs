@@ -49,6 +49,8 @@ pub trait RowExt {
     fn text(&self, i: usize) -> &str;
     fn opt_text(&self, i: usize) -> Option<&str>;
     fn int(&self, i: usize) -> i64;
+    /// An integer column that may be null.
+    fn opt_int(&self, i: usize) -> Option<i64>;
 }
 
 impl RowExt for Row {
@@ -60,6 +62,13 @@ impl RowExt for Row {
         match self.get(i) {
             Some(SqlValue::Text(s)) => Some(s),
             _ => None,
+        }
+    }
+
+    fn opt_int(&self, i: usize) -> Option<i64> {
+        match self.get(i) {
+            Some(SqlValue::Null) | None => None,
+            _ => Some(self.int(i)),
         }
     }
 

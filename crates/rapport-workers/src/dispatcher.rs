@@ -51,16 +51,10 @@ pub async fn run_dispatcher(crm: Crm, queue: Queue, shutdown: impl Future<Output
         };
         match dispatched {
             Ok(0) => {
-                let remote = async {
-                    match other_nodes.as_mut() {
-                        Some(notifications) => notifications.recv().await.is_some(),
-                        None => std::future::pending().await,
-                    }
-                };
                 tokio::select! {
                     _ = &mut shutdown => return,
                     _ = committed => {}
-                    listening = remote => if !listening { other_nodes = None },
+                    _ = other_nodes.notified() => {}
                     _ = tokio::time::sleep(IDLE_RECHECK) => {}
                 }
             }

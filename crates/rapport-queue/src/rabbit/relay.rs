@@ -148,7 +148,7 @@ impl RelaySession {
         ledger: &Ledger,
         broker: &Broker,
         mut stop: Pin<&mut F>,
-        remote: &mut Option<mpsc::Receiver<()>>,
+        remote: &mut rapport_store::Listener,
     ) -> Ended {
         loop {
             while let Ok(event) = self.events.try_recv() {
@@ -182,16 +182,10 @@ impl RelaySession {
                 Ok(Some(at)) if at > now_ms() => Duration::from_millis((at - now_ms()) as u64).min(POLL),
                 _ => POLL,
             };
-            let other_nodes = async {
-                match remote.as_mut() {
-                    Some(notifications) => notifications.recv().await.is_some(),
-                    None => std::future::pending().await,
-                }
-            };
             tokio::select! {
                 _ = stop.as_mut() => return Ended::Stopped,
                 _ = enqueued => {}
-                listening = other_nodes => if !listening { *remote = None },
+                _ = remote.notified() => {}
                 event = self.events.recv() => {
                     let Some(event) = event else {
                         return Ended::Lost("the connection's events ended".into());
