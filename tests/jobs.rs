@@ -368,19 +368,11 @@ fn every_acknowledged_write_is_delivered_after_kill_9(backend: Backend) {
 }
 
 fn a_killed_worker_loses_no_job(backend: Backend) {
-    let mut args = vec!["--no-workers"];
-    args.extend_from_slice(ALLOW_LOOPBACK);
-    let Some(s) = TestServer::start_with(backend, "a_killed_worker_loses_no_job", &args) else {
+    let Some((s, receiver)) =
+        server_for_worker_processes(backend, "a_killed_worker_loses_no_job", Duration::from_millis(150))
+    else {
         return;
     };
-    let receiver = Receiver::start();
-    receiver.delay(Duration::from_millis(150));
-    subscribe(
-        &s,
-        &receiver.url,
-        json!([{"object_type": "lead", "action": "created"}]),
-        "webhook",
-    );
     let worker_args = [
         "--task",
         "webhook:deliver",
@@ -420,6 +412,23 @@ fn a_killed_worker_loses_no_job(backend: Backend) {
     assert_eq!(s.get("job/?state=dead").ok()["data"], json!([]));
 }
 
+/// A server that leaves its jobs to `rapport worker` processes, with a receiver that holds
+/// each request for `delay` subscribed to new leads.
+fn server_for_worker_processes(backend: Backend, test: &str, delay: Duration) -> Option<(TestServer, Receiver)> {
+    let mut args = vec!["--no-workers"];
+    args.extend_from_slice(ALLOW_LOOPBACK);
+    let s = TestServer::start_with(backend, test, &args)?;
+    let receiver = Receiver::start();
+    receiver.delay(delay);
+    subscribe(
+        &s,
+        &receiver.url,
+        json!([{"object_type": "lead", "action": "created"}]),
+        "webhook",
+    );
+    Some((s, receiver))
+}
+
 /// A child process killed when the test ends, also when it fails.
 struct KillOnDrop(std::process::Child);
 
@@ -431,19 +440,13 @@ impl Drop for KillOnDrop {
 }
 
 fn sigterm_lets_a_worker_finish_its_jobs(backend: Backend) {
-    let mut args = vec!["--no-workers"];
-    args.extend_from_slice(ALLOW_LOOPBACK);
-    let Some(s) = TestServer::start_with(backend, "sigterm_lets_a_worker_finish_its_jobs", &args) else {
+    let Some((s, receiver)) = server_for_worker_processes(
+        backend,
+        "sigterm_lets_a_worker_finish_its_jobs",
+        Duration::from_millis(700),
+    ) else {
         return;
     };
-    let receiver = Receiver::start();
-    receiver.delay(Duration::from_millis(700));
-    subscribe(
-        &s,
-        &receiver.url,
-        json!([{"object_type": "lead", "action": "created"}]),
-        "webhook",
-    );
     let mut worker = KillOnDrop(s.spawn_worker(&["--task", "webhook:deliver", "--allow-addresses", "127.0.0.1"]));
     for n in 0..3 {
         s.post("lead/", json!({"name": format!("Drain {n}")})).ok();
