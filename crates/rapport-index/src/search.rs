@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 
 use rapport_query::{CustomFieldType, Direction, Order, ResolvedQuery, ResolvedSortKey, SortField};
 use tantivy::columnar::{Column, StrColumn};
@@ -192,6 +192,12 @@ struct SegmentColumns {
 /// One key's value in a segment, ordered ascending; `None` sorts last.
 type Cell = Option<u64>;
 
+/// The first two cells of a row as numbers that compare as the cells do.
+type Prefix = [u128; 2];
+
+/// A missing value in a [`Prefix`]: after every value.
+const MISSING: u128 = 1 << 64;
+
 #[derive(PartialEq, Eq)]
 struct LocalRow {
     cells: Vec<Cell>,
@@ -315,32 +321,53 @@ impl SegmentColumns {
         Ok(SegmentColumns { keys, scorers, id })
     }
 
-    /// The first `wanted` rows of the documents (which come in increasing order), kept in
-    /// a bounded heap: a row is allocated only when it enters the heap.
+    /// The first `wanted` rows of the documents (which come in increasing order).
+    ///
+    /// Two passes, so that the cost per match is one or two column reads: the first
+    /// reads the first two keys of every document and selects (in linear time) those that
+    /// can be among the first `wanted`; only those get their other keys and their id. A
+    /// bounded heap fed in document order would instead take in nearly every document
+    /// when the order follows the documents' (`-updated` on leads added oldest first).
     fn best(&mut self, docs: &[DocId], wanted: usize) -> Vec<LocalRow> {
-        let mut heap: BinaryHeap<LocalRow> = BinaryHeap::with_capacity(wanted.min(docs.len()) + 1);
-        let mut cells: Vec<Cell> = Vec::with_capacity(self.keys.len());
-        for &doc in docs {
-            cells.clear();
-            for k in 0..self.keys.len() {
-                let cell = self.cell(k, doc);
-                cells.push(cell);
-            }
-            let id_ord = self.id.ords().first(doc).unwrap_or(u64::MAX);
-            if heap.len() == wanted {
-                let worst = heap.peek().expect("a full heap has a top");
-                if compare_local((&cells, id_ord), (&worst.cells, worst.id_ord)) != Ordering::Less {
-                    continue;
-                }
-                heap.pop();
-            }
-            heap.push(LocalRow {
-                cells: cells.clone(),
-                id_ord,
-                doc,
-            });
+        if wanted == 0 {
+            return Vec::new();
         }
-        heap.into_vec()
+        let leading = self.keys.len().min(2);
+        // Relevance scorers move forward only: this pass goes in document order.
+        let mut prefixes: Vec<(Prefix, DocId)> = docs
+            .iter()
+            .map(|&doc| {
+                let mut prefix = [MISSING; 2];
+                for (k, slot) in prefix.iter_mut().enumerate().take(leading) {
+                    *slot = self.cell(k, doc).map_or(MISSING, u128::from);
+                }
+                (prefix, doc)
+            })
+            .collect();
+        if prefixes.len() > wanted {
+            let (_, &mut (threshold, _), _) = prefixes.select_nth_unstable(wanted - 1);
+            // Ties with the last one in are candidates too: later keys and the id decide.
+            prefixes.retain(|(prefix, _)| *prefix <= threshold);
+        }
+        let mut rows: Vec<LocalRow> = prefixes
+            .into_iter()
+            .map(|(prefix, doc)| {
+                let mut cells: Vec<Cell> = prefix[..leading]
+                    .iter()
+                    .map(|&c| (c != MISSING).then_some(c as u64))
+                    .collect();
+                for k in leading..self.keys.len() {
+                    cells.push(self.cell(k, doc));
+                }
+                let id_ord = self.id.ords().first(doc).unwrap_or(u64::MAX);
+                LocalRow { cells, id_ord, doc }
+            })
+            .collect();
+        if rows.len() > wanted {
+            rows.select_nth_unstable(wanted - 1);
+            rows.truncate(wanted);
+        }
+        rows
     }
 
     /// Key `k` of a document, in ascending order of the key's direction.
