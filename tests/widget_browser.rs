@@ -1,0 +1,220 @@
+//! The website chat widget in a real browser: headless Chromium opens a page of another
+//! origin that embeds `/widget.js`; a visitor writes with the keyboard only, an operator
+//! answers through the REST API, and the answer shows in the widget
+//! (`tests/browser/widget.mjs` drives the browser). The screenshot of the answered chat is
+//! left in `target/test-artifacts/widget.png`.
+//!
+//! Needs `/usr/bin/chromium` (or `CHROMIUM`), `node` and `npm ci --prefix tests/browser`.
+//! Without them the test is skipped loudly, unless `RAPPORT_REQUIRE_BROWSER=1` (CI) makes
+//! that a failure.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestServer};
+use serde_json::json;
+
+const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+const GREETING: &str = "Hi! Ask us anything.";
+const VISITOR_MESSAGE: &str = "Hello from the browser test\nDo you ship to Norway?";
+
+fn chromium() -> PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+/// Whether Chromium, node and playwright-core are installed; their absence skips the test
+/// unless `RAPPORT_REQUIRE_BROWSER=1`.
+fn browser_available() -> bool {
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let missing: Vec<String> = [
+        (!chromium().exists()).then(|| format!("{} (apt-get install chromium)", chromium().display())),
+        (!node).then(|| "node".to_string()),
+        (!Path::new(BROWSER_DIR).join("node_modules/playwright-core").exists())
+            .then(|| "playwright-core (npm ci --prefix tests/browser)".to_string()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("RAPPORT_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+        panic!(
+            "the browser test is required (RAPPORT_REQUIRE_BROWSER=1) but these are missing: {}",
+            missing.join(", ")
+        );
+    }
+    eprintln!(
+        "\n*** SKIPPED the widget browser test: missing {} (RAPPORT_REQUIRE_BROWSER=1 makes this a failure) ***\n",
+        missing.join(", ")
+    );
+    false
+}
+
+/// The customer's page: any path but `/` is a 404. One thread per connection, because
+/// Chromium opens speculative connections that never send a request.
+fn serve_page(listener: TcpListener, html: String) {
+    let html: &'static str = Box::leak(html.into_boxed_str());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || answer_page_request(stream, html));
+        }
+    });
+}
+
+fn answer_page_request(mut stream: TcpStream, html: &str) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&request);
+    let path = text.split_whitespace().nth(1).unwrap_or("");
+    let (status, body) = if path == "/" {
+        ("200 OK", html)
+    } else {
+        ("404 Not Found", "")
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// A plain documentation page with some CSS of its own that would spoil an unshielded
+/// widget; a link comes before the widget in the tab order.
+fn page_html(rapport_base: &str, widget_key: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Docs site</title>
+<style>
+body {{ font: 18px/1.6 Georgia, serif; margin: 40px auto; max-width: 640px; color: #333; background: #fbfaf6 }}
+div, li, p, button {{ color: #c00; font-size: 30px; letter-spacing: 4px }}
+</style></head>
+<body>
+<h1>Docs site</h1>
+<p>Everything about our product. <a href="/guide">Read the guide</a>.</p>
+<script src="{rapport_base}/widget.js" data-key="{widget_key}" async></script>
+</body></html>
+"#
+    )
+}
+
+/// Runs the browser script; gives up after three minutes (each of its steps has its own
+/// 20 s limit, so this only catches a hung browser).
+fn run_browser_script(args: &[&str]) -> (bool, String, String) {
+    let mut child = Command::new("node")
+        .arg(Path::new(BROWSER_DIR).join("widget.mjs"))
+        .args(args)
+        .env("CHROMIUM", chromium())
+        .env("WIDGET_GREETING", GREETING)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (stdout, mut stderr) = (out.join().unwrap(), err.join().unwrap());
+    if status.is_none() {
+        stderr.push_str("\n(the browser script was killed after 180 s)");
+    }
+    (status.is_some_and(|s| s.success()), stdout, stderr)
+}
+
+#[test]
+fn a_visitor_chats_with_an_operator_through_the_widget_in_chromium() {
+    if !browser_available() {
+        return;
+    }
+    let Some(s) = TestServer::start(Backend::Sqlite, "widget_browser") else {
+        return;
+    };
+    // Another port than Rapport's, so the page is cross-origin, like a customer's site.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let page_url = format!("http://{}/", listener.local_addr().unwrap());
+    let origin = page_url.trim_end_matches('/').to_string();
+
+    let website = s.post(
+        "website/",
+        json!({"name": "Docs site", "allowed_origins": [origin], "greeting": GREETING}),
+    );
+    assert!(
+        (200..300).contains(&website.status),
+        "creating the website: {} {}",
+        website.status,
+        website.body
+    );
+    let widget_key = website.body["widget_key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a website has a widget_key: {}", website.body));
+    let website_id = website.body["id"].as_str().expect("a website has an id");
+    serve_page(listener, page_html(&s.base, widget_key));
+
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("widget.png");
+    let _ = std::fs::remove_file(&screenshot);
+
+    let (ok, stdout, stderr) =
+        run_browser_script(&[&page_url, &s.base, &s.api_key, screenshot.to_str().unwrap(), website_id]);
+    assert!(
+        ok,
+        "the browser script failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+
+    let png = std::fs::read(&screenshot).expect("the script wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
+
+    // What the visitor typed (with its Shift+Enter line break) is stored in the conversation.
+    let conversation = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("CONVERSATION "))
+        .unwrap_or_else(|| panic!("the script names the conversation:\n{stdout}"))
+        .trim();
+    let messages = s.get(&format!("conversation/{conversation}/message/")).ok();
+    let bodies: Vec<&str> = messages["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a list of messages: {messages}"))
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    assert!(
+        bodies.contains(&VISITOR_MESSAGE),
+        "the visitor's message is stored: {messages}"
+    );
+}
