@@ -369,6 +369,110 @@ const SAVED_SEARCH: &[FieldSpec] = &[
     read_only("user_id", ID, "Its owner."),
 ];
 
+pub const CONVERSATION_STATUSES: &[&str] = &["open", "pending", "resolved"];
+
+const WEBSITE: &[FieldSpec] = &[
+    required(
+        "name",
+        NAME,
+        "The inbox's name, shown to operators and in the widget's header.",
+    ),
+    rw(
+        "allowed_origins",
+        FieldType::Labels,
+        "Origins (`https://example.com`) whose pages may use the widget; empty: any.",
+    ),
+    rw(
+        "operators",
+        FieldType::Labels,
+        "Ids of the users who answer this inbox and are notified; empty: every user.",
+    ),
+    rw(
+        "slack_webhook_url",
+        FieldType::Url,
+        "A Slack incoming-webhook URL that receives every visitor message.",
+    ),
+    rw(
+        "notify_delay_seconds",
+        FieldType::Int { min: 0, max: 86_400 },
+        "How long a visitor message may stay unread before operators are emailed (default 180).",
+    ),
+    rw("greeting", TEXT, "The first words the widget shows."),
+    read_only("widget_key", ID, "The public key of the widget's `<script>` tag."),
+    read_only(
+        "identity_secret",
+        ID,
+        "Key of the HMAC-SHA256 of a visitor's email that `identify({email, hash})` must carry to be trusted.",
+    ),
+];
+
+const CONVERSATION: &[FieldSpec] = &[
+    rw(
+        "status",
+        FieldType::Choice(CONVERSATION_STATUSES),
+        "open, pending or resolved; a visitor message reopens a resolved conversation.",
+    ),
+    rw("assigned_to", FieldType::UserRef, "The operator who owns it."),
+    read_only("website_id", ID, "Its website."),
+    read_only("lead_id", ID, "The lead of the visitor, once they gave an email."),
+    read_only("contact_id", ID, "The contact of the visitor, once they gave an email."),
+    read_only("visitor_id", ID, "The visitor."),
+    read_only("visitor_name", NAME, "The visitor's name, when given."),
+    read_only(
+        "visitor_email",
+        FieldType::Text(320),
+        "The visitor's email, when given.",
+    ),
+    read_only(
+        "email_verified",
+        FieldType::Bool,
+        "Whether the email came with a valid identity hash.",
+    ),
+    read_only(
+        "unread",
+        FieldType::Int { min: 0, max: i64::MAX },
+        "Visitor messages no operator has read.",
+    ),
+    read_only(
+        "last_message_at",
+        FieldType::DateTime,
+        "When its last message was written.",
+    ),
+    read_only(
+        "operator_read_at",
+        FieldType::DateTime,
+        "When an operator last read it.",
+    ),
+    read_only("visitor_read_at", FieldType::DateTime, "When the visitor last read it."),
+];
+
+const MESSAGE: &[FieldSpec] = &[
+    required(
+        "body",
+        FieldType::Text(5_000),
+        "The text, stored and shown as plain text.",
+    ),
+    create_only(
+        "client_id",
+        FieldType::Text(100),
+        false,
+        "An id chosen by the sender: sending again with it returns the first message.",
+    ),
+    create_only(
+        "private",
+        FieldType::Bool,
+        false,
+        "A note for operators only; the visitor never sees it.",
+    ),
+    read_only("conversation_id", ID, "Its conversation."),
+    read_only(
+        "author",
+        FieldType::Choice(&["visitor", "operator", "system"]),
+        "Who wrote it.",
+    ),
+    read_only("user_id", ID, "The operator who wrote it."),
+];
+
 /// Actions an event can record (`created`, `updated`, `deleted`).
 pub const EVENT_ACTIONS: &[&str] = &["created", "updated", "deleted"];
 pub const WEBHOOK_STATUSES: &[&str] = &["active", "paused"];
@@ -423,6 +527,9 @@ pub fn specs(kind: Kind) -> Vec<FieldSpec> {
         Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => CUSTOM_FIELD,
         Kind::SavedSearch => SAVED_SEARCH,
         Kind::WebhookSubscription => WEBHOOK_SUBSCRIPTION,
+        Kind::Website => WEBSITE,
+        Kind::Conversation => CONVERSATION,
+        Kind::Message => MESSAGE,
     };
     if kind.is_activity() {
         ACTIVITY_FIELDS.iter().chain(own).copied().collect()

@@ -24,10 +24,16 @@ pub enum Kind {
     SavedSearch,
     /// Where to send events: a signed HTTP POST (Close's webhooks) or a Slack channel.
     WebhookSubscription,
+    /// A chat inbox: the widget on a website and who answers it.
+    Website,
+    /// A visitor's chat with the team, on one website.
+    Conversation,
+    /// One message of a conversation (`/conversation/{id}/message/`).
+    Message,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 18] = [
+    pub const ALL: [Kind; 21] = [
         Kind::Lead,
         Kind::Contact,
         Kind::LeadStatus,
@@ -46,6 +52,9 @@ impl Kind {
         Kind::OpportunityCustomField,
         Kind::SavedSearch,
         Kind::WebhookSubscription,
+        Kind::Website,
+        Kind::Conversation,
+        Kind::Message,
     ];
 
     /// Activities listed together by `GET /activity/`.
@@ -79,6 +88,9 @@ impl Kind {
             Kind::OpportunityCustomField => "custom_field.opportunity",
             Kind::SavedSearch => "saved_search",
             Kind::WebhookSubscription => "webhook_subscription",
+            Kind::Website => "website",
+            Kind::Conversation => "conversation",
+            Kind::Message => "message",
         }
     }
 
@@ -99,6 +111,9 @@ impl Kind {
             Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => "cf",
             Kind::SavedSearch => "save",
             Kind::WebhookSubscription => "whsub",
+            Kind::Website => "site",
+            Kind::Conversation => "conv",
+            Kind::Message => "msg",
         }
     }
 
@@ -124,6 +139,10 @@ impl Kind {
             Kind::OpportunityCustomField => "custom_field/opportunity",
             Kind::SavedSearch => "saved_search",
             Kind::WebhookSubscription => "webhook",
+            Kind::Website => "website",
+            Kind::Conversation => "conversation",
+            // Under their conversation: `/conversation/{id}/message/`.
+            Kind::Message => return None,
         })
     }
 
@@ -148,6 +167,9 @@ impl Kind {
             Kind::OpportunityCustomField => "opportunity custom field",
             Kind::SavedSearch => "Smart View",
             Kind::WebhookSubscription => "webhook subscription",
+            Kind::Website => "website",
+            Kind::Conversation => "conversation",
+            Kind::Message => "message",
         }
     }
 
@@ -203,6 +225,12 @@ mod tests {
         let mut paths: Vec<_> = Kind::ALL.iter().filter_map(|k| k.path()).collect();
         paths.sort();
         paths.dedup();
-        assert_eq!(paths.len(), Kind::ALL.len() - 1);
+        let routed = Kind::ALL.iter().filter(|k| k.path().is_some()).count();
+        assert_eq!(paths.len(), routed);
+        assert_eq!(
+            routed,
+            Kind::ALL.len() - 2,
+            "status changes and messages have no route of their own"
+        );
     }
 }

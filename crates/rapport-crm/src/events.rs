@@ -132,6 +132,15 @@ pub struct LoggedEvent {
     pub action: String,
 }
 
+/// An event as real-time clients receive it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushEvent {
+    pub seq: i64,
+    pub organization_id: String,
+    /// In the shape of `GET /event/`.
+    pub event: Value,
+}
+
 /// An event with what the job dispatcher needs to choose its consumers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DispatchEvent {
@@ -282,6 +291,34 @@ impl Crm {
             .query_opt(&sql, &[SqlValue::Int(seq), organization_id.into()])
             .await?;
         Ok(row.map(|r| render_event(organization_id, &r)))
+    }
+
+    /// Events after `after` in sequence order, in the shape of `GET /event/`, for
+    /// real-time push: the whole log's (a node's tail), or one organization's (a client
+    /// catching up from its last sequence number).
+    pub async fn push_events_after(
+        &self,
+        organization_id: Option<&str>,
+        after: i64,
+        limit: usize,
+    ) -> CrmResult<Vec<PushEvent>> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS}, organization_id FROM events WHERE seq > ?");
+        let mut params = vec![SqlValue::Int(after)];
+        if let Some(org) = organization_id {
+            sql.push_str(" AND organization_id = ?");
+            params.push(org.into());
+        }
+        sql.push_str(" ORDER BY seq LIMIT ?");
+        params.push(SqlValue::Int(limit.clamp(1, 10_000) as i64));
+        let rows = self.db.query(&sql, &params).await?;
+        Ok(rows
+            .iter()
+            .map(|r| PushEvent {
+                seq: r.int(0),
+                organization_id: r.text(12).into(),
+                event: render_event(r.text(12), r),
+            })
+            .collect())
     }
 
     /// The newest event sequence number of the whole log (0 when empty).

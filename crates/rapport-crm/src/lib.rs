@@ -7,6 +7,7 @@
 //! Close's shapes.
 
 mod accounts;
+mod chat;
 mod custom;
 mod doc;
 mod events;
@@ -22,7 +23,8 @@ use rapport_core::FieldErrors;
 use rapport_store::{Db, DbError};
 
 pub use accounts::{ApiKeyCreated, NewOrganization};
-pub use events::{DispatchEvent, EventPage, EventQuery, LoggedEvent};
+pub use chat::{Posted, Visitor, Website, DEFAULT_NOTIFY_DELAY_SECONDS, MAX_BODY_CHARS};
+pub use events::{DispatchEvent, EventPage, EventQuery, LoggedEvent, PushEvent};
 pub use indexer::RebuildReport;
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use search::TimeZone;

@@ -255,8 +255,8 @@ fn field_expr(kinds: &[Kind], field: &str, dialect: rapport_store::Dialect) -> O
         | FieldType::UserRef => JsonType::Text,
         _ => return None,
     };
-    // Stored, not computed on render.
-    if spec.access == Access::ReadOnly {
+    // Stored, not computed on render (chat objects store theirs).
+    if spec.access == Access::ReadOnly && !kinds.iter().all(|k| crate::chat::stores_read_only_fields(*k)) {
         return None;
     }
     Some((dialect.json_field(field, json_type), spec.ty))

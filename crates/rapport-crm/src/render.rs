@@ -60,6 +60,23 @@ fn is_list(ty: FieldType) -> bool {
 fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<String, Value>) {
     let user_name = |field: &str| doc.str(field).and_then(|id| meta.user(id)).map(|u| u.name.clone());
     match doc.kind {
+        Kind::Website | Kind::Conversation | Kind::Message => {
+            // Written by the server, shown as stored.
+            for spec in specs(doc.kind).iter().filter(|s| s.access == Access::ReadOnly) {
+                let value = doc.data.get(spec.name).cloned().unwrap_or(Value::Null);
+                out.entry(spec.name).or_insert(value);
+            }
+            let name_of = |field: &str| user_name(field).map_or(Value::Null, Value::from);
+            match doc.kind {
+                Kind::Conversation => {
+                    out.insert("assigned_to_name".into(), name_of("assigned_to"));
+                }
+                Kind::Message => {
+                    out.insert("user_name".into(), name_of("user_id"));
+                }
+                _ => {}
+            }
+        }
         Kind::WebhookSubscription => {
             out.insert("failing_since".into(), doc.data.get("failing_since").cloned().into());
             out.insert("paused_reason".into(), doc.data.get("paused_reason").cloned().into());

@@ -340,6 +340,13 @@ pub(crate) fn lead_of(lead: &Doc, children: &[Doc], meta: &OrgMeta) -> Lead {
         custom: custom_values(lead, meta),
         ..Lead::default()
     };
+    // A conversation is the lead's `chat`; its text is its messages'.
+    let mut chat_text: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    for message in children.iter().filter(|c| c.kind == Kind::Message) {
+        if let (Some(conversation), Some(body)) = (message.str("conversation_id"), message.str("body")) {
+            chat_text.entry(conversation).or_default().push(body);
+        }
+    }
     for child in children {
         let list = |field: &str, key: &str| -> Vec<String> {
             child
@@ -400,6 +407,17 @@ pub(crate) fn lead_of(lead: &Doc, children: &[Doc], meta: &OrgMeta) -> Lead {
             Kind::Meeting => out.activities.push(activity(ActivityKind::Meeting {
                 title: text(child, "title"),
             })),
+            Kind::Conversation => out.activities.push(Activity {
+                activity_at: datetime(child.str("last_message_at"))
+                    .or_else(|| datetime(Some(&child.date_created)))
+                    .unwrap_or_default(),
+                user: text(child, "assigned_to"),
+                kind: ActivityKind::Chat {
+                    body: chat_text.get(child.id.as_str()).map(|bodies| bodies.join("\n")),
+                    status: text(child, "status"),
+                    assignee: text(child, "assigned_to"),
+                },
+            }),
             Kind::LeadStatusChange => out.activities.push(activity(ActivityKind::StatusChange {
                 old_status: text(child, "old_status_label"),
                 new_status: text(child, "new_status_label"),

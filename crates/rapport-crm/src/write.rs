@@ -34,12 +34,12 @@ pub struct Written {
 /// Row changes and events of one operation, committed together.
 #[derive(Default)]
 pub(crate) struct Plan {
-    stmts: Vec<Stmt>,
+    pub(crate) stmts: Vec<Stmt>,
     events: Vec<NewEvent>,
 }
 
 impl Plan {
-    fn insert(&mut self, doc: &Doc, event: NewEvent) {
+    pub(crate) fn insert(&mut self, doc: &Doc, event: NewEvent) {
         self.stmts.push(doc.insert_stmt());
         self.events.push(event);
     }
@@ -286,6 +286,11 @@ impl Crm {
         plan: &mut Plan,
     ) -> CrmResult<Map<String, Value>> {
         refuse_if_server_recorded(kind, "created")?;
+        if kind == Kind::Conversation {
+            return Err(CrmError::Refused(
+                "a conversation starts with a visitor's message in a website's widget".into(),
+            ));
+        }
         let checked = check_input(kind, input, Mode::Create, &self.config.phone_region)?;
         let meta = self.meta(actor).await?;
         let now = time::format(time::now());
@@ -786,6 +791,22 @@ impl Crm {
                     errors.merge_prefixed("", e);
                 }
             }
+            Kind::Website => {
+                default(doc, "allowed_origins", Value::Array(vec![]));
+                default(doc, "operators", Value::Array(vec![]));
+                default(
+                    doc,
+                    "notify_delay_seconds",
+                    crate::chat::DEFAULT_NOTIFY_DELAY_SECONDS.into(),
+                );
+                if creating {
+                    let key = crate::chat::new_widget_key();
+                    doc.unique_key = Some(key.clone());
+                    doc.data.insert("widget_key".into(), key.into());
+                    doc.data.insert("identity_secret".into(), new_signature_key().into());
+                }
+                crate::chat::check_website(doc, meta, errors);
+            }
             Kind::WebhookSubscription => {
                 default(doc, "status", "active".into());
                 default(doc, "target", "webhook".into());
@@ -991,7 +1012,7 @@ fn as_object(input: &Value) -> CrmResult<&Map<String, Value>> {
 }
 
 /// 32 random bytes as hex: the key of a webhook subscription's signatures.
-fn new_signature_key() -> String {
+pub(crate) fn new_signature_key() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system has no random source");
     hex::encode(bytes)

@@ -131,6 +131,27 @@ CREATE TABLE job_cursors (
 )
 "#,
     ),
+    (
+        3,
+        r#"
+CREATE TABLE chat_visitors (
+    id TEXT PRIMARY KEY,
+    organization_id TEXT NOT NULL,
+    website_id TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    name TEXT,
+    email TEXT,
+    email_verified BIGINT NOT NULL,
+    contact_id TEXT,
+    lead_id TEXT,
+    conversation_id TEXT,
+    online_until TEXT,
+    date_created TEXT NOT NULL
+);
+CREATE UNIQUE INDEX chat_visitors_token ON chat_visitors (token_hash);
+CREATE INDEX objects_by_unique_key ON objects (unique_key, object_type) WHERE unique_key IS NOT NULL
+"#,
+    ),
 ];
 
 pub async fn apply(db: &Db) -> DbResult<()> {

@@ -92,6 +92,7 @@ pub async fn dispatch_batch(crm: &Crm, queue: &Queue) -> Result<usize, DispatchE
             subscriptions.insert(event.organization_id.clone(), subs);
         }
         jobs.extend(jobs_for(event, &subscriptions[&event.organization_id]));
+        jobs.extend(crate::chat::jobs_for_message(crm, event).await?);
     }
     let (mut stmts, _) = ledger.enqueue_stmts(&jobs);
     stmts.extend(ledger.cursor_stmts(DISPATCHER, cursor, last));

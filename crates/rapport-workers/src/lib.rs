@@ -6,11 +6,13 @@
 //! | `webhook:deliver` | POSTs an event to a subscription's URL, signed as Close signs it | the event id in the body (receivers de-duplicate on it) |
 //! | `slack:send_message` | posts an event as a message to a Slack incoming webhook | the job's dedupe key (subscription, event) |
 //! | `email:send` | sends an email activity in the outbox over SMTP, then marks it sent | the activity's status (only `outbox` is sent) and a stable `Message-ID` |
+//! | `chat:notify_unread`, `chat:slack`, `chat:email_visitor` | chat notifications (see `chat.rs`) | the message id (dedupe key) and a stable `Message-ID` |
 //!
 //! Payloads are small JSON objects of ids (`{"subscription_id", "event_seq"}`,
 //! `{"activity_id"}`); a handler reads the current state from the store, so a job that
 //! waited in the queue acts on what is true when it runs.
 
+mod chat;
 mod dispatcher;
 mod email;
 mod slack;
@@ -23,6 +25,7 @@ use rapport_crm::Crm;
 use rapport_delivery::{AddressPolicy, Mailer, SmtpConfig};
 use rapport_queue::{Job, JobError, Registry};
 
+pub use chat::{CHAT_EMAIL_VISITOR, CHAT_NOTIFY_UNREAD, CHAT_SLACK};
 pub use dispatcher::{dispatch_batch, run_dispatcher, DispatchError, DISPATCHER};
 
 pub const EMAIL_SEND: &str = "email:send";
@@ -30,7 +33,14 @@ pub const SLACK_SEND_MESSAGE: &str = "slack:send_message";
 pub const WEBHOOK_DELIVER: &str = "webhook:deliver";
 
 /// Every task this crate handles.
-pub const TASKS: [&str; 3] = [EMAIL_SEND, SLACK_SEND_MESSAGE, WEBHOOK_DELIVER];
+pub const TASKS: [&str; 6] = [
+    EMAIL_SEND,
+    SLACK_SEND_MESSAGE,
+    WEBHOOK_DELIVER,
+    CHAT_NOTIFY_UNREAD,
+    CHAT_SLACK,
+    CHAT_EMAIL_VISITOR,
+];
 
 /// Settings of the handlers.
 #[derive(Debug, Clone)]
@@ -95,8 +105,18 @@ pub fn registry(crm: Crm, config: WorkersConfig) -> Result<Registry, WorkersErro
     registry.register(WEBHOOK_DELIVER, move |job: Job| webhook::deliver(ctx.clone(), job));
     let ctx = context.clone();
     registry.register(SLACK_SEND_MESSAGE, move |job: Job| slack::send(ctx.clone(), job));
-    let ctx = context;
+    let ctx = context.clone();
     registry.register(EMAIL_SEND, move |job: Job| email::send(ctx.clone(), job));
+    let ctx = context.clone();
+    registry.register(CHAT_NOTIFY_UNREAD, move |job: Job| {
+        chat::notify_unread(ctx.clone(), job)
+    });
+    let ctx = context.clone();
+    registry.register(CHAT_SLACK, move |job: Job| chat::slack(ctx.clone(), job));
+    let ctx = context;
+    registry.register(CHAT_EMAIL_VISITOR, move |job: Job| {
+        chat::email_visitor(ctx.clone(), job)
+    });
     Ok(registry)
 }
 

@@ -1,0 +1,951 @@
+//! Live chat: websites (chat inboxes with a public widget key), their visitors,
+//! conversations and messages.
+//!
+//! Visitors are not users: a widget key and a visitor token (kept in the browser, stored
+//! here as a SHA-256 hash) let a visitor act on their own conversation only. Conversations
+//! and messages are objects with events like every other, so search, webhooks, real-time
+//! push and jobs see them; a message's `unique_key` is `{conversation}/{client id}`, which
+//! both de-duplicates a re-sent message and lists a conversation's messages through the
+//! unique index. Once a visitor gives an email, the conversation and its messages hang from
+//! the visitor's lead (`lead_id`), and the lead's search document counts the conversation
+//! as a `chat` (`last_chat`, `chat( … )`).
+
+use hmac::{Hmac, Mac};
+use rapport_core::{new_id, time, FieldErrors, Kind};
+use rapport_store::{DbError, RowExt, SqlValue, Stmt};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::doc::{Doc, COLUMNS};
+use crate::events::NewEvent;
+use crate::meta::OrgMeta;
+use crate::render::{changed_fields, render};
+use crate::write::{Plan, MAX_ATTEMPTS};
+use crate::{Actor, Crm, CrmError, CrmResult};
+
+/// How long a visitor message may stay unread before operators are emailed (Crisp's
+/// default: 3 minutes).
+pub const DEFAULT_NOTIFY_DELAY_SECONDS: i64 = 180;
+
+/// Longest message body, in characters.
+pub const MAX_BODY_CHARS: usize = 5_000;
+
+/// Messages listed per conversation at most (the newest).
+const MAX_MESSAGES: usize = 1_000;
+
+/// A new website's widget key: public, in the page's `<script>` tag.
+pub fn new_widget_key() -> String {
+    new_id("wk")
+}
+
+/// Chat objects store their server-written fields (the others compute them on render).
+pub fn stores_read_only_fields(kind: Kind) -> bool {
+    matches!(kind, Kind::Website | Kind::Conversation | Kind::Message)
+}
+
+/// Checks a website's operators and origins.
+pub(crate) fn check_website(doc: &Doc, meta: &OrgMeta, errors: &mut FieldErrors) {
+    let strings = |field: &str| -> Vec<String> {
+        doc.data
+            .get(field)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    for (i, id) in strings("operators").iter().enumerate() {
+        if meta.user(id).is_none() {
+            errors.add(
+                format!("operators[{i}]"),
+                format!("`{id}` is not a user of this organization"),
+            );
+        }
+    }
+    for (i, origin) in strings("allowed_origins").iter().enumerate() {
+        if normalize_origin(origin).is_none() {
+            errors.add(
+                format!("allowed_origins[{i}]"),
+                "an origin is a scheme and a host, with an optional port: `https://example.com`",
+            );
+        }
+    }
+}
+
+/// `https://Example.com:443/` → `https://example.com:443`; `None` when it is not an origin.
+fn normalize_origin(origin: &str) -> Option<String> {
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (scheme, rest) = origin.split_once("://")?;
+    let valid_host = !rest.is_empty()
+        && !rest.contains(['/', '?', '#', '@', ' '])
+        && rest.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    (matches!(scheme, "http" | "https") && valid_host).then_some(origin)
+}
+
+/// A website's visitor, as the widget knows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visitor {
+    pub id: String,
+    pub organization_id: String,
+    pub website_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub contact_id: Option<String>,
+    pub lead_id: Option<String>,
+    pub conversation_id: Option<String>,
+}
+
+const VISITOR_COLUMNS: &str =
+    "id, organization_id, website_id, name, email, email_verified, contact_id, lead_id, conversation_id";
+
+impl Visitor {
+    fn from_row(row: &rapport_store::Row) -> Visitor {
+        Visitor {
+            id: row.text(0).into(),
+            organization_id: row.text(1).into(),
+            website_id: row.text(2).into(),
+            name: row.opt_text(3).map(Into::into),
+            email: row.opt_text(4).map(Into::into),
+            email_verified: row.int(5) != 0,
+            contact_id: row.opt_text(6).map(Into::into),
+            lead_id: row.opt_text(7).map(Into::into),
+            conversation_id: row.opt_text(8).map(Into::into),
+        }
+    }
+
+    /// How the widget shows the visitor.
+    pub fn public(&self) -> Value {
+        json!({"id": self.id, "name": self.name, "email": self.email})
+    }
+}
+
+/// A website as the chat endpoints need it.
+#[derive(Debug, Clone)]
+pub struct Website {
+    pub id: String,
+    pub organization_id: String,
+    pub data: Map<String, Value>,
+}
+
+impl Website {
+    pub fn name(&self) -> &str {
+        self.data.get("name").and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn greeting(&self) -> Option<&str> {
+        self.data.get("greeting").and_then(Value::as_str)
+    }
+
+    pub fn strings(&self, field: &str) -> Vec<String> {
+        self.data
+            .get(field)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether a page of `origin` may use the widget (any, when none are listed).
+    pub fn allows_origin(&self, origin: Option<&str>) -> bool {
+        let allowed = self.strings("allowed_origins");
+        if allowed.is_empty() {
+            return true;
+        }
+        let Some(origin) = origin.and_then(normalize_origin) else {
+            return false;
+        };
+        allowed.iter().filter_map(|a| normalize_origin(a)).any(|a| a == origin)
+    }
+
+    pub fn notify_delay_seconds(&self) -> i64 {
+        self.data
+            .get("notify_delay_seconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(DEFAULT_NOTIFY_DELAY_SECONDS)
+    }
+
+    pub fn slack_webhook_url(&self) -> Option<&str> {
+        self.data.get("slack_webhook_url").and_then(Value::as_str)
+    }
+
+    /// `hash` = hex HMAC-SHA256 of the email with the website's identity secret.
+    fn verifies(&self, email: &str, hash: &str) -> bool {
+        let Some(secret) = self.data.get("identity_secret").and_then(Value::as_str) else {
+            return false;
+        };
+        let Ok(expected) = hex::decode(hash.trim()) else {
+            return false;
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        mac.update(email.as_bytes());
+        mac.verify_slice(&expected).is_ok()
+    }
+}
+
+/// A message posted: the message as operators see it, and whether it is new (`false`: its
+/// client id was sent before, and this is the first message).
+#[derive(Debug)]
+pub struct Posted {
+    pub message: Map<String, Value>,
+    pub created: bool,
+    pub event_seq: Option<i64>,
+}
+
+/// Who writes a message.
+enum Author<'a> {
+    Visitor(&'a Visitor),
+    Operator(&'a Actor),
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The unique keys of a conversation's messages lie in `[start, end)`.
+fn message_key_range(conversation_id: &str) -> (String, String) {
+    (format!("{conversation_id}/"), format!("{conversation_id}0"))
+}
+
+impl Crm {
+    /// The website whose widget key this is.
+    pub async fn website_by_key(&self, key: &str) -> CrmResult<Option<Website>> {
+        let sql = format!("SELECT organization_id, {COLUMNS} FROM objects WHERE unique_key = ? AND object_type = ?");
+        let rows = self
+            .db
+            .query(&sql, &[key.into(), Kind::Website.object_type().into()])
+            .await?;
+        Ok(rows.first().map(|r| {
+            let org = r.text(0).to_string();
+            let data = serde_json::from_str(r.text(5)).unwrap_or_default();
+            Website {
+                id: r.text(1).into(),
+                organization_id: org,
+                data,
+            }
+        }))
+    }
+
+    /// A website of the organization, for the server's jobs.
+    pub async fn website(&self, organization_id: &str, id: &str) -> CrmResult<Option<Website>> {
+        Ok(self
+            .stored_object(organization_id, Kind::Website, id)
+            .await?
+            .map(|data| Website {
+                id: id.into(),
+                organization_id: organization_id.into(),
+                data,
+            }))
+    }
+
+    /// The visitor holding `token` on this website.
+    pub async fn visitor_by_token(&self, website: &Website, token: &str) -> CrmResult<Option<Visitor>> {
+        let sql = format!("SELECT {VISITOR_COLUMNS} FROM chat_visitors WHERE token_hash = ? AND website_id = ?");
+        let rows = self
+            .db
+            .query(&sql, &[token_hash(token).into(), website.id.clone().into()])
+            .await?;
+        Ok(rows.first().map(Visitor::from_row))
+    }
+
+    pub async fn visitor(&self, organization_id: &str, id: &str) -> CrmResult<Option<Visitor>> {
+        let sql = format!("SELECT {VISITOR_COLUMNS} FROM chat_visitors WHERE id = ? AND organization_id = ?");
+        let rows = self.db.query(&sql, &[id.into(), organization_id.into()]).await?;
+        Ok(rows.first().map(Visitor::from_row))
+    }
+
+    /// A new visitor of the website, and the token that identifies them from now on.
+    pub async fn new_visitor(&self, website: &Website) -> CrmResult<(Visitor, String)> {
+        let token = new_id("vt");
+        let visitor = Visitor {
+            id: new_id("visitor"),
+            organization_id: website.organization_id.clone(),
+            website_id: website.id.clone(),
+            name: None,
+            email: None,
+            email_verified: false,
+            contact_id: None,
+            lead_id: None,
+            conversation_id: None,
+        };
+        self.db
+            .batch(vec![Stmt::new(
+                "INSERT INTO chat_visitors (id, organization_id, website_id, token_hash, email_verified, date_created) \
+                 VALUES (?, ?, ?, ?, 0, ?)",
+                vec![
+                    visitor.id.clone().into(),
+                    visitor.organization_id.clone().into(),
+                    visitor.website_id.clone().into(),
+                    token_hash(&token).into(),
+                    time::format(time::now()).into(),
+                ],
+            )])
+            .await?;
+        Ok((visitor, token))
+    }
+
+    /// Records until when the visitor has a widget open (`None`: closed).
+    pub async fn set_visitor_online(
+        &self,
+        visitor: &Visitor,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> CrmResult<()> {
+        self.db
+            .batch(vec![Stmt::new(
+                "UPDATE chat_visitors SET online_until = ? WHERE id = ?",
+                vec![until.map(time::format).into(), visitor.id.clone().into()],
+            )])
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the visitor has a widget open now.
+    pub async fn visitor_online(&self, organization_id: &str, visitor_id: &str) -> CrmResult<bool> {
+        let rows = self
+            .db
+            .query(
+                "SELECT online_until FROM chat_visitors WHERE id = ? AND organization_id = ?",
+                &[visitor_id.into(), organization_id.into()],
+            )
+            .await?;
+        let until = rows.first().and_then(|r| r.opt_text(0)).and_then(time::parse_datetime);
+        Ok(until.is_some_and(|u| u > time::now()))
+    }
+
+    /// A conversation as operators see it, in the organization.
+    pub async fn conversation(&self, organization_id: &str, id: &str) -> CrmResult<Option<Map<String, Value>>> {
+        let Some(doc) = self
+            .load_in(organization_id, id)
+            .await?
+            .filter(|d| d.kind == Kind::Conversation)
+        else {
+            return Ok(None);
+        };
+        let meta = self.meta_of(organization_id).await?;
+        Ok(Some(render(&doc, &meta, &[])))
+    }
+
+    /// A message as operators see it.
+    pub async fn message(&self, organization_id: &str, id: &str) -> CrmResult<Option<Map<String, Value>>> {
+        let Some(doc) = self
+            .load_in(organization_id, id)
+            .await?
+            .filter(|d| d.kind == Kind::Message)
+        else {
+            return Ok(None);
+        };
+        let meta = self.meta_of(organization_id).await?;
+        Ok(Some(render(&doc, &meta, &[])))
+    }
+
+    /// A conversation's messages, oldest first; private notes only when `with_private`.
+    pub async fn conversation_messages(
+        &self,
+        organization_id: &str,
+        conversation_id: &str,
+        with_private: bool,
+    ) -> CrmResult<Vec<Map<String, Value>>> {
+        let (start, end) = message_key_range(conversation_id);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE unique_key >= ? AND unique_key < ? AND object_type = ? AND organization_id = ?"
+        );
+        let mut docs = self
+            .query_docs(
+                organization_id,
+                &sql,
+                &[
+                    start.into(),
+                    end.into(),
+                    Kind::Message.object_type().into(),
+                    organization_id.into(),
+                ],
+            )
+            .await?;
+        docs.retain(|d| with_private || d.data.get("private") != Some(&Value::Bool(true)));
+        docs.sort_by(|a, b| (&a.date_created, &a.id).cmp(&(&b.date_created, &b.id)));
+        let skip = docs.len().saturating_sub(MAX_MESSAGES);
+        let meta = self.meta_of(organization_id).await?;
+        Ok(docs[skip..].iter().map(|d| render(d, &meta, &[])).collect())
+    }
+
+    /// A visitor's message: starts their conversation, or adds to it (and reopens it).
+    pub async fn post_visitor_message(
+        &self,
+        visitor: &Visitor,
+        client_id: Option<&str>,
+        body: &str,
+    ) -> CrmResult<Posted> {
+        self.post_message(
+            &visitor.organization_id,
+            Author::Visitor(visitor),
+            visitor.conversation_id.as_deref(),
+            client_id,
+            body,
+            false,
+        )
+        .await
+    }
+
+    /// An operator's reply (or, `private`, a note for operators only).
+    pub async fn post_operator_message(
+        &self,
+        actor: &Actor,
+        conversation_id: &str,
+        input: &Value,
+    ) -> CrmResult<Posted> {
+        let input = input
+            .as_object()
+            .ok_or_else(|| CrmError::Invalid(FieldErrors::general("the request body must be a JSON object")))?;
+        let checked = rapport_core::fields::check_input(
+            Kind::Message,
+            input,
+            rapport_core::fields::Mode::Create,
+            &self.config.phone_region,
+        )?;
+        let body = checked.values.get("body").and_then(Value::as_str).unwrap_or("");
+        let client_id = checked.values.get("client_id").and_then(Value::as_str);
+        let private = checked.values.get("private").and_then(Value::as_bool).unwrap_or(false);
+        self.post_message(
+            &actor.organization_id,
+            Author::Operator(actor),
+            Some(conversation_id),
+            client_id,
+            body,
+            private,
+        )
+        .await
+    }
+
+    async fn post_message(
+        &self,
+        organization_id: &str,
+        author: Author<'_>,
+        conversation_id: Option<&str>,
+        client_id: Option<&str>,
+        body: &str,
+        private: bool,
+    ) -> CrmResult<Posted> {
+        let body = body.trim();
+        let mut errors = FieldErrors::new();
+        if body.is_empty() {
+            errors.add("body", "a message needs some text");
+        } else if body.chars().count() > MAX_BODY_CHARS {
+            errors.add("body", format!("at most {MAX_BODY_CHARS} characters"));
+        }
+        if client_id.is_some_and(|c| c.is_empty() || c.len() > 100) {
+            errors.add("client_id", "1 to 100 characters");
+        }
+        errors.into_result(())?;
+        let meta = self.meta_of(organization_id).await?;
+        for _ in 0..MAX_ATTEMPTS {
+            let now = time::format(time::now());
+            let mut plan = Plan::default();
+            let before = match conversation_id {
+                Some(id) => Some(
+                    self.load_in(organization_id, id)
+                        .await?
+                        .filter(|d| d.kind == Kind::Conversation)
+                        .ok_or(CrmError::NotFound)?,
+                ),
+                None => None,
+            };
+            if let (Some(conversation), Some(client_id)) = (&before, client_id) {
+                if let Some(first) = self
+                    .message_by_client_id(organization_id, &conversation.id, client_id)
+                    .await?
+                {
+                    return Ok(Posted {
+                        message: render(&first, &meta, &[]),
+                        created: false,
+                        event_seq: None,
+                    });
+                }
+            }
+            let mut conversation = match &before {
+                Some(doc) => doc.clone(),
+                None => {
+                    let Author::Visitor(visitor) = &author else {
+                        return Err(CrmError::NotFound);
+                    };
+                    new_conversation(visitor, &now)
+                }
+            };
+            let message_id = new_id(Kind::Message.id_prefix());
+            let key = format!("{}/{}", conversation.id, client_id.unwrap_or(&message_id));
+            let mut data = Map::new();
+            data.insert("conversation_id".into(), conversation.id.clone().into());
+            data.insert("body".into(), body.into());
+            data.insert("private".into(), private.into());
+            data.insert("client_id".into(), client_id.into());
+            let (user_id, visitor_id) = match &author {
+                Author::Visitor(v) => {
+                    data.insert("author".into(), "visitor".into());
+                    data.insert("user_id".into(), Value::Null);
+                    (None, Some(v.id.clone()))
+                }
+                Author::Operator(actor) => {
+                    data.insert("author".into(), "operator".into());
+                    data.insert("user_id".into(), actor.user_id.clone().into());
+                    (Some(actor.user_id.clone()), None)
+                }
+            };
+            let message = Doc {
+                id: message_id,
+                kind: Kind::Message,
+                organization_id: organization_id.into(),
+                lead_id: conversation.lead_id.clone(),
+                unique_key: Some(key),
+                data,
+                version: 1,
+                date_created: now.clone(),
+                date_updated: now.clone(),
+                created_by: user_id.clone(),
+                updated_by: user_id.clone(),
+            };
+            // The conversation moves with its message.
+            let c = &mut conversation.data;
+            c.insert("last_message_at".into(), now.clone().into());
+            match &author {
+                Author::Visitor(_) => {
+                    let unread = c.get("unread").and_then(Value::as_i64).unwrap_or(0);
+                    c.insert("unread".into(), (unread + 1).into());
+                    c.insert("visitor_read_at".into(), now.clone().into());
+                    if c.get("status").and_then(Value::as_str) == Some("resolved") {
+                        c.insert("status".into(), "open".into());
+                    }
+                }
+                Author::Operator(_) if !private => {
+                    // Answering is reading.
+                    c.insert("unread".into(), 0.into());
+                    c.insert("operator_read_at".into(), now.clone().into());
+                }
+                Author::Operator(_) => {}
+            }
+            conversation.date_updated = now.clone();
+            conversation.updated_by = user_id.clone();
+            match &before {
+                None => {
+                    let rendered = render(&conversation, &meta, &[]);
+                    plan.insert(
+                        &conversation,
+                        NewEvent::created(
+                            Kind::Conversation,
+                            &conversation.id,
+                            conversation.lead_id.as_deref(),
+                            rendered,
+                        ),
+                    );
+                    if let Some(visitor_id) = &visitor_id {
+                        plan.stmts.push(Stmt::one(
+                            "UPDATE chat_visitors SET conversation_id = ? WHERE id = ? AND conversation_id IS NULL",
+                            vec![conversation.id.clone().into(), visitor_id.clone().into()],
+                        ));
+                    }
+                }
+                Some(before) => {
+                    conversation.version += 1;
+                    let (old, new) = (render(before, &meta, &[]), render(&conversation, &meta, &[]));
+                    let changed = changed_fields(&old, &new);
+                    plan.update(
+                        &conversation,
+                        NewEvent::updated(
+                            Kind::Conversation,
+                            &conversation.id,
+                            conversation.lead_id.as_deref(),
+                            changed,
+                            &old,
+                            new,
+                        ),
+                    );
+                }
+            }
+            let rendered = render(&message, &meta, &[]);
+            // Last, so that the commit's sequence is the message's.
+            plan.insert(
+                &message,
+                NewEvent::created(Kind::Message, &message.id, message.lead_id.as_deref(), rendered.clone()),
+            );
+            match self
+                .commit_as(organization_id, user_id.as_deref(), Kind::Message, plan)
+                .await
+            {
+                Ok(seq) => {
+                    return Ok(Posted {
+                        message: rendered,
+                        created: true,
+                        event_seq: Some(seq),
+                    })
+                }
+                // A concurrent write to the conversation, or the same client id at once.
+                Err(CrmError::Db(DbError::Conflict | DbError::Unique(_))) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CrmError::Db(DbError::Conflict))
+    }
+
+    async fn message_by_client_id(
+        &self,
+        organization_id: &str,
+        conversation_id: &str,
+        client_id: &str,
+    ) -> CrmResult<Option<Doc>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND object_type = ? AND unique_key = ?");
+        let docs = self
+            .query_docs(
+                organization_id,
+                &sql,
+                &[
+                    organization_id.into(),
+                    Kind::Message.object_type().into(),
+                    format!("{conversation_id}/{client_id}").into(),
+                ],
+            )
+            .await?;
+        Ok(docs.into_iter().next())
+    }
+
+    /// An operator read the conversation: its unread count goes to zero.
+    pub async fn mark_read_by_operator(&self, actor: &Actor, conversation_id: &str) -> CrmResult<Map<String, Value>> {
+        let now = time::format(time::now());
+        self.change_conversation(&actor.organization_id, Some(&actor.user_id), conversation_id, |c| {
+            c.insert("unread".into(), 0.into());
+            c.insert("operator_read_at".into(), now.clone().into());
+        })
+        .await
+    }
+
+    /// The visitor saw the conversation's messages.
+    pub async fn mark_read_by_visitor(&self, visitor: &Visitor) -> CrmResult<()> {
+        let Some(id) = &visitor.conversation_id else {
+            return Ok(());
+        };
+        let now = time::format(time::now());
+        self.change_conversation(&visitor.organization_id, None, id, |c| {
+            c.insert("visitor_read_at".into(), now.clone().into());
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Changes a conversation's stored fields, with its event.
+    async fn change_conversation(
+        &self,
+        organization_id: &str,
+        user_id: Option<&str>,
+        id: &str,
+        change: impl Fn(&mut Map<String, Value>),
+    ) -> CrmResult<Map<String, Value>> {
+        let meta = self.meta_of(organization_id).await?;
+        for _ in 0..MAX_ATTEMPTS {
+            let before = self
+                .load_in(organization_id, id)
+                .await?
+                .filter(|d| d.kind == Kind::Conversation)
+                .ok_or(CrmError::NotFound)?;
+            let mut doc = before.clone();
+            change(&mut doc.data);
+            let old = render(&before, &meta, &[]);
+            if doc.data == before.data {
+                return Ok(old);
+            }
+            doc.version += 1;
+            doc.date_updated = time::format(time::now());
+            doc.updated_by = user_id.map(Into::into);
+            let new = render(&doc, &meta, &[]);
+            let changed = changed_fields(&old, &new);
+            let mut plan = Plan::default();
+            plan.update(
+                &doc,
+                NewEvent::updated(
+                    Kind::Conversation,
+                    &doc.id,
+                    doc.lead_id.as_deref(),
+                    changed,
+                    &old,
+                    new.clone(),
+                ),
+            );
+            match self.commit_as(organization_id, user_id, Kind::Conversation, plan).await {
+                Ok(_) => return Ok(new),
+                Err(CrmError::Db(DbError::Conflict)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CrmError::Db(DbError::Conflict))
+    }
+
+    /// The visitor gave their email (and name): they become the matching contact (by
+    /// email), or a new lead with that contact, and their conversation moves to that lead.
+    /// With `hash` (HMAC-SHA256 of the email with the website's identity secret) the email
+    /// is verified; a wrong hash is refused.
+    pub async fn identify_visitor(
+        &self,
+        website: &Website,
+        visitor: &Visitor,
+        email: &str,
+        name: Option<&str>,
+        hash: Option<&str>,
+    ) -> CrmResult<Visitor> {
+        let email = email.trim().to_lowercase();
+        let name = name.map(str::trim).filter(|n| !n.is_empty());
+        let mut errors = FieldErrors::new();
+        if rapport_core::validate::email(&email).is_err() {
+            errors.add("email", "not an email address");
+        }
+        if name.is_some_and(|n| n.chars().count() > 200) {
+            errors.add("name", "at most 200 characters");
+        }
+        errors.into_result(())?;
+        let verified = match hash {
+            Some(hash) if website.verifies(&email, hash) => true,
+            Some(_) => {
+                return Err(CrmError::Forbidden(
+                    "the identity hash does not match this email".into(),
+                ))
+            }
+            None => false,
+        };
+        let org = &visitor.organization_id;
+        // An email already linked to this visitor's contact keeps it.
+        let (contact_id, lead_id) = match (&visitor.contact_id, &visitor.lead_id, &visitor.email) {
+            (Some(c), Some(l), Some(e)) if *e == email => (c.clone(), l.clone()),
+            _ => match self.contact_by_email(org, &email).await? {
+                Some(found) => found,
+                None => self.new_lead_for_visitor(org, &email, name).await?,
+            },
+        };
+        self.db
+            .batch(vec![Stmt::new(
+                "UPDATE chat_visitors SET email = ?, name = COALESCE(?, name), email_verified = ?, contact_id = ?, lead_id = ? WHERE id = ?",
+                vec![
+                    email.clone().into(),
+                    name.map(str::to_string).into(),
+                    SqlValue::Int(i64::from(verified)),
+                    contact_id.clone().into(),
+                    lead_id.clone().into(),
+                    visitor.id.clone().into(),
+                ],
+            )])
+            .await?;
+        if let Some(conversation_id) = &visitor.conversation_id {
+            self.move_conversation_to_lead(org, conversation_id, &lead_id, &contact_id, &email, name, verified)
+                .await?;
+        }
+        self.visitor(org, &visitor.id).await?.ok_or(CrmError::NotFound)
+    }
+
+    /// The contact (and its lead) with this email, oldest first.
+    async fn contact_by_email(&self, organization_id: &str, email: &str) -> CrmResult<Option<(String, String)>> {
+        // Emails are stored lowercased; the JSON text holds `"email":"…"` once per address.
+        let pattern = format!("%\"email\":{}%", Value::from(email));
+        let rows = self
+            .db
+            .query(
+                "SELECT id, lead_id FROM objects WHERE organization_id = ? AND object_type = 'contact' AND data LIKE ? \
+                 ORDER BY date_created, id LIMIT 20",
+                &[organization_id.into(), pattern.into()],
+            )
+            .await?;
+        for row in &rows {
+            let Some(doc) = self.load_in(organization_id, row.text(0)).await? else {
+                continue;
+            };
+            let has = doc
+                .data
+                .get("emails")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|e| e.get("email").and_then(Value::as_str) == Some(email)));
+            if let (true, Some(lead_id)) = (has, doc.lead_id) {
+                return Ok(Some((doc.id, lead_id)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A new lead named after the visitor, with them as its contact.
+    async fn new_lead_for_visitor(
+        &self,
+        organization_id: &str,
+        email: &str,
+        name: Option<&str>,
+    ) -> CrmResult<(String, String)> {
+        let actor = self.server_actor(organization_id).await?;
+        let lead = self
+            .create(
+                &actor,
+                Kind::Lead,
+                &json!({
+                    "name": name.unwrap_or(email),
+                    "description": "Started a chat on the website.",
+                    "contacts": [{"name": name.unwrap_or(""), "emails": [{"email": email, "type": "office"}]}],
+                }),
+                None,
+            )
+            .await?;
+        let lead_id = lead.object.get("id").and_then(Value::as_str).unwrap_or("").to_string();
+        let contact_id = lead.object["contacts"][0]["id"].as_str().unwrap_or("").to_string();
+        Ok((contact_id, lead_id))
+    }
+
+    /// The organization's first admin acts for the server where the write path wants a
+    /// user (a lead created for a visitor).
+    async fn server_actor(&self, organization_id: &str) -> CrmResult<Actor> {
+        let meta = self.meta_of(organization_id).await?;
+        let user = meta.users.first().ok_or(CrmError::NotFound)?;
+        Ok(Actor {
+            organization_id: organization_id.into(),
+            user_id: user.id.clone(),
+            role: "admin".into(),
+            meta_version: 0,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn move_conversation_to_lead(
+        &self,
+        organization_id: &str,
+        conversation_id: &str,
+        lead_id: &str,
+        contact_id: &str,
+        email: &str,
+        name: Option<&str>,
+        verified: bool,
+    ) -> CrmResult<()> {
+        let meta = self.meta_of(organization_id).await?;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(before) = self.load_in(organization_id, conversation_id).await? else {
+                return Ok(());
+            };
+            let mut doc = before.clone();
+            doc.lead_id = Some(lead_id.into());
+            doc.data.insert("contact_id".into(), contact_id.into());
+            doc.data.insert("visitor_email".into(), email.into());
+            doc.data.insert("email_verified".into(), verified.into());
+            if let Some(name) = name {
+                doc.data.insert("visitor_name".into(), name.into());
+            }
+            doc.version += 1;
+            doc.date_updated = time::format(time::now());
+            let (old, new) = (render(&before, &meta, &[]), render(&doc, &meta, &[]));
+            let changed = changed_fields(&old, &new);
+            let mut plan = Plan::default();
+            plan.update(
+                &doc,
+                NewEvent::updated(Kind::Conversation, &doc.id, Some(lead_id), changed, &old, new),
+            );
+            // The conversation and its messages now hang from the lead (search, timeline).
+            let (start, end) = message_key_range(conversation_id);
+            plan.stmts.push(Stmt::new(
+                "UPDATE objects SET lead_id = ? WHERE organization_id = ? AND (id = ? OR (unique_key >= ? AND unique_key < ? AND object_type = ?))",
+                vec![
+                    lead_id.into(),
+                    organization_id.into(),
+                    conversation_id.into(),
+                    start.into(),
+                    end.into(),
+                    Kind::Message.object_type().into(),
+                ],
+            ));
+            match self.commit_as(organization_id, None, Kind::Conversation, plan).await {
+                Ok(_) => return Ok(()),
+                Err(CrmError::Db(DbError::Conflict)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CrmError::Db(DbError::Conflict))
+    }
+
+    /// The emails of the people to tell about an unread visitor message: the assignee, else
+    /// the website's operators (every user when it names none).
+    pub async fn chat_recipients(
+        &self,
+        website: &Website,
+        conversation: &Map<String, Value>,
+    ) -> CrmResult<Vec<String>> {
+        let meta = self.meta_of(&website.organization_id).await?;
+        let email_of = |id: &str| meta.user(id).map(|u| u.email.clone());
+        if let Some(email) = conversation
+            .get("assigned_to")
+            .and_then(Value::as_str)
+            .and_then(email_of)
+        {
+            return Ok(vec![email]);
+        }
+        let operators = website.strings("operators");
+        Ok(if operators.is_empty() {
+            meta.users.iter().map(|u| u.email.clone()).collect()
+        } else {
+            operators.iter().filter_map(|id| email_of(id)).collect()
+        })
+    }
+}
+
+fn new_conversation(visitor: &Visitor, now: &str) -> Doc {
+    let mut data = Map::new();
+    data.insert("status".into(), "open".into());
+    data.insert("assigned_to".into(), Value::Null);
+    data.insert("website_id".into(), visitor.website_id.clone().into());
+    data.insert("visitor_id".into(), visitor.id.clone().into());
+    data.insert("visitor_name".into(), visitor.name.clone().into());
+    data.insert("visitor_email".into(), visitor.email.clone().into());
+    data.insert("email_verified".into(), visitor.email_verified.into());
+    data.insert("contact_id".into(), visitor.contact_id.clone().into());
+    data.insert("unread".into(), 0.into());
+    Doc {
+        id: new_id(Kind::Conversation.id_prefix()),
+        kind: Kind::Conversation,
+        organization_id: visitor.organization_id.clone(),
+        lead_id: visitor.lead_id.clone(),
+        unique_key: None,
+        data,
+        version: 1,
+        date_created: now.into(),
+        date_updated: now.into(),
+        created_by: None,
+        updated_by: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalized_and_checked() {
+        assert_eq!(
+            normalize_origin("https://Example.com/"),
+            Some("https://example.com".into())
+        );
+        assert_eq!(
+            normalize_origin("http://127.0.0.1:8080"),
+            Some("http://127.0.0.1:8080".into())
+        );
+        assert_eq!(normalize_origin("example.com"), None);
+        assert_eq!(normalize_origin("https://example.com/path"), None);
+        assert_eq!(normalize_origin("ftp://example.com"), None);
+        let site = |origins: Value| Website {
+            id: "site_1".into(),
+            organization_id: "orga_1".into(),
+            data: json!({"allowed_origins": origins}).as_object().unwrap().clone(),
+        };
+        assert!(site(json!([])).allows_origin(None));
+        let only = site(json!(["https://shop.example.com"]));
+        assert!(only.allows_origin(Some("https://shop.example.com")));
+        assert!(!only.allows_origin(Some("https://evil.example.com")));
+        assert!(!only.allows_origin(None));
+    }
+
+    #[test]
+    fn identity_hash_is_hmac_sha256_of_the_email() {
+        let site = Website {
+            id: "site_1".into(),
+            organization_id: "orga_1".into(),
+            data: json!({"identity_secret": "s3cret"}).as_object().unwrap().clone(),
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(b"jo@example.com");
+        let hash = hex::encode(mac.finalize().into_bytes());
+        assert!(site.verifies("jo@example.com", &hash));
+        assert!(!site.verifies("other@example.com", &hash));
+        assert!(!site.verifies("jo@example.com", "not hex"));
+    }
+}

@@ -1,0 +1,340 @@
+//! Real-time push.
+//!
+//! **Changes** come from the event log, never from the process that made them: each node
+//! tails the log (woken by its own commits, by PostgreSQL `NOTIFY` from other nodes, or by
+//! a short poll) and hands every event to the websockets of its organization. So a client
+//! on any node sees every change of every node, in sequence order, and a client that comes
+//! back with its last sequence number reads what it missed from the log ([`Feed`]): no gap,
+//! no duplicate, whatever happened to the node, the broker or the client in between.
+//!
+//! **Signals** that are not worth a row in the log — typing, and presence (who is online,
+//! who views which lead) — go to the node's own sockets at once and, when the nodes share
+//! a RabbitMQ broker, to the other nodes through a fanout exchange with one exclusive queue
+//! per node ([`bus`]). A node that loses the broker reconnects and sends its presence
+//! again; changes never depended on the broker.
+
+pub mod bus;
+mod presence;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rapport_crm::{Crm, CrmResult, PushEvent};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc, watch};
+
+pub use presence::{PresenceEntry, PresenceGuard};
+
+/// Frames kept for a slow socket; one that falls further behind reads the log again.
+const CHANNEL_CAPACITY: usize = 1024;
+/// Events read from the log at a time.
+const BATCH: usize = 1000;
+/// How often the tail looks at the log when nothing wakes it (other processes on one
+/// SQLite file).
+const IDLE_RECHECK: Duration = Duration::from_millis(250);
+
+/// What a socket of an organization receives.
+#[derive(Debug, Clone)]
+pub enum Live {
+    /// A change, from the event log.
+    Event(Arc<PushEvent>),
+    Typing(Arc<Typing>),
+    /// Everyone online in the organization, on every node, and what they view.
+    Presence(Arc<Vec<PresenceEntry>>),
+}
+
+/// Someone types in a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Typing {
+    pub conversation_id: String,
+    /// `visitor` or `operator`.
+    pub author: String,
+    pub user_id: Option<String>,
+    pub name: Option<String>,
+    pub typing: bool,
+}
+
+/// A signal between nodes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Signal {
+    pub organization_id: String,
+    /// The node that sent it.
+    pub node: String,
+    pub kind: SignalKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SignalKind {
+    Typing(Typing),
+    /// The sending node's presence in the organization (all of it, so a lost one is
+    /// repaired by the next).
+    Presence {
+        entries: Vec<PresenceEntry>,
+    },
+}
+
+/// The node's real-time hub. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub(Arc<Inner>);
+
+struct Inner {
+    crm: Crm,
+    node: String,
+    channels: Mutex<HashMap<String, broadcast::Sender<Live>>>,
+    /// The last event sequence handed to the sockets.
+    position: watch::Sender<i64>,
+    /// Signals for the other nodes (taken by [`bus::run`]).
+    outgoing: Mutex<Option<mpsc::UnboundedSender<Signal>>>,
+    presence: presence::Table,
+}
+
+impl Hub {
+    pub fn new(crm: Crm) -> Hub {
+        Hub(Arc::new(Inner {
+            crm,
+            node: rapport_core::new_id("node"),
+            channels: Mutex::default(),
+            position: watch::channel(0).0,
+            outgoing: Mutex::default(),
+            presence: presence::Table::default(),
+        }))
+    }
+
+    pub fn crm(&self) -> &Crm {
+        &self.0.crm
+    }
+
+    /// This node's name on the bus.
+    pub fn node(&self) -> &str {
+        &self.0.node
+    }
+
+    /// The organization's live frames, from now on.
+    pub fn subscribe(&self, organization_id: &str) -> broadcast::Receiver<Live> {
+        let mut channels = self.0.channels.lock().expect("channels lock");
+        channels
+            .entry(organization_id.to_string())
+            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
+            .subscribe()
+    }
+
+    /// The last event sequence this node has pushed.
+    pub fn position(&self) -> i64 {
+        *self.0.position.borrow()
+    }
+
+    fn send_local(&self, organization_id: &str, live: Live) {
+        let mut channels = self.0.channels.lock().expect("channels lock");
+        if let Some(sender) = channels.get(organization_id) {
+            if sender.send(live).is_err() {
+                // Nobody listens any more.
+                channels.remove(organization_id);
+            }
+        }
+    }
+
+    /// Someone types: this node's sockets and the other nodes'.
+    pub fn typing(&self, organization_id: &str, typing: Typing) {
+        self.send_local(organization_id, Live::Typing(Arc::new(typing.clone())));
+        self.to_other_nodes(organization_id, SignalKind::Typing(typing));
+    }
+
+    fn to_other_nodes(&self, organization_id: &str, kind: SignalKind) {
+        if let Some(outgoing) = &*self.0.outgoing.lock().expect("outgoing lock") {
+            let _ = outgoing.send(Signal {
+                organization_id: organization_id.into(),
+                node: self.0.node.clone(),
+                kind,
+            });
+        }
+    }
+
+    /// A signal from another node.
+    pub fn receive(&self, signal: Signal) {
+        if signal.node == self.0.node {
+            return;
+        }
+        match signal.kind {
+            SignalKind::Typing(typing) => self.send_local(&signal.organization_id, Live::Typing(Arc::new(typing))),
+            SignalKind::Presence { entries } => {
+                if self
+                    .0
+                    .presence
+                    .set_remote(&signal.organization_id, &signal.node, entries)
+                {
+                    self.presence_changed_locally_seen(&signal.organization_id);
+                }
+            }
+        }
+    }
+
+    /// Everyone online in the organization, on every node.
+    pub fn presence(&self, organization_id: &str) -> Vec<PresenceEntry> {
+        self.0.presence.merged(organization_id)
+    }
+
+    /// A user is online (until the guard is dropped).
+    pub fn join(&self, organization_id: &str, user_id: &str) -> PresenceGuard {
+        let guard = PresenceGuard::new(self.clone(), organization_id, user_id);
+        self.presence_changed(organization_id);
+        guard
+    }
+
+    fn presence_changed(&self, organization_id: &str) {
+        self.presence_changed_locally_seen(organization_id);
+        let entries = self.0.presence.local(organization_id);
+        self.to_other_nodes(organization_id, SignalKind::Presence { entries });
+    }
+
+    fn presence_changed_locally_seen(&self, organization_id: &str) {
+        let merged = self.0.presence.merged(organization_id);
+        self.send_local(organization_id, Live::Presence(Arc::new(merged)));
+    }
+
+    /// Sends this node's presence in every organization to the other nodes (after a
+    /// reconnection, and now and then, so that theirs expires only when this node is gone).
+    pub fn announce_presence(&self) {
+        for organization_id in self.0.presence.organizations() {
+            let entries = self.0.presence.local(&organization_id);
+            self.to_other_nodes(&organization_id, SignalKind::Presence { entries });
+        }
+        for organization_id in self.0.presence.expire_remote() {
+            self.presence_changed_locally_seen(&organization_id);
+        }
+    }
+
+    /// Tails the event log and pushes every event to its organization's sockets, until
+    /// `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let crm = self.0.crm.clone();
+        let mut after = loop {
+            match crm.last_event_seq().await {
+                Ok(seq) => break seq,
+                Err(e) => {
+                    tracing::error!(error = %e, "real time: cannot read the event log; retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        };
+        self.0.position.send_replace(after);
+        let mut other_nodes = crm.db().listen_events();
+        loop {
+            let committed = crm.events_committed();
+            match crm.push_events_after(None, after, BATCH).await {
+                Ok(events) if !events.is_empty() => {
+                    for event in events {
+                        after = event.seq;
+                        let organization_id = event.organization_id.clone();
+                        self.send_local(&organization_id, Live::Event(Arc::new(event)));
+                    }
+                    self.0.position.send_replace(after);
+                }
+                Ok(_) => tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = committed => {}
+                    _ = other_nodes.notified() => {}
+                    _ = tokio::time::sleep(IDLE_RECHECK) => {}
+                },
+                Err(e) => {
+                    tracing::error!(error = %e, "real time: cannot read the event log; retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// An organization's frames in order: first the events after `after` (from the log),
+    /// then live ones; `None`: from now on.
+    pub fn feed(&self, organization_id: &str, after: Option<i64>) -> Feed {
+        let live = self.subscribe(organization_id);
+        let last_seq = after.unwrap_or_else(|| self.position());
+        Feed {
+            hub: self.clone(),
+            organization_id: organization_id.into(),
+            live,
+            last_seq,
+            backlog: VecDeque::new(),
+            caught_up: after.is_none(),
+        }
+    }
+}
+
+/// One socket's frames: every event after its starting point exactly once, in sequence
+/// order, with signals in between.
+pub struct Feed {
+    hub: Hub,
+    organization_id: String,
+    live: broadcast::Receiver<Live>,
+    last_seq: i64,
+    backlog: VecDeque<Live>,
+    caught_up: bool,
+}
+
+/// Why a feed ended.
+#[derive(Debug)]
+pub enum FeedEnd {
+    /// The node is shutting down.
+    Closed,
+    Store(rapport_crm::CrmError),
+}
+
+impl Feed {
+    /// The sequence number of the last event handed out (where a client resumes).
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
+    }
+
+    /// Whether the events missed before the start have all been handed out.
+    pub fn caught_up(&self) -> bool {
+        self.caught_up && self.backlog.is_empty()
+    }
+
+    pub async fn next(&mut self) -> Result<Live, FeedEnd> {
+        loop {
+            if let Some(item) = self.backlog.pop_front() {
+                return Ok(item);
+            }
+            if !self.caught_up {
+                // Live frames wait in the channel meanwhile; those already read from the
+                // log are skipped below by their sequence number.
+                let events = self.read_log().await.map_err(FeedEnd::Store)?;
+                if events.is_empty() {
+                    self.caught_up = true;
+                }
+                for event in events {
+                    self.last_seq = event.seq;
+                    self.backlog.push_back(Live::Event(Arc::new(event)));
+                }
+                continue;
+            }
+            match self.live.recv().await {
+                Ok(Live::Event(event)) if event.seq <= self.last_seq => continue,
+                Ok(Live::Event(event)) => {
+                    self.last_seq = event.seq;
+                    return Ok(Live::Event(event));
+                }
+                Ok(other) => return Ok(other),
+                // Too slow for the channel: what was dropped is in the log.
+                Err(broadcast::error::RecvError::Lagged(_)) => self.caught_up = false,
+                Err(broadcast::error::RecvError::Closed) => return Err(FeedEnd::Closed),
+            }
+        }
+    }
+
+    async fn read_log(&self) -> CrmResult<Vec<PushEvent>> {
+        self.hub
+            .crm()
+            .push_events_after(Some(&self.organization_id), self.last_seq, BATCH)
+            .await
+    }
+}
