@@ -80,6 +80,17 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             stop.requested(),
         ))
     });
+    // Real time: this node's tail of the log, and its link to the other nodes.
+    let hub = rapport_realtime::Hub::new(crm.clone());
+    tokio::spawn(hub.clone().run(stop.requested()));
+    if let Some(url) = &settings.broker_url {
+        tokio::spawn(rapport_realtime::bus::run(
+            hub.clone(),
+            url.clone(),
+            settings.broker_prefix.clone(),
+            stop.requested(),
+        ));
+    }
     println!("Listening on http://{address}");
     tracing::info!(%address, database = %redact(&settings.database_url), workers = !args.no_workers, "serving");
     // Served from a worker task: the main thread only waits, so both cores do the work.
@@ -90,6 +101,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             rate_limiter: rapport_api::RateLimiter::new(settings.rate_limit),
             queue: queue.clone(),
             worker_metrics,
+            hub,
         },
         {
             let stop = stop.clone();

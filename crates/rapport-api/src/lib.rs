@@ -6,12 +6,14 @@
 //! the OpenAPI document is generated from.
 
 mod auth;
+mod chat;
 mod error;
 mod jobs;
 mod openapi;
 mod params;
 mod rate_limit;
 mod routes;
+mod widget;
 
 use std::future::Future;
 
@@ -33,11 +35,17 @@ pub struct AppState {
     pub queue: rapport_queue::Queue,
     /// This process's workers' counters, for `/metrics`.
     pub worker_metrics: rapport_queue::WorkerMetrics,
+    /// Real-time push (`/api/v1/realtime`, `/widget/ws`).
+    pub hub: rapport_realtime::Hub,
 }
 
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
-    routes::routes().merge(jobs::routes()).with_state(state)
+    routes::routes()
+        .merge(jobs::routes())
+        .merge(chat::routes())
+        .merge(widget::routes())
+        .with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then lets requests in flight finish.

@@ -73,7 +73,7 @@ pub fn routes() -> Router<AppState> {
     router
 }
 
-fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(FieldErrors::general("the request body is empty; expected a JSON object").into());
     }

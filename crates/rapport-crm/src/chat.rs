@@ -322,6 +322,12 @@ impl Crm {
         Ok(Some(render(&doc, &meta, &[])))
     }
 
+    /// The actor's display name.
+    pub async fn user_name(&self, actor: &Actor) -> Option<String> {
+        let meta = self.meta_of(&actor.organization_id).await.ok()?;
+        meta.user(&actor.user_id).map(|u| u.name.clone())
+    }
+
     /// A message as operators see it.
     pub async fn message(&self, organization_id: &str, id: &str) -> CrmResult<Option<Map<String, Value>>> {
         let Some(doc) = self

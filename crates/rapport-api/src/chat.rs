@@ -1,0 +1,208 @@
+//! The operators' side of chat — messages of a conversation, read marks, typing — and
+//! `/api/v1/realtime`, the websocket that pushes the organization's changes.
+//!
+//! Websites and conversations themselves use the generic object routes
+//! (`/api/v1/website/`, `/api/v1/conversation/?status=open&assigned_to=…&unread__gt=0`).
+
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rapport_crm::Actor;
+use rapport_realtime::{Feed, Live, Typing};
+use serde_json::{json, Value};
+
+use crate::auth::Auth;
+use crate::params::parse_query;
+use crate::{ApiError, AppState};
+
+type ApiResult = Result<Response, ApiError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/conversation/{id}/message",
+            get(list_messages).post(post_message),
+        )
+        .route("/api/v1/conversation/{id}/read", post(mark_read))
+        .route("/api/v1/conversation/{id}/typing", post(typing))
+        .route("/api/v1/realtime", get(realtime))
+}
+
+async fn list_messages(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    let org = &actor.organization_id;
+    if state.crm.conversation(org, &id).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let data = state.crm.conversation_messages(org, &id, true).await?;
+    let total = data.len();
+    Ok(Json(json!({"data": data, "has_more": false, "total_results": total})).into_response())
+}
+
+async fn post_message(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let input = crate::routes::parse_body(&body)?;
+    let posted = state.crm.post_operator_message(&actor, &id, &input).await?;
+    let status = if posted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(Value::Object(posted.message))).into_response())
+}
+
+async fn mark_read(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    let conversation = state.crm.mark_read_by_operator(&actor, &id).await?;
+    Ok(Json(Value::Object(conversation)).into_response())
+}
+
+async fn typing(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let input = crate::routes::parse_body(&body)?;
+    let typing = input.get("typing").and_then(Value::as_bool).unwrap_or(true);
+    if state.crm.conversation(&actor.organization_id, &id).await?.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    operator_typing(&state, &actor, &id, typing).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn operator_typing(state: &AppState, actor: &Actor, conversation_id: &str, typing: bool) {
+    let name = state.crm.user_name(actor).await;
+    state.hub.typing(
+        &actor.organization_id,
+        Typing {
+            conversation_id: conversation_id.into(),
+            author: "operator".into(),
+            user_id: Some(actor.user_id.clone()),
+            name,
+            typing,
+        },
+    );
+}
+
+/// `GET /api/v1/realtime?since=SEQ`: a websocket of `{"type", "seq", "data"}` frames.
+async fn realtime(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    RawQuery(raw): RawQuery,
+    upgrade: WebSocketUpgrade,
+) -> ApiResult {
+    let since = match parse_query(raw.as_deref()).into_iter().find(|(k, _)| k == "since") {
+        Some((_, v)) => Some(v.parse::<i64>().map_err(|_| {
+            ApiError::Invalid(rapport_core::FieldErrors::field(
+                "since",
+                "the sequence number of the last event received",
+            ))
+        })?),
+        None => None,
+    };
+    Ok(upgrade.on_upgrade(move |socket| operator_socket(state, actor, since, socket)))
+}
+
+/// A frame as text.
+fn frame(kind: &str, seq: Option<i64>, data: Value) -> Message {
+    let mut frame = json!({"type": kind, "data": data});
+    if let Some(seq) = seq {
+        frame["seq"] = seq.into();
+    }
+    Message::Text(frame.to_string().into())
+}
+
+/// Whether the actor may see this event: everything of the organization but other users'
+/// private Smart Views (as in `/api/v1/event/`).
+fn visible_to(actor: &Actor, event: &Value) -> bool {
+    if event["object_type"] != "saved_search" {
+        return true;
+    }
+    let data = &event["data"];
+    data["is_shared"] == true || data["user_id"] == actor.user_id.as_str()
+}
+
+pub(crate) fn live_frame(actor: &Actor, live: &Live) -> Option<Message> {
+    match live {
+        Live::Event(event) => visible_to(actor, &event.event).then(|| {
+            let kind = format!(
+                "{}.{}",
+                event.event["object_type"].as_str().unwrap_or(""),
+                event.event["action"].as_str().unwrap_or("")
+            );
+            frame(&kind, Some(event.seq), event.event.clone())
+        }),
+        Live::Typing(typing) => Some(frame("typing", None, json!(typing.as_ref()))),
+        Live::Presence(entries) => Some(frame("presence", None, json!({"users": entries.as_ref()}))),
+    }
+}
+
+async fn operator_socket(state: AppState, actor: Actor, since: Option<i64>, mut socket: WebSocket) {
+    let mut feed: Feed = state.hub.feed(&actor.organization_id, since);
+    let presence = state.hub.join(&actor.organization_id, &actor.user_id);
+    let hello = json!({
+        "user_id": actor.user_id,
+        "presence": {"users": state.hub.presence(&actor.organization_id)},
+    });
+    if socket.send(frame("hello", Some(feed.last_seq()), hello)).await.is_err() {
+        return;
+    }
+    let mut ready_sent = false;
+    loop {
+        if !ready_sent && feed.caught_up() {
+            ready_sent = true;
+            if socket
+                .send(frame("ready", Some(feed.last_seq()), Value::Null))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        tokio::select! {
+            item = feed.next() => {
+                let Ok(live) = item else {
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                };
+                if let Some(message) = live_frame(&actor, &live) {
+                    if socket.send(message).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { return };
+                let Message::Text(text) = message else { continue };
+                let Ok(request) = serde_json::from_str::<Value>(text.as_str()) else {
+                    let _ = socket.send(frame("error", None, json!({"error": "frames are JSON objects"}))).await;
+                    continue;
+                };
+                match request["type"].as_str() {
+                    Some("ping") => {
+                        if socket.send(frame("pong", None, Value::Null)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some("view") => presence.view(request["lead_id"].as_str().map(str::to_string)),
+                    Some("typing") => {
+                        let Some(conversation_id) = request["conversation_id"].as_str() else { continue };
+                        let typing = request["typing"].as_bool().unwrap_or(true);
+                        if let Ok(Some(_)) = state.crm.conversation(&actor.organization_id, conversation_id).await {
+                            operator_typing(&state, &actor, conversation_id, typing).await;
+                        }
+                    }
+                    _ => {
+                        let error = json!({"error": "unknown frame type; expected ping, view or typing"});
+                        if socket.send(frame("error", None, error)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! The visitor's side of chat: `/widget.js`, its HTTP API (`/widget/v1/…`) and its
+//! websocket (`/widget/ws`).
+//!
+//! A visitor proves two things on every request: the website (`X-Widget-Key`, or `key=` on
+//! the websocket; the page's `Origin` must be one the website allows) and themselves (the
+//! visitor token from `POST /widget/v1/session`, as `Authorization: Bearer …` or `token=`).
+//! They can act on their own conversation only, never see private notes, and are rate
+//! limited per visitor.
+//!
+//! Frames and answers show a message as `{"id", "client_id", "body", "author",
+//! "operator_name", "date_created", "seq"}`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rapport_core::FieldErrors;
+use rapport_crm::{Visitor, Website};
+use rapport_realtime::{Feed, Live, Typing};
+use serde_json::{json, Map, Value};
+
+use crate::params::parse_query;
+use crate::{ApiError, AppState};
+
+const WIDGET_JS: &str = include_str!("../../../web/widget.js");
+
+/// A visitor may send this many messages at once, then one every [`REFILL`].
+const BURST: f64 = 10.0;
+const REFILL: Duration = Duration::from_secs(2);
+/// Longest wait of a long poll.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// A visitor with an open widget counts as online until this long after its last sign.
+const ONLINE_FOR: Duration = Duration::from_secs(90);
+const HEARTBEAT: Duration = Duration::from_secs(30);
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/widget.js", get(widget_js))
+        .route("/widget/v1/session", post(session).options(preflight))
+        .route("/widget/v1/message", get(poll).post(send).options(preflight))
+        .route("/widget/v1/identify", post(identify).options(preflight))
+        .route("/widget/v1/typing", post(typing).options(preflight))
+        .route("/widget/v1/read", post(read).options(preflight))
+        .route("/widget/ws", get(websocket))
+}
+
+async fn widget_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        WIDGET_JS,
+    )
+        .into_response()
+}
+
+/// Per-visitor token buckets (per node: a visitor is usually on one node at a time).
+#[derive(Default)]
+struct Buckets(Mutex<HashMap<String, (f64, Instant)>>);
+
+static BUCKETS: std::sync::LazyLock<Buckets> = std::sync::LazyLock::new(Buckets::default);
+
+impl Buckets {
+    fn take(&self, visitor_id: &str) -> Result<(), ApiError> {
+        let mut buckets = self.0.lock().expect("buckets lock");
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, (_, at)| at.elapsed() < REFILL.mul_f64(BURST));
+        }
+        let now = Instant::now();
+        let (tokens, at) = buckets.entry(visitor_id.into()).or_insert((BURST, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() / REFILL.as_secs_f64()).min(BURST);
+        *at = now;
+        if *tokens < 1.0 {
+            return Err(ApiError::RateLimited {
+                limit: BURST as u32,
+                reset_seconds: REFILL.as_secs(),
+            });
+        }
+        *tokens -= 1.0;
+        Ok(())
+    }
+}
+
+/// The page's origin, when the browser sent one.
+fn origin(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+}
+
+/// Adds the CORS headers that let the website's pages read the answer.
+fn with_cors(mut response: Response, headers: &HeaderMap) -> Response {
+    if let Some(origin) = origin(headers).and_then(|o| HeaderValue::from_str(o).ok()) {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+/// Preflight: the website is checked on the request itself (a preflight carries no key).
+async fn preflight(headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, authorization, x-widget-key"),
+    );
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    with_cors(response, &headers)
+}
+
+/// The website of the key, if the page may use it.
+async fn website_of(state: &AppState, key: Option<&str>, headers: &HeaderMap) -> Result<Website, ApiError> {
+    let key = key.ok_or(ApiError::Unauthorized("the widget key is missing (X-Widget-Key)"))?;
+    let website = state
+        .crm
+        .website_by_key(key)
+        .await?
+        .ok_or(ApiError::Unauthorized("unknown widget key"))?;
+    if !website.allows_origin(origin(headers)) {
+        return Err(ApiError::Forbidden(
+            "this website does not allow the widget on this page's origin".into(),
+        ));
+    }
+    Ok(website)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+async fn visitor_of(state: &AppState, website: &Website, token: Option<&str>) -> Result<Visitor, ApiError> {
+    let token = token.ok_or(ApiError::Unauthorized(
+        "the visitor token is missing; start a session first",
+    ))?;
+    state
+        .crm
+        .visitor_by_token(website, token)
+        .await?
+        .ok_or(ApiError::Unauthorized("unknown visitor token; start a new session"))
+}
+
+/// Website and visitor of an HTTP request.
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<(Website, Visitor), ApiError> {
+    let key = headers.get("x-widget-key").and_then(|v| v.to_str().ok());
+    let website = website_of(state, key, headers).await?;
+    let visitor = visitor_of(state, &website, bearer(headers)).await?;
+    Ok((website, visitor))
+}
+
+/// A message as the visitor sees it.
+fn visitor_view(message: &Map<String, Value>, seq: Option<i64>) -> Value {
+    let author = message.get("author").and_then(Value::as_str).unwrap_or("system");
+    json!({
+        "id": message.get("id"),
+        "client_id": message.get("client_id"),
+        "body": message.get("body"),
+        "author": author,
+        "operator_name": if author == "operator" { message.get("user_name").cloned().unwrap_or(Value::Null) } else { Value::Null },
+        "date_created": message.get("date_created"),
+        "seq": seq,
+    })
+}
+
+/// Whether an operator of the website is online on any node.
+fn operators_online(state: &AppState, website: &Website) -> bool {
+    let operators = website.strings("operators");
+    state
+        .hub
+        .presence(&website.organization_id)
+        .iter()
+        .any(|entry| operators.is_empty() || operators.contains(&entry.user_id))
+}
+
+fn answer(result: Result<Response, ApiError>, headers: &HeaderMap) -> Response {
+    with_cors(result.unwrap_or_else(IntoResponse::into_response), headers)
+}
+
+fn body_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match crate::routes::parse_body(body)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(FieldErrors::general("the request body must be a JSON object").into()),
+    }
+}
+
+async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let result = async {
+        let key = headers.get("x-widget-key").and_then(|v| v.to_str().ok());
+        let website = website_of(&state, key, &headers).await?;
+        // A stale token is refused, so the widget knows to drop it.
+        let (visitor, token) = match bearer(&headers) {
+            Some(token) => (visitor_of(&state, &website, Some(token)).await?, token.to_string()),
+            None => state.crm.new_visitor(&website).await?,
+        };
+        let seq = state.hub.position();
+        let org = &website.organization_id;
+        let (conversation, messages) = match &visitor.conversation_id {
+            Some(id) => (
+                state.crm.conversation(org, id).await?,
+                state.crm.conversation_messages(org, id, false).await?,
+            ),
+            None => (None, Vec::new()),
+        };
+        Ok(Json(json!({
+            "visitor_token": token,
+            "visitor": visitor.public(),
+            "website": {
+                "name": website.name(),
+                "greeting": website.greeting(),
+                "operators_online": operators_online(&state, &website),
+            },
+            "conversation": conversation.map(|c| json!({"id": c["id"], "status": c["status"]})),
+            "messages": messages.iter().map(|m| visitor_view(m, None)).collect::<Vec<_>>(),
+            "seq": seq,
+        }))
+        .into_response())
+    }
+    .await;
+    answer(result, &headers)
+}
+
+async fn send(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let (_, visitor) = caller(&state, &headers).await?;
+        let input = body_object(&body)?;
+        let posted = post_from_visitor(&state, &visitor, &input).await?;
+        let status = if posted.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok((status, Json(visitor_view(&posted.message, posted.event_seq))).into_response())
+    }
+    .await;
+    answer(result, &headers)
+}
+
+async fn post_from_visitor(
+    state: &AppState,
+    visitor: &Visitor,
+    input: &Map<String, Value>,
+) -> Result<rapport_crm::Posted, ApiError> {
+    BUCKETS.take(&visitor.id)?;
+    let body = input.get("body").and_then(Value::as_str).unwrap_or("");
+    let client_id = input.get("client_id").and_then(Value::as_str);
+    Ok(state.crm.post_visitor_message(visitor, client_id, body).await?)
+}
+
+/// Long poll: the visitor's messages after `after`, as soon as there is one (or after
+/// `wait` seconds).
+async fn poll(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    let result = async {
+        let (_, visitor) = caller(&state, &headers).await?;
+        let params = parse_query(raw.as_deref());
+        let number = |name: &str| -> Result<Option<i64>, ApiError> {
+            match params.iter().find(|(k, _)| k == name) {
+                None => Ok(None),
+                Some((_, v)) => v
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| FieldErrors::field(name, "a whole number").into()),
+            }
+        };
+        let after = number("after")?.unwrap_or_else(|| state.hub.position());
+        let wait = Duration::from_secs(number("wait")?.unwrap_or(25).clamp(0, MAX_WAIT.as_secs() as i64) as u64);
+        let mut view = VisitorFeed::new(&state, visitor, Some(after)).await?;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut messages = Vec::new();
+        let mut operator_typing = false;
+        loop {
+            let next = tokio::time::timeout_at(deadline, view.next(&state)).await;
+            match next {
+                Ok(Some(Frame::Message(m))) => messages.push(m),
+                Ok(Some(Frame::Typing(t))) => operator_typing = t,
+                Ok(Some(Frame::Operators(_))) => {}
+                Ok(None) | Err(_) => break,
+            }
+            // Answer with what has come once the log is read and nothing more is waiting.
+            if !messages.is_empty() && view.feed.caught_up() {
+                break;
+            }
+        }
+        Ok(
+            Json(json!({"messages": messages, "seq": view.feed.last_seq(), "operator_typing": operator_typing}))
+                .into_response(),
+        )
+    }
+    .await;
+    answer(result, &headers)
+}
+
+async fn identify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let (website, visitor) = caller(&state, &headers).await?;
+        let input = body_object(&body)?;
+        let text = |name: &str| input.get(name).and_then(Value::as_str);
+        let email = text("email").ok_or_else(|| ApiError::from(FieldErrors::field("email", "required")))?;
+        let visitor = state
+            .crm
+            .identify_visitor(&website, &visitor, email, text("name"), text("hash"))
+            .await
+            .map_err(|e| match e {
+                rapport_crm::CrmError::Forbidden(_) => {
+                    ApiError::Unauthorized("the identity hash does not match this email")
+                }
+                e => e.into(),
+            })?;
+        Ok(Json(json!({"visitor": visitor.public()})).into_response())
+    }
+    .await;
+    answer(result, &headers)
+}
+
+async fn typing(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let result = async {
+        let (_, visitor) = caller(&state, &headers).await?;
+        let input = body_object(&body)?;
+        visitor_typing(
+            &state,
+            &visitor,
+            input.get("typing").and_then(Value::as_bool).unwrap_or(true),
+        );
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    answer(result, &headers)
+}
+
+fn visitor_typing(state: &AppState, visitor: &Visitor, typing: bool) {
+    if let Some(conversation_id) = &visitor.conversation_id {
+        state.hub.typing(
+            &visitor.organization_id,
+            Typing {
+                conversation_id: conversation_id.clone(),
+                author: "visitor".into(),
+                user_id: None,
+                name: visitor.name.clone(),
+                typing,
+            },
+        );
+    }
+}
+
+async fn read(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let result = async {
+        let (_, visitor) = caller(&state, &headers).await?;
+        state.crm.mark_read_by_visitor(&visitor).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    answer(result, &headers)
+}
+
+/// What a visitor receives.
+enum Frame {
+    Message(Value),
+    Typing(bool),
+    Operators(bool),
+}
+
+/// The organization's feed narrowed to one visitor: their conversation's public messages,
+/// operators typing in it, whether operators are online.
+struct VisitorFeed {
+    feed: Feed,
+    visitor: Visitor,
+    website: Website,
+    operators_online: bool,
+}
+
+impl VisitorFeed {
+    async fn new(state: &AppState, visitor: Visitor, after: Option<i64>) -> Result<VisitorFeed, ApiError> {
+        let website = state
+            .crm
+            .website(&visitor.organization_id, &visitor.website_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        Ok(VisitorFeed {
+            feed: state.hub.feed(&visitor.organization_id, after),
+            operators_online: operators_online(state, &website),
+            visitor,
+            website,
+        })
+    }
+
+    /// The next frame for the visitor; `None` when the node stops.
+    async fn next(&mut self, state: &AppState) -> Option<Frame> {
+        loop {
+            let live = self.feed.next().await.ok()?;
+            match live {
+                Live::Event(event) => {
+                    let e = &event.event;
+                    let data = &e["data"];
+                    if e["object_type"] == "conversation"
+                        && e["action"] == "created"
+                        && data["visitor_id"] == self.visitor.id.as_str()
+                    {
+                        // Their first message started it (maybe on another node).
+                        self.visitor.conversation_id = data["id"].as_str().map(Into::into);
+                        continue;
+                    }
+                    let mine = self
+                        .visitor
+                        .conversation_id
+                        .as_deref()
+                        .is_some_and(|c| data["conversation_id"] == c);
+                    if e["object_type"] == "message" && e["action"] == "created" && mine && data["private"] != true {
+                        if let Value::Object(message) = data {
+                            return Some(Frame::Message(visitor_view(message, Some(event.seq))));
+                        }
+                    }
+                }
+                Live::Typing(typing) => {
+                    let mine = self.visitor.conversation_id.as_deref() == Some(typing.conversation_id.as_str());
+                    if mine && typing.author == "operator" {
+                        return Some(Frame::Typing(typing.typing));
+                    }
+                }
+                Live::Presence(_) => {
+                    let online = operators_online(state, &self.website);
+                    if online != self.operators_online {
+                        self.operators_online = online;
+                        return Some(Frame::Operators(online));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `GET /widget/ws?key=…&token=…&after=SEQ`.
+async fn websocket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let result = async {
+        let params = parse_query(raw.as_deref());
+        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let website = website_of(&state, param("key"), &headers).await?;
+        let visitor = visitor_of(&state, &website, param("token")).await?;
+        let after = match param("after") {
+            Some(v) => Some(
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::from(FieldErrors::field("after", "a whole number")))?,
+            ),
+            None => None,
+        };
+        let view = VisitorFeed::new(&state, visitor, after).await?;
+        Ok::<_, ApiError>(upgrade.on_upgrade(move |socket| visitor_socket(state, view, socket)))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn text_frame(value: Value) -> Message {
+    Message::Text(value.to_string().into())
+}
+
+async fn visitor_socket(state: AppState, mut view: VisitorFeed, mut socket: WebSocket) {
+    let online_until = || Some(rapport_core::time::now() + chrono::TimeDelta::seconds(ONLINE_FOR.as_secs() as i64));
+    let _ = state.crm.set_visitor_online(&view.visitor, online_until()).await;
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    let mut ready_sent = false;
+    let sent_ok = loop {
+        if !ready_sent && view.feed.caught_up() {
+            ready_sent = true;
+            let ready = json!({"type": "ready", "seq": view.feed.last_seq()});
+            if socket.send(text_frame(ready)).await.is_err() {
+                break false;
+            }
+            let operators = json!({"type": "operators", "data": {"online": view.operators_online}});
+            if socket.send(text_frame(operators)).await.is_err() {
+                break false;
+            }
+        }
+        tokio::select! {
+            frame = view.next(&state) => {
+                let value = match frame {
+                    None => break true,
+                    Some(Frame::Message(m)) => json!({"type": "message", "seq": m["seq"], "data": m}),
+                    Some(Frame::Typing(t)) => json!({"type": "typing", "data": {"typing": t}}),
+                    Some(Frame::Operators(online)) => json!({"type": "operators", "data": {"online": online}}),
+                };
+                if socket.send(text_frame(value)).await.is_err() {
+                    break false;
+                }
+            }
+            _ = heartbeat.tick() => {
+                let _ = state.crm.set_visitor_online(&view.visitor, online_until()).await;
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { break false };
+                let Message::Text(text) = message else { continue };
+                let reply = visitor_request(&state, &mut view, text.as_str()).await;
+                if let Some(reply) = reply {
+                    if socket.send(text_frame(reply)).await.is_err() {
+                        break false;
+                    }
+                }
+            }
+        }
+    };
+    if sent_ok {
+        let _ = socket.send(Message::Close(None)).await;
+    }
+    let _ = state.crm.set_visitor_online(&view.visitor, None).await;
+}
+
+/// Handles a frame from the visitor; the answer to send back, if any.
+async fn visitor_request(state: &AppState, view: &mut VisitorFeed, text: &str) -> Option<Value> {
+    let Ok(Value::Object(request)) = serde_json::from_str::<Value>(text) else {
+        return Some(json!({"type": "error", "data": {"error": "frames are JSON objects"}}));
+    };
+    match request.get("type").and_then(Value::as_str) {
+        Some("ping") => Some(json!({"type": "pong"})),
+        Some("typing") => {
+            visitor_typing(
+                state,
+                &view.visitor,
+                request.get("typing").and_then(Value::as_bool).unwrap_or(true),
+            );
+            None
+        }
+        Some("read") => {
+            // Re-read: the conversation may have started since the socket opened.
+            if let Ok(Some(fresh)) = state.crm.visitor(&view.visitor.organization_id, &view.visitor.id).await {
+                view.visitor = fresh;
+            }
+            let _ = state.crm.mark_read_by_visitor(&view.visitor).await;
+            None
+        }
+        Some("message") => {
+            let client_id = request.get("client_id").cloned().unwrap_or(Value::Null);
+            if let Ok(Some(fresh)) = state.crm.visitor(&view.visitor.organization_id, &view.visitor.id).await {
+                view.visitor = fresh;
+            }
+            match post_from_visitor(state, &view.visitor, &request).await {
+                Ok(posted) => {
+                    if view.visitor.conversation_id.is_none() {
+                        view.visitor.conversation_id = posted
+                            .message
+                            .get("conversation_id")
+                            .and_then(Value::as_str)
+                            .map(Into::into);
+                    }
+                    // The message itself arrives as a `message` frame from the log; a
+                    // duplicate client id answers with the first one at once.
+                    (!posted.created).then(|| {
+                        let seq = posted.event_seq;
+                        json!({"type": "message", "seq": seq, "data": visitor_view(&posted.message, seq)})
+                    })
+                }
+                Err(e) => Some(json!({"type": "error", "data": {"error": error_text(&e), "client_id": client_id}})),
+            }
+        }
+        _ => Some(
+            json!({"type": "error", "data": {"error": "unknown frame type; expected message, typing, read or ping"}}),
+        ),
+    }
+}
+
+fn error_text(e: &ApiError) -> String {
+    match e {
+        ApiError::Invalid(errors) => errors.to_string(),
+        ApiError::RateLimited { .. } => "too many messages; wait a moment".into(),
+        other => format!("{other:?}"),
+    }
+}
