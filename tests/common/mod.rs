@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub mod receiver;
+pub mod ws;
 
 use serde_json::Value;
 
@@ -207,7 +208,8 @@ impl TestServer {
     pub fn start_second_node(&mut self) -> String {
         let dir = self.data_dir.join("node2");
         std::fs::create_dir_all(&dir).unwrap();
-        let (child, base, api_key) = spawn_server(&dir, &self.database_url, &[]);
+        let args: Vec<&str> = self.extra_args.iter().map(String::as_str).collect();
+        let (child, base, api_key) = spawn_server(&dir, &self.database_url, &args);
         assert!(api_key.is_none(), "a second node finds the database set up");
         self.second_node = Some(child);
         base

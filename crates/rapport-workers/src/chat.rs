@@ -22,7 +22,7 @@ pub const CHAT_EMAIL_VISITOR: &str = "chat:email_visitor";
 
 /// A reply waits this long for the visitor to see it in an open widget before it is
 /// emailed.
-const VISITOR_GRACE_SECONDS: i64 = 10;
+const VISITOR_GRACE_SECONDS: i64 = 5;
 
 /// The jobs a new message causes.
 pub(crate) async fn jobs_for_message(

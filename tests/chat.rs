@@ -1,0 +1,571 @@
+//! Live chat end to end, with the real binary and real websocket clients: a visitor on a
+//! website's widget, operators on `/api/v1/realtime`, notifications by Slack and email to
+//! servers the test runs, and sockets that drop and come back without missing an event.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::receiver::Receiver;
+use common::ws::{Refused, Socket};
+use common::{Answer, Backend, TestServer};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+
+const SHOP: &str = "http://shop.example";
+
+/// The widget's HTTP API, as a page of the shop calls it.
+fn widget(s: &TestServer, method: &str, path: &str, key: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    widget_at(s, &s.base, method, path, key, token, body)
+}
+
+/// The same, on the node at `base`.
+fn widget_at(
+    s: &TestServer,
+    base: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("X-Widget-Key", key), ("Origin", SHOP)];
+    if let Some(b) = &bearer {
+        headers.push(("Authorization", b.as_str()));
+    }
+    s.request(
+        method,
+        &format!("{base}/widget/v1/{path}"),
+        None,
+        body.as_ref(),
+        &headers,
+    )
+}
+
+fn new_website(s: &TestServer, extra: Value) -> Value {
+    let mut input = json!({"name": "Shop", "allowed_origins": [SHOP], "greeting": "Hi! Ask us anything."});
+    input
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let site = s.post("website/", input).ok();
+    assert!(site["id"].as_str().unwrap().starts_with("site_"));
+    assert!(site["widget_key"].as_str().unwrap().starts_with("wk_"));
+    site
+}
+
+/// A visitor's session: their token.
+fn visitor_session(s: &TestServer, key: &str) -> String {
+    visitor_session_at(s, &s.base, key)
+}
+
+fn visitor_session_at(s: &TestServer, base: &str, key: &str) -> String {
+    let session = widget_at(s, base, "POST", "session", key, None, Some(json!({}))).ok();
+    assert_eq!(session["website"]["greeting"], "Hi! Ask us anything.");
+    session["visitor_token"].as_str().unwrap().to_string()
+}
+
+fn visitor_socket(base: &str, key: &str, token: &str, after: Option<i64>) -> Socket {
+    let path = match after {
+        Some(seq) => format!("/widget/ws?key={key}&token={token}&after={seq}"),
+        None => format!("/widget/ws?key={key}&token={token}"),
+    };
+    let mut socket = Socket::connect(base, &path, &[("Origin", SHOP)]).expect("the widget socket opens");
+    socket.wait_for(10, "the widget's ready frame", |f| f["type"] == "ready");
+    socket
+}
+
+fn hmac_hex(secret: &str, text: &str) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(text.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+fn is_message(frame: &Value, body: &str) -> bool {
+    frame["type"] == "message" && frame["data"]["body"] == body
+}
+
+fn wait_until(seconds: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn a_visitor_and_an_operator_chat(backend: Backend) {
+    let slack = Receiver::start();
+    let Some(smtp) = rapport_testkit::smtp::SmtpServer::start("a_visitor_and_an_operator_chat") else {
+        return;
+    };
+    let smtp_url = format!(
+        "smtp://127.0.0.1:{}?security=none&from=rapport%40test.example",
+        smtp.port
+    );
+    let args = ["--allow-addresses", "127.0.0.1", "--smtp-url", smtp_url.as_str()];
+    let Some(s) = TestServer::start_with(backend, "a_visitor_and_an_operator_chat", &args) else {
+        return;
+    };
+    let site = new_website(&s, json!({"slack_webhook_url": slack.url, "notify_delay_seconds": 1}));
+    let key = site["widget_key"].as_str().unwrap();
+
+    // Only the website's pages, with its key.
+    let refused = s.request(
+        "POST",
+        "/widget/v1/session",
+        None,
+        Some(&json!({})),
+        &[("X-Widget-Key", key), ("Origin", "http://evil.example")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(
+        widget(&s, "POST", "session", "wk_unknown", None, Some(json!({}))).status,
+        401
+    );
+    assert_eq!(
+        widget(&s, "POST", "session", key, Some("vt_stale"), Some(json!({}))).status,
+        401
+    );
+
+    let mut operator = Socket::operator(&s.base, &s.api_key, None);
+    operator.wait_for(10, "hello", |f| f["type"] == "hello");
+    let token = visitor_session(&s, key);
+    let mut visitor = visitor_socket(&s.base, key, &token, None);
+    let online = visitor.wait_for(10, "operators online", |f| f["type"] == "operators");
+    assert_eq!(online["data"]["online"], true, "an operator is connected");
+
+    // The visitor writes; the body is kept as text.
+    let hello = "Hello <b>there</b> & hi";
+    visitor.send(json!({"type": "message", "client_id": "c-1", "body": hello}));
+    let echoed = visitor.wait_for(10, "the visitor's own message", |f| is_message(f, hello));
+    assert_eq!(echoed["data"]["author"], "visitor");
+    assert_eq!(echoed["data"]["client_id"], "c-1");
+    let created = operator.wait_for(10, "the message on the operator's socket", |f| {
+        f["type"] == "message.created"
+    });
+    assert_eq!(created["data"]["data"]["body"], hello);
+    let conversation_id = created["data"]["data"]["conversation_id"].as_str().unwrap().to_string();
+    assert!(conversation_id.starts_with("conv_"));
+    assert!(created["seq"].as_i64().unwrap() > 0);
+
+    // The same client id again (a retry) gives back the first message.
+    let again = widget(
+        &s,
+        "POST",
+        "message",
+        key,
+        Some(&token),
+        Some(json!({"client_id": "c-1", "body": hello})),
+    );
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["id"], echoed["data"]["id"]);
+    let messages = s.get(&format!("conversation/{conversation_id}/message/")).ok();
+    assert_eq!(messages["data"].as_array().unwrap().len(), 1, "{messages}");
+
+    let conversation = s.get(&format!("conversation/{conversation_id}/")).ok();
+    assert_eq!(conversation["status"], "open");
+    assert_eq!(conversation["unread"], 1);
+    assert_eq!(conversation["website_id"], site["id"]);
+    let unread = s.get("conversation/?unread__gt=0&status=open").ok();
+    assert_eq!(unread["data"].as_array().unwrap().len(), 1, "{unread}");
+
+    // Typing goes both ways.
+    operator.send(json!({"type": "typing", "conversation_id": conversation_id, "typing": true}));
+    let typing = visitor.wait_for(10, "the operator typing", |f| f["type"] == "typing");
+    assert_eq!(typing["data"]["typing"], true);
+    visitor.send(json!({"type": "typing", "typing": true}));
+    let typing = operator.wait_for(10, "the visitor typing", |f| {
+        f["type"] == "typing" && f["data"]["author"] == "visitor"
+    });
+    assert_eq!(typing["data"]["conversation_id"], conversation_id.as_str());
+
+    // Nobody read it within the website's delay: the team is emailed.
+    wait_until(30, "the unread-message email", || {
+        smtp.messages()
+            .iter()
+            .any(|m| m.contains("admin@test.example") && m.contains("Hello <b>there</b>"))
+    });
+    // And Slack got it.
+    let posted = slack.wait_for(20, "the Slack message", |r| !r.is_empty());
+    assert!(posted[0].json()["text"]
+        .as_str()
+        .unwrap()
+        .contains("Hello &lt;b&gt;there&lt;/b&gt;"));
+
+    // A private note never reaches the visitor; a reply does, with its author.
+    let note = s.post(
+        &format!("conversation/{conversation_id}/message/"),
+        json!({"body": "VIP customer", "private": true}),
+    );
+    assert_eq!(note.status, 201, "{}", note.body);
+    let reply = s.post(
+        &format!("conversation/{conversation_id}/message/"),
+        json!({"body": "How can we help?"}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let got = visitor.wait_for(10, "the operator's reply", |f| is_message(f, "How can we help?"));
+    assert_eq!(got["data"]["author"], "operator");
+    assert!(got["data"]["operator_name"].is_string());
+    assert!(
+        !visitor.frames.iter().any(|f| f.to_string().contains("VIP customer")),
+        "private notes stay with operators"
+    );
+    let session = widget(&s, "POST", "session", key, Some(&token), Some(json!({}))).ok();
+    assert!(!session.to_string().contains("VIP customer"));
+    assert_eq!(session["messages"].as_array().unwrap().len(), 2);
+    // Answering read it.
+    assert_eq!(s.get(&format!("conversation/{conversation_id}/")).ok()["unread"], 0);
+
+    // Resolved, then the visitor writes again: open again.
+    s.put(
+        &format!("conversation/{conversation_id}/"),
+        json!({"status": "resolved"}),
+    )
+    .ok();
+    visitor.send(json!({"type": "message", "client_id": "c-2", "body": "One more thing"}));
+    visitor.wait_for(10, "the second message", |f| is_message(f, "One more thing"));
+    wait_until(10, "the conversation to reopen", || {
+        s.get(&format!("conversation/{conversation_id}/")).ok()["status"] == "open"
+    });
+
+    // The visitor gives their email with a valid identity hash: a lead with that contact.
+    let secret = site["identity_secret"].as_str().unwrap();
+    let wrong = widget(
+        &s,
+        "POST",
+        "identify",
+        key,
+        Some(&token),
+        Some(json!({"email": "jo@example.com", "hash": "00"})),
+    );
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let identified = widget(
+        &s,
+        "POST",
+        "identify",
+        key,
+        Some(&token),
+        Some(json!({"email": "Jo@Example.com", "name": "Jo Visitor", "hash": hmac_hex(secret, "jo@example.com")})),
+    )
+    .ok();
+    assert_eq!(identified["visitor"]["email"], "jo@example.com");
+    let conversation = s.get(&format!("conversation/{conversation_id}/")).ok();
+    assert_eq!(conversation["email_verified"], true);
+    let lead_id = conversation["lead_id"]
+        .as_str()
+        .expect("the conversation has a lead")
+        .to_string();
+    let lead = s.get(&format!("lead/{lead_id}/")).ok();
+    assert_eq!(lead["name"], "Jo Visitor");
+    assert_eq!(lead["contacts"][0]["emails"][0]["email"], "jo@example.com");
+    // The chat feeds search.
+    let found = s.get("lead/?query=chat(body:%22one%20more%20thing%22)").ok();
+    assert_eq!(found["total_results"], 1, "{found}");
+    assert_eq!(found["data"][0]["id"], lead_id.as_str());
+    let found = s.get("lead/?query=chats%20%3E%3D%201").ok();
+    assert_eq!(found["total_results"], 1, "{found}");
+
+    // The visitor leaves; an operator reply reaches them by email.
+    visitor.close();
+    std::thread::sleep(Duration::from_millis(300));
+    s.post(
+        &format!("conversation/{conversation_id}/message/"),
+        json!({"body": "We shipped it today."}),
+    )
+    .ok_created();
+    wait_until(40, "the reply emailed to the visitor", || {
+        smtp.messages()
+            .iter()
+            .any(|m| m.contains("jo@example.com") && m.contains("We shipped it today."))
+    });
+}
+
+trait Created {
+    fn ok_created(self) -> Value;
+}
+
+impl Created for Answer {
+    #[track_caller]
+    fn ok_created(self) -> Value {
+        assert_eq!(self.status, 201, "expected 201, got {}: {}", self.status, self.body);
+        self.body
+    }
+}
+
+fn the_widget_is_held_to_its_visitor(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "the_widget_is_held_to_its_visitor") else {
+        return;
+    };
+    let site_a = new_website(&s, json!({}));
+    let site_b = new_website(&s, json!({"name": "Other"}));
+    let (key_a, key_b) = (
+        site_a["widget_key"].as_str().unwrap(),
+        site_b["widget_key"].as_str().unwrap(),
+    );
+    let token = visitor_session(&s, key_a);
+    // A token works on its website only.
+    assert_eq!(
+        widget(&s, "POST", "message", key_b, Some(&token), Some(json!({"body": "x"}))).status,
+        401
+    );
+    assert!(matches!(
+        Socket::connect(
+            &s.base,
+            &format!("/widget/ws?key={key_b}&token={token}"),
+            &[("Origin", SHOP)]
+        ),
+        Err(Refused(401))
+    ));
+    // Empty and oversized bodies are refused with the field named.
+    let empty = widget(&s, "POST", "message", key_a, Some(&token), Some(json!({"body": "  "})));
+    assert_eq!(empty.status, 400, "{}", empty.body);
+    assert!(empty.body["field-errors"]["body"].is_string(), "{}", empty.body);
+    let long = widget(
+        &s,
+        "POST",
+        "message",
+        key_a,
+        Some(&token),
+        Some(json!({"body": "x".repeat(5_001)})),
+    );
+    assert_eq!(long.status, 400);
+    // A flood is slowed down.
+    let statuses: Vec<u16> = (0..14)
+        .map(|i| {
+            widget(
+                &s,
+                "POST",
+                "message",
+                key_a,
+                Some(&token),
+                Some(json!({"body": format!("m{i}")})),
+            )
+            .status
+        })
+        .collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(statuses.iter().filter(|s| **s == 201).count() >= 8, "{statuses:?}");
+    // Conversations are started by visitors only.
+    assert_eq!(s.post("conversation/", json!({"status": "open"})).status, 400);
+    // Another visitor cannot read the first one's conversation.
+    let other = visitor_session(&s, key_a);
+    let session = widget(&s, "POST", "session", key_a, Some(&other), Some(json!({}))).ok();
+    assert!(session["messages"].as_array().unwrap().is_empty());
+    assert!(session["conversation"].is_null());
+    // Bad websites are refused with field errors.
+    let bad = s.post(
+        "website/",
+        json!({"name": "X", "allowed_origins": ["not an origin"], "operators": ["user_nope"]}),
+    );
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body["field-errors"]["allowed_origins[0]"].is_string(),
+        "{}",
+        bad.body
+    );
+    assert!(bad.body["field-errors"]["operators[0]"].is_string(), "{}", bad.body);
+}
+
+/// The sequence numbers of the organization's events after `after`, from `/api/v1/event/`.
+fn logged_seqs(s: &TestServer, after: i64) -> Vec<i64> {
+    let mut seqs = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("event/?_limit=200&_cursor={c}"),
+            None => "event/?_limit=200".to_string(),
+        };
+        let page = s.get(&path).ok();
+        let data = page["data"].as_array().unwrap();
+        let mut done = false;
+        for event in data {
+            let seq = event["seq"].as_i64().unwrap();
+            if seq <= after {
+                done = true;
+                break;
+            }
+            seqs.push(seq);
+        }
+        match page["cursor_next"].as_str() {
+            Some(next) if !done => cursor = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    seqs.sort();
+    seqs
+}
+
+/// The event frames' sequence numbers, after checking they strictly increase.
+#[track_caller]
+fn event_seqs(socket: &Socket) -> Vec<i64> {
+    let seqs: Vec<i64> = socket
+        .frames
+        .iter()
+        .filter(|f| f["type"].as_str().is_some_and(|t| t.contains('.')))
+        .map(|f| f["seq"].as_i64().unwrap())
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order, no repeats: {seqs:?}");
+    seqs
+}
+
+fn a_dropped_socket_gets_every_missed_event_once(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "a_dropped_socket_gets_every_missed_event_once") else {
+        return;
+    };
+    let mut first = Socket::operator(&s.base, &s.api_key, None);
+    let hello = first.wait_for(10, "hello", |f| f["type"] == "hello");
+    let start = hello["seq"].as_i64().unwrap();
+    s.post("lead/", json!({"name": "Before the drop"})).ok();
+    first.wait_for(10, "the first lead", |f| f["type"] == "lead.created");
+    let last_seen = *event_seqs(&first).last().unwrap();
+    first.close();
+
+    // Dropped for 5 s while a colleague works.
+    let writer = std::thread::scope(|scope| {
+        let s = &s;
+        let handle = scope.spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            let mut n = 0;
+            while std::time::Instant::now() < deadline {
+                let lead = s.post("lead/", json!({"name": format!("During {n}")})).ok();
+                s.post("activity/note/", json!({"lead_id": lead["id"], "note": "called back"}))
+                    .ok();
+                n += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            n
+        });
+        handle.join().unwrap()
+    });
+    assert!(writer > 10);
+    let mut back = Socket::operator(&s.base, &s.api_key, Some(last_seen));
+    back.wait_for(20, "the end of the replay", |f| f["type"] == "ready");
+    // Live again: a change made now arrives after the replayed ones.
+    s.post("lead/", json!({"name": "After the drop"})).ok();
+    back.wait_for(10, "the live change", |f| {
+        f["type"] == "lead.created" && f["data"]["data"]["name"] == "After the drop"
+    });
+    let received = event_seqs(&back);
+    assert_eq!(
+        received,
+        logged_seqs(&s, last_seen),
+        "every event after the last seen, once, in order"
+    );
+    assert!(start <= last_seen);
+
+    // Two minutes of a busy team's activity (1,200 changes), made while the socket is away.
+    let mut third = Socket::operator(&s.base, &s.api_key, None);
+    let resume = third.wait_for(10, "hello", |f| f["type"] == "hello")["seq"]
+        .as_i64()
+        .unwrap();
+    third.close();
+    let lead = s.post("lead/", json!({"name": "Busy"})).ok();
+    let lead_id = lead["id"].as_str().unwrap();
+    for i in 0..1_199 {
+        s.put(&format!("lead/{lead_id}/"), json!({"description": format!("edit {i}")}))
+            .ok();
+    }
+    let mut fourth = Socket::operator(&s.base, &s.api_key, Some(resume));
+    fourth.wait_for(60, "the end of the replay", |f| f["type"] == "ready");
+    let received = event_seqs(&fourth);
+    let logged = logged_seqs(&s, resume);
+    assert!(logged.len() >= 1_200, "{}", logged.len());
+    assert_eq!(received, logged);
+    let descriptions: BTreeSet<String> = fourth
+        .frames
+        .iter()
+        .filter(|f| f["type"] == "lead.updated")
+        .map(|f| f["data"]["data"]["description"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(descriptions.len(), 1_199);
+}
+
+fn presence_and_private_views(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "presence_and_private_views") else {
+        return;
+    };
+    let other_key = s.new_member("joe@test.example", "member");
+    let mut admin = Socket::operator(&s.base, &s.api_key, None);
+    admin.wait_for(10, "hello", |f| f["type"] == "hello");
+    let mut joe = Socket::operator(&s.base, &other_key, None);
+    joe.wait_for(10, "hello", |f| f["type"] == "hello");
+    let lead = s.post("lead/", json!({"name": "Viewed"})).ok();
+    let lead_id = lead["id"].as_str().unwrap();
+    joe.send(json!({"type": "view", "lead_id": lead_id}));
+    let presence = admin.wait_for(10, "Joe viewing the lead", |f| {
+        f["type"] == "presence"
+            && f["data"]["users"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|u| u["viewing"] == lead_id)
+    });
+    assert_eq!(presence["data"]["users"].as_array().unwrap().len(), 2, "{presence}");
+    // A private Smart View is its owner's business.
+    s.post_as(
+        &other_key,
+        "saved_search/",
+        json!({"name": "Mine", "query": "status:potential"}),
+    )
+    .ok();
+    joe.wait_for(10, "Joe's own view", |f| f["type"] == "saved_search.created");
+    s.post("lead/", json!({"name": "Marker"})).ok();
+    admin.wait_for(10, "the marker", |f| {
+        f["type"] == "lead.created" && f["data"]["data"]["name"] == "Marker"
+    });
+    assert!(
+        admin.of_type("saved_search.created").is_empty(),
+        "another user's private view stays hidden"
+    );
+    joe.close();
+    admin.wait_for(10, "Joe going offline", |f| {
+        f["type"] == "presence" && f["data"]["users"].as_array().unwrap().len() == 1
+    });
+}
+
+on_both_backends!(
+    a_visitor_and_an_operator_chat,
+    the_widget_is_held_to_its_visitor,
+    a_dropped_socket_gets_every_missed_event_once,
+    presence_and_private_views,
+);
+
+/// Two nodes on PostgreSQL and RabbitMQ: the visitor on one, the operator on the other.
+#[test]
+fn a_visitor_and_an_operator_on_two_nodes() {
+    let Some(mut s) = TestServer::start(Backend::PostgresRabbitMq, "a_visitor_and_an_operator_on_two_nodes") else {
+        return;
+    };
+    let node_b = s.start_second_node();
+    let site = new_website(&s, json!({}));
+    let key = site["widget_key"].as_str().unwrap();
+    let mut operator = Socket::operator(&s.base, &s.api_key, None);
+    operator.wait_for(10, "hello", |f| f["type"] == "hello");
+    let token = visitor_session_at(&s, &node_b, key);
+    let mut visitor = visitor_socket(&node_b, key, &token, None);
+    // The operator on node A is online for the visitor on node B.
+    visitor.wait_for(20, "operators online", |f| {
+        f["type"] == "operators" && f["data"]["online"] == true
+    });
+    visitor.send(json!({"type": "message", "client_id": "n-1", "body": "Hello from node B"}));
+    let created = operator.wait_for(10, "the message on node A", |f| {
+        f["type"] == "message.created" && f["data"]["data"]["body"] == "Hello from node B"
+    });
+    let conversation_id = created["data"]["data"]["conversation_id"].as_str().unwrap().to_string();
+    operator.send(json!({"type": "typing", "conversation_id": conversation_id, "typing": true}));
+    visitor.wait_for(10, "typing from node A", |f| {
+        f["type"] == "typing" && f["data"]["typing"] == true
+    });
+    visitor.send(json!({"type": "typing", "typing": true}));
+    operator.wait_for(10, "typing from node B", |f| {
+        f["type"] == "typing" && f["data"]["author"] == "visitor"
+    });
+    s.post(
+        &format!("conversation/{conversation_id}/message/"),
+        json!({"body": "Hello from node A"}),
+    )
+    .ok_created();
+    visitor.wait_for(10, "the reply on node B", |f| is_message(f, "Hello from node A"));
+}
