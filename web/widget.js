@@ -93,7 +93,7 @@ textarea{max-height:120px;resize:none}
 .send:hover,.email button:hover{background:#1e40af}
 .composer .row{align-items:flex-end;margin:0}
 </style>
-<div class="panel" role="dialog" aria-labelledby="title" hidden>
+<div class="panel" id="panel" role="dialog" aria-labelledby="title" hidden>
 <header><div><h2 id="title">Chat</h2><p class="status" id="status">Connecting…</p></div>
 <button type="button" class="close" aria-label="Close chat">×</button></header>
 <ol class="messages" aria-label="Messages" aria-live="polite" aria-relevant="additions" tabindex="0"></ol>
@@ -105,7 +105,7 @@ textarea{max-height:120px;resize:none}
 <div class="row"><textarea id="input" rows="1" placeholder="Write a message…" aria-describedby="hint"></textarea>
 <button type="submit" class="send">Send</button></div><span class="vh" id="hint">Enter sends, Shift+Enter starts a new line</span></form>
 </div>
-<button type="button" class="launcher" aria-label="Open chat" aria-expanded="false" aria-haspopup="dialog">
+<button type="button" class="launcher" aria-label="Open chat" aria-expanded="false" aria-controls="panel">
 <svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z"/></svg>
 <span class="badge" aria-hidden="true" hidden></span></button>`;
   const $ = (s) => root.querySelector(s);
@@ -318,6 +318,10 @@ textarea{max-height:120px;resize:none}
       store(TOKEN, null);
       stopPolling();
       dropSocket();
+      // A new visitor: the old one's messages and stream position go; the outbox stays.
+      seq = 0;
+      shown.clear();
+      list.replaceChildren();
       restarting = startSession().finally(() => { restarting = null; });
     }
     return restarting;
