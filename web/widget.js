@@ -225,7 +225,8 @@ textarea{max-height:120px;resize:none}
     const isNew = !li || !li.dataset.id;
     if (!li) li = messageItem(m.author || 'visitor', m.body);
     li.dataset.id = m.id;
-    if (m.seq != null) li.dataset.seq = m.seq;
+    // A stored message without a seq (the session's history) sits at the stream position.
+    li.dataset.seq = m.seq != null ? m.seq : li.dataset.seq || seq;
     li.classList.remove('failed');
     li.querySelector('.who').textContent = m.author === 'visitor' ? 'You:'
       : m.author === 'system' ? '' : m.operator_name || website.name || 'Support';
@@ -300,8 +301,8 @@ textarea{max-height:120px;resize:none}
     operatorsOnline = !!website.operators_online;
     title.textContent = website.name || 'Chat';
     showGreeting();
-    (d.messages || []).forEach((m) => addMessage(m, false));
     if (d.seq > seq) seq = d.seq;
+    (d.messages || []).forEach((m) => addMessage(m, false));
     outbox.forEach(showPending);
     live = true;
     setConnected(true);
