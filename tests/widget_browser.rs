@@ -1,8 +1,9 @@
 //! The website chat widget in a real browser: headless Chromium opens a page of another
 //! origin that embeds `/widget.js`; a visitor writes with the keyboard only, an operator
 //! answers through the REST API, and the answer shows in the widget
-//! (`tests/browser/widget.mjs` drives the browser). The screenshot of the answered chat is
-//! left in `target/test-artifacts/widget.png`.
+//! (`tests/browser/widget.mjs` drives the browser), over the websocket and, with websockets
+//! failing in the page, over the long-poll fallback. The screenshots of the answered chat
+//! are left in `target/test-artifacts/widget.png` and `widget-long-poll.png`.
 //!
 //! Needs `/usr/bin/chromium` (or `CHROMIUM`), `node` and `npm ci --prefix tests/browser`.
 //! Without them the test is skipped loudly, unless `RAPPORT_REQUIRE_BROWSER=1` (CI) makes
@@ -115,10 +116,14 @@ div, li, p, button {{ color: #c00; font-size: 30px; letter-spacing: 4px }}
 
 /// Runs the browser script; gives up after three minutes (each of its steps has its own
 /// 20 s limit, so this only catches a hung browser).
-fn run_browser_script(args: &[&str]) -> (bool, String, String) {
+fn run_browser_script(args: &[&str], transport: Transport) -> (bool, String, String) {
     let mut child = Command::new("node")
         .arg(Path::new(BROWSER_DIR).join("widget.mjs"))
         .args(args)
+        .env(
+            "WIDGET_NO_WEBSOCKET",
+            if transport == Transport::LongPoll { "1" } else { "0" },
+        )
         .env("CHROMIUM", chromium())
         .env("WIDGET_GREETING", GREETING)
         .stdout(Stdio::piped())
@@ -156,8 +161,25 @@ fn run_browser_script(args: &[&str]) -> (bool, String, String) {
     (status.is_some_and(|s| s.success()), stdout, stderr)
 }
 
+/// How the widget gets its live updates in a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    WebSocket,
+    /// Every websocket fails in the page: the widget falls back to long polling.
+    LongPoll,
+}
+
 #[test]
 fn a_visitor_chats_with_an_operator_through_the_widget_in_chromium() {
+    visitor_chats_with_an_operator(Transport::WebSocket, "widget.png");
+}
+
+#[test]
+fn the_widget_falls_back_to_long_polling_when_websockets_fail() {
+    visitor_chats_with_an_operator(Transport::LongPoll, "widget-long-poll.png");
+}
+
+fn visitor_chats_with_an_operator(transport: Transport, screenshot_name: &str) {
     if !browser_available() {
         return;
     }
@@ -187,11 +209,11 @@ fn a_visitor_chats_with_an_operator_through_the_widget_in_chromium() {
 
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
-    let screenshot = artifacts.join("widget.png");
+    let screenshot = artifacts.join(screenshot_name);
     let _ = std::fs::remove_file(&screenshot);
 
-    let (ok, stdout, stderr) =
-        run_browser_script(&[&page_url, &s.base, &s.api_key, screenshot.to_str().unwrap(), website_id]);
+    let args = [&page_url, &s.base, &s.api_key, screenshot.to_str().unwrap(), website_id];
+    let (ok, stdout, stderr) = run_browser_script(&args, transport);
     assert!(
         ok,
         "the browser script failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"

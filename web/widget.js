@@ -520,6 +520,8 @@ textarea{max-height:120px;resize:none}
     let last = Date.now();
     const good = () => { healthy = true; wsFails = 0; };
     s.onopen = () => {
+      // The socket replays from `after`, so the long poll can stop now.
+      stopPolling();
       setConnected(true);
       setTimeout(() => { if (ws === s) good(); }, 10000);
       s.pinger = setInterval(() => {

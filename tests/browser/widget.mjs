@@ -4,7 +4,8 @@
 //   node tests/browser/widget.mjs PAGE_URL RAPPORT_BASE API_KEY SCREENSHOT [WEBSITE_ID]
 //
 // (or the environment: WIDGET_PAGE_URL, RAPPORT_BASE, RAPPORT_API_KEY, WIDGET_SCREENSHOT,
-// WEBSITE_ID; CHROMIUM for the browser binary). Prints `CONVERSATION <id>` and
+// WEBSITE_ID; CHROMIUM for the browser binary). WIDGET_NO_WEBSOCKET=1 makes every
+// websocket fail in the page, so the widget falls back to long polling. Prints `CONVERSATION <id>` and
 // `OK` and exits 0 on success; prints `FAIL: <why>` and exits 1 otherwise.
 import { chromium } from 'playwright-core';
 
@@ -59,7 +60,13 @@ try {
     args: ['--no-sandbox'],
     timeout: STEP,
   });
-  const page = await browser.newPage({ viewport: { width: 1000, height: 720 } });
+  const context = await browser.newContext({ viewport: { width: 1000, height: 720 } });
+  if (process.env.WIDGET_NO_WEBSOCKET === '1') {
+    await context.addInitScript(() => {
+      window.WebSocket = function WebSocket() { throw new Error('websockets are blocked in this test'); };
+    });
+  }
+  const page = await context.newPage();
   page.setDefaultTimeout(STEP);
   page.on('console', (m) => pageLog.push(`console.${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => pageLog.push(`page error: ${e.message}`));
