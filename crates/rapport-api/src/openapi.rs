@@ -351,6 +351,7 @@ pub fn openapi_document() -> Value {
         "/api/v1/job/{id}/retry/".into(),
         json!({"post": operation("Queue a dead job again, its attempts reset".into(), "job", vec![id_param()], None, json_response("The job", job))}),
     );
+    chat_paths(&mut paths);
     paths.insert("/api/v1/openapi.json".into(), json!({"get": {"summary": "This document", "security": [], "responses": {"200": json_response("OpenAPI 3.1", any)}}}));
     json!({
         "openapi": "3.1.0",
@@ -361,6 +362,72 @@ pub fn openapi_document() -> Value {
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
     })
+}
+
+/// The operators' chat routes, the real-time socket and the widget's API.
+fn chat_paths(paths: &mut Map<String, Value>) {
+    let message = schema_ref("message");
+    paths.insert(
+        "/api/v1/conversation/{id}/message/".into(),
+        json!({
+            "get": operation("The conversation's messages, oldest first, private notes included".into(), "conversation", vec![id_param()], None,
+                json_response("The messages", list_schema(message.clone()))),
+            "post": {
+                "summary": "Reply to the visitor (or, with `private: true`, leave a note for operators only); a `client_id` sent again returns the first message (200)",
+                "tags": ["conversation"],
+                "parameters": [id_param()],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["body"], "properties": {
+                    "body": {"type": "string", "maxLength": 5000}, "client_id": {"type": "string", "maxLength": 100}, "private": {"type": "boolean"}}}}}},
+                "responses": {"201": json_response("The new message", message.clone()), "200": json_response("The message first sent with this client_id", message)},
+            },
+        }),
+    );
+    paths.insert(
+        "/api/v1/conversation/{id}/read/".into(),
+        json!({"post": operation("Mark the conversation read: its unread count goes to 0".into(), "conversation", vec![id_param()], None,
+            json_response("The conversation", schema_ref("conversation")))}),
+    );
+    paths.insert(
+        "/api/v1/conversation/{id}/typing/".into(),
+        json!({"post": {"summary": "Tell the visitor and the other operators that you type (`{\"typing\": bool}`)", "tags": ["conversation"],
+            "parameters": [id_param()], "responses": {"204": {"description": "Sent"}}}}),
+    );
+    paths.insert(
+        "/api/v1/realtime/".into(),
+        json!({"get": {
+            "summary": "Websocket of the organization's changes as `{\"type\": \"<object_type>.<action>\", \"seq\", \"data\": event}` frames, plus `typing`, `presence`, `hello` and `ready`",
+            "description": "With `since`, every event after that sequence number is sent first, from the event log, then live ones: no gap, no duplicate. Send `{\"type\": \"view\", \"lead_id\"}` for presence, `{\"type\": \"typing\", \"conversation_id\", \"typing\"}`, `{\"type\": \"ping\"}`.",
+            "tags": ["realtime"],
+            "parameters": [query_param("since", "The `seq` of the last event received.", json!({"type": "integer"}))],
+            "responses": {"101": {"description": "Switching to the websocket protocol"}},
+        }}),
+    );
+    let widget = |summary: &str| {
+        json!({"summary": summary, "tags": ["widget"], "security": [],
+        "parameters": [{"name": "X-Widget-Key", "in": "header", "required": true, "schema": {"type": "string"}}],
+        "responses": {"200": json_response("OK", json!({"type": "object"})), "401": {"description": "Unknown key or visitor token"},
+                      "403": {"description": "This page's origin is not allowed"}, "429": {"description": "Too many messages"}}})
+    };
+    paths.insert("/widget/v1/session".into(), json!({"post": widget("Start (or, with `Authorization: Bearer <visitor token>`, resume) a visitor's session: token, website, conversation, messages, `seq`")}));
+    paths.insert(
+        "/widget/v1/message".into(),
+        json!({
+            "post": widget("Send a message (`{\"client_id\", \"body\"}`) as the visitor"),
+            "get": widget("Long poll: the visitor's messages after `after` (a `seq`), waiting up to `wait` seconds"),
+        }),
+    );
+    paths.insert("/widget/v1/identify".into(), json!({"post": widget("Give the visitor's email (`{\"email\", \"name\", \"hash\"}`; `hash` = hex HMAC-SHA256 of the email with the website's identity secret)")}));
+    paths.insert(
+        "/widget/v1/typing".into(),
+        json!({"post": widget("The visitor types (`{\"typing\": bool}`)")}),
+    );
+    paths.insert(
+        "/widget/v1/read".into(),
+        json!({"post": widget("The visitor saw the messages")}),
+    );
+    paths.insert("/widget/ws".into(), json!({"get": {
+        "summary": "The visitor's websocket (`key`, `token`, `after`): `message`, `typing`, `operators`, `ready` frames; send `message`, `typing`, `read`, `ping`",
+        "tags": ["widget"], "security": [], "responses": {"101": {"description": "Switching to the websocket protocol"}}}}));
 }
 
 fn with_ok(ok: Value) -> Map<String, Value> {
