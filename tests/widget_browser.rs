@@ -23,6 +23,8 @@ use serde_json::json;
 const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
 const GREETING: &str = "Hi! Ask us anything.";
 const VISITOR_MESSAGE: &str = "Hello from the browser test\nDo you ship to Norway?";
+/// Written while the browser is offline; sent (once) when it is back.
+const OFFLINE_MESSAGE: &str = "Written while offline";
 
 fn chromium() -> PathBuf {
     std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
@@ -239,4 +241,6 @@ fn visitor_chats_with_an_operator(transport: Transport, screenshot_name: &str) {
         bodies.contains(&VISITOR_MESSAGE),
         "the visitor's message is stored: {messages}"
     );
+    let offline = bodies.iter().filter(|b| **b == OFFLINE_MESSAGE).count();
+    assert_eq!(offline, 1, "the message written offline is stored once: {messages}");
 }
