@@ -347,6 +347,43 @@ fn the_widget_is_held_to_its_visitor(backend: Backend) {
         .collect();
     assert!(statuses.contains(&429), "{statuses:?}");
     assert!(statuses.iter().filter(|s| **s == 201).count() >= 8, "{statuses:?}");
+    // Missed messages come at once, by long poll and by a socket that comes back.
+    let session = widget(&s, "POST", "session", key_a, Some(&token), Some(json!({}))).ok();
+    let seq = session["seq"].as_i64().unwrap();
+    let conversation_id = session["conversation"]["id"].as_str().unwrap().to_string();
+    s.post(
+        &format!("conversation/{conversation_id}/message/"),
+        json!({"body": "Missed reply"}),
+    )
+    .ok_created();
+    let started = std::time::Instant::now();
+    let polled = widget(
+        &s,
+        "GET",
+        &format!("message?after={seq}&wait=20"),
+        key_a,
+        Some(&token),
+        None,
+    )
+    .ok();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "a backlog is answered without waiting"
+    );
+    let bodies: Vec<&str> = polled["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies, ["Missed reply"]);
+    let mut back = visitor_socket(&s.base, key_a, &token, Some(seq));
+    assert!(
+        back.frames.iter().any(|f| is_message(f, "Missed reply")),
+        "{:?}",
+        back.frames
+    );
+    back.close();
     // Conversations are started by visitors only.
     assert_eq!(s.post("conversation/", json!({"status": "open"})).status, 400);
     // Another visitor cannot read the first one's conversation.

@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rapport_crm::Actor;
-use rapport_realtime::{Feed, Live, Typing};
-use serde_json::{json, Value};
+use rapport_realtime::{Feed, Live, Scope, Typing};
+use serde_json::{json, Map, Value};
 
 use crate::auth::Auth;
 use crate::params::parse_query;
@@ -66,19 +66,29 @@ async fn mark_read(State(state): State<AppState>, Auth(actor): Auth, Path(id): P
 async fn typing(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, body: Bytes) -> ApiResult {
     let input = crate::routes::parse_body(&body)?;
     let typing = input.get("typing").and_then(Value::as_bool).unwrap_or(true);
-    if state.crm.conversation(&actor.organization_id, &id).await?.is_none() {
-        return Err(ApiError::NotFound);
-    }
-    operator_typing(&state, &actor, &id, typing).await;
+    let conversation = state
+        .crm
+        .conversation(&actor.organization_id, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    operator_typing(&state, &actor, &conversation, typing).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn operator_typing(state: &AppState, actor: &Actor, conversation_id: &str, typing: bool) {
+async fn operator_typing(state: &AppState, actor: &Actor, conversation: &Map<String, Value>, typing: bool) {
     let name = state.crm.user_name(actor).await;
+    let text = |field: &str| {
+        conversation
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     state.hub.typing(
         &actor.organization_id,
         Typing {
-            conversation_id: conversation_id.into(),
+            conversation_id: text("id"),
+            visitor_id: text("visitor_id"),
             author: "operator".into(),
             user_id: Some(actor.user_id.clone()),
             name,
@@ -137,11 +147,12 @@ pub(crate) fn live_frame(actor: &Actor, live: &Live) -> Option<Message> {
         }),
         Live::Typing(typing) => Some(frame("typing", None, json!(typing.as_ref()))),
         Live::Presence(entries) => Some(frame("presence", None, json!({"users": entries.as_ref()}))),
+        Live::Ready => None,
     }
 }
 
 async fn operator_socket(state: AppState, actor: Actor, since: Option<i64>, mut socket: WebSocket) {
-    let mut feed: Feed = state.hub.feed(&actor.organization_id, since);
+    let mut feed: Feed = state.hub.feed(&actor.organization_id, Scope::Organization, since);
     let presence = state.hub.join(&actor.organization_id, &actor.user_id);
     let hello = json!({
         "user_id": actor.user_id,
@@ -150,25 +161,18 @@ async fn operator_socket(state: AppState, actor: Actor, since: Option<i64>, mut 
     if socket.send(frame("hello", Some(feed.last_seq()), hello)).await.is_err() {
         return;
     }
-    let mut ready_sent = false;
     loop {
-        if !ready_sent && feed.caught_up() {
-            ready_sent = true;
-            if socket
-                .send(frame("ready", Some(feed.last_seq()), Value::Null))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
         tokio::select! {
             item = feed.next() => {
                 let Ok(live) = item else {
                     let _ = socket.send(Message::Close(None)).await;
                     return;
                 };
-                if let Some(message) = live_frame(&actor, &live) {
+                let message = match live {
+                    Live::Ready => Some(frame("ready", Some(feed.last_seq()), Value::Null)),
+                    live => live_frame(&actor, &live),
+                };
+                if let Some(message) = message {
                     if socket.send(message).await.is_err() {
                         return;
                     }
@@ -191,8 +195,8 @@ async fn operator_socket(state: AppState, actor: Actor, since: Option<i64>, mut 
                     Some("typing") => {
                         let Some(conversation_id) = request["conversation_id"].as_str() else { continue };
                         let typing = request["typing"].as_bool().unwrap_or(true);
-                        if let Ok(Some(_)) = state.crm.conversation(&actor.organization_id, conversation_id).await {
-                            operator_typing(&state, &actor, conversation_id, typing).await;
+                        if let Ok(Some(conversation)) = state.crm.conversation(&actor.organization_id, conversation_id).await {
+                            operator_typing(&state, &actor, &conversation, typing).await;
                         }
                     }
                     _ => {

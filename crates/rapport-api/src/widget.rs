@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rapport_core::FieldErrors;
 use rapport_crm::{Visitor, Website};
-use rapport_realtime::{Feed, Live, Typing};
+use rapport_realtime::{Feed, Live, Scope, Typing};
 use serde_json::{json, Map, Value};
 
 use crate::params::parse_query;
@@ -283,17 +283,27 @@ async fn poll(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): 
         let deadline = tokio::time::Instant::now() + wait;
         let mut messages = Vec::new();
         let mut operator_typing = false;
+        let mut caught_up = false;
         loop {
             let next = tokio::time::timeout_at(deadline, view.next(&state)).await;
             match next {
-                Ok(Some(Frame::Message(m))) => messages.push(m),
-                Ok(Some(Frame::Typing(t))) => operator_typing = t,
+                Ok(Some(Frame::Message(m))) => {
+                    messages.push(m);
+                    if caught_up {
+                        break;
+                    }
+                }
+                Ok(Some(Frame::Typing(t, _))) => {
+                    operator_typing = t;
+                    if caught_up {
+                        break;
+                    }
+                }
                 Ok(Some(Frame::Operators(_))) => {}
+                // Answer at once with what was missed, else wait for something new.
+                Ok(Some(Frame::Ready)) if !messages.is_empty() => break,
+                Ok(Some(Frame::Ready)) => caught_up = true,
                 Ok(None) | Err(_) => break,
-            }
-            // Answer with what has come once the log is read and nothing more is waiting.
-            if !messages.is_empty() && view.feed.caught_up() {
-                break;
             }
         }
         Ok(
@@ -348,6 +358,7 @@ fn visitor_typing(state: &AppState, visitor: &Visitor, typing: bool) {
             &visitor.organization_id,
             Typing {
                 conversation_id: conversation_id.clone(),
+                visitor_id: visitor.id.clone(),
                 author: "visitor".into(),
                 user_id: None,
                 name: visitor.name.clone(),
@@ -370,8 +381,11 @@ async fn read(State(state): State<AppState>, headers: HeaderMap) -> Response {
 /// What a visitor receives.
 enum Frame {
     Message(Value),
-    Typing(bool),
+    /// Whether an operator types, and who.
+    Typing(bool, Option<String>),
     Operators(bool),
+    /// The messages missed before the feed started are all out.
+    Ready,
 }
 
 /// The organization's feed narrowed to one visitor: their conversation's public messages,
@@ -391,7 +405,9 @@ impl VisitorFeed {
             .await?
             .ok_or(ApiError::NotFound)?;
         Ok(VisitorFeed {
-            feed: state.hub.feed(&visitor.organization_id, after),
+            feed: state
+                .hub
+                .feed(&visitor.organization_id, Scope::Visitor(visitor.id.clone()), after),
             operators_online: operators_online(state, &website),
             visitor,
             website,
@@ -428,9 +444,10 @@ impl VisitorFeed {
                 Live::Typing(typing) => {
                     let mine = self.visitor.conversation_id.as_deref() == Some(typing.conversation_id.as_str());
                     if mine && typing.author == "operator" {
-                        return Some(Frame::Typing(typing.typing));
+                        return Some(Frame::Typing(typing.typing, typing.name.clone()));
                     }
                 }
+                Live::Ready => return Some(Frame::Ready),
                 Live::Presence(_) => {
                     let online = operators_online(state, &self.website);
                     if online != self.operators_online {
@@ -478,28 +495,24 @@ async fn visitor_socket(state: AppState, mut view: VisitorFeed, mut socket: WebS
     let _ = state.crm.set_visitor_online(&view.visitor, online_until()).await;
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
-    let mut ready_sent = false;
     let sent_ok = loop {
-        if !ready_sent && view.feed.caught_up() {
-            ready_sent = true;
-            let ready = json!({"type": "ready", "seq": view.feed.last_seq()});
-            if socket.send(text_frame(ready)).await.is_err() {
-                break false;
-            }
-            let operators = json!({"type": "operators", "data": {"online": view.operators_online}});
-            if socket.send(text_frame(operators)).await.is_err() {
-                break false;
-            }
-        }
         tokio::select! {
             frame = view.next(&state) => {
-                let value = match frame {
+                let values = match frame {
                     None => break true,
-                    Some(Frame::Message(m)) => json!({"type": "message", "seq": m["seq"], "data": m}),
-                    Some(Frame::Typing(t)) => json!({"type": "typing", "data": {"typing": t}}),
-                    Some(Frame::Operators(online)) => json!({"type": "operators", "data": {"online": online}}),
+                    Some(Frame::Message(m)) => vec![json!({"type": "message", "seq": m["seq"], "data": m})],
+                    Some(Frame::Typing(t, name)) => vec![json!({"type": "typing", "data": {"typing": t, "operator_name": name}})],
+                    Some(Frame::Operators(online)) => vec![json!({"type": "operators", "data": {"online": online}})],
+                    Some(Frame::Ready) => vec![
+                        json!({"type": "ready", "seq": view.feed.last_seq()}),
+                        json!({"type": "operators", "data": {"online": view.operators_online}}),
+                    ],
                 };
-                if socket.send(text_frame(value)).await.is_err() {
+                let mut failed = false;
+                for value in values {
+                    failed |= socket.send(text_frame(value)).await.is_err();
+                }
+                if failed {
                     break false;
                 }
             }

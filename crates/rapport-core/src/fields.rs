@@ -465,6 +465,7 @@ const MESSAGE: &[FieldSpec] = &[
         "A note for operators only; the visitor never sees it.",
     ),
     read_only("conversation_id", ID, "Its conversation."),
+    read_only("visitor_id", ID, "The conversation's visitor."),
     read_only(
         "author",
         FieldType::Choice(&["visitor", "operator", "system"]),

@@ -477,6 +477,11 @@ impl Crm {
             let key = format!("{}/{}", conversation.id, client_id.unwrap_or(&message_id));
             let mut data = Map::new();
             data.insert("conversation_id".into(), conversation.id.clone().into());
+            // Real-time push routes a message to its visitor's widget by this.
+            data.insert(
+                "visitor_id".into(),
+                conversation.data.get("visitor_id").cloned().unwrap_or(Value::Null),
+            );
             data.insert("body".into(), body.into());
             data.insert("private".into(), private.into());
             data.insert("client_id".into(), client_id.into());

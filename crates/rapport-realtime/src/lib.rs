@@ -43,12 +43,17 @@ pub enum Live {
     Typing(Arc<Typing>),
     /// Everyone online in the organization, on every node, and what they view.
     Presence(Arc<Vec<PresenceEntry>>),
+    /// From a [`Feed`] only, once: every event missed before it started has been handed
+    /// out; what follows is live.
+    Ready,
 }
 
 /// Someone types in a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Typing {
     pub conversation_id: String,
+    /// The conversation's visitor, whose widget hears it.
+    pub visitor_id: String,
     /// `visitor` or `operator`.
     pub author: String,
     pub user_id: Option<String>,
@@ -112,11 +117,11 @@ impl Hub {
         &self.0.node
     }
 
-    /// The organization's live frames, from now on.
-    pub fn subscribe(&self, organization_id: &str) -> broadcast::Receiver<Live> {
+    /// Live frames of a channel, from now on.
+    fn subscribe(&self, key: String) -> broadcast::Receiver<Live> {
         let mut channels = self.0.channels.lock().expect("channels lock");
         channels
-            .entry(organization_id.to_string())
+            .entry(key)
             .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
             .subscribe()
     }
@@ -126,12 +131,25 @@ impl Hub {
         *self.0.position.borrow()
     }
 
+    /// Hands a frame to the organization's operators and, when it concerns a visitor, to
+    /// that visitor's widgets: a widget hears its own conversation only, so a message
+    /// costs one send per operator plus one, however many visitors are connected.
     fn send_local(&self, organization_id: &str, live: Live) {
+        let visitor_channel = match &live {
+            Live::Event(event) => event.event["data"]["visitor_id"]
+                .as_str()
+                .map(|id| channel_of(&Scope::Visitor(id.into()), organization_id)),
+            Live::Typing(typing) => Some(channel_of(&Scope::Visitor(typing.visitor_id.clone()), organization_id)),
+            Live::Presence(_) => Some(presence_channel(organization_id)),
+            Live::Ready => None,
+        };
         let mut channels = self.0.channels.lock().expect("channels lock");
-        if let Some(sender) = channels.get(organization_id) {
-            if sender.send(live).is_err() {
-                // Nobody listens any more.
-                channels.remove(organization_id);
+        for key in std::iter::once(organization_id.to_string()).chain(visitor_channel) {
+            if let Some(sender) = channels.get(&key) {
+                if sender.send(live.clone()).is_err() {
+                    // Nobody listens any more.
+                    channels.remove(&key);
+                }
             }
         }
     }
@@ -253,20 +271,46 @@ impl Hub {
         }
     }
 
-    /// An organization's frames in order: first the events after `after` (from the log),
-    /// then live ones; `None`: from now on.
-    pub fn feed(&self, organization_id: &str, after: Option<i64>) -> Feed {
-        let live = self.subscribe(organization_id);
+    /// The frames of `scope` in order: first the events after `after` (from the log),
+    /// then live ones; `None`: from now on. A visitor's scope also receives the
+    /// organization's presence (whether operators are online).
+    pub fn feed(&self, organization_id: &str, scope: Scope, after: Option<i64>) -> Feed {
+        let live = self.subscribe(channel_of(&scope, organization_id));
+        let presence = matches!(scope, Scope::Visitor(_)).then(|| self.subscribe(presence_channel(organization_id)));
         let last_seq = after.unwrap_or_else(|| self.position());
         Feed {
             hub: self.clone(),
             organization_id: organization_id.into(),
+            scope,
             live,
+            presence,
             last_seq,
             backlog: VecDeque::new(),
             caught_up: after.is_none(),
+            ready_sent: false,
         }
     }
+}
+
+/// Whose frames a feed carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything of the organization (operators).
+    Organization,
+    /// One visitor's: events whose object names the visitor (their conversation and its
+    /// messages), typing in their conversation.
+    Visitor(String),
+}
+
+fn channel_of(scope: &Scope, organization_id: &str) -> String {
+    match scope {
+        Scope::Organization => organization_id.to_string(),
+        Scope::Visitor(id) => format!("visitor:{organization_id}:{id}"),
+    }
+}
+
+fn presence_channel(organization_id: &str) -> String {
+    format!("presence:{organization_id}")
 }
 
 /// One socket's frames: every event after its starting point exactly once, in sequence
@@ -274,10 +318,14 @@ impl Hub {
 pub struct Feed {
     hub: Hub,
     organization_id: String,
+    scope: Scope,
     live: broadcast::Receiver<Live>,
+    /// The organization's presence, for a visitor's feed.
+    presence: Option<broadcast::Receiver<Live>>,
     last_seq: i64,
     backlog: VecDeque<Live>,
     caught_up: bool,
+    ready_sent: bool,
 }
 
 /// Why a feed ended.
@@ -294,15 +342,14 @@ impl Feed {
         self.last_seq
     }
 
-    /// Whether the events missed before the start have all been handed out.
-    pub fn caught_up(&self) -> bool {
-        self.caught_up && self.backlog.is_empty()
-    }
-
     pub async fn next(&mut self) -> Result<Live, FeedEnd> {
         loop {
             if let Some(item) = self.backlog.pop_front() {
                 return Ok(item);
+            }
+            if self.caught_up && !self.ready_sent {
+                self.ready_sent = true;
+                return Ok(Live::Ready);
             }
             if !self.caught_up {
                 // Live frames wait in the channel meanwhile; those already read from the
@@ -317,7 +364,18 @@ impl Feed {
                 }
                 continue;
             }
-            match self.live.recv().await {
+            let received = match &mut self.presence {
+                Some(presence) => tokio::select! {
+                    live = self.live.recv() => live,
+                    other = presence.recv() => match other {
+                        // Presence is a snapshot: a lagging receiver just takes the next.
+                        Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                        other => other,
+                    },
+                },
+                None => self.live.recv().await,
+            };
+            match received {
                 Ok(Live::Event(event)) if event.seq <= self.last_seq => continue,
                 Ok(Live::Event(event)) => {
                     self.last_seq = event.seq;
@@ -331,10 +389,29 @@ impl Feed {
         }
     }
 
-    async fn read_log(&self) -> CrmResult<Vec<PushEvent>> {
-        self.hub
-            .crm()
-            .push_events_after(Some(&self.organization_id), self.last_seq, BATCH)
-            .await
+    /// The scope's events after the last one handed out. Events of other scopes are read
+    /// and passed over, so `last_seq` still moves past them.
+    async fn read_log(&mut self) -> CrmResult<Vec<PushEvent>> {
+        loop {
+            let events = self
+                .hub
+                .crm()
+                .push_events_after(Some(&self.organization_id), self.last_seq, BATCH)
+                .await?;
+            let Some(last) = events.last().map(|e| e.seq) else {
+                return Ok(events);
+            };
+            let mine: Vec<PushEvent> = match &self.scope {
+                Scope::Organization => events,
+                Scope::Visitor(id) => events
+                    .into_iter()
+                    .filter(|e| e.event["data"]["visitor_id"] == id.as_str())
+                    .collect(),
+            };
+            if !mine.is_empty() {
+                return Ok(mine);
+            }
+            self.last_seq = last;
+        }
     }
 }
