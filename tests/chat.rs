@@ -377,7 +377,7 @@ fn the_widget_is_held_to_its_visitor(backend: Backend) {
         .map(|m| m["body"].as_str().unwrap())
         .collect();
     assert_eq!(bodies, ["Missed reply"]);
-    let mut back = visitor_socket(&s.base, key_a, &token, Some(seq));
+    let back = visitor_socket(&s.base, key_a, &token, Some(seq));
     assert!(
         back.frames.iter().any(|f| is_message(f, "Missed reply")),
         "{:?}",
