@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    raise_open_files_limit();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,5 +53,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             first_name,
             last_name,
         }) => startup::create_organization(settings, &name, &email, &first_name, &last_name).await,
+    }
+}
+
+/// Every websocket holds a file descriptor, and the usual soft limit (1,024) would refuse
+/// connections long before memory runs short: take the hard limit.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                eprintln!("warning: cannot raise the open-files limit to {}", limit.rlim_max);
+            }
+        }
     }
 }
