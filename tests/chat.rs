@@ -384,6 +384,48 @@ fn the_widget_is_held_to_its_visitor(backend: Backend) {
         back.frames
     );
     back.close();
+    // Deleted with its messages; the visitor's next message starts a new conversation.
+    let deleted = s.delete(&format!("conversation/{conversation_id}/"));
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(s.get(&format!("conversation/{conversation_id}/message/")).status, 404);
+    let events = s.get("event/?object_type=message&action=deleted").ok();
+    assert!(
+        !events["data"].as_array().unwrap().is_empty(),
+        "each message's deletion is an event"
+    );
+    std::thread::sleep(Duration::from_secs(2)); // the rate limit refills
+    let again = widget(
+        &s,
+        "POST",
+        "message",
+        key_a,
+        Some(&token),
+        Some(json!({"body": "Still there?"})),
+    );
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_ne!(again.body["id"], Value::Null);
+    let session = widget(&s, "POST", "session", key_a, Some(&token), Some(json!({}))).ok();
+    assert_ne!(session["conversation"]["id"], conversation_id.as_str());
+    // Two first messages at once start one conversation.
+    let fresh = visitor_session(&s, key_a);
+    std::thread::scope(|scope| {
+        for i in 0..2 {
+            let (s, fresh) = (&s, &fresh);
+            scope.spawn(move || {
+                let sent = widget(
+                    s,
+                    "POST",
+                    "message",
+                    key_a,
+                    Some(fresh),
+                    Some(json!({"body": format!("first {i}")})),
+                );
+                assert_eq!(sent.status, 201, "{}", sent.body);
+            });
+        }
+    });
+    let session = widget(&s, "POST", "session", key_a, Some(&fresh), Some(json!({}))).ok();
+    assert_eq!(session["messages"].as_array().unwrap().len(), 2, "{session}");
     // Conversations are started by visitors only.
     assert_eq!(s.post("conversation/", json!({"status": "open"})).status, 400);
     // Another visitor cannot read the first one's conversation.

@@ -348,27 +348,35 @@ impl Crm {
         conversation_id: &str,
         with_private: bool,
     ) -> CrmResult<Vec<Map<String, Value>>> {
-        let (start, end) = message_key_range(conversation_id);
-        let sql = format!(
-            "SELECT {COLUMNS} FROM objects WHERE unique_key >= ? AND unique_key < ? AND object_type = ? AND organization_id = ?"
-        );
-        let mut docs = self
-            .query_docs(
-                organization_id,
-                &sql,
-                &[
-                    start.into(),
-                    end.into(),
-                    Kind::Message.object_type().into(),
-                    organization_id.into(),
-                ],
-            )
-            .await?;
+        let mut docs = self.conversation_message_docs(organization_id, conversation_id).await?;
         docs.retain(|d| with_private || d.data.get("private") != Some(&Value::Bool(true)));
         docs.sort_by(|a, b| (&a.date_created, &a.id).cmp(&(&b.date_created, &b.id)));
         let skip = docs.len().saturating_sub(MAX_MESSAGES);
         let meta = self.meta_of(organization_id).await?;
         Ok(docs[skip..].iter().map(|d| render(d, &meta, &[])).collect())
+    }
+
+    /// A conversation's stored messages, in no particular order.
+    pub(crate) async fn conversation_message_docs(
+        &self,
+        organization_id: &str,
+        conversation_id: &str,
+    ) -> CrmResult<Vec<Doc>> {
+        let (start, end) = message_key_range(conversation_id);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE unique_key >= ? AND unique_key < ? AND object_type = ? AND organization_id = ?"
+        );
+        self.query_docs(
+            organization_id,
+            &sql,
+            &[
+                start.into(),
+                end.into(),
+                Kind::Message.object_type().into(),
+                organization_id.into(),
+            ],
+        )
+        .await
     }
 
     /// A visitor's message: starts their conversation, or adds to it (and reopens it).
@@ -443,14 +451,28 @@ impl Crm {
         for _ in 0..MAX_ATTEMPTS {
             let now = time::format(time::now());
             let mut plan = Plan::default();
-            let before = match conversation_id {
-                Some(id) => Some(
+            // A visitor's conversation as stored now (another request may have started
+            // it; a deleted lead took it away): theirs, or a new one.
+            let fresh_visitor = match &author {
+                Author::Visitor(v) => Some(self.visitor(organization_id, &v.id).await?.ok_or(CrmError::NotFound)?),
+                Author::Operator(_) => None,
+            };
+            let visitor_conversation = fresh_visitor.as_ref().and_then(|v| v.conversation_id.clone());
+            let before = match (&author, conversation_id) {
+                (Author::Visitor(_), _) => match &visitor_conversation {
+                    Some(id) => self
+                        .load_in(organization_id, id)
+                        .await?
+                        .filter(|d| d.kind == Kind::Conversation),
+                    None => None,
+                },
+                (Author::Operator(_), Some(id)) => Some(
                     self.load_in(organization_id, id)
                         .await?
                         .filter(|d| d.kind == Kind::Conversation)
                         .ok_or(CrmError::NotFound)?,
                 ),
-                None => None,
+                (Author::Operator(_), None) => return Err(CrmError::NotFound),
             };
             if let (Some(conversation), Some(client_id)) = (&before, client_id) {
                 if let Some(first) = self
@@ -467,7 +489,7 @@ impl Crm {
             let mut conversation = match &before {
                 Some(doc) => doc.clone(),
                 None => {
-                    let Author::Visitor(visitor) = &author else {
+                    let Some(visitor) = &fresh_visitor else {
                         return Err(CrmError::NotFound);
                     };
                     new_conversation(visitor, &now)
@@ -544,9 +566,15 @@ impl Crm {
                         ),
                     );
                     if let Some(visitor_id) = &visitor_id {
+                        // Only from the conversation read above: two first messages at
+                        // once start one conversation, the other attempt starts over.
                         plan.stmts.push(Stmt::one(
-                            "UPDATE chat_visitors SET conversation_id = ? WHERE id = ? AND conversation_id IS NULL",
-                            vec![conversation.id.clone().into(), visitor_id.clone().into()],
+                            "UPDATE chat_visitors SET conversation_id = ? WHERE id = ? AND COALESCE(conversation_id, '') = ?",
+                            vec![
+                                conversation.id.clone().into(),
+                                visitor_id.clone().into(),
+                                visitor_conversation.clone().unwrap_or_default().into(),
+                            ],
                         ));
                     }
                 }
@@ -718,7 +746,9 @@ impl Crm {
         let org = &visitor.organization_id;
         // An email already linked to this visitor's contact keeps it.
         let (contact_id, lead_id) = match (&visitor.contact_id, &visitor.lead_id, &visitor.email) {
-            (Some(c), Some(l), Some(e)) if *e == email => (c.clone(), l.clone()),
+            (Some(c), Some(l), Some(e)) if *e == email && self.load_in(org, c).await?.is_some() => {
+                (c.clone(), l.clone())
+            }
             _ => match self.contact_by_email(org, &email).await? {
                 Some(found) => found,
                 None => self.new_lead_for_visitor(org, &email, name).await?,

@@ -554,6 +554,20 @@ impl Crm {
                 );
                 return Ok(());
             }
+            Kind::Conversation => {
+                // Its messages go with it.
+                for message in self.conversation_message_docs(&actor.organization_id, id).await? {
+                    plan.delete(
+                        &message,
+                        NewEvent::deleted(
+                            Kind::Message,
+                            &message.id,
+                            message.lead_id.as_deref(),
+                            render(&message, &meta, &[]),
+                        ),
+                    );
+                }
+            }
             Kind::Contact => {
                 if let Some(lead_id) = &doc.lead_id {
                     let lead = self.load(actor, Kind::Lead, lead_id).await?;
