@@ -260,6 +260,19 @@ fn a_visitor_and_an_operator_chat(backend: Backend) {
     let lead = s.get(&format!("lead/{lead_id}/")).ok();
     assert_eq!(lead["name"], "Jo Visitor");
     assert_eq!(lead["contacts"][0]["emails"][0]["email"], "jo@example.com");
+    // The conversation is on the lead's timeline as a chat.
+    let timeline = s.get(&format!("activity/?lead_id={lead_id}")).ok();
+    let chats: Vec<&Value> = timeline["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["_type"] == "Chat")
+        .collect();
+    assert_eq!(chats.len(), 1, "{timeline}");
+    assert_eq!(chats[0]["id"], conversation_id.as_str());
+    assert!(chats[0]["activity_at"].is_string());
+    let only_chats = s.get(&format!("activity/?lead_id={lead_id}&_type=chat")).ok();
+    assert_eq!(only_chats["total_results"], 1, "{only_chats}");
     // The chat feeds search.
     let found = s.get("lead/?query=chat(body:%22one%20more%20thing%22)").ok();
     assert_eq!(found["total_results"], 1, "{found}");

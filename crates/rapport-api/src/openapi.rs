@@ -229,10 +229,10 @@ pub fn openapi_document() -> Value {
     let mut activity_params = list_params();
     activity_params.push(query_param(
         "_type",
-        "Note, Call, Email, SMS, Meeting or LeadStatusChange.",
+        "Note, Call, Email, SMS, Meeting, LeadStatusChange or Chat (a conversation of the lead's).",
         json!({"type": "string"}),
     ));
-    let activity_kinds: Vec<Value> = Kind::ACTIVITIES
+    let activity_kinds: Vec<Value> = Kind::TIMELINE
         .iter()
         .map(|k| schema_ref(&k.object_type().replace('.', "_")))
         .collect();

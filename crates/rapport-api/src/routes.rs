@@ -244,7 +244,7 @@ async fn query_parse(
 async fn list_activities(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery) -> ApiResult {
     let params = list_params(parse_query(raw.as_deref()), &[])?;
     page_response(
-        state.crm.list(&actor, &Kind::ACTIVITIES, &params.query).await?,
+        state.crm.list(&actor, &Kind::TIMELINE, &params.query).await?,
         params.fields.as_deref(),
     )
 }

@@ -67,6 +67,26 @@ impl Kind {
         Kind::LeadStatusChange,
     ];
 
+    /// What a lead's timeline (`GET /activity/`) lists: the activities, and the lead's chat
+    /// conversations as `Chat`.
+    pub const TIMELINE: [Kind; 7] = [
+        Kind::Note,
+        Kind::Call,
+        Kind::Email,
+        Kind::Sms,
+        Kind::Meeting,
+        Kind::LeadStatusChange,
+        Kind::Conversation,
+    ];
+
+    /// The `_type` of an object on the timeline.
+    pub fn timeline_type(self) -> Option<&'static str> {
+        match self {
+            Kind::Conversation => Some("Chat"),
+            kind => kind.activity_type(),
+        }
+    }
+
     /// The `object_type` of this kind's events, as Close names it.
     pub fn object_type(self) -> &'static str {
         match self {

@@ -535,6 +535,7 @@ impl Crm {
             // The conversation moves with its message.
             let c = &mut conversation.data;
             c.insert("last_message_at".into(), now.clone().into());
+            c.insert("activity_at".into(), now.clone().into());
             match &author {
                 Author::Visitor(_) => {
                     let unread = c.get("unread").and_then(Value::as_i64).unwrap_or(0);

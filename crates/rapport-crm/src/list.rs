@@ -62,7 +62,7 @@ impl Crm {
                 // `_type=Call` narrows `/activity/` to one kind.
                 match kinds
                     .iter()
-                    .find(|k| k.activity_type().is_some_and(|t| t.eq_ignore_ascii_case(value)))
+                    .find(|k| k.timeline_type().is_some_and(|t| t.eq_ignore_ascii_case(value)))
                 {
                     Some(kind) => {
                         filter_sql.push_str(" AND object_type = ?");
@@ -132,11 +132,8 @@ impl Crm {
             params.push(actor.user_id.clone().into());
             params.push(SqlValue::Int(1));
         }
-        let default_order = if kinds.iter().all(|k| k.is_activity()) {
-            "-activity_at"
-        } else {
-            "-date_created"
-        };
+        let timeline = kinds.iter().all(|k| k.timeline_type().is_some()) && kinds.iter().any(|k| k.is_activity());
+        let default_order = if timeline { "-activity_at" } else { "-date_created" };
         let mut order = Vec::new();
         let mut last_desc = false;
         for key in q

@@ -70,6 +70,12 @@ fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<Strin
             match doc.kind {
                 Kind::Conversation => {
                     out.insert("assigned_to_name".into(), name_of("assigned_to"));
+                    // On the lead's timeline: a chat, dated by its last message.
+                    out.insert("_type".into(), "Chat".into());
+                    out.insert(
+                        "activity_at".into(),
+                        doc.data.get("activity_at").cloned().unwrap_or(Value::Null),
+                    );
                 }
                 Kind::Message => {
                     out.insert("user_name".into(), name_of("user_id"));
