@@ -287,24 +287,12 @@ fn a_visitor_and_an_operator_chat(backend: Backend) {
         &format!("conversation/{conversation_id}/message/"),
         json!({"body": "We shipped it today."}),
     )
-    .ok_created();
+    .created();
     wait_until(40, "the reply emailed to the visitor", || {
         smtp.messages()
             .iter()
             .any(|m| m.contains("jo@example.com") && m.contains("We shipped it today."))
     });
-}
-
-trait Created {
-    fn ok_created(self) -> Value;
-}
-
-impl Created for Answer {
-    #[track_caller]
-    fn ok_created(self) -> Value {
-        assert_eq!(self.status, 201, "expected 201, got {}: {}", self.status, self.body);
-        self.body
-    }
 }
 
 fn the_widget_is_held_to_its_visitor(backend: Backend) {
@@ -368,7 +356,7 @@ fn the_widget_is_held_to_its_visitor(backend: Backend) {
         &format!("conversation/{conversation_id}/message/"),
         json!({"body": "Missed reply"}),
     )
-    .ok_created();
+    .created();
     let started = std::time::Instant::now();
     let polled = widget(
         &s,
@@ -658,6 +646,6 @@ fn a_visitor_and_an_operator_on_two_nodes() {
         &format!("conversation/{conversation_id}/message/"),
         json!({"body": "Hello from node A"}),
     )
-    .ok_created();
+    .created();
     visitor.wait_for(10, "the reply on node B", |f| is_message(f, "Hello from node A"));
 }

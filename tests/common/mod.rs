@@ -140,6 +140,13 @@ impl Answer {
         assert_eq!(self.status, 200, "expected 200, got {}: {}", self.status, self.body);
         self.body
     }
+
+    /// The body, after checking the status is 201.
+    #[track_caller]
+    pub fn created(self) -> Value {
+        assert_eq!(self.status, 201, "expected 201, got {}: {}", self.status, self.body);
+        self.body
+    }
 }
 
 /// A name no other test run uses: process id, time and a counter.
