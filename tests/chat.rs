@@ -535,6 +535,12 @@ fn a_dropped_socket_gets_every_missed_event_once(backend: Backend) {
     );
     assert!(start <= last_seen);
 
+    // A sequence number the log never reached asks the client to reload.
+    let mut lost = Socket::operator(&s.base, &s.api_key, Some(1 << 40));
+    let resync = lost.wait_for(10, "resync", |f| f["type"] == "resync");
+    assert!(resync["seq"].as_i64().unwrap() < 1 << 40);
+    lost.close();
+
     // Two minutes of a busy team's activity (1,200 changes), made while the socket is away.
     let mut third = Socket::operator(&s.base, &s.api_key, None);
     let resume = third.wait_for(10, "hello", |f| f["type"] == "hello")["seq"]

@@ -32,13 +32,17 @@ impl Socket {
         }
         let host = base.trim_start_matches("http://");
         let stream = TcpStream::connect(host).expect("the server accepts connections");
-        stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        // The handshake blocks (bounded); reads after it poll.
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         match tungstenite::client::client(request, stream) {
-            Ok((ws, _)) => Ok(Socket {
-                ws,
-                frames: Vec::new(),
-                cursor: 0,
-            }),
+            Ok((ws, _)) => {
+                ws.get_ref().set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+                Ok(Socket {
+                    ws,
+                    frames: Vec::new(),
+                    cursor: 0,
+                })
+            }
             Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
                 Err(Refused(response.status().as_u16()))
             }

@@ -152,6 +152,19 @@ pub(crate) fn live_frame(actor: &Actor, live: &Live) -> Option<Message> {
 }
 
 async fn operator_socket(state: AppState, actor: Actor, since: Option<i64>, mut socket: WebSocket) {
+    // A sequence number this log never reached (another server's, a restored backup): the
+    // client's state cannot be caught up; it must reload, then follow from now.
+    let newest = state.crm.last_event_seq().await.unwrap_or(0);
+    let since = match since {
+        Some(seq) if seq > newest => {
+            let resync = json!({"error": "`since` is ahead of this server's event log; reload, then follow from `seq`"});
+            if socket.send(frame("resync", Some(newest), resync)).await.is_err() {
+                return;
+            }
+            None
+        }
+        since => since,
+    };
     let mut feed: Feed = state.hub.feed(&actor.organization_id, Scope::Organization, since);
     let presence = state.hub.join(&actor.organization_id, &actor.user_id);
     let hello = json!({
