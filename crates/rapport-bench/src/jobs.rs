@@ -7,7 +7,7 @@
 //! them. Every measurement gets a fresh database (and broker topology), removed after it.
 
 mod fixture;
-mod peers;
+pub(crate) mod peers;
 mod report;
 
 use std::collections::HashMap;

@@ -37,8 +37,19 @@
 //! installed on first use into `<target>/bench-peers/` (a Python venv, an npm project);
 //! their scripts are `peers/*.py|mjs`. It prints a Markdown table per backend with the
 //! ratios Rapport / peer.
+//!
+//! With `--chat N [--backend sqlite|postgres|rabbitmq|all] [--rate 1000] [--seconds 10]` it
+//! runs the chat benchmark (`chat.rs`): N websockets (10 operators, N − 10 visitors) on one
+//! node (SQLite, or PostgreSQL) and on two nodes (`rabbitmq`: PostgreSQL and RabbitMQ,
+//! visitors on one node, operators on the other), the server's memory, and the visitor →
+//! operator latency of messages sent at `--rate` per second; then the same against a
+//! socket.io relay (`peers/socketio_relay.mjs`, installed on demand). `all` is `sqlite`
+//! and `rabbitmq`.
+//!
+//!     cargo build --release -p rapport-bench -p rapport && target/release/rapport-bench --chat 10000 --backend all
 
 mod bulk;
+mod chat;
 mod jobs;
 mod pg_peer;
 mod search;
@@ -79,6 +90,10 @@ struct Options {
     concurrencies: Vec<usize>,
     latency_events: usize,
     pace_ms: u64,
+    /// Run the chat benchmark with this many websockets instead.
+    chat: Option<usize>,
+    /// Visitor messages per second in the chat benchmark.
+    rate: usize,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -99,6 +114,8 @@ fn options() -> anyhow::Result<Options> {
         concurrencies: vec![16, 32, 64],
         latency_events: 1000,
         pace_ms: 5,
+        chat: None,
+        rate: 1000,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -138,11 +155,13 @@ fn options() -> anyhow::Result<Options> {
             }
             "--latency-events" => o.latency_events = value.parse().context("--latency-events")?,
             "--pace-ms" => o.pace_ms = value.parse().context("--pace-ms")?,
+            "--chat" => o.chat = Some(value.parse().context("--chat")?),
+            "--rate" => o.rate = value.parse().context("--rate")?,
             other => bail!("unknown option {other}; see the crate docs"),
         }
         i += 2;
     }
-    if o.jobs.is_none() {
+    if o.jobs.is_none() && o.chat.is_none() {
         if let Some(backend) = &o.backend {
             o.backends = match backend.as_str() {
                 "sqlite" => vec!["sqlite"],
@@ -166,6 +185,16 @@ impl Options {
             peers: !self.no_peer,
         })
     }
+
+    fn chat_options(&self, connections: usize) -> anyhow::Result<chat::ChatOptions> {
+        Ok(chat::ChatOptions {
+            connections,
+            backends: chat::Backend::parse_list(self.backend.as_deref().unwrap_or("all"))?,
+            rate: self.rate,
+            seconds: self.seconds,
+            peers: !self.no_peer,
+        })
+    }
 }
 
 /// The server under test, stopped on drop.
@@ -180,17 +209,19 @@ struct Server {
     keep: bool,
 }
 
-/// Starts `rapport serve`; returns it, its address and the API key it printed (on a first
-/// start only).
+/// Starts `rapport serve` with `extra` flags; returns it, its address and the API key it
+/// printed (on a first start only).
 fn spawn(
     exe: &std::path::Path,
     url: &str,
     data_dir: &std::path::Path,
+    extra: &[String],
 ) -> anyhow::Result<(Child, String, Option<String>)> {
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
         .arg("--data-dir")
         .arg(data_dir)
+        .args(extra)
         .env("RAPPORT_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()?;
@@ -229,7 +260,7 @@ impl Server {
             }
             _ => (data_dir.join("rapport.db").to_string_lossy().into_owned(), None),
         };
-        let (child, addr, key) = spawn(&exe, &url, &data_dir)?;
+        let (child, addr, key) = spawn(&exe, &url, &data_dir, &[])?;
         let auth = format!("Basic {}", base64(&format!("{}:", key.context("no API key printed")?)));
         Ok(Server {
             child,
@@ -262,7 +293,7 @@ impl Server {
             bail!("apikey create: {}", String::from_utf8_lossy(&out.stderr));
         }
         let key = String::from_utf8(out.stdout)?.trim().to_string();
-        let (child, addr, _) = spawn(&exe, &url, &data_dir)?;
+        let (child, addr, _) = spawn(&exe, &url, &data_dir, &[])?;
         Ok(Server {
             child,
             addr,
@@ -289,7 +320,7 @@ impl Server {
     /// Starts the server again on the same database and data dir.
     fn restart(&mut self) -> anyhow::Result<()> {
         let exe = std::env::current_exe()?.with_file_name("rapport");
-        let (child, addr, _) = spawn(&exe, &self.url, &self.data_dir)?;
+        let (child, addr, _) = spawn(&exe, &self.url, &self.data_dir, &[])?;
         self.child = child;
         self.addr = addr;
         Ok(())
@@ -535,6 +566,9 @@ fn main() -> anyhow::Result<()> {
     let o = options()?;
     if let Some(jobs) = o.jobs {
         return jobs::run(&o.jobs_options(jobs)?);
+    }
+    if let Some(connections) = o.chat {
+        return chat::run(&o.chat_options(connections)?);
     }
     // One thread for the load generator: the server keeps the other core.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

@@ -38,7 +38,7 @@ pub(super) struct PeerFigures {
 }
 
 /// `<target>/bench-peers`, the target dir being the one this binary was built into.
-pub(super) fn cache_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn cache_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     // <target>/release/rapport-bench
     let target = exe
