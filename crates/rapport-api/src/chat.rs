@@ -113,7 +113,17 @@ async fn realtime(
         })?),
         None => None,
     };
-    Ok(upgrade.on_upgrade(move |socket| operator_socket(state, actor, since, socket)))
+    Ok(small_buffers(upgrade).on_upgrade(move |socket| operator_socket(state, actor, since, socket)))
+}
+
+/// Sockets mostly idle: tungstenite's default 128 KiB read buffer per socket would be
+/// most of a server's memory at 10,000 sockets. Frames from clients are small.
+pub(crate) fn small_buffers(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
+    upgrade
+        .read_buffer_size(4 << 10)
+        .write_buffer_size(4 << 10)
+        .max_message_size(64 << 10)
+        .max_frame_size(64 << 10)
 }
 
 /// A frame as text.
@@ -157,7 +167,8 @@ async fn operator_socket(state: AppState, actor: Actor, since: Option<i64>, mut 
     let newest = state.crm.last_event_seq().await.unwrap_or(0);
     let since = match since {
         Some(seq) if seq > newest => {
-            let resync = json!({"error": "`since` is ahead of this server's event log; reload, then follow from `seq`"});
+            let resync =
+                json!({"error": "`since` is ahead of this server's event log; reload, then follow from `seq`"});
             if socket.send(frame("resync", Some(newest), resync)).await.is_err() {
                 return;
             }

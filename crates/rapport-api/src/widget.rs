@@ -36,9 +36,11 @@ const BURST: f64 = 10.0;
 const REFILL: Duration = Duration::from_secs(2);
 /// Longest wait of a long poll.
 const MAX_WAIT: Duration = Duration::from_secs(30);
-/// A visitor with an open widget counts as online until this long after its last sign.
-const ONLINE_FOR: Duration = Duration::from_secs(90);
-const HEARTBEAT: Duration = Duration::from_secs(30);
+/// A visitor with an open widget counts as online until this long after its last sign
+/// (a socket closes with a write that says so; this bounds a node that died). Renewed
+/// every [`HEARTBEAT`]: 10,000 open widgets cost under 100 writes a second.
+const ONLINE_FOR: Duration = Duration::from_secs(300);
+const HEARTBEAT: Duration = Duration::from_secs(120);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -480,7 +482,9 @@ async fn websocket(
             None => None,
         };
         let view = VisitorFeed::new(&state, visitor, after).await?;
-        Ok::<_, ApiError>(upgrade.on_upgrade(move |socket| visitor_socket(state, view, socket)))
+        Ok::<_, ApiError>(
+            crate::chat::small_buffers(upgrade).on_upgrade(move |socket| visitor_socket(state, view, socket)),
+        )
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)

@@ -318,13 +318,13 @@ impl Crm {
         else {
             return Ok(None);
         };
-        let meta = self.meta_of(organization_id).await?;
+        let meta = self.meta_current(organization_id).await?;
         Ok(Some(render(&doc, &meta, &[])))
     }
 
     /// The actor's display name.
     pub async fn user_name(&self, actor: &Actor) -> Option<String> {
-        let meta = self.meta_of(&actor.organization_id).await.ok()?;
+        let meta = self.meta_current(&actor.organization_id).await.ok()?;
         meta.user(&actor.user_id).map(|u| u.name.clone())
     }
 
@@ -337,7 +337,7 @@ impl Crm {
         else {
             return Ok(None);
         };
-        let meta = self.meta_of(organization_id).await?;
+        let meta = self.meta_current(organization_id).await?;
         Ok(Some(render(&doc, &meta, &[])))
     }
 
@@ -352,7 +352,7 @@ impl Crm {
         docs.retain(|d| with_private || d.data.get("private") != Some(&Value::Bool(true)));
         docs.sort_by(|a, b| (&a.date_created, &a.id).cmp(&(&b.date_created, &b.id)));
         let skip = docs.len().saturating_sub(MAX_MESSAGES);
-        let meta = self.meta_of(organization_id).await?;
+        let meta = self.meta_current(organization_id).await?;
         Ok(docs[skip..].iter().map(|d| render(d, &meta, &[])).collect())
     }
 
@@ -447,7 +447,7 @@ impl Crm {
             errors.add("client_id", "1 to 100 characters");
         }
         errors.into_result(())?;
-        let meta = self.meta_of(organization_id).await?;
+        let meta = self.meta_current(organization_id).await?;
         for _ in 0..MAX_ATTEMPTS {
             let now = time::format(time::now());
             let mut plan = Plan::default();
@@ -674,7 +674,7 @@ impl Crm {
         id: &str,
         change: impl Fn(&mut Map<String, Value>),
     ) -> CrmResult<Map<String, Value>> {
-        let meta = self.meta_of(organization_id).await?;
+        let meta = self.meta_current(organization_id).await?;
         for _ in 0..MAX_ATTEMPTS {
             let before = self
                 .load_in(organization_id, id)
@@ -831,7 +831,7 @@ impl Crm {
     /// The organization's first admin acts for the server where the write path wants a
     /// user (a lead created for a visitor).
     async fn server_actor(&self, organization_id: &str) -> CrmResult<Actor> {
-        let meta = self.meta_of(organization_id).await?;
+        let meta = self.meta_current(organization_id).await?;
         let user = meta.users.first().ok_or(CrmError::NotFound)?;
         Ok(Actor {
             organization_id: organization_id.into(),
@@ -852,7 +852,7 @@ impl Crm {
         name: Option<&str>,
         verified: bool,
     ) -> CrmResult<()> {
-        let meta = self.meta_of(organization_id).await?;
+        let meta = self.meta_current(organization_id).await?;
         for _ in 0..MAX_ATTEMPTS {
             let Some(before) = self.load_in(organization_id, conversation_id).await? else {
                 return Ok(());
@@ -903,7 +903,7 @@ impl Crm {
         website: &Website,
         conversation: &Map<String, Value>,
     ) -> CrmResult<Vec<String>> {
-        let meta = self.meta_of(&website.organization_id).await?;
+        let meta = self.meta_current(&website.organization_id).await?;
         let email_of = |id: &str| meta.user(id).map(|u| u.email.clone());
         if let Some(email) = conversation
             .get("assigned_to")

@@ -95,6 +95,25 @@ impl Crm {
         Ok(meta)
     }
 
+    /// An organization's configuration for the server's own work (visitors, jobs): the
+    /// cached one while the organization's `meta_version` holds (one indexed read).
+    pub(crate) async fn meta_current(&self, org: &str) -> CrmResult<Arc<OrgMeta>> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT meta_version FROM organizations WHERE id = ?",
+                &[SqlValue::from(org)],
+            )
+            .await?;
+        let actor = Actor {
+            organization_id: org.into(),
+            user_id: String::new(),
+            role: String::new(),
+            meta_version: row.map_or(0, |r| r.int(0)),
+        };
+        self.meta(&actor).await
+    }
+
     /// An organization's configuration read afresh (not cached).
     pub(crate) async fn meta_of(&self, org: &str) -> CrmResult<Arc<OrgMeta>> {
         Ok(Arc::new(self.load_meta(org).await?))
