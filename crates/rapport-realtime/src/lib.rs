@@ -28,7 +28,10 @@ use tokio::sync::{broadcast, mpsc, watch};
 pub use presence::{PresenceEntry, PresenceGuard};
 
 /// Frames kept for a slow socket; one that falls further behind reads the log again.
-const CHANNEL_CAPACITY: usize = 1024;
+/// A channel allocates its ring up front, and there is one per connected visitor: theirs
+/// holds a few frames (one conversation), the organization's many.
+const ORGANIZATION_CAPACITY: usize = 1024;
+const VISITOR_CAPACITY: usize = 16;
 /// Events read from the log at a time.
 const BATCH: usize = 1000;
 /// How often the tail looks at the log when nothing wakes it (other processes on one
@@ -118,11 +121,11 @@ impl Hub {
     }
 
     /// Live frames of a channel, from now on.
-    fn subscribe(&self, key: String) -> broadcast::Receiver<Live> {
+    fn subscribe(&self, key: String, capacity: usize) -> broadcast::Receiver<Live> {
         let mut channels = self.0.channels.lock().expect("channels lock");
         channels
             .entry(key)
-            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
+            .or_insert_with(|| broadcast::channel(capacity).0)
             .subscribe()
     }
 
@@ -275,8 +278,13 @@ impl Hub {
     /// then live ones; `None`: from now on. A visitor's scope also receives the
     /// organization's presence (whether operators are online).
     pub fn feed(&self, organization_id: &str, scope: Scope, after: Option<i64>) -> Feed {
-        let live = self.subscribe(channel_of(&scope, organization_id));
-        let presence = matches!(scope, Scope::Visitor(_)).then(|| self.subscribe(presence_channel(organization_id)));
+        let capacity = match scope {
+            Scope::Organization => ORGANIZATION_CAPACITY,
+            Scope::Visitor(_) => VISITOR_CAPACITY,
+        };
+        let live = self.subscribe(channel_of(&scope, organization_id), capacity);
+        let presence = matches!(scope, Scope::Visitor(_))
+            .then(|| self.subscribe(presence_channel(organization_id), VISITOR_CAPACITY));
         let last_seq = after.unwrap_or_else(|| self.position());
         Feed {
             hub: self.clone(),
