@@ -52,7 +52,10 @@ async fn list_jobs(State(state): State<AppState>, Auth(actor): Auth, RawQuery(ra
         match name.as_str() {
             "state" => match JobState::parse(value) {
                 Some(s) => filter.state = Some(s),
-                None => errors.add("state", format!("`{value}` is not one of queued, running, done, dead")),
+                None => errors.add(
+                    "state",
+                    format!("`{value}` is not one of scheduled, queued, running, done, dead"),
+                ),
             },
             "task" => filter.task = Some(value.clone()),
             other => errors.add(other, "unknown filter; expected state or task"),

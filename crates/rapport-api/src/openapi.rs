@@ -323,7 +323,7 @@ pub fn openapi_document() -> Value {
     );
     let job = json!({"type": "object", "properties": {
         "id": {"type": "string"}, "task": {"type": "string", "description": "email:send, slack:send_message or webhook:deliver"},
-        "state": {"type": "string", "enum": ["queued", "running", "done", "dead"]}, "payload": {"type": "object"},
+        "state": {"type": "string", "enum": ["scheduled", "queued", "running", "done", "dead"]}, "payload": {"type": "object"},
         "attempts": {"type": "integer"}, "max_attempts": {"type": "integer"}, "event_seq": {"type": ["integer", "null"]},
         "dedupe_key": {"type": ["string", "null"]}, "last_error": {"type": ["string", "null"]}, "worker": {"type": ["string", "null"]},
         "date_created": {"type": "string", "format": "date-time"}, "run_at": {"type": "string", "format": "date-time"},

@@ -165,12 +165,17 @@ impl Ledger {
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str("(?, ?, ?, ?, 'queued', (SELECT last_rank FROM job_ranks WHERE organization_id = ?) - ?, ?, 0, ?, ?, ?, ?)");
+                sql.push_str("(?, ?, ?, ?, ?, (SELECT last_rank FROM job_ranks WHERE organization_id = ?) - ?, ?, 0, ?, ?, ?, ?)");
+                let state = match job.run_at {
+                    Some(at) if at > now => JobState::Scheduled,
+                    _ => JobState::Queued,
+                };
                 params.extend([
                     rapport_core::new_id("job").into(),
                     job.task.clone().into(),
                     job.organization_id.clone().into(),
                     job.payload.to_string().into(),
+                    state.as_str().into(),
                     job.organization_id.clone().into(),
                     SqlValue::Int((run.len() - 1 - i) as i64),
                     SqlValue::Int(job.run_at.unwrap_or(now)),
@@ -214,7 +219,7 @@ impl Ledger {
         params.extend(tasks.iter().map(SqlValue::from));
         params.push(SqlValue::Int(now));
         params.push(SqlValue::Int(max as i64));
-        let out = self.db.batch(vec![Stmt::new(sql, params)]).await?;
+        let out = self.db.batch(vec![promote_due(now), Stmt::new(sql, params)]).await?;
         let mut jobs: Vec<Job> = out.into_iter().flat_map(|o| o.rows).map(|r| job_from_row(&r)).collect();
         jobs.sort_by_key(|j| j.created_at);
         Ok(jobs)
@@ -346,6 +351,17 @@ impl Ledger {
         );
         let params: Vec<SqlValue> = tasks.iter().map(SqlValue::from).collect();
         let row = self.db.query_opt(&sql, &params).await?;
+        let queued = row.and_then(|r| r.opt_int(0));
+        // Any task's: a worker woken for another's job finds nothing and sleeps again.
+        Ok(min_of(queued, self.next_scheduled_at().await?))
+    }
+
+    /// When the next scheduled job becomes due (one index lookup).
+    async fn next_scheduled_at(&self) -> QueueResult<Option<i64>> {
+        let row = self
+            .db
+            .query_opt("SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'", &[])
+            .await?;
         Ok(row.and_then(|r| r.opt_int(0)))
     }
 
@@ -380,7 +396,7 @@ impl Ledger {
         ];
         params.extend(full_tasks.iter().map(SqlValue::from));
         params.push(SqlValue::Int(limit as i64));
-        let out = self.db.batch(vec![Stmt::new(sql, params)]).await?;
+        let out = self.db.batch(vec![promote_due(now), Stmt::new(sql, params)]).await?;
         let mut rows: Vec<(i64, Job)> = out
             .into_iter()
             .flat_map(|o| o.rows)
@@ -434,7 +450,7 @@ impl Ledger {
                 &[],
             )
             .await?;
-        Ok(row.and_then(|r| r.opt_int(0)))
+        Ok(min_of(row.and_then(|r| r.opt_int(0)), self.next_scheduled_at().await?))
     }
 
     /// Makes a queued or running job dead with `error` (the broker gave up on its message);
@@ -603,6 +619,21 @@ fn rank_upsert(dialect: Dialect, organization_id: &str, n: i64) -> Stmt {
 /// takes them. PostgreSQL may run an `IN (subquery)` more than once, each time taking
 /// other rows past its LIMIT; an array is computed once, and rows another process is
 /// taking are skipped rather than waited for. SQLite has one writer.
+/// Queues the scheduled jobs that are due; run first in the transaction that takes jobs.
+fn promote_due(now: i64) -> Stmt {
+    Stmt::new(
+        "UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?",
+        vec![SqlValue::Int(now)],
+    )
+}
+
+fn min_of(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 fn pick(dialect: Dialect, select: &str) -> String {
     match dialect {
         Dialect::Postgres => format!("id = ANY(ARRAY({select} FOR UPDATE SKIP LOCKED))"),

@@ -240,6 +240,9 @@ pub type QueueResult<T> = Result<T, QueueError>;
 /// The states of a job in the ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobState {
+    /// Not due yet (`run_at` in the future when enqueued): kept apart from the queue, so
+    /// that taking due jobs never walks past delayed ones. Queued when due.
+    Scheduled,
     Queued,
     Running,
     Done,
@@ -247,10 +250,17 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub const ALL: [JobState; 4] = [JobState::Queued, JobState::Running, JobState::Done, JobState::Dead];
+    pub const ALL: [JobState; 5] = [
+        JobState::Scheduled,
+        JobState::Queued,
+        JobState::Running,
+        JobState::Done,
+        JobState::Dead,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            JobState::Scheduled => "scheduled",
             JobState::Queued => "queued",
             JobState::Running => "running",
             JobState::Done => "done",

@@ -70,10 +70,14 @@ async fn a_scheduled_job_waits_for_its_time(test_db: &TestDb) {
     let ledger = queue.ledger();
     let at = now_ms() + 400;
     queue.enqueue(&[job("t:a", "orga_1", 1).run_at(at)]).await.unwrap();
+    // Kept apart from the queue until due, so that claims never walk past it.
+    assert_eq!(count(&queue, JobState::Scheduled).await, 1);
+    assert_eq!(count(&queue, JobState::Queued).await, 0);
     assert!(ledger.claim(&tasks(&["t:a"]), "w", 10, LEASE).await.unwrap().is_empty());
     assert_eq!(ledger.next_run_at(&tasks(&["t:a"])).await.unwrap(), Some(at));
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(ledger.claim(&tasks(&["t:a"]), "w", 10, LEASE).await.unwrap().len(), 1);
+    assert_eq!(count(&queue, JobState::Scheduled).await, 0);
 }
 
 async fn a_dead_workers_job_runs_again(test_db: &TestDb) {

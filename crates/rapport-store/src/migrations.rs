@@ -152,6 +152,12 @@ CREATE UNIQUE INDEX chat_visitors_token ON chat_visitors (token_hash);
 CREATE INDEX objects_by_unique_key ON objects (unique_key, object_type) WHERE unique_key IS NOT NULL
 "#,
     ),
+    (
+        4,
+        r#"
+CREATE INDEX jobs_due ON jobs (state, run_at)
+"#,
+    ),
 ];
 
 pub async fn apply(db: &Db) -> DbResult<()> {
