@@ -147,14 +147,7 @@ fn visible_to(actor: &Actor, event: &Value) -> bool {
 
 pub(crate) fn live_frame(actor: &Actor, live: &Live) -> Option<Message> {
     match live {
-        Live::Event(event) => visible_to(actor, &event.event).then(|| {
-            let kind = format!(
-                "{}.{}",
-                event.event["object_type"].as_str().unwrap_or(""),
-                event.event["action"].as_str().unwrap_or("")
-            );
-            frame(&kind, Some(event.seq), event.event.clone())
-        }),
+        Live::Event(live) => visible_to(actor, &live.event.event).then(|| Message::Text(live.frame.as_str().into())),
         Live::Typing(typing) => Some(frame("typing", None, json!(typing.as_ref()))),
         Live::Presence(entries) => Some(frame("presence", None, json!({"users": entries.as_ref()}))),
         Live::Ready => None,

@@ -421,8 +421,8 @@ impl VisitorFeed {
         loop {
             let live = self.feed.next().await.ok()?;
             match live {
-                Live::Event(event) => {
-                    let e = &event.event;
+                Live::Event(live) => {
+                    let (e, seq) = (&live.event.event, live.seq());
                     let data = &e["data"];
                     if e["object_type"] == "conversation"
                         && e["action"] == "created"
@@ -439,7 +439,7 @@ impl VisitorFeed {
                         .is_some_and(|c| data["conversation_id"] == c);
                     if e["object_type"] == "message" && e["action"] == "created" && mine && data["private"] != true {
                         if let Value::Object(message) = data {
-                            return Some(Frame::Message(visitor_view(message, Some(event.seq))));
+                            return Some(Frame::Message(visitor_view(message, Some(seq))));
                         }
                     }
                 }

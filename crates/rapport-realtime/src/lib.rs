@@ -42,13 +42,38 @@ const IDLE_RECHECK: Duration = Duration::from_millis(250);
 #[derive(Debug, Clone)]
 pub enum Live {
     /// A change, from the event log.
-    Event(Arc<PushEvent>),
+    Event(Arc<LiveEvent>),
     Typing(Arc<Typing>),
     /// Everyone online in the organization, on every node, and what they view.
     Presence(Arc<Vec<PresenceEntry>>),
     /// From a [`Feed`] only, once: every event missed before it started has been handed
     /// out; what follows is live.
     Ready,
+}
+
+/// An event with its operator frame, serialized once for every socket that sends it.
+#[derive(Debug)]
+pub struct LiveEvent {
+    pub event: PushEvent,
+    /// `{"type": "<object_type>.<action>", "seq", "data": event}`.
+    pub frame: String,
+}
+
+impl LiveEvent {
+    pub fn new(event: PushEvent) -> LiveEvent {
+        let e = &event.event;
+        let kind = format!(
+            "{}.{}",
+            e["object_type"].as_str().unwrap_or_default(),
+            e["action"].as_str().unwrap_or_default()
+        );
+        let frame = serde_json::json!({"type": kind, "seq": event.seq, "data": e}).to_string();
+        LiveEvent { event, frame }
+    }
+
+    pub fn seq(&self) -> i64 {
+        self.event.seq
+    }
 }
 
 /// Someone types in a conversation.
@@ -139,7 +164,7 @@ impl Hub {
     /// costs one send per operator plus one, however many visitors are connected.
     fn send_local(&self, organization_id: &str, live: Live) {
         let visitor_channel = match &live {
-            Live::Event(event) => event.event["data"]["visitor_id"]
+            Live::Event(live) => live.event.event["data"]["visitor_id"]
                 .as_str()
                 .map(|id| channel_of(&Scope::Visitor(id.into()), organization_id)),
             Live::Typing(typing) => Some(channel_of(&Scope::Visitor(typing.visitor_id.clone()), organization_id)),
@@ -253,7 +278,7 @@ impl Hub {
                     for event in events {
                         after = event.seq;
                         let organization_id = event.organization_id.clone();
-                        self.send_local(&organization_id, Live::Event(Arc::new(event)));
+                        self.send_local(&organization_id, Live::Event(Arc::new(LiveEvent::new(event))));
                     }
                     self.0.position.send_replace(after);
                 }
@@ -368,7 +393,7 @@ impl Feed {
                 }
                 for event in events {
                     self.last_seq = event.seq;
-                    self.backlog.push_back(Live::Event(Arc::new(event)));
+                    self.backlog.push_back(Live::Event(Arc::new(LiveEvent::new(event))));
                 }
                 continue;
             }
@@ -384,9 +409,9 @@ impl Feed {
                 None => self.live.recv().await,
             };
             match received {
-                Ok(Live::Event(event)) if event.seq <= self.last_seq => continue,
+                Ok(Live::Event(event)) if event.seq() <= self.last_seq => continue,
                 Ok(Live::Event(event)) => {
-                    self.last_seq = event.seq;
+                    self.last_seq = event.seq();
                     return Ok(Live::Event(event));
                 }
                 Ok(other) => return Ok(other),
