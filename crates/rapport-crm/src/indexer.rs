@@ -38,6 +38,9 @@ const IDLE_RECHECK: Duration = Duration::from_millis(500);
 /// The same where other nodes' commits wake the tailer (PostgreSQL LISTEN/NOTIFY): only a
 /// safety net for a notification lost while reconnecting.
 const IDLE_RECHECK_LISTENING: Duration = Duration::from_secs(5);
+/// How far the index's committed cursor may stay behind what it applied when no lead
+/// changes.
+const UNCOMMITTED_EVENTS: i64 = 10_000;
 
 /// This node's index and how far it has read the log.
 pub struct SearchFeed {
@@ -152,6 +155,7 @@ impl Crm {
             }
         };
         self.search.applied.send_replace(Some(cursor));
+        let mut committed = cursor;
         let mut other_nodes = self.db.listen_events();
         loop {
             let wake = self.events_committed();
@@ -170,8 +174,15 @@ impl Crm {
                 }
                 Ok(events) => {
                     let last = events.last().map_or(cursor, |e| e.seq);
-                    match self.index_events(&index, &events, last).await {
-                        Ok(()) => {
+                    // Events that touch no lead (chat messages before the visitor gave an
+                    // email, webhooks…) need no index commit, only a bound on how far the
+                    // committed cursor may lag (re-reading after a restart is harmless).
+                    let overdue = last - committed > UNCOMMITTED_EVENTS;
+                    match self.index_events(&index, &events, last, overdue).await {
+                        Ok(was_committed) => {
+                            if was_committed {
+                                committed = last;
+                            }
                             cursor = last;
                             self.search.applied.send_replace(Some(cursor));
                         }
@@ -267,7 +278,15 @@ impl Crm {
         Ok(count)
     }
 
-    async fn index_events(&self, index: &Arc<SearchIndex>, events: &[LoggedEvent], cursor: i64) -> CrmResult<()> {
+    /// Applies a batch of events; commits the index (with `cursor`) when a lead changed or
+    /// `force`. Returns whether it committed.
+    async fn index_events(
+        &self,
+        index: &Arc<SearchIndex>,
+        events: &[LoggedEvent],
+        cursor: i64,
+        force: bool,
+    ) -> CrmResult<bool> {
         let _writing = self.search.writing.lock().await;
         let mut dirty: HashMap<&str, Option<HashSet<&str>>> = HashMap::new();
         for event in events {
@@ -280,6 +299,10 @@ impl Crm {
             } else if let (Some(ids), Some(lead_id)) = (entry.as_mut(), event.lead_id.as_deref()) {
                 ids.insert(lead_id);
             }
+        }
+        let touched = dirty.values().any(|ids| ids.as_ref().is_none_or(|ids| !ids.is_empty()));
+        if !touched && !force {
+            return Ok(false);
         }
         for (org_id, ids) in dirty {
             match ids {
@@ -301,7 +324,8 @@ impl Crm {
                 }
             }
         }
-        index.commit(cursor).map_err(index_error)
+        index.commit(cursor).map_err(index_error)?;
+        Ok(true)
     }
 
     /// Reads leads (all of the organization's, or those `ids`) with their related objects.
