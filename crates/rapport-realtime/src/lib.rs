@@ -140,6 +140,11 @@ impl Hub {
         &self.0.crm
     }
 
+    /// How many channels have listeners (the organizations' and the connected visitors').
+    pub fn channel_count(&self) -> usize {
+        self.0.channels.lock().expect("channels lock").len()
+    }
+
     /// This node's name on the bus.
     pub fn node(&self) -> &str {
         &self.0.node
@@ -361,6 +366,23 @@ pub struct Feed {
     ready_sent: bool,
 }
 
+impl Drop for Feed {
+    /// Forgets the channels nobody else listens to (a visitor's, once their widget closes).
+    fn drop(&mut self) {
+        let mut channels = self.hub.0.channels.lock().expect("channels lock");
+        let mut keys = vec![channel_of(&self.scope, &self.organization_id)];
+        if self.presence.is_some() {
+            keys.push(presence_channel(&self.organization_id));
+        }
+        for key in keys {
+            // Under the lock nobody can subscribe meanwhile; 1 is this feed's receiver.
+            if channels.get(&key).is_some_and(|sender| sender.receiver_count() <= 1) {
+                channels.remove(&key);
+            }
+        }
+    }
+}
+
 /// Why a feed ended.
 #[derive(Debug)]
 pub enum FeedEnd {
@@ -446,5 +468,28 @@ impl Feed {
             }
             self.last_seq = last;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_closed_feed_leaves_no_channel_behind() {
+        let test_db = rapport_testkit::TestDb::new(rapport_testkit::Backend::Sqlite, "a_closed_feed")
+            .await
+            .expect("SQLite is always there");
+        let hub = Hub::new(Crm::new(test_db.open().await, Default::default()));
+        let operator = hub.feed("orga_1", Scope::Organization, None);
+        let visitor = hub.feed("orga_1", Scope::Visitor("visitor_1".into()), None);
+        let same_visitor = hub.feed("orga_1", Scope::Visitor("visitor_1".into()), None);
+        assert_eq!(hub.channel_count(), 3, "the organization's, the visitor's, presence");
+        drop(visitor);
+        assert_eq!(hub.channel_count(), 3, "the visitor's second widget still listens");
+        drop(same_visitor);
+        assert_eq!(hub.channel_count(), 1);
+        drop(operator);
+        assert_eq!(hub.channel_count(), 0);
     }
 }
