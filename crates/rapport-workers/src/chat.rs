@@ -14,7 +14,7 @@ use rapport_delivery::{section, slack_escape, Email, SlackMessage};
 use rapport_queue::{Job, JobError, NewJob};
 use serde_json::{json, Map, Value};
 
-use crate::{payload_str, retry, Context};
+use crate::{delivery_failed, payload_str, retry, send_email, Context};
 
 pub const CHAT_NOTIFY_UNREAD: &str = "chat:notify_unread";
 pub const CHAT_SLACK: &str = "chat:slack";
@@ -118,19 +118,6 @@ fn at_or_after(at: &str, since: &str) -> bool {
     }
 }
 
-async fn send_email(ctx: &Context, email: Email) -> Result<(), JobError> {
-    let Some(mailer) = &ctx.mailer else {
-        return Err(JobError::Permanent(
-            "no SMTP server is configured: set [smtp] in the settings (host, port, security, username, password, from)"
-                .into(),
-        ));
-    };
-    mailer.send(&email).await.map_err(|e| match e.is_retryable() {
-        true => JobError::Retry(e.to_string()),
-        false => JobError::Permanent(e.to_string()),
-    })
-}
-
 pub(crate) async fn notify_unread(ctx: Arc<Context>, job: Job) -> Result<(), JobError> {
     let Some(Subject {
         conversation,
@@ -152,7 +139,7 @@ pub(crate) async fn notify_unread(ctx: Arc<Context>, job: Job) -> Result<(), Job
     let body = text(&message, "body");
     send_email(
         &ctx,
-        Email {
+        &Email {
             to: recipients,
             cc: Vec::new(),
             bcc: Vec::new(),
@@ -164,7 +151,7 @@ pub(crate) async fn notify_unread(ctx: Arc<Context>, job: Job) -> Result<(), Job
                 text(&conversation, "id")
             ),
             html_body: None,
-            message_id: Some(format!("{}.unread@rapport", job_message_id(&job))),
+            message_id: Some(format!("{}.unread@rapport", payload_str(&job, "message_id")?)),
             headers: Vec::new(),
         },
     )
@@ -192,10 +179,7 @@ pub(crate) async fn slack(ctx: Arc<Context>, job: Job) -> Result<(), JobError> {
     };
     rapport_delivery::send_slack(&ctx.policy, url, &slack_message)
         .await
-        .map_err(|e| match e.is_retryable() {
-            true => JobError::Retry(e.to_string()),
-            false => JobError::Permanent(e.to_string()),
-        })
+        .map_err(delivery_failed)
 }
 
 pub(crate) async fn email_visitor(ctx: Arc<Context>, job: Job) -> Result<(), JobError> {
@@ -226,7 +210,7 @@ pub(crate) async fn email_visitor(ctx: Arc<Context>, job: Job) -> Result<(), Job
         .unwrap_or("Our team");
     send_email(
         &ctx,
-        Email {
+        &Email {
             to: vec![email.to_string()],
             cc: Vec::new(),
             bcc: Vec::new(),
@@ -238,7 +222,7 @@ pub(crate) async fn email_visitor(ctx: Arc<Context>, job: Job) -> Result<(), Job
                 text(&message, "body")
             ),
             html_body: None,
-            message_id: Some(format!("{}.reply@rapport", job_message_id(&job))),
+            message_id: Some(format!("{}.reply@rapport", payload_str(&job, "message_id")?)),
             headers: Vec::new(),
         },
     )
@@ -247,12 +231,4 @@ pub(crate) async fn email_visitor(ctx: Arc<Context>, job: Job) -> Result<(), Job
 
 fn message_date(message: &Map<String, Value>) -> &str {
     text(message, "date_created")
-}
-
-fn job_message_id(job: &Job) -> String {
-    job.payload
-        .get("message_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
 }

@@ -8,7 +8,7 @@ use rapport_delivery::Email;
 use rapport_queue::{Job, JobError};
 use serde_json::{Map, Value};
 
-use crate::{payload_str, retry, Context};
+use crate::{payload_str, retry, send_email, Context};
 
 pub(crate) async fn send(ctx: Arc<Context>, job: Job) -> Result<(), JobError> {
     let id = payload_str(&job, "activity_id")?;
@@ -20,22 +20,11 @@ pub(crate) async fn send(ctx: Arc<Context>, job: Job) -> Result<(), JobError> {
     if activity.get("status").and_then(Value::as_str) != Some("outbox") {
         return Ok(());
     }
-    let outcome = match &ctx.mailer {
-        None => Err(JobError::Permanent(
-            "no SMTP server is configured: set [smtp] in the settings (host, port, security, username, password, from)"
-                .into(),
-        )),
-        Some(mailer) => {
-            let email = email_of(id, &activity);
-            if email.to.is_empty() && email.cc.is_empty() && email.bcc.is_empty() {
-                Err(JobError::Permanent("the email has no recipient".into()))
-            } else {
-                mailer.send(&email).await.map_err(|e| match e.is_retryable() {
-                    true => JobError::Retry(e.to_string()),
-                    false => JobError::Permanent(e.to_string()),
-                })
-            }
-        }
+    let email = email_of(id, &activity);
+    let outcome = if email.to.is_empty() && email.cc.is_empty() && email.bcc.is_empty() {
+        Err(JobError::Permanent("the email has no recipient".into()))
+    } else {
+        send_email(&ctx, &email).await
     };
     let status = match &outcome {
         Ok(()) => Some("sent"),

@@ -128,6 +128,26 @@ pub(crate) fn payload_str<'a>(job: &'a Job, field: &str) -> Result<&'a str, JobE
         .ok_or_else(|| JobError::Permanent(format!("the payload has no `{field}`")))
 }
 
+/// A failed delivery as a job's outcome: tried again later only when that may help.
+pub(crate) fn delivery_failed(e: rapport_delivery::DeliveryError) -> JobError {
+    if e.is_retryable() {
+        JobError::Retry(e.to_string())
+    } else {
+        JobError::Permanent(e.to_string())
+    }
+}
+
+/// Sends an email through the configured SMTP server.
+pub(crate) async fn send_email(ctx: &Context, email: &rapport_delivery::Email) -> Result<(), JobError> {
+    let mailer = ctx.mailer.as_ref().ok_or_else(|| {
+        JobError::Permanent(
+            "no SMTP server is configured: set [smtp] in the settings (host, port, security, username, password, from)"
+                .into(),
+        )
+    })?;
+    mailer.send(email).await.map_err(delivery_failed)
+}
+
 /// A store error while running a job: worth another try.
 pub(crate) fn retry(e: impl std::fmt::Display) -> JobError {
     JobError::Retry(e.to_string())

@@ -111,11 +111,7 @@ pub(crate) async fn record_outcome(
                 }
                 Some(_) => {}
             }
-            Err(if e.is_retryable() {
-                JobError::Retry(e.to_string())
-            } else {
-                JobError::Permanent(e.to_string())
-            })
+            Err(crate::delivery_failed(e))
         }
     };
     if !changes.is_empty() {
