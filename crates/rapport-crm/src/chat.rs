@@ -45,13 +45,7 @@ pub fn stores_read_only_fields(kind: Kind) -> bool {
 
 /// Checks a website's operators and origins.
 pub(crate) fn check_website(doc: &Doc, meta: &OrgMeta, errors: &mut FieldErrors) {
-    let strings = |field: &str| -> Vec<String> {
-        doc.data
-            .get(field)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-            .unwrap_or_default()
-    };
+    let strings = |field: &str| strings(&doc.data, field);
     for (i, id) in strings("operators").iter().enumerate() {
         if meta.user(id).is_none() {
             errors.add(
@@ -68,6 +62,14 @@ pub(crate) fn check_website(doc: &Doc, meta: &OrgMeta, errors: &mut FieldErrors)
             );
         }
     }
+}
+
+/// A list of strings stored in `field` (origins, user ids).
+fn strings(data: &Map<String, Value>, field: &str) -> Vec<String> {
+    data.get(field)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// `https://Example.com:443/` → `https://example.com:443`; `None` when it is not an origin.
@@ -136,11 +138,7 @@ impl Website {
     }
 
     pub fn strings(&self, field: &str) -> Vec<String> {
-        self.data
-            .get(field)
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-            .unwrap_or_default()
+        strings(&self.data, field)
     }
 
     /// Whether a page of `origin` may use the widget (any, when none are listed).
@@ -311,11 +309,16 @@ impl Crm {
 
     /// A conversation as operators see it, in the organization.
     pub async fn conversation(&self, organization_id: &str, id: &str) -> CrmResult<Option<Map<String, Value>>> {
-        let Some(doc) = self
-            .load_in(organization_id, id)
-            .await?
-            .filter(|d| d.kind == Kind::Conversation)
-        else {
+        self.rendered(organization_id, Kind::Conversation, id).await
+    }
+
+    /// A message as operators see it.
+    pub async fn message(&self, organization_id: &str, id: &str) -> CrmResult<Option<Map<String, Value>>> {
+        self.rendered(organization_id, Kind::Message, id).await
+    }
+
+    async fn rendered(&self, organization_id: &str, kind: Kind, id: &str) -> CrmResult<Option<Map<String, Value>>> {
+        let Some(doc) = self.load_in(organization_id, id).await?.filter(|d| d.kind == kind) else {
             return Ok(None);
         };
         let meta = self.meta_current(organization_id).await?;
@@ -326,19 +329,6 @@ impl Crm {
     pub async fn user_name(&self, actor: &Actor) -> Option<String> {
         let meta = self.meta_current(&actor.organization_id).await.ok()?;
         meta.user(&actor.user_id).map(|u| u.name.clone())
-    }
-
-    /// A message as operators see it.
-    pub async fn message(&self, organization_id: &str, id: &str) -> CrmResult<Option<Map<String, Value>>> {
-        let Some(doc) = self
-            .load_in(organization_id, id)
-            .await?
-            .filter(|d| d.kind == Kind::Message)
-        else {
-            return Ok(None);
-        };
-        let meta = self.meta_current(organization_id).await?;
-        Ok(Some(render(&doc, &meta, &[])))
     }
 
     /// A conversation's messages, oldest first; private notes only when `with_private`.
@@ -674,43 +664,9 @@ impl Crm {
         id: &str,
         change: impl Fn(&mut Map<String, Value>),
     ) -> CrmResult<Map<String, Value>> {
-        let meta = self.meta_current(organization_id).await?;
-        for _ in 0..MAX_ATTEMPTS {
-            let before = self
-                .load_in(organization_id, id)
-                .await?
-                .filter(|d| d.kind == Kind::Conversation)
-                .ok_or(CrmError::NotFound)?;
-            let mut doc = before.clone();
-            change(&mut doc.data);
-            let old = render(&before, &meta, &[]);
-            if doc.data == before.data {
-                return Ok(old);
-            }
-            doc.version += 1;
-            doc.date_updated = time::format(time::now());
-            doc.updated_by = user_id.map(Into::into);
-            let new = render(&doc, &meta, &[]);
-            let changed = changed_fields(&old, &new);
-            let mut plan = Plan::default();
-            plan.update(
-                &doc,
-                NewEvent::updated(
-                    Kind::Conversation,
-                    &doc.id,
-                    doc.lead_id.as_deref(),
-                    changed,
-                    &old,
-                    new.clone(),
-                ),
-            );
-            match self.commit_as(organization_id, user_id, Kind::Conversation, plan).await {
-                Ok(_) => return Ok(new),
-                Err(CrmError::Db(DbError::Conflict)) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(CrmError::Db(DbError::Conflict))
+        self.change_stored(organization_id, user_id, Kind::Conversation, id, change)
+            .await?
+            .ok_or(CrmError::NotFound)
     }
 
     /// The visitor gave their email (and name): they become the matching contact (by

@@ -54,33 +54,53 @@ impl Crm {
         id: &str,
         fields: &Map<String, Value>,
     ) -> CrmResult<bool> {
+        let changed = self
+            .change_stored(organization_id, None, kind, id, |data| {
+                for (field, value) in fields {
+                    match value {
+                        Value::Null => data.remove(field),
+                        value => data.insert(field.clone(), value.clone()),
+                    };
+                }
+            })
+            .await?;
+        Ok(changed.is_some())
+    }
+
+    /// Changes an object's stored fields with `change`, with its `updated` event (none when
+    /// nothing changed), by `user_id` or the server; starts over when a concurrent write
+    /// got there first. The object as it now is; `None` when it is gone.
+    pub(crate) async fn change_stored(
+        &self,
+        organization_id: &str,
+        user_id: Option<&str>,
+        kind: Kind,
+        id: &str,
+        change: impl Fn(&mut Map<String, Value>),
+    ) -> CrmResult<Option<Map<String, Value>>> {
+        let meta = self.meta_current(organization_id).await?;
         for _ in 0..MAX_ATTEMPTS {
             let Some(before) = self.load_in(organization_id, id).await?.filter(|d| d.kind == kind) else {
-                return Ok(false);
+                return Ok(None);
             };
-            let meta = self.meta_of(organization_id).await?;
             let mut doc = before.clone();
-            for (field, value) in fields {
-                match value {
-                    Value::Null => doc.data.remove(field),
-                    value => doc.data.insert(field.clone(), value.clone()),
-                };
-            }
+            change(&mut doc.data);
+            let old = render(&before, &meta, &[]);
             if doc.data == before.data {
-                return Ok(true);
+                return Ok(Some(old));
             }
             doc.version += 1;
             doc.date_updated = time::format(time::now());
-            doc.updated_by = None;
-            let (old, new) = (render(&before, &meta, &[]), render(&doc, &meta, &[]));
+            doc.updated_by = user_id.map(Into::into);
+            let new = render(&doc, &meta, &[]);
             let changed = changed_fields(&old, &new);
             let mut plan = Plan::default();
             plan.update(
                 &doc,
-                NewEvent::updated(kind, &doc.id, doc.lead_id.as_deref(), changed, &old, new),
+                NewEvent::updated(kind, &doc.id, doc.lead_id.as_deref(), changed, &old, new.clone()),
             );
-            match self.commit_as(organization_id, None, kind, plan).await {
-                Ok(_) => return Ok(true),
+            match self.commit_as(organization_id, user_id, kind, plan).await {
+                Ok(_) => return Ok(Some(new)),
                 Err(CrmError::Db(DbError::Conflict)) => continue,
                 Err(e) => return Err(e),
             }
