@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use rapport_core::FieldErrors;
 use rapport_crm::{Visitor, Website};
-use rapport_realtime::{Feed, Live, Scope, Typing};
+use rapport_realtime::{Feed, Live, PresenceEntry, Scope, Typing};
 use serde_json::{json, Map, Value};
 
 use crate::params::parse_query;
@@ -179,10 +179,14 @@ fn visitor_view(message: &Map<String, Value>, seq: Option<i64>) -> Value {
 
 /// Whether an operator of the website is online on any node.
 fn operators_online(state: &AppState, website: &Website) -> bool {
+    operators_among(&state.hub.presence(&website.organization_id), website)
+}
+
+/// Whether these people online include an operator of the website (anyone, when it names
+/// none).
+fn operators_among(online: &[PresenceEntry], website: &Website) -> bool {
     let operators = website.strings("operators");
-    state
-        .hub
-        .presence(&website.organization_id)
+    online
         .iter()
         .any(|entry| operators.is_empty() || operators.contains(&entry.user_id))
 }
@@ -287,7 +291,7 @@ async fn poll(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): 
         let mut operator_typing = false;
         let mut caught_up = false;
         loop {
-            let next = tokio::time::timeout_at(deadline, view.next(&state)).await;
+            let next = tokio::time::timeout_at(deadline, view.next()).await;
             match next {
                 Ok(Some(Frame::Message(m))) => {
                     messages.push(m);
@@ -417,7 +421,7 @@ impl VisitorFeed {
     }
 
     /// The next frame for the visitor; `None` when the node stops.
-    async fn next(&mut self, state: &AppState) -> Option<Frame> {
+    async fn next(&mut self) -> Option<Frame> {
         loop {
             let live = self.feed.next().await.ok()?;
             match live {
@@ -450,8 +454,8 @@ impl VisitorFeed {
                     }
                 }
                 Live::Ready => return Some(Frame::Ready),
-                Live::Presence(_) => {
-                    let online = operators_online(state, &self.website);
+                Live::Presence(entries) => {
+                    let online = operators_among(&entries, &self.website);
                     if online != self.operators_online {
                         self.operators_online = online;
                         return Some(Frame::Operators(online));
@@ -501,7 +505,7 @@ async fn visitor_socket(state: AppState, mut view: VisitorFeed, mut socket: WebS
     heartbeat.tick().await;
     let sent_ok = loop {
         tokio::select! {
-            frame = view.next(&state) => {
+            frame = view.next() => {
                 let values = match frame {
                     None => break true,
                     Some(Frame::Message(m)) => vec![json!({"type": "message", "seq": m["seq"], "data": m})],
@@ -566,18 +570,14 @@ async fn visitor_request(state: &AppState, view: &mut VisitorFeed, text: &str) -
         }
         Some("message") => {
             let client_id = request.get("client_id").cloned().unwrap_or(Value::Null);
-            if let Ok(Some(fresh)) = state.crm.visitor(&view.visitor.organization_id, &view.visitor.id).await {
-                view.visitor = fresh;
-            }
             match post_from_visitor(state, &view.visitor, &request).await {
                 Ok(posted) => {
-                    if view.visitor.conversation_id.is_none() {
-                        view.visitor.conversation_id = posted
-                            .message
-                            .get("conversation_id")
-                            .and_then(Value::as_str)
-                            .map(Into::into);
-                    }
+                    // The store chose the conversation (the visitor's, or a new one).
+                    view.visitor.conversation_id = posted
+                        .message
+                        .get("conversation_id")
+                        .and_then(Value::as_str)
+                        .map(Into::into);
                     // The message itself arrives as a `message` frame from the log; a
                     // duplicate client id answers with the first one at once.
                     (!posted.created).then(|| {
