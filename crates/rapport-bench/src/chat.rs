@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 
+pub(crate) use crate::backend::Backend;
+
 use load::{Latency, Target};
 
 /// Operator sockets; every other socket is a visitor's.
@@ -25,26 +27,8 @@ const WARM_UP: Duration = Duration::from_secs(2);
 /// Time for the memory of fresh connections to settle before it is read.
 const SETTLE: Duration = Duration::from_secs(3);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-    /// Two nodes: PostgreSQL and RabbitMQ.
-    RabbitMq,
-}
-
 impl Backend {
-    pub(crate) fn parse_list(s: &str) -> anyhow::Result<Vec<Backend>> {
-        Ok(match s {
-            "sqlite" => vec![Backend::Sqlite],
-            "postgres" => vec![Backend::Postgres],
-            "rabbitmq" => vec![Backend::RabbitMq],
-            "all" => vec![Backend::Sqlite, Backend::RabbitMq],
-            other => bail!("unknown backend {other} for --chat (sqlite, postgres, rabbitmq or all)"),
-        })
-    }
-
-    fn name(self) -> &'static str {
+    pub(crate) fn nodes_label(self) -> &'static str {
         match self {
             Backend::Sqlite => "one node, SQLite",
             Backend::Postgres => "one node, PostgreSQL",
@@ -122,7 +106,7 @@ pub(crate) fn run(o: &ChatOptions) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut results = Vec::new();
     for &backend in &o.backends {
-        eprintln!("== Rapport, {}", backend.name());
+        eprintln!("== Rapport, {}", backend.nodes_label());
         let ours = runtime.block_on(rapport::measure(backend, o));
         if let Err(e) = &ours {
             eprintln!("   failed: {e:#}");

@@ -16,6 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+
+pub(crate) use crate::backend::Backend;
 use rapport_core::Kind;
 use rapport_crm::{Crm, CrmConfig, NewOrganization};
 use rapport_queue::{run_worker, Job, JobError, NewJob, Queue, Registry, WorkerConfig, WorkerMetrics};
@@ -32,24 +34,7 @@ const WRITE_ROW: &str = "bench:write_row";
 /// Events before the measured ones, not counted: they warm pools and caches up.
 const WARM_UP_EVENTS: usize = 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-    RabbitMq,
-}
-
 impl Backend {
-    pub(crate) fn parse_list(s: &str) -> anyhow::Result<Vec<Backend>> {
-        Ok(match s {
-            "sqlite" => vec![Backend::Sqlite],
-            "postgres" => vec![Backend::Postgres],
-            "rabbitmq" => vec![Backend::RabbitMq],
-            "all" => vec![Backend::Sqlite, Backend::Postgres, Backend::RabbitMq],
-            other => bail!("unknown backend {other} for --jobs (sqlite, postgres, rabbitmq or all)"),
-        })
-    }
-
     fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "SQLite",

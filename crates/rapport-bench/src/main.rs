@@ -48,6 +48,7 @@
 //!
 //!     cargo build --release -p rapport-bench -p rapport && target/release/rapport-bench --chat 10000 --backend all
 
+mod backend;
 mod bulk;
 mod chat;
 mod jobs;
@@ -59,6 +60,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use backend::Backend;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -178,7 +180,11 @@ impl Options {
     fn jobs_options(&self, jobs: usize) -> anyhow::Result<jobs::JobsOptions> {
         Ok(jobs::JobsOptions {
             jobs,
-            backends: jobs::Backend::parse_list(self.backend.as_deref().unwrap_or("all"))?,
+            backends: Backend::parse_list(
+                self.backend.as_deref().unwrap_or("all"),
+                "--jobs",
+                &[Backend::Sqlite, Backend::Postgres, Backend::RabbitMq],
+            )?,
             concurrencies: self.concurrencies.clone(),
             latency_events: self.latency_events,
             pace: Duration::from_millis(self.pace_ms),
@@ -189,7 +195,11 @@ impl Options {
     fn chat_options(&self, connections: usize) -> anyhow::Result<chat::ChatOptions> {
         Ok(chat::ChatOptions {
             connections,
-            backends: chat::Backend::parse_list(self.backend.as_deref().unwrap_or("all"))?,
+            backends: Backend::parse_list(
+                self.backend.as_deref().unwrap_or("all"),
+                "--chat",
+                &[Backend::Sqlite, Backend::RabbitMq],
+            )?,
             rate: self.rate,
             seconds: self.seconds,
             peers: !self.no_peer,

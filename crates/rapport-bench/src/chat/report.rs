@@ -42,7 +42,7 @@ fn mib(kib: u64) -> f64 {
 }
 
 fn print_backend(o: &ChatOptions, backend: Backend, ours: &Outcome, theirs: Option<&Outcome>) {
-    println!("\n## {}\n", backend.name());
+    println!("\n## {}\n", backend.nodes_label());
     let ours = match ours {
         Ok(f) => f,
         Err(e) => {
