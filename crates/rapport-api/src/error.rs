@@ -13,6 +13,9 @@ use serde_json::json;
 #[derive(Debug)]
 pub enum ApiError {
     Unauthorized(&'static str),
+    /// 401 to the web app: no `WWW-Authenticate` challenge, which would make the browser
+    /// ask for a password in its own dialog instead of the app's login form.
+    LoginRequired(&'static str),
     NotFound,
     Invalid(FieldErrors),
     BadRequest(String),
@@ -69,6 +72,7 @@ impl IntoResponse for ApiError {
                 )
                     .into_response();
             }
+            ApiError::LoginRequired(message) => (StatusCode::UNAUTHORIZED, json!({"error": message})),
             ApiError::RateLimited { limit, reset_seconds } => {
                 let body = Json(
                     json!({"error": format!("rate limit of {limit} requests per second exceeded; retry in {reset_seconds} s")}),

@@ -5,6 +5,7 @@
 //! answer. Routes for object kinds are generated from `rapport_core::Kind`, the same table
 //! the OpenAPI document is generated from.
 
+mod account;
 mod auth;
 mod chat;
 mod error;
@@ -13,6 +14,7 @@ mod openapi;
 mod params;
 mod rate_limit;
 mod routes;
+mod webapp;
 mod widget;
 
 use std::future::Future;
@@ -42,9 +44,11 @@ pub struct AppState {
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
     routes::routes()
+        .merge(account::routes())
         .merge(jobs::routes())
         .merge(chat::routes())
         .merge(widget::routes())
+        .merge(webapp::routes())
         .with_state(state)
 }
 

@@ -23,8 +23,8 @@ pub const EVENT_SEQ_HEADER: &str = "x-rapport-event-seq";
 
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new()
-        .route("/api/v1/me", get(me))
-        .route("/api/v1/user", get(list_users))
+        .route("/api/v1/me", get(crate::account::me))
+        .route("/api/v1/user", get(list_users).post(crate::account::create_user))
         .route("/api/v1/user/{id}", get(get_user))
         .route(
             "/api/v1/organization/{id}",
@@ -321,10 +321,6 @@ async fn update(
 
 async fn delete(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, kind: Kind) -> ApiResult {
     Ok(written(state.crm.delete(&actor, kind, &id).await?))
-}
-
-async fn me(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {
-    Ok(Json(state.crm.me(&actor).await?).into_response())
 }
 
 async fn list_users(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {

@@ -30,6 +30,7 @@ pub struct ApiKeyCreated {
     pub key: String,
     pub organization_id: String,
     pub user_id: String,
+    pub date_created: String,
 }
 
 const DEFAULT_LEAD_STATUSES: [&str; 4] = ["Potential", "Bad Fit", "Qualified", "Customer"];
@@ -265,12 +266,22 @@ impl Crm {
                 )));
             }
         };
-        let secret = format!("api_{}{}", &new_id("k")[2..], &new_id("k")[2..]);
+        self.insert_api_key(row.text(1), row.text(0), name).await
+    }
+
+    /// Stores a new API key of a member (its hash only) and returns the key.
+    pub(crate) async fn insert_api_key(
+        &self,
+        organization_id: &str,
+        user_id: &str,
+        name: &str,
+    ) -> CrmResult<ApiKeyCreated> {
         let created = ApiKeyCreated {
             id: new_id("apikey"),
-            key: secret,
-            organization_id: row.text(1).into(),
-            user_id: row.text(0).into(),
+            key: format!("api_{}{}", &new_id("k")[2..], &new_id("k")[2..]),
+            organization_id: organization_id.into(),
+            user_id: user_id.into(),
+            date_created: time::format(time::now()),
         };
         self.db
             .execute(
@@ -281,7 +292,7 @@ impl Crm {
                     created.organization_id.clone().into(),
                     created.user_id.clone().into(),
                     name.into(),
-                    time::format(time::now()).into(),
+                    created.date_created.clone().into(),
                 ],
             )
             .await?;
@@ -446,7 +457,7 @@ pub fn key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn hash_password(password: &str) -> CrmResult<String> {
+pub(crate) fn hash_password(password: &str) -> CrmResult<String> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| CrmError::Db(DbError::Backend(format!("no random source: {e}"))))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| CrmError::Db(DbError::Backend(e.to_string())))?;

@@ -16,6 +16,7 @@ mod list;
 mod meta;
 mod render;
 mod search;
+mod sessions;
 mod system;
 mod write;
 
@@ -28,6 +29,7 @@ pub use events::{DispatchEvent, EventPage, EventQuery, LoggedEvent, PushEvent};
 pub use indexer::RebuildReport;
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use search::TimeZone;
+pub use sessions::{Session, MAX_DRAFT_CHARS, SESSION_SECONDS};
 pub use write::{Idempotency, Written};
 
 /// Who is acting: a user within one organization.

@@ -158,6 +158,28 @@ CREATE INDEX objects_by_unique_key ON objects (unique_key, object_type) WHERE un
 CREATE INDEX jobs_due ON jobs (state, run_at)
 "#,
     ),
+    (
+        5,
+        r#"
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    organization_id TEXT NOT NULL,
+    csrf_token TEXT NOT NULL,
+    date_created TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE TABLE drafts (
+    organization_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    draft_key TEXT NOT NULL,
+    body TEXT NOT NULL,
+    date_updated TEXT NOT NULL,
+    PRIMARY KEY (organization_id, user_id, draft_key)
+)
+"#,
+    ),
 ];
 
 pub async fn apply(db: &Db) -> DbResult<()> {

@@ -1,0 +1,138 @@
+//! A person's routes: login and logout (the web app's session), adding users, one's own
+//! API keys and drafts.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rapport_core::FieldErrors;
+use serde_json::{json, Value};
+
+use crate::auth::{session_token, Auth, SessionAuth, SESSION_COOKIE};
+use crate::routes::parse_body;
+use crate::{ApiError, AppState};
+
+type ApiResult = Result<Response, ApiError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/api_key", get(list_api_keys).post(create_api_key))
+        .route("/api/v1/api_key/{id}", axum::routing::delete(delete_api_key))
+        .route("/api/v1/draft", get(list_drafts))
+        .route(
+            "/api/v1/draft/{key}",
+            get(get_draft).put(save_draft).delete(delete_draft),
+        )
+}
+
+/// `POST /auth/login/` `{email, password, organization_id?}`: sets the session cookie and
+/// answers the user with the CSRF token that writes must echo.
+async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let input = parse_body(&body)?;
+    let text = |field: &str| input.get(field).and_then(Value::as_str).unwrap_or_default();
+    let organization = input.get("organization_id").and_then(Value::as_str);
+    let session = state
+        .crm
+        .login(text("email"), text("password"), organization)
+        .await?
+        .ok_or(ApiError::LoginRequired("wrong email or password"))?;
+    let mut user = state.crm.me(&session.actor).await?;
+    user["csrf_token"] = session.csrf_token.clone().into();
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        session.token,
+        rapport_crm::SESSION_SECONDS,
+        if behind_https(&headers) { "; Secure" } else { "" }
+    );
+    let mut response = Json(json!({"user": user, "csrf_token": session.csrf_token})).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// A TLS proxy in front says so; the cookie is then never sent over plain HTTP.
+fn behind_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+async fn logout(State(state): State<AppState>, SessionAuth(session): SessionAuth) -> ApiResult {
+    state.crm.logout(&session.token).await?;
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// `GET /me/`: with the session cookie, the CSRF token too (the app reads it after a reload).
+pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap, Auth(actor): Auth) -> ApiResult {
+    let mut user = state.crm.me(&actor).await?;
+    if headers.get(header::AUTHORIZATION).is_none() {
+        if let Some(token) = session_token(&headers) {
+            if let Some(session) = state.crm.authenticate_session(token).await? {
+                user["csrf_token"] = session.csrf_token.into();
+            }
+        }
+    }
+    Ok(Json(user).into_response())
+}
+
+/// `POST /user/`: an admin adds a member with a password.
+pub(crate) async fn create_user(State(state): State<AppState>, Auth(actor): Auth, body: Bytes) -> ApiResult {
+    let input = parse_body(&body)?;
+    Ok(Json(state.crm.create_user(&actor, &input).await?).into_response())
+}
+
+fn list(data: Vec<Value>) -> Response {
+    let total = data.len();
+    Json(json!({"data": data, "has_more": false, "total_results": total})).into_response()
+}
+
+async fn list_api_keys(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {
+    Ok(list(state.crm.api_keys(&actor).await?))
+}
+
+async fn create_api_key(State(state): State<AppState>, Auth(actor): Auth, body: Bytes) -> ApiResult {
+    let input = parse_body(&body)?;
+    Ok(Json(state.crm.create_own_api_key(&actor, &input).await?).into_response())
+}
+
+async fn delete_api_key(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    state.crm.delete_api_key(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_drafts(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {
+    Ok(list(state.crm.drafts(&actor).await?))
+}
+
+async fn get_draft(State(state): State<AppState>, Auth(actor): Auth, Path(key): Path<String>) -> ApiResult {
+    Ok(Json(state.crm.draft(&actor, &key).await?).into_response())
+}
+
+async fn save_draft(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(key): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let input = parse_body(&body)?;
+    if !input.is_object() {
+        return Err(FieldErrors::general("expected a JSON object: {\"body\": \"…\"}").into());
+    }
+    Ok(Json(state.crm.save_draft(&actor, &key, &input).await?).into_response())
+}
+
+async fn delete_draft(State(state): State<AppState>, Auth(actor): Auth, Path(key): Path<String>) -> ApiResult {
+    state.crm.delete_draft(&actor, &key).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

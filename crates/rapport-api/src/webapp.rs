@@ -1,0 +1,149 @@
+//! The web app: `/` is its page, `/app/…` its files (`web/app/`, embedded in the binary by
+//! `build.rs`). No build step: the browser loads the ES modules as they are.
+//!
+//! `RAPPORT_WEB_DIR` serves the files from a directory instead, so that a change to the
+//! app shows on reload without rebuilding the server (development only).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use axum::extract::Path;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/web_app_files.rs"));
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/",
+            get(|headers: HeaderMap| async move { file("index.html", &headers) }),
+        )
+        .route(
+            "/app/{*path}",
+            get(|Path(path): Path<String>, headers: HeaderMap| async move { file(&path, &headers) }),
+        )
+}
+
+struct Asset {
+    bytes: &'static [u8],
+    etag: String,
+}
+
+fn embedded_assets() -> &'static HashMap<&'static str, Asset> {
+    static ASSETS: OnceLock<HashMap<&'static str, Asset>> = OnceLock::new();
+    ASSETS.get_or_init(|| {
+        embedded::FILES
+            .iter()
+            .map(|(path, bytes)| {
+                (
+                    *path,
+                    Asset {
+                        bytes,
+                        etag: etag(bytes),
+                    },
+                )
+            })
+            .collect()
+    })
+}
+
+fn etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", &hex::encode(Sha256::digest(bytes))[..32])
+}
+
+fn development_dir() -> Option<&'static PathBuf> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(|| std::env::var_os("RAPPORT_WEB_DIR").map(PathBuf::from))
+        .as_ref()
+}
+
+fn file(path: &str, headers: &HeaderMap) -> Response {
+    if path.split('/').any(|part| part == ".." || part.is_empty()) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let (bytes, tag): (std::borrow::Cow<'static, [u8]>, String) = match development_dir() {
+        Some(dir) => match std::fs::read(dir.join(path)) {
+            Ok(bytes) => {
+                let tag = etag(&bytes);
+                (bytes.into(), tag)
+            }
+            Err(_) => return StatusCode::NOT_FOUND.into_response(),
+        },
+        None => match embedded_assets().get(path) {
+            Some(asset) => (asset.bytes.into(), asset.etag.clone()),
+            None => return StatusCode::NOT_FOUND.into_response(),
+        },
+    };
+    // Revalidated on every load (a new binary may serve new files), answered 304 when unchanged.
+    let cache = [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\"")),
+        ),
+    ];
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(tag.as_str()) {
+        return (StatusCode::NOT_MODIFIED, cache).into_response();
+    }
+    let content_type = content_type(path);
+    let mut response = (cache, bytes.into_owned()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // The app acts with the user's session: no other site may frame it (clickjacking).
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embeds_the_page_and_its_modules_but_not_the_tooling() {
+        let assets = embedded_assets();
+        for path in [
+            "index.html",
+            "api.js",
+            "vendor/preact.mjs",
+            "vendor/hooks.mjs",
+            "vendor/htm.mjs",
+        ] {
+            assert!(assets.contains_key(path), "{path} is embedded");
+        }
+        assert!(!assets.contains_key("package.json"));
+        assert!(!assets.contains_key("vendor.sh"));
+    }
+
+    #[test]
+    fn refuses_paths_that_leave_the_app() {
+        let headers = HeaderMap::new();
+        assert_eq!(file("../Cargo.toml", &headers).status(), StatusCode::NOT_FOUND);
+        assert_eq!(file("vendor//preact.mjs", &headers).status(), StatusCode::NOT_FOUND);
+        assert_eq!(file("index.html", &headers).status(), StatusCode::OK);
+    }
+}

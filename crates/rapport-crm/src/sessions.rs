@@ -1,0 +1,334 @@
+//! People, as opposed to programs: password logins with a session cookie and a CSRF token
+//! (the web app), the users of an organization, the caller's API keys, and per-user drafts
+//! that the app autosaves.
+//!
+//! A session token and an API key are stored only as SHA-256 hashes: a copy of the
+//! database lets nobody act as a user.
+
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
+use rapport_core::{new_id, time, FieldErrors};
+use rapport_store::{Row, RowExt, SqlValue};
+use serde_json::{json, Value};
+
+use crate::accounts::{hash_password, key_hash};
+use crate::{Actor, Crm, CrmError, CrmResult};
+
+/// How long a login lasts.
+pub const SESSION_SECONDS: i64 = 30 * 24 * 3600;
+/// Longest draft body, in characters.
+pub const MAX_DRAFT_CHARS: usize = 100_000;
+const MAX_DRAFT_KEY_CHARS: usize = 200;
+const MIN_PASSWORD_CHARS: usize = 8;
+
+/// A login: the cookie's token, and the token every write must echo in `X-CSRF-Token`.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub csrf_token: String,
+    pub actor: Actor,
+}
+
+fn unix_now() -> i64 {
+    time::now().timestamp()
+}
+
+/// A random token of 256 bits, base 62.
+fn secret(prefix: &str) -> String {
+    format!("{prefix}_{}{}", &new_id("x")[2..], &new_id("x")[2..])
+}
+
+impl Crm {
+    /// Checks an email and password; a new session when they match a member. `None` for
+    /// an unknown email or a wrong password alike, so that a caller cannot tell them apart.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        organization_id: Option<&str>,
+    ) -> CrmResult<Option<Session>> {
+        let mut errors = FieldErrors::new();
+        if email.trim().is_empty() {
+            errors.add("email", "required");
+        }
+        if password.is_empty() {
+            errors.add("password", "required");
+        }
+        errors.into_result(())?;
+        let rows = self
+            .db
+            .query(
+                "SELECT u.id, u.password_hash, m.organization_id, m.role, o.meta_version FROM users u \
+                 JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.organization_id \
+                 WHERE u.email = ? ORDER BY m.date_created",
+                &[email.trim().to_lowercase().into()],
+            )
+            .await?;
+        let member = rows.iter().find(|r| organization_id.is_none_or(|org| r.text(2) == org));
+        let stored = member.and_then(|r| r.opt_text(1)).map(str::to_string);
+        let password = password.to_string();
+        // Argon2 takes tens of milliseconds of CPU: off the async threads. An unknown user
+        // is checked against a dummy hash, so both answers take as long.
+        let valid = tokio::task::spawn_blocking(move || {
+            let hash = stored.unwrap_or_else(dummy_hash);
+            PasswordHash::new(&hash).is_ok_and(|parsed| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+        })
+        .await
+        .unwrap_or(false);
+        let Some(member) = member.filter(|_| valid) else {
+            return Ok(None);
+        };
+        let session = Session {
+            token: secret("sess"),
+            csrf_token: secret("csrf"),
+            actor: Actor {
+                organization_id: member.text(2).into(),
+                user_id: member.text(0).into(),
+                role: member.text(3).into(),
+                meta_version: member.int(4),
+            },
+        };
+        let now = unix_now();
+        self.db
+            .execute(
+                "INSERT INTO sessions (token_hash, user_id, organization_id, csrf_token, date_created, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                vec![
+                    key_hash(&session.token).into(),
+                    session.actor.user_id.clone().into(),
+                    session.actor.organization_id.clone().into(),
+                    session.csrf_token.clone().into(),
+                    time::format(time::now()).into(),
+                    SqlValue::Int(now + SESSION_SECONDS),
+                ],
+            )
+            .await?;
+        // Expired sessions of anyone go when someone logs in: the table stays small.
+        self.db
+            .execute("DELETE FROM sessions WHERE expires_at < ?", vec![SqlValue::Int(now)])
+            .await?;
+        Ok(Some(session))
+    }
+
+    /// The session behind a cookie's token, while it lasts and its user is still a member.
+    pub async fn authenticate_session(&self, token: &str) -> CrmResult<Option<Session>> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT s.organization_id, s.user_id, m.role, o.meta_version, s.csrf_token FROM sessions s \
+                 JOIN memberships m ON m.organization_id = s.organization_id AND m.user_id = s.user_id \
+                 JOIN organizations o ON o.id = s.organization_id WHERE s.token_hash = ? AND s.expires_at > ?",
+                &[key_hash(token).into(), SqlValue::Int(unix_now())],
+            )
+            .await?;
+        Ok(row.map(|r| Session {
+            token: token.to_string(),
+            csrf_token: r.text(4).into(),
+            actor: Actor {
+                organization_id: r.text(0).into(),
+                user_id: r.text(1).into(),
+                role: r.text(2).into(),
+                meta_version: r.int(3),
+            },
+        }))
+    }
+
+    pub async fn logout(&self, token: &str) -> CrmResult<()> {
+        self.db
+            .execute(
+                "DELETE FROM sessions WHERE token_hash = ?",
+                vec![key_hash(token).into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// `POST /user/`: an admin adds a member who logs in with `password`.
+    pub async fn create_user(&self, actor: &Actor, input: &Value) -> CrmResult<Value> {
+        if actor.role != "admin" {
+            return Err(CrmError::Forbidden("only an admin may add users".into()));
+        }
+        let text = |field: &str| input.get(field).and_then(Value::as_str).unwrap_or_default().to_string();
+        let (email, password, role) = (
+            text("email"),
+            text("password"),
+            input
+                .get("role")
+                .and_then(Value::as_str)
+                .unwrap_or("member")
+                .to_string(),
+        );
+        let mut errors = FieldErrors::new();
+        if password.chars().count() < MIN_PASSWORD_CHARS {
+            errors.add("password", format!("at least {MIN_PASSWORD_CHARS} characters"));
+        }
+        errors.into_result(())?;
+        let member = self
+            .add_member(
+                &actor.organization_id,
+                &email,
+                &text("first_name"),
+                &text("last_name"),
+                &role,
+            )
+            .await?;
+        self.set_password(&member.user_id, &password).await?;
+        self.user(actor, &member.user_id).await
+    }
+
+    /// Sets a user's password (hashed with Argon2id).
+    pub async fn set_password(&self, user_id: &str, password: &str) -> CrmResult<()> {
+        let password = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| CrmError::Unavailable(format!("cannot hash the password: {e}")))??;
+        self.db
+            .execute(
+                "UPDATE users SET password_hash = ?, date_updated = ? WHERE id = ?",
+                vec![hash.into(), time::format(time::now()).into(), user_id.into()],
+            )
+            .await?;
+        // Other logins of the user end with the old password.
+        self.db
+            .execute("DELETE FROM sessions WHERE user_id = ?", vec![user_id.into()])
+            .await?;
+        Ok(())
+    }
+
+    /// `GET /api_key/`: the caller's API keys (never the keys themselves).
+    pub async fn api_keys(&self, actor: &Actor) -> CrmResult<Vec<Value>> {
+        let rows = self
+            .db
+            .query(
+                "SELECT id, name, date_created FROM api_keys WHERE organization_id = ? AND user_id = ? ORDER BY date_created, id",
+                &[actor.organization_id.clone().into(), actor.user_id.clone().into()],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| json!({"id": r.text(0), "name": r.text(1), "date_created": r.text(2)}))
+            .collect())
+    }
+
+    /// `POST /api_key/`: a new key for the caller; the answer is the only time it is shown.
+    pub async fn create_own_api_key(&self, actor: &Actor, input: &Value) -> CrmResult<Value> {
+        let name = input
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if name.is_empty() {
+            return Err(FieldErrors::field("name", "required: what the key is for").into());
+        }
+        let created = self
+            .insert_api_key(&actor.organization_id, &actor.user_id, &name)
+            .await?;
+        Ok(json!({"id": created.id, "name": name, "key": created.key, "date_created": created.date_created}))
+    }
+
+    pub async fn delete_api_key(&self, actor: &Actor, id: &str) -> CrmResult<()> {
+        let deleted = self
+            .db
+            .execute(
+                "DELETE FROM api_keys WHERE id = ? AND organization_id = ? AND user_id = ?",
+                vec![
+                    id.into(),
+                    actor.organization_id.clone().into(),
+                    actor.user_id.clone().into(),
+                ],
+            )
+            .await?;
+        if deleted.affected == 0 {
+            return Err(CrmError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// `GET /draft/`: the caller's drafts, newest first.
+    pub async fn drafts(&self, actor: &Actor) -> CrmResult<Vec<Value>> {
+        let rows = self
+            .db
+            .query(
+                "SELECT draft_key, body, date_updated FROM drafts WHERE organization_id = ? AND user_id = ? ORDER BY date_updated DESC",
+                &[actor.organization_id.clone().into(), actor.user_id.clone().into()],
+            )
+            .await?;
+        Ok(rows.iter().map(render_draft).collect())
+    }
+
+    pub async fn draft(&self, actor: &Actor, key: &str) -> CrmResult<Value> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT draft_key, body, date_updated FROM drafts WHERE organization_id = ? AND user_id = ? AND draft_key = ?",
+                &[actor.organization_id.clone().into(), actor.user_id.clone().into(), key.into()],
+            )
+            .await?;
+        row.as_ref().map(render_draft).ok_or(CrmError::NotFound)
+    }
+
+    /// `PUT /draft/{key}/`: saves `body` (a string) as the caller's draft under `key`.
+    pub async fn save_draft(&self, actor: &Actor, key: &str, input: &Value) -> CrmResult<Value> {
+        let mut errors = FieldErrors::new();
+        if key.is_empty() || key.chars().count() > MAX_DRAFT_KEY_CHARS {
+            errors.add("key", format!("1 to {MAX_DRAFT_KEY_CHARS} characters"));
+        }
+        let body = match input.get("body") {
+            Some(Value::String(body)) if body.chars().count() <= MAX_DRAFT_CHARS => body.clone(),
+            Some(Value::String(_)) => {
+                errors.add("body", format!("at most {MAX_DRAFT_CHARS} characters"));
+                String::new()
+            }
+            _ => {
+                errors.add("body", "required: the draft's text");
+                String::new()
+            }
+        };
+        errors.into_result(())?;
+        let now = time::format(time::now());
+        self.db
+            .execute(
+                "INSERT INTO drafts (organization_id, user_id, draft_key, body, date_updated) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (organization_id, user_id, draft_key) DO UPDATE SET body = excluded.body, date_updated = excluded.date_updated",
+                vec![
+                    actor.organization_id.clone().into(),
+                    actor.user_id.clone().into(),
+                    key.into(),
+                    body.clone().into(),
+                    now.clone().into(),
+                ],
+            )
+            .await?;
+        Ok(json!({"key": key, "body": body, "date_updated": now}))
+    }
+
+    pub async fn delete_draft(&self, actor: &Actor, key: &str) -> CrmResult<()> {
+        self.db
+            .execute(
+                "DELETE FROM drafts WHERE organization_id = ? AND user_id = ? AND draft_key = ?",
+                vec![
+                    actor.organization_id.clone().into(),
+                    actor.user_id.clone().into(),
+                    key.into(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+fn render_draft(r: &Row) -> Value {
+    json!({"key": r.text(0), "body": r.text(1), "date_updated": r.text(2)})
+}
+
+/// The Argon2id hash of a random password nobody knows: what an unknown email is checked
+/// against.
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| hash_password(&secret("none")).unwrap_or_default())
+        .clone()
+}
