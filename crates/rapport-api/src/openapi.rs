@@ -216,7 +216,13 @@ pub fn openapi_document() -> Value {
     }
     let any = json!({"type": "object"});
     paths.insert("/api/v1/me/".into(), json!({"get": operation("The caller, with their organizations".into(), "user", vec![], None, json_response("The user", any.clone()))}));
-    paths.insert("/api/v1/user/".into(), json!({"get": operation("Users of the organization".into(), "user", vec![], None, json_response("Users", list_schema(any.clone())))}));
+    let new_user = json!({"type": "object", "required": ["email", "password"], "properties": {
+        "email": {"type": "string"}, "first_name": {"type": "string"}, "last_name": {"type": "string"},
+        "role": {"type": "string", "enum": ["admin", "member"]}, "password": {"type": "string", "minLength": 8}}});
+    paths.insert("/api/v1/user/".into(), json!({
+        "get": operation("Users of the organization".into(), "user", vec![], None, json_response("Users", list_schema(any.clone()))),
+        "post": operation("Add a member who logs in with a password (admins)".into(), "user", vec![], Some(new_user), json_response("The user", any.clone())),
+    }));
     paths.insert("/api/v1/user/{id}/".into(), json!({"get": operation("A user".into(), "user", vec![id_param()], None, json_response("The user", any.clone()))}));
     paths.insert(
         "/api/v1/organization/{id}/".into(),
@@ -352,15 +358,20 @@ pub fn openapi_document() -> Value {
         json!({"post": operation("Queue a dead job again, its attempts reset".into(), "job", vec![id_param()], None, json_response("The job", job))}),
     );
     chat_paths(&mut paths);
+    account_paths(&mut paths);
     paths.insert("/api/v1/openapi.json".into(), json!({"get": {"summary": "This document", "security": [], "responses": {"200": json_response("OpenAPI 3.1", any)}}}));
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Rapport API", "version": env!("CARGO_PKG_VERSION"),
                  "description": "Close-compatible REST API. Authenticate with an API key as the HTTP Basic user name and an empty password."},
         "servers": [{"url": "/"}],
-        "security": [{"basic": []}],
+        "security": [{"basic": []}, {"session": []}],
         "paths": paths,
-        "components": {"schemas": schemas, "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+        "components": {"schemas": schemas, "securitySchemes": {
+            "basic": {"type": "http", "scheme": "basic"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "rapport_session",
+                        "description": "The web app's login (`POST /api/v1/auth/login/`). Writes must send the session's CSRF token in `X-CSRF-Token`."},
+        }},
     })
 }
 
@@ -460,4 +471,54 @@ mod tests {
             true
         );
     }
+}
+
+/// Logins, one's own API keys and drafts.
+fn account_paths(paths: &mut Map<String, Value>) {
+    let any = json!({"type": "object"});
+    let draft = json!({"type": "object", "properties": {"key": {"type": "string"}, "body": {"type": "string"}, "date_updated": {"type": "string"}}});
+    let key_param = json!({"name": "key", "in": "path", "required": true, "schema": {"type": "string", "maxLength": 200},
+        "description": "The draft's name, e.g. `note:lead_…` or `reply:conv_…`."});
+    paths.insert(
+        "/api/v1/auth/login/".into(),
+        json!({"post": {
+            "summary": "Log in with email and password: sets the `rapport_session` cookie (HttpOnly, SameSite=Lax, 30 days) and answers the user and the CSRF token that cookie-authenticated writes send in `X-CSRF-Token`",
+            "tags": ["auth"], "security": [],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password"], "properties": {
+                "email": {"type": "string"}, "password": {"type": "string"}, "organization_id": {"type": "string", "description": "For a user of several organizations; the first one otherwise."}}}}}},
+            "responses": {"200": json_response("Logged in", json!({"type": "object", "properties": {"user": any.clone(), "csrf_token": {"type": "string"}}})),
+                          "401": {"description": "Wrong email or password"}},
+        }}),
+    );
+    paths.insert(
+        "/api/v1/auth/logout/".into(),
+        json!({"post": {"summary": "End the session and clear its cookie", "tags": ["auth"], "security": [{"session": []}], "responses": {"204": {"description": "Logged out"}}}}),
+    );
+    let key = json!({"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "date_created": {"type": "string"}}});
+    paths.insert(
+        "/api/v1/api_key/".into(),
+        json!({
+            "get": operation("The caller's API keys (names and dates; a key is shown only when made)".into(), "api_key", vec![], None, json_response("Keys", list_schema(key))),
+            "post": operation("Make an API key for the caller; the answer's `key` is the only time it is shown".into(), "api_key", vec![],
+                Some(json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}})), json_response("The key", any.clone())),
+        }),
+    );
+    paths.insert(
+        "/api/v1/api_key/{id}/".into(),
+        json!({"delete": {"summary": "Revoke one of the caller's API keys", "tags": ["api_key"], "parameters": [id_param()], "responses": {"204": {"description": "Revoked"}}}}),
+    );
+    paths.insert(
+        "/api/v1/draft/".into(),
+        json!({"get": operation("The caller's drafts (autosaved notes, replies, emails), newest first".into(), "draft", vec![], None, json_response("Drafts", list_schema(draft.clone())))}),
+    );
+    paths.insert(
+        "/api/v1/draft/{key}/".into(),
+        json!({
+            "get": {"summary": "One of the caller's drafts", "tags": ["draft"], "parameters": [key_param.clone()], "responses": {"200": json_response("The draft", draft.clone()), "404": {"description": "No such draft"}}},
+            "put": {"summary": "Save a draft (`{\"body\": \"…\"}`, at most 100,000 characters); only its owner sees it", "tags": ["draft"], "parameters": [key_param.clone()],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["body"], "properties": {"body": {"type": "string"}}}}}},
+                "responses": {"200": json_response("The draft", draft)}},
+            "delete": {"summary": "Delete a draft (once sent)", "tags": ["draft"], "parameters": [key_param], "responses": {"204": {"description": "Deleted"}}},
+        }),
+    );
 }

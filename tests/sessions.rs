@@ -1,0 +1,271 @@
+//! People in the web app: password logins with a session cookie, the CSRF token every
+//! cookie-authenticated write must echo, the Origin check, users added by admins, one's
+//! own API keys and drafts. Each test runs on SQLite and on PostgreSQL.
+
+mod common;
+
+use common::{Answer, Backend, TestServer};
+use serde_json::{json, Value};
+
+on_both_backends!(
+    login_sets_a_session_that_writes_only_with_its_csrf_token,
+    admins_add_users_and_everyone_keeps_their_own_api_keys,
+    drafts_are_private_to_their_author,
+);
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A user who logs in with `PASSWORD`, added by the admin.
+fn add_user(s: &TestServer, email: &str, first_name: &str) -> Value {
+    s.post(
+        "user/",
+        json!({"email": email, "first_name": first_name, "last_name": "Test", "password": PASSWORD}),
+    )
+    .ok()
+}
+
+/// A browser's login: the session cookie (`name=value`) and the CSRF token.
+struct Browser<'a> {
+    server: &'a TestServer,
+    cookie: String,
+    csrf: String,
+}
+
+impl<'a> Browser<'a> {
+    fn login(server: &'a TestServer, email: &str) -> Browser<'a> {
+        let answer = login(server, email, PASSWORD);
+        assert_eq!(answer.status, 200, "login: {}", answer.body);
+        let set_cookie = answer.header("set-cookie").expect("a session cookie").to_string();
+        for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(set_cookie.contains(attribute), "{attribute} in {set_cookie}");
+        }
+        let cookie = set_cookie.split(';').next().unwrap().to_string();
+        assert!(cookie.starts_with("rapport_session=sess_"), "{cookie}");
+        let csrf = answer.body["csrf_token"].as_str().unwrap().to_string();
+        assert_eq!(answer.body["user"]["email"], email.trim().to_lowercase().as_str());
+        Browser { server, cookie, csrf }
+    }
+
+    /// A request as the app sends it: the cookie, the CSRF token, the app's marker.
+    fn send(&self, method: &str, path: &str, body: Option<Value>) -> Answer {
+        self.send_with(method, path, body, &[("X-CSRF-Token", &self.csrf)])
+    }
+
+    fn send_with(&self, method: &str, path: &str, body: Option<Value>, extra: &[(&str, &str)]) -> Answer {
+        let mut headers = vec![("Cookie", self.cookie.as_str()), ("X-Requested-With", "rapport-web")];
+        headers.extend_from_slice(extra);
+        self.server.request(method, path, None, body.as_ref(), &headers)
+    }
+}
+
+fn login(s: &TestServer, email: &str, password: &str) -> Answer {
+    s.request(
+        "POST",
+        "auth/login/",
+        None,
+        Some(&json!({"email": email, "password": password})),
+        &[],
+    )
+}
+
+fn lead_count(s: &TestServer) -> u64 {
+    s.get("lead/?_limit=0").ok()["total_results"].as_u64().unwrap()
+}
+
+fn login_sets_a_session_that_writes_only_with_its_csrf_token(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "login_sets_a_session") else {
+        return;
+    };
+    let ann = add_user(&s, "ann@test.example", "Ann");
+
+    // Wrong password and unknown email: the same answer, and no browser password dialog.
+    let wrong = login(&s, "ann@test.example", "wrong password");
+    let unknown = login(&s, "nobody@test.example", PASSWORD);
+    for answer in [&wrong, &unknown] {
+        assert_eq!(answer.status, 401, "{}", answer.body);
+        assert_eq!(answer.body["error"], "wrong email or password");
+        assert!(answer.header("www-authenticate").is_none());
+        assert!(answer.header("set-cookie").is_none());
+    }
+    let missing = s.request("POST", "auth/login/", None, Some(&json!({"email": ""})), &[]);
+    assert_eq!(missing.status, 400);
+    assert!(missing.body["field-errors"]["password"].is_string(), "{}", missing.body);
+
+    let browser = Browser::login(&s, "ANN@test.example ");
+    let me = browser.send("GET", "me/", None).ok();
+    assert_eq!(me["id"], ann["id"]);
+    assert_eq!(
+        me["csrf_token"],
+        browser.csrf.as_str(),
+        "the app reads the token after a reload"
+    );
+
+    // A write without the token, or with another one, is refused and stores nothing.
+    let before = lead_count(&s);
+    let lead = json!({"name": "Cookie Corp"});
+    let bare = browser.send_with("POST", "lead/", Some(lead.clone()), &[]);
+    assert_eq!(bare.status, 403, "{}", bare.body);
+    assert!(
+        bare.body["error"].as_str().unwrap().contains("X-CSRF-Token")
+            || bare.body["error"].as_str().unwrap().contains("x-csrf-token")
+    );
+    let forged = browser.send_with("POST", "lead/", Some(lead.clone()), &[("X-CSRF-Token", "csrf_guess")]);
+    assert_eq!(forged.status, 403);
+    // Another site's page, even with the token (it cannot read it, but still): refused.
+    let cross = browser.send_with(
+        "POST",
+        "lead/",
+        Some(lead.clone()),
+        &[("X-CSRF-Token", &browser.csrf), ("Origin", "http://evil.example")],
+    );
+    assert_eq!(cross.status, 403, "{}", cross.body);
+    assert_eq!(lead_count(&s), before, "nothing was stored");
+
+    let origin = s.base.clone();
+    let created = browser.send_with(
+        "POST",
+        "lead/",
+        Some(lead),
+        &[("X-CSRF-Token", &browser.csrf), ("Origin", &origin)],
+    );
+    let created = created.ok();
+    assert_eq!(created["created_by"], ann["id"], "the write is Ann's");
+    assert_eq!(lead_count(&s), before + 1);
+
+    // Without credentials: the app's requests get a plain 401, others the Basic challenge.
+    let app = s.request("GET", "me/", None, None, &[("X-Requested-With", "rapport-web")]);
+    assert_eq!(app.status, 401);
+    assert!(app.header("www-authenticate").is_none());
+    let program = s.request("GET", "me/", None, None, &[]);
+    assert_eq!(program.status, 401);
+    assert!(program.header("www-authenticate").is_some());
+
+    // Logging out ends this session only.
+    let other = Browser::login(&s, "ann@test.example");
+    let out = browser.send("POST", "auth/logout/", None);
+    assert_eq!(out.status, 204);
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    let after = browser.send("GET", "me/", None);
+    assert_eq!(after.status, 401);
+    assert_eq!(after.body["error"], "the session has ended; log in again");
+    assert_eq!(other.send("GET", "me/", None).ok()["id"], ann["id"]);
+}
+
+fn admins_add_users_and_everyone_keeps_their_own_api_keys(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "admins_add_users") else {
+        return;
+    };
+    // Bad input names its fields; members may not add users.
+    let short = s.post("user/", json!({"email": "bo@test.example", "password": "short"}));
+    assert_eq!(short.status, 400);
+    assert!(short.body["field-errors"]["password"].is_string(), "{}", short.body);
+    let bad_email = s.post("user/", json!({"email": "not an email", "password": PASSWORD}));
+    assert_eq!(bad_email.status, 400);
+    assert!(
+        bad_email.body["field-errors"]["email"].is_string(),
+        "{}",
+        bad_email.body
+    );
+    let member_key = s.new_member("mia@test.example", "member");
+    let refused = s.post_as(
+        &member_key,
+        "user/",
+        json!({"email": "bo@test.example", "password": PASSWORD}),
+    );
+    assert_eq!(refused.status, 403);
+    assert_eq!(s.get("user/").ok()["total_results"], 2);
+
+    let bo = add_user(&s, "bo@test.example", "Bo");
+    assert_eq!(bo["role"], "member");
+    assert_eq!(s.get("user/").ok()["total_results"], 3);
+    let again = s.post("user/", json!({"email": "bo@test.example", "password": PASSWORD}));
+    assert_eq!(again.status, 400, "{}", again.body);
+
+    // Bo makes a key in the app: shown once, listed by name, works, and can be revoked.
+    let browser = Browser::login(&s, "bo@test.example");
+    let nameless = browser.send("POST", "api_key/", Some(json!({"name": " "})));
+    assert_eq!(nameless.status, 400);
+    let made = browser.send("POST", "api_key/", Some(json!({"name": "Zapier"}))).ok();
+    let key = made["key"].as_str().unwrap().to_string();
+    assert_eq!(s.get_as(&key, "me/").ok()["id"], bo["id"]);
+    let listed = browser.send("GET", "api_key/", None).ok();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["data"][0]["name"], "Zapier");
+    assert!(!listed.to_string().contains(&key), "a key is never listed");
+    // The admin's keys are not Bo's.
+    let admin_keys = s.get("api_key/").ok();
+    let admin_key_id = admin_keys["data"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(admin_keys["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        browser.send("DELETE", &format!("api_key/{admin_key_id}/"), None).status,
+        404
+    );
+    let revoked = browser.send("DELETE", &format!("api_key/{}/", made["id"].as_str().unwrap()), None);
+    assert_eq!(revoked.status, 204);
+    assert_eq!(s.get_as(&key, "me/").status, 401);
+    assert_eq!(s.get("me/").status, 200, "the admin's key still works");
+}
+
+fn drafts_are_private_to_their_author(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "drafts_are_private") else {
+        return;
+    };
+    add_user(&s, "ann@test.example", "Ann");
+    let laptop = Browser::login(&s, "ann@test.example");
+    let phone = Browser::login(&s, "ann@test.example");
+    assert_eq!(laptop.send("GET", "draft/note:lead_1/", None).status, 404);
+    let saved = laptop
+        .send(
+            "PUT",
+            "draft/note:lead_1/",
+            Some(json!({"body": "Called, wants a quote"})),
+        )
+        .ok();
+    assert_eq!(saved["key"], "note:lead_1");
+    laptop
+        .send(
+            "PUT",
+            "draft/note:lead_1/",
+            Some(json!({"body": "Called, wants a quote by Friday"})),
+        )
+        .ok();
+    laptop
+        .send("PUT", "draft/reply:conv_1/", Some(json!({"body": "Hi!"})))
+        .ok();
+
+    // The other device sees the latest text; the list has both, newest first.
+    let read = phone.send("GET", "draft/note:lead_1/", None).ok();
+    assert_eq!(read["body"], "Called, wants a quote by Friday");
+    let listed = phone.send("GET", "draft/", None).ok();
+    let keys: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["reply:conv_1", "note:lead_1"]);
+
+    // Another user (the admin) sees none of them.
+    assert_eq!(s.get("draft/note:lead_1/").status, 404);
+    assert_eq!(s.get("draft/").ok()["total_results"], 0);
+
+    // Bad input is refused and changes nothing.
+    let too_long = "x".repeat(rapport_crm::MAX_DRAFT_CHARS + 1);
+    for bad in [
+        json!({"body": too_long}),
+        json!({"text": "no body"}),
+        json!({"body": 42}),
+        json!(["a"]),
+    ] {
+        let answer = laptop.send("PUT", "draft/note:lead_1/", Some(bad));
+        assert_eq!(answer.status, 400, "{}", answer.body);
+    }
+    assert_eq!(
+        phone.send("GET", "draft/note:lead_1/", None).ok()["body"],
+        "Called, wants a quote by Friday"
+    );
+
+    // Sent: the draft goes.
+    assert_eq!(laptop.send("DELETE", "draft/note:lead_1/", None).status, 204);
+    assert_eq!(phone.send("GET", "draft/note:lead_1/", None).status, 404);
+}
