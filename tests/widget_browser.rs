@@ -13,54 +13,16 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::browser::{artifacts_dir, browser_available, run_script};
 use common::{Backend, TestServer};
 use serde_json::json;
 
-const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
 const GREETING: &str = "Hi! Ask us anything.";
 const VISITOR_MESSAGE: &str = "Hello from the browser test\nDo you ship to Norway?";
 /// Written while the browser is offline; sent (once) when it is back.
 const OFFLINE_MESSAGE: &str = "Written while offline";
-
-fn chromium() -> PathBuf {
-    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
-}
-
-/// Whether Chromium, node and playwright-core are installed; their absence skips the test
-/// unless `RAPPORT_REQUIRE_BROWSER=1`.
-fn browser_available() -> bool {
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let missing: Vec<String> = [
-        (!chromium().exists()).then(|| format!("{} (apt-get install chromium)", chromium().display())),
-        (!node).then(|| "node".to_string()),
-        (!Path::new(BROWSER_DIR).join("node_modules/playwright-core").exists())
-            .then(|| "playwright-core (npm ci --prefix tests/browser)".to_string()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    if std::env::var("RAPPORT_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-        panic!(
-            "the browser test is required (RAPPORT_REQUIRE_BROWSER=1) but these are missing: {}",
-            missing.join(", ")
-        );
-    }
-    eprintln!(
-        "\n*** SKIPPED the widget browser test: missing {} (RAPPORT_REQUIRE_BROWSER=1 makes this a failure) ***\n",
-        missing.join(", ")
-    );
-    false
-}
 
 /// The customer's page: any path but `/` is a 404. One thread per connection, because
 /// Chromium opens speculative connections that never send a request.
@@ -116,53 +78,6 @@ div, li, p, button {{ color: #c00; font-size: 30px; letter-spacing: 4px }}
     )
 }
 
-/// Runs the browser script; gives up after three minutes (each of its steps has its own
-/// 20 s limit, so this only catches a hung browser).
-fn run_browser_script(args: &[&str], transport: Transport) -> (bool, String, String) {
-    let mut child = Command::new("node")
-        .arg(Path::new(BROWSER_DIR).join("widget.mjs"))
-        .args(args)
-        .env(
-            "WIDGET_NO_WEBSOCKET",
-            if transport == Transport::LongPoll { "1" } else { "0" },
-        )
-        .env("CHROMIUM", chromium())
-        .env("WIDGET_GREETING", GREETING)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node starts");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if started.elapsed() > Duration::from_secs(180) {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let (stdout, mut stderr) = (out.join().unwrap(), err.join().unwrap());
-    if status.is_none() {
-        stderr.push_str("\n(the browser script was killed after 180 s)");
-    }
-    (status.is_some_and(|s| s.success()), stdout, stderr)
-}
-
 /// How the widget gets its live updates in a test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transport {
@@ -182,7 +97,7 @@ fn the_widget_falls_back_to_long_polling_when_websockets_fail() {
 }
 
 fn visitor_chats_with_an_operator(transport: Transport, screenshot_name: &str) {
-    if !browser_available() {
+    if !browser_available("the widget browser test") {
         return;
     }
     let Some(s) = TestServer::start(Backend::Sqlite, "widget_browser") else {
@@ -209,17 +124,15 @@ fn visitor_chats_with_an_operator(transport: Transport, screenshot_name: &str) {
     let website_id = website.body["id"].as_str().expect("a website has an id");
     serve_page(listener, page_html(&s.base, widget_key));
 
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let screenshot = artifacts.join(screenshot_name);
+    let screenshot = artifacts_dir().join(screenshot_name);
     let _ = std::fs::remove_file(&screenshot);
 
     let args = [&page_url, &s.base, &s.api_key, screenshot.to_str().unwrap(), website_id];
-    let (ok, stdout, stderr) = run_browser_script(&args, transport);
-    assert!(
-        ok,
-        "the browser script failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
-    );
+    let no_websocket = if transport == Transport::LongPoll { "1" } else { "0" };
+    let env = [("WIDGET_NO_WEBSOCKET", no_websocket), ("WIDGET_GREETING", GREETING)];
+    let run = run_script("widget.mjs", &args, &env, Duration::from_secs(180));
+    run.assert_ok("widget.mjs");
+    let stdout = run.stdout;
 
     let png = std::fs::read(&screenshot).expect("the script wrote the screenshot");
     assert!(png.starts_with(b"\x89PNG"), "the screenshot is a PNG");
