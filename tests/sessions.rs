@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::ws::{Refused, Socket};
 use common::{Answer, Backend, TestServer};
 use serde_json::{json, Value};
 
@@ -11,6 +12,7 @@ on_both_backends!(
     login_sets_a_session_that_writes_only_with_its_csrf_token,
     admins_add_users_and_everyone_keeps_their_own_api_keys,
     drafts_are_private_to_their_author,
+    the_realtime_socket_takes_the_session_from_the_apps_own_pages_only,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -268,4 +270,40 @@ fn drafts_are_private_to_their_author(backend: Backend) {
     // Sent: the draft goes.
     assert_eq!(laptop.send("DELETE", "draft/note:lead_1/", None).status, 204);
     assert_eq!(phone.send("GET", "draft/note:lead_1/", None).status, 404);
+}
+
+fn the_realtime_socket_takes_the_session_from_the_apps_own_pages_only(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "realtime_session") else {
+        return;
+    };
+    let ann = add_user(&s, "ann@test.example", "Ann");
+    let browser = Browser::login(&s, "ann@test.example");
+    // Another site's page cannot open the socket with the user's cookie.
+    let evil = Socket::connect(
+        &s.base,
+        "/api/v1/realtime",
+        &[("Cookie", &browser.cookie), ("Origin", "http://evil.example")],
+    );
+    assert!(matches!(evil, Err(Refused(403))), "a cross-site socket is refused");
+    assert!(matches!(
+        Socket::connect(&s.base, "/api/v1/realtime", &[]),
+        Err(Refused(401))
+    ));
+
+    let mut socket = Socket::connect(
+        &s.base,
+        "/api/v1/realtime",
+        &[("Cookie", &browser.cookie), ("Origin", &s.base)],
+    )
+    .unwrap_or_else(|Refused(status)| panic!("the app's socket opens, not {status}"));
+    let hello = socket.wait_for(10, "hello", |f| f["type"] == "hello");
+    assert_eq!(hello["data"]["user_id"], ann["id"]);
+    // A change by someone else arrives, with who made it.
+    let lead = s.post("lead/", json!({"name": "Live Lead"})).ok();
+    let event = socket.wait_for(10, "the new lead", |f| f["type"] == "lead.created");
+    assert_eq!(event["data"]["object_id"], lead["id"]);
+    assert!(event["data"]["user_id"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("user_")));
+    socket.close();
 }
