@@ -1,0 +1,478 @@
+// Leads: the query bar, results as you type (100 a page), the chosen columns, and Smart
+// Views in a sidebar (save, share, rename, delete). Rows are plain and cheap: one <tr>
+// of text cells each, keyed by id, so a page renders in a few milliseconds.
+
+import { useState, useEffect, useRef, useLayoutEffect, useMemo } from 'preact/hooks';
+import { api, qs, ApiError } from './api.js';
+import { html, toast, mark, markOnce, userName, ago, formatDate, formatDateTime, usePresence, isMe, useTick, joinNames, errorText, navigate } from './ui.js';
+import { QueryBar, byteToIndex } from './querybar.js';
+import { meta } from './meta.js';
+
+const PAGE = 100;
+const DEFAULT_COLUMNS = ['display_name', 'status_label', 'contacts', 'date_updated'];
+const COLUMNS_KEY = 'rapport.columns';
+
+const firstContact = (lead, pick) => {
+  for (const c of lead.contacts || []) {
+    const v = pick(c);
+    if (v) return v;
+  }
+  return '';
+};
+
+/** The built-in columns: label, fields to ask for, and how a cell reads. */
+const BUILT_IN = {
+  display_name: { label: 'Name', fields: ['display_name'] },
+  status_label: { label: 'Status', fields: ['status_label'], cell: (l) => l.status_label || '' },
+  contacts: {
+    label: 'Contacts',
+    fields: ['contacts'],
+    cell: (l) => {
+      const names = (l.contacts || []).map((c) => c.name || c.display_name).filter(Boolean);
+      return names.length > 2 ? `${names.slice(0, 2).join(', ')} +${names.length - 2}` : names.join(', ');
+    },
+  },
+  email: { label: 'Email', fields: ['contacts'], cell: (l) => firstContact(l, (c) => c.emails && c.emails[0] && c.emails[0].email) },
+  phone: { label: 'Phone', fields: ['contacts'], cell: (l) => firstContact(l, (c) => c.phones && c.phones[0] && c.phones[0].phone) },
+  url: { label: 'Website', fields: ['url'], cell: (l) => (l.url || '').replace(/^https?:\/\//, '') },
+  description: { label: 'Description', fields: ['description'], cell: (l) => l.description || '' },
+  city: {
+    label: 'City',
+    fields: ['addresses'],
+    cell: (l) => ((l.addresses || [])[0] || {}).city || '',
+  },
+  date_created: { label: 'Created', fields: ['date_created'], cell: (l) => formatDate(l.date_created), title: (l) => formatDateTime(l.date_created) },
+  date_updated: { label: 'Updated', fields: ['date_updated'], cell: (l) => ago(l.date_updated), title: (l) => formatDateTime(l.date_updated) },
+};
+
+function customCell(id, type) {
+  return (l) => {
+    const v = l[`custom.${id}`];
+    if (v === null || v === undefined) return '';
+    if (Array.isArray(v)) return v.map((x) => (type === 'user' ? userName(x, true) : x)).join(', ');
+    if (type === 'user') return userName(v, true);
+    if (type === 'date') return formatDate(v);
+    if (type === 'datetime') return formatDateTime(v);
+    return String(v);
+  };
+}
+
+function columnDefs(leadFields) {
+  const defs = { ...BUILT_IN };
+  for (const f of leadFields) {
+    defs[`custom.${f.id}`] = { label: f.name, fields: [`custom.${f.id}`], cell: customCell(f.id, f.type) };
+  }
+  return defs;
+}
+
+function savedColumns() {
+  try {
+    const list = JSON.parse(localStorage.getItem(COLUMNS_KEY));
+    return Array.isArray(list) && list.length ? list : DEFAULT_COLUMNS;
+  } catch {
+    return DEFAULT_COLUMNS;
+  }
+}
+
+function leadsHash(viewId, query) {
+  const params = qs({ view: viewId || undefined, query: query || undefined });
+  return `#/leads${params ? `?${params}` : ''}`;
+}
+
+/** Remembered so that the lead page's "← Leads" returns to this search. */
+function rememberHash(hash) {
+  try {
+    sessionStorage.setItem('rapport.leadsHash', hash);
+  } catch {
+    // storage disabled: the link goes to all leads
+  }
+}
+
+/** The query error in UTF-16 indexes of `query` (the server counts bytes). */
+function queryError(e, query) {
+  let span = e.span;
+  if (Array.isArray(span)) span = { start: span[0], end: span[1] };
+  if (!span) return { message: e.message, hint: e.hint, span: null };
+  return { message: e.message, hint: e.hint, span: { start: byteToIndex(query, span.start), end: byteToIndex(query, span.end) } };
+}
+
+export default function Leads({ route, me, realtime }) {
+  const params = route.params;
+  const viewId = params.get('view');
+  const [views, setViews] = useState(null);
+  const [leadFields, setLeadFields] = useState([]);
+  const [query, setQuery] = useState(params.get('query') || '');
+  const [columns, setColumns] = useState(savedColumns);
+  const [page, setPage] = useState(0);
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [refresh, setRefresh] = useState(0);
+  const [changes, setChanges] = useState({}); // lead id -> {user_id, at}
+  const [notice, setNotice] = useState('');
+  const immediate = useRef(true);
+  const silent = useRef(false);
+  const tableRef = useRef();
+  const patches = useRef(new Map()); // lead id -> newer row seen through real time
+  useTick(30000);
+
+  const defs = useMemo(() => columnDefs(leadFields), [leadFields]);
+  const shown = columns.filter((c) => defs[c]);
+  if (!shown.includes('display_name')) shown.unshift('display_name');
+  const fieldList = useMemo(() => {
+    const set = new Set(['id', 'display_name', 'date_updated']);
+    for (const c of shown) for (const f of defs[c].fields) set.add(f);
+    return [...set].join(',');
+  }, [shown.join(','), defs]);
+
+  const loadViews = () =>
+    api.get('saved_search/?_limit=200').then(
+      (answer) => setViews(answer.data || []),
+      (e) => {
+        setViews((v) => v || []);
+        toast(`Smart Views could not be loaded: ${errorText(e)}`, 'error');
+      },
+    );
+
+  useEffect(() => {
+    loadViews();
+    meta('leadFields').then(setLeadFields, () => {});
+  }, []);
+
+  const view = viewId && views ? views.find((v) => v.id === viewId) : null;
+  const ready = !viewId || views !== null;
+
+  // The route chose a view or a query: show it from the first page.
+  useEffect(() => {
+    rememberHash(location.hash || '#/leads');
+    if (!ready) return;
+    const q = params.get('query');
+    if (viewId) {
+      if (!view) {
+        toast('That Smart View no longer exists.', 'error');
+        navigate(leadsHash(null, q || ''));
+        return;
+      }
+      setQuery(q !== null ? q : view.query);
+      setColumns(view.selected_fields && view.selected_fields.length ? view.selected_fields : savedColumns());
+    } else {
+      setQuery(q || '');
+      setColumns(savedColumns());
+    }
+    immediate.current = true;
+    setPage(0);
+  }, [route.raw, ready]);
+
+  // Search: debounced while typing, stale requests aborted.
+  useEffect(() => {
+    if (!ready) return;
+    const delay = immediate.current ? 0 : 120;
+    immediate.current = false;
+    const quiet = silent.current;
+    silent.current = false;
+    const ctrl = new AbortController();
+    const timer = setTimeout(async () => {
+      if (!quiet) setBusy(true);
+      try {
+        const path = `lead/?${qs({ query, _limit: PAGE, _skip: page * PAGE, _fields: fieldList })}`;
+        const answer = await api.get(path, { signal: ctrl.signal });
+        if (ctrl.signal.aborted) return;
+        const rows = (answer.data || []).map((row) => {
+          const patch = patches.current.get(row.id);
+          return patch && patch.date_updated > row.date_updated ? { ...row, ...patch } : row;
+        });
+        mark('rapport:table-render-start');
+        setResult({ rows, total: answer.total_results, hasMore: answer.has_more, query, page });
+        setError(null);
+      } catch (e) {
+        if (ctrl.signal.aborted || e.name === 'AbortError') return;
+        if (e instanceof ApiError && e.status === 400 && (e.span || e.hint)) setError(queryError(e, query));
+        else setError({ message: errorText(e), hint: null, span: null });
+      } finally {
+        if (!ctrl.signal.aborted) setBusy(false);
+      }
+    }, delay);
+    return () => {
+      clearTimeout(timer);
+      ctrl.abort();
+    };
+  }, [query, page, fieldList, ready, refresh]);
+
+  // The marks the browser test reads: a page of rows on screen, and for which query.
+  useLayoutEffect(() => {
+    if (!result) return;
+    if (tableRef.current) void tableRef.current.offsetHeight; // include layout in the measure
+    mark('rapport:table-rendered', { rows: result.rows.length });
+    try {
+      performance.measure('rapport:table-render', 'rapport:table-render-start', 'rapport:table-rendered');
+    } catch {
+      // no start mark (a re-render without a new result)
+    }
+    mark('rapport:results', { query: result.query, rows: result.rows.length });
+    markOnce('rapport:leads-ready');
+  }, [result]);
+
+  // Real time: a lead on this page changed → patch its row at once; any lead change →
+  // refresh the page quietly (a new lead may now match, another may not).
+  useEffect(() => {
+    let timer = 0;
+    const off = realtime.on('event', (event) => {
+      if (!event) return;
+      if (event.object_type === 'saved_search') {
+        clearTimeout(timer);
+        timer = setTimeout(loadViews, 200);
+        return;
+      }
+      const leadId = event.object_type === 'lead' ? event.object_id : event.lead_id;
+      if (!leadId) return;
+      if (event.object_type === 'lead' && event.action === 'updated' && event.data) {
+        patches.current.set(leadId, event.data);
+        setResult((r) => {
+          if (!r || !r.rows.some((row) => row.id === leadId)) return r;
+          return { ...r, rows: r.rows.map((row) => (row.id === leadId ? { ...row, ...pick(event.data, row) } : row)) };
+        });
+      }
+      if (!isMe(event.user_id)) {
+        setChanges((c) => ({ ...c, [leadId]: { user_id: event.user_id, at: Date.now(), action: event.action, kind: event.object_type } }));
+        const name = (event.data && (event.data.display_name || event.data.name)) || 'A lead';
+        if (event.object_type === 'lead') setNotice(`${name} ${event.action} by ${userName(event.user_id)}`);
+      }
+      silent.current = true;
+      setTimeout(() => setRefresh((n) => n + 1), 250);
+    });
+    return () => {
+      off();
+      clearTimeout(timer);
+    };
+  }, []);
+
+  const onChange = (text) => {
+    setQuery(text);
+    setPage(0);
+    const hash = leadsHash(viewId, text);
+    history.replaceState(null, '', hash);
+    rememberHash(hash);
+  };
+  const onSubmit = () => {
+    immediate.current = true;
+    setRefresh((n) => n + 1);
+  };
+  const goPage = (p) => {
+    immediate.current = true;
+    setPage(p);
+    if (tableRef.current) tableRef.current.closest('.results-wrap').scrollTop = 0;
+  };
+
+  const chooseColumns = (next) => {
+    setColumns(next);
+    if (view && view.user_id === me.id) {
+      updateView(view, { selected_fields: next }, 'Columns saved to the Smart View.');
+    } else {
+      localStorage.setItem(COLUMNS_KEY, JSON.stringify(next));
+    }
+  };
+
+  const updateView = async (v, patch, success) => {
+    setViews((list) => list.map((x) => (x.id === v.id ? { ...x, ...patch } : x)));
+    try {
+      const saved = await api.put(`saved_search/${v.id}`, patch);
+      setViews((list) => list.map((x) => (x.id === v.id ? saved : x)));
+      if (success) toast(success);
+      return true;
+    } catch (e) {
+      setViews((list) => list.map((x) => (x.id === v.id ? v : x)));
+      toast(`Could not update “${v.name}”: ${errorText(e)}`, 'error');
+      return false;
+    }
+  };
+
+  const createView = async (name, isShared) => {
+    try {
+      const saved = await api.post('saved_search/', { name, query, is_shared: isShared, selected_fields: shown });
+      setViews((list) => [...(list || []).filter((x) => x.id !== saved.id), saved]);
+      toast(`Saved “${saved.name}”.`);
+      navigate(leadsHash(saved.id, ''));
+      return true;
+    } catch (e) {
+      toast(`Could not save the Smart View: ${errorText(e)}`, 'error');
+      return false;
+    }
+  };
+
+  const deleteView = async (v) => {
+    if (!confirm(`Delete the Smart View “${v.name}”?`)) return;
+    try {
+      await api.del(`saved_search/${v.id}`);
+      setViews((list) => list.filter((x) => x.id !== v.id));
+      toast(`Deleted “${v.name}”.`);
+      navigate(leadsHash(null, query));
+    } catch (e) {
+      toast(`Could not delete “${v.name}”: ${errorText(e)}`, 'error');
+    }
+  };
+
+  const presence = usePresence();
+  const viewers = useMemo(() => {
+    const map = new Map();
+    for (const p of presence) {
+      if (!p.viewing || isMe(p.user_id)) continue;
+      const names = map.get(p.viewing) || new Set();
+      names.add(userName(p.user_id));
+      map.set(p.viewing, names);
+    }
+    return map;
+  }, [presence]);
+
+  const dirty = view && (view.query !== query || (view.selected_fields || []).join(',') !== shown.join(','));
+  return html`<div class="leads">
+    <${ViewsSidebar} views=${views} activeId=${viewId} me=${me} />
+    <section class="leads-main" aria-labelledby="leads-title">
+      <div class="leads-head">
+        <h1 id="leads-title">${view ? view.name : 'Leads'}</h1>
+        <${ViewActions} view=${view} me=${me} dirty=${dirty} query=${query} shown=${shown}
+          onUpdate=${updateView} onCreate=${createView} onDelete=${deleteView} />
+      </div>
+      <${QueryBar} value=${query} onChange=${onChange} onSubmit=${onSubmit} error=${error} busy=${busy} />
+      <div class="results-bar">
+        <p class="count" role="status" aria-live="polite">
+          ${result ? countText(result) : busy ? 'Searching…' : ''}
+        </p>
+        <p class="live-note" role="status" aria-live="polite">${notice}</p>
+        <${ColumnPicker} defs=${defs} shown=${shown} onChange=${chooseColumns} />
+      </div>
+      <div class=${`results-wrap${busy ? ' busy' : ''}`}>
+        ${result && html`<${ResultsTable} tableRef=${tableRef} rows=${result.rows} shown=${shown} defs=${defs} changes=${changes} viewers=${viewers} />`}
+        ${result && !result.rows.length && html`<p class="empty">No lead matches this query.</p>`}
+      </div>
+      ${result && (result.page > 0 || result.hasMore) && html`<nav class="pager" aria-label="Pages of results">
+        <button type="button" disabled=${result.page === 0} onClick=${() => goPage(result.page - 1)}>← Previous</button>
+        <span>Page ${result.page + 1} of ${Math.max(1, Math.ceil((result.total || 0) / PAGE))}</span>
+        <button type="button" disabled=${!result.hasMore} onClick=${() => goPage(result.page + 1)}>Next →</button>
+      </nav>`}
+    </section>
+  </div>`;
+}
+
+/** The fields of `data` that a row shows (an event carries the whole lead). */
+function pick(data, row) {
+  const out = {};
+  for (const k of Object.keys(row)) if (k in data) out[k] = data[k];
+  return out;
+}
+
+function countText(r) {
+  const total = r.total ?? r.rows.length;
+  const n = total.toLocaleString();
+  if (!total) return 'No leads';
+  const from = r.page * PAGE + 1;
+  const to = r.page * PAGE + r.rows.length;
+  return total > r.rows.length ? `${n} leads · ${from.toLocaleString()}–${to.toLocaleString()}` : `${n} ${total === 1 ? 'lead' : 'leads'}`;
+}
+
+function ResultsTable({ tableRef, rows, shown, defs, changes, viewers }) {
+  return html`<table class="results" ref=${tableRef} aria-label="Leads">
+    <thead><tr>${shown.map((c) => html`<th scope="col" key=${c}>${defs[c].label}</th>`)}</tr></thead>
+    <tbody>
+      ${rows.map((lead) => html`<${Row} key=${lead.id} lead=${lead} shown=${shown} defs=${defs} change=${changes[lead.id]} viewers=${viewers.get(lead.id)} />`)}
+    </tbody>
+  </table>`;
+}
+
+function Row({ lead, shown, defs, change, viewers }) {
+  const fresh = change && Date.now() - change.at < 60000;
+  return html`<tr class=${fresh ? 'changed' : ''}>
+    ${shown.map((c) => {
+      if (c === 'display_name') {
+        return html`<td key=${c} class="name-cell">
+          <a data-nav href=${`#/lead/${lead.id}`}>${lead.display_name || lead.name || '(no name)'}</a>
+          ${viewers && html` <span class="viewing-dot" title=${`${joinNames([...viewers])} viewing`}>${joinNames([...viewers])} viewing</span>`}
+          ${fresh && html` <span class="changed-by">${change.action} by ${userName(change.user_id)} ${ago(change.at)}</span>`}
+        </td>`;
+      }
+      const def = defs[c];
+      return html`<td key=${c} title=${def.title ? def.title(lead) : undefined}>${def.cell(lead)}</td>`;
+    })}
+  </tr>`;
+}
+
+function ColumnPicker({ defs, shown, onChange }) {
+  const toggle = (key, on) => {
+    const next = on ? [...shown, key] : shown.filter((c) => c !== key);
+    onChange(next);
+  };
+  return html`<details class="columns">
+    <summary>Columns</summary>
+    <fieldset>
+      <legend class="sr-only">Columns to show</legend>
+      ${Object.entries(defs).map(([key, def]) => html`<label key=${key}>
+        <input type="checkbox" checked=${shown.includes(key)} disabled=${key === 'display_name'}
+          onChange=${(e) => toggle(key, e.target.checked)} /> ${def.label}
+      </label>`)}
+    </fieldset>
+  </details>`;
+}
+
+function ViewsSidebar({ views, activeId, me }) {
+  const mine = (views || []).filter((v) => v.user_id === me.id);
+  const shared = (views || []).filter((v) => v.user_id !== me.id);
+  const item = (v) => html`<li key=${v.id}>
+    <a href=${leadsHash(v.id, '')} aria-current=${v.id === activeId ? 'page' : undefined} title=${v.query}>
+      <span class="view-name">${v.name}</span>
+      ${v.is_shared && html`<span class="badge" title="Shared with the organization">shared</span>`}
+    </a>
+  </li>`;
+  return html`<aside class="views" aria-label="Smart Views">
+    <h2>Smart Views</h2>
+    <ul>
+      <li><a href="#/leads" aria-current=${!activeId ? 'page' : undefined}>All leads</a></li>
+      ${mine.map(item)}
+    </ul>
+    ${shared.length > 0 && html`<h3>Shared with me</h3><ul>${shared.map(item)}</ul>`}
+    ${views === null && html`<p class="muted">Loading…</p>`}
+  </aside>`;
+}
+
+function ViewActions({ view, me, dirty, query, shown, onUpdate, onCreate, onDelete }) {
+  const [mode, setMode] = useState(null); // 'save' | 'rename'
+  const [name, setName] = useState('');
+  const [shareNew, setShareNew] = useState(false);
+  const inputRef = useRef();
+  useEffect(() => {
+    setMode(null);
+  }, [view && view.id]);
+  useEffect(() => {
+    if (mode && inputRef.current) inputRef.current.focus();
+  }, [mode]);
+
+  if (mode) {
+    const submit = async (e) => {
+      e.preventDefault();
+      const text = name.trim();
+      if (!text) return;
+      const ok = mode === 'rename' ? await onUpdate(view, { name: text }, 'Renamed.') : await onCreate(text, shareNew);
+      if (ok) setMode(null);
+    };
+    return html`<form class="view-form" onSubmit=${submit} onKeyDown=${(e) => e.key === 'Escape' && setMode(null)}>
+      <label for="view-name">${mode === 'rename' ? 'New name' : 'Smart View name'}</label>
+      <input id="view-name" ref=${inputRef} value=${name} onInput=${(e) => setName(e.target.value)} required maxlength="500" />
+      ${mode === 'save' && html`<label class="check"><input type="checkbox" checked=${shareNew} onChange=${(e) => setShareNew(e.target.checked)} /> Share with the organization</label>`}
+      <button class="primary" type="submit">${mode === 'rename' ? 'Rename' : 'Save'}</button>
+      <button type="button" onClick=${() => setMode(null)}>Cancel</button>
+    </form>`;
+  }
+  const saveNew = html`<button type="button" onClick=${() => { setName(''); setShareNew(false); setMode('save'); }}>
+    ${view ? 'Save as new view' : 'Save as Smart View'}</button>`;
+  if (!view) return html`<div class="view-actions">${saveNew}</div>`;
+  const own = view.user_id === me.id;
+  if (!own) {
+    return html`<div class="view-actions"><span class="muted">Shared by ${userName(view.user_id)}</span>${saveNew}</div>`;
+  }
+  return html`<div class="view-actions">
+    ${dirty && html`<button type="button" class="primary" onClick=${() => onUpdate(view, { query, selected_fields: shown }, 'Smart View saved.')}>Save changes</button>`}
+    <label class="check"><input type="checkbox" checked=${!!view.is_shared}
+      onChange=${(e) => onUpdate(view, { is_shared: e.target.checked }, e.target.checked ? 'Shared with the organization.' : 'Now private.')} /> Shared</label>
+    <button type="button" onClick=${() => { setName(view.name); setMode('rename'); }}>Rename</button>
+    ${saveNew}
+    <button type="button" class="danger" onClick=${() => onDelete(view)}>Delete</button>
+  </div>`;
+}

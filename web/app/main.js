@@ -1,0 +1,254 @@
+// The app shell: session (login, logout), hash router, navigation, global shortcuts and
+// the `?` help. Screens load as modules of their own; the leads and lead screens start
+// loading at once, in parallel with `GET /me`, so the first screen waits for one request.
+
+import { render } from 'preact';
+import { useState, useEffect, useRef, useLayoutEffect } from 'preact/hooks';
+import { api, setCsrfToken, setUnauthorizedHandler, ApiError } from './api.js';
+import { Realtime } from './realtime.js';
+import { html, Toasts, toast, setUsers, markOnce, trackPresence, fullName, errorText, navigate } from './ui.js';
+import { useKeys, HelpDialog } from './keyboard.js';
+import { watchMeta } from './meta.js';
+
+const modules = {
+  leads: () => import('./leads.js'),
+  lead: () => import('./lead.js'),
+  inbox: () => import('./inbox.js'),
+  settings: () => import('./settings.js'),
+};
+const loaded = new Map(); // name -> promise of the module
+const ready = new Map(); // name -> the module, once loaded
+function load(name) {
+  if (!loaded.has(name)) {
+    const p = modules[name]();
+    p.then((mod) => ready.set(name, mod), () => loaded.delete(name));
+    loaded.set(name, p);
+  }
+  return loaded.get(name);
+}
+
+const firstMe = api.get('me/').then(
+  (me) => ({ me }),
+  (error) => ({ error }),
+);
+load('leads');
+load('lead');
+
+const realtime = new Realtime();
+trackPresence(realtime);
+watchMeta(realtime);
+
+export function parseRoute() {
+  const raw = location.hash.replace(/^#/, '') || '/leads';
+  const q = raw.indexOf('?');
+  const path = q === -1 ? raw : raw.slice(0, q);
+  const params = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1));
+  return { path: path.replace(/\/+$/, '') || '/leads', params, raw };
+}
+
+function Login({ onLogin, notice }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState(notice || '');
+  const [busy, setBusy] = useState(false);
+  const emailRef = useRef();
+  useEffect(() => {
+    emailRef.current && emailRef.current.focus();
+    markOnce('rapport:login-ready');
+  }, []);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError('');
+    try {
+      const answer = await api.post('auth/login/', { email: email.trim(), password });
+      onLogin(answer.user, answer.csrf_token);
+    } catch (err) {
+      setBusy(false);
+      setError(err instanceof ApiError && err.status === 401 ? 'Wrong email or password.' : errorText(err));
+    }
+  };
+  return html`<main id="main" class="login">
+    <form class="card login-form" onSubmit=${submit} aria-labelledby="login-title">
+      <h1 id="login-title"><span class="logo" aria-hidden="true">R</span> Sign in to Rapport</h1>
+      <label for="login-email">Email</label>
+      <input id="login-email" ref=${emailRef} type="email" autocomplete="username" required
+        value=${email} onInput=${(e) => setEmail(e.target.value)} />
+      <label for="login-password">Password</label>
+      <input id="login-password" type="password" autocomplete="current-password" required
+        value=${password} onInput=${(e) => setPassword(e.target.value)} />
+      <p class="form-error" role="alert">${error}</p>
+      <button class="primary" type="submit" disabled=${busy}>${busy ? 'Signing in…' : 'Sign in'}</button>
+    </form>
+  </main>`;
+}
+
+/** A screen from a module loaded on demand; says so clearly when it cannot be loaded. */
+function Lazy({ name, label, props }) {
+  const [, setVersion] = useState(0);
+  const [failure, setFailure] = useState(null);
+  const mod = ready.get(name);
+  useEffect(() => {
+    if (mod || (failure && failure.name === name)) return;
+    let live = true;
+    load(name).then(
+      () => live && setVersion((n) => n + 1),
+      (error) => live && setFailure({ name, error }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [name, mod, failure]);
+  if (failure && failure.name === name) {
+    return html`<div class="screen-error" role="alert">
+      <h1>${label} could not be loaded</h1>
+      <p>${failure.error.message || String(failure.error)}</p>
+      <button type="button" onClick=${() => setFailure(null)}>Try again</button>
+    </div>`;
+  }
+  if (!mod) return html`<p class="loading" role="status">Loading ${label.toLowerCase()}…</p>`;
+  const Screen = mod.default;
+  return html`<${Screen} ...${props} />`;
+}
+
+function NavLink({ href, current, children }) {
+  return html`<a href=${href} aria-current=${current ? 'page' : undefined}>${children}</a>`;
+}
+
+function Shell({ me, users, route, onLogout }) {
+  const helpRef = useRef();
+  const mainRef = useRef();
+  const path = route.path;
+  const section = path.startsWith('/inbox') ? 'inbox' : path.startsWith('/settings') ? 'settings' : 'leads';
+
+  useKeys({
+    '?': () => helpRef.current && helpRef.current.showModal(),
+    '/': () => {
+      const input = document.getElementById('query-input');
+      if (input) input.focus();
+      else {
+        navigate('#/leads');
+        setTimeout(() => document.getElementById('query-input')?.focus(), 60);
+      }
+    },
+    'g l': () => navigate('#/leads'),
+    'g i': () => navigate('#/inbox'),
+    'g s': () => navigate('#/settings'),
+  });
+
+  // A new screen: move focus to the main area so screen readers start there.
+  const first = useRef(true);
+  useLayoutEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    if (mainRef.current && !mainRef.current.contains(document.activeElement)) mainRef.current.focus({ preventScroll: true });
+  }, [path]);
+
+  let screen;
+  const common = { me, users, realtime };
+  if (path === '/leads') {
+    screen = html`<${Lazy} name="leads" label="Leads" props=${{ ...common, route }} />`;
+  } else if (path.startsWith('/lead/')) {
+    const id = decodeURIComponent(path.slice('/lead/'.length));
+    screen = html`<${Lazy} name="lead" label="The lead" props=${{ ...common, id, key: id }} />`;
+  } else if (path.startsWith('/inbox')) {
+    screen = html`<${Lazy} name="inbox" label="Inbox" props=${{ ...common, route: path.slice('/inbox'.length) }} />`;
+  } else if (path.startsWith('/settings')) {
+    screen = html`<${Lazy} name="settings" label="Settings" props=${{ me, users, route: path.slice('/settings'.length) }} />`;
+  } else {
+    screen = html`<div class="screen-error"><h1>Page not found</h1><p><a href="#/leads">Go to leads</a></p></div>`;
+  }
+
+  return html`<div class="shell">
+    <header class="topbar">
+      <button type="button" class="skip" onClick=${() => mainRef.current.focus()}>Skip to content</button>
+      <a class="brand" href="#/leads"><span class="logo" aria-hidden="true">R</span> Rapport</a>
+      <nav aria-label="Main">
+        <${NavLink} href="#/leads" current=${section === 'leads'}>Leads<//>
+        <${NavLink} href="#/inbox" current=${section === 'inbox'}>Inbox<//>
+        <${NavLink} href="#/settings" current=${section === 'settings'}>Settings<//>
+      </nav>
+      <div class="topbar-end">
+        <button type="button" class="ghost" onClick=${() => helpRef.current.showModal()} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)">?</button>
+        <span class="whoami" title=${me.email}>${fullName(me)}</span>
+        <button type="button" class="ghost" onClick=${onLogout}>Log out</button>
+      </div>
+    </header>
+    <main id="main" ref=${mainRef} tabindex="-1">${screen}</main>
+    <${HelpDialog} dialogRef=${helpRef} />
+  </div>`;
+}
+
+function App() {
+  const [session, setSession] = useState(undefined); // undefined: checking; null: signed out
+  const [users, setUsersList] = useState([]);
+  const [route, setRoute] = useState(parseRoute);
+  const [notice, setNotice] = useState('');
+  const [bootError, setBootError] = useState(null);
+
+  useEffect(() => {
+    const onHash = () => setRoute(parseRoute());
+    addEventListener('hashchange', onHash);
+    return () => removeEventListener('hashchange', onHash);
+  }, []);
+
+  const start = (me, csrf) => {
+    setCsrfToken(csrf || me.csrf_token);
+    setUsers([me], me.id);
+    setSession({ me });
+    api.get('user/').then(
+      (answer) => {
+        setUsers(answer.data, me.id);
+        setUsersList(answer.data);
+      },
+      () => {},
+    );
+    realtime.start();
+  };
+
+  const signedOut = (message) => {
+    realtime.stop();
+    setCsrfToken(null);
+    setNotice(message || '');
+    setSession(null);
+  };
+
+  useEffect(() => {
+    setUnauthorizedHandler(() => signedOut('Your session has ended. Please sign in again.'));
+    firstMe.then(({ me, error }) => {
+      if (me) start(me);
+      else if (error instanceof ApiError && error.status === 401) setSession(null);
+      else setBootError(error);
+    });
+  }, []);
+
+  const logout = async () => {
+    try {
+      await api.post('auth/logout/');
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 401)) {
+        toast(`Could not log out: ${errorText(e)}`, 'error');
+        return;
+      }
+    }
+    signedOut('');
+  };
+
+  let body;
+  if (bootError) {
+    body = html`<main id="main" class="screen-error" role="alert">
+      <h1>Rapport cannot be reached</h1><p>${errorText(bootError)}</p>
+      <button type="button" onClick=${() => location.reload()}>Reload</button></main>`;
+  } else if (session === undefined) {
+    body = html`<p class="boot" role="status">Loading Rapport…</p>`;
+  } else if (session === null) {
+    body = html`<${Login} notice=${notice} onLogin=${(me, csrf) => start(me, csrf)} />`;
+  } else {
+    body = html`<${Shell} me=${session.me} users=${users} route=${route} onLogout=${logout} />`;
+  }
+  return html`${body}<${Toasts} />`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));
