@@ -131,6 +131,7 @@ try {
 
   const item = app.locator('.conversations a.conv.unread', { hasText: VISITOR_LINE });
   await step('the conversation shows in the inbox live, unread', () => item.waitFor());
+  await step('the Open tab counts it unread', () => app.locator('button.tab[aria-pressed="true"] .badge').waitFor());
   await step('inbox.png', () => app.screenshot({ path: join(artifacts, 'inbox.png') }));
 
   await step('Enter on the focused conversation opens it', async () => {
@@ -162,6 +163,14 @@ try {
   await step('the reply shows in the widget', () => widget.locator('li.operator', { hasText: REPLY }).waitFor());
   await step('widget-reply.png', () => visitor.screenshot({ path: join(artifacts, 'widget-reply.png') }));
 
+  await step('the reply box keeps its draft across a reload', async () => {
+    const draft = `Half-written answer (${stamp})`;
+    await app.getByLabel('Reply').fill(draft);
+    await app.getByText('Draft saved').waitFor();
+    await app.reload();
+    await app.waitForFunction((d) => document.getElementById('reply-box')?.value === d, draft, { timeout: STEP });
+    await app.getByLabel('Reply').fill('');
+  });
   await step('a private note shows for operators only', async () => {
     await app.getByLabel('Private note', { exact: true }).check();
     const box = app.getByLabel(/^Private note \(/);
@@ -195,9 +204,30 @@ try {
     const statuses = await rest('GET', 'status/lead/');
     if (!statuses.data.some((s) => s.label === label)) throw new Error(`not stored: ${JSON.stringify(statuses.data)}`);
   });
+  await step("the server's field error shows next to the field", async () => {
+    await app.getByLabel('New lead status').fill(`Hot ${stamp}`);
+    await app.getByRole('button', { name: 'Add lead status' }).click();
+    await app.locator('#add-status-lead- ~ .field-error', { hasText: 'already exists' }).waitFor();
+  });
   await step('the widget snippet shows for the website', async () => {
     await app.evaluate((id) => (location.hash = `#/settings/websites/${id}`), website.id);
     await app.locator('.settings code', { hasText: `data-key="${website.widget_key}"` }).waitFor();
+  });
+  await step('an invalid Slack URL is refused next to its field', async () => {
+    await app.getByLabel('Slack webhook URL').fill('ftp://example.com/hook');
+    await app.getByRole('button', { name: 'Save website' }).click();
+    await app.locator('#ws-slack-error', { hasText: 'not a valid URL' }).waitFor();
+    await app.evaluate(() => window.scrollTo(0, 0));
+    await app.screenshot({ path: join(artifacts, 'settings-website.png'), fullPage: true });
+  });
+  await step('an API key is shown once, then listed', async () => {
+    await app.evaluate(() => (location.hash = '#/settings/api-keys'));
+    await app.getByLabel("New key's name").fill(`Browser test ${stamp}`);
+    await app.getByRole('button', { name: 'Create key' }).click();
+    const key = await app.locator('.created code').textContent();
+    const answer = await fetch(`${base}/api/v1/me/`, { headers: { Authorization: 'Basic ' + Buffer.from(`${key}:`).toString('base64') } });
+    if (!answer.ok) throw new Error(`the new key does not authenticate: ${answer.status}`);
+    await app.getByRole('cell', { name: `Browser test ${stamp}`, exact: true }).waitFor();
   });
 
   const errors = log.filter((l) => l.includes('page error'));

@@ -81,7 +81,7 @@ function WebsiteForm({ site, users, saved }) {
       <pre class="snippet"><code>${snippet}</code></pre>
       <${CopyButton} text=${snippet} label="Copy snippet" />
       <h3>Identity verification</h3>
-      <p class="muted">To mark a visitor's email as verified, your server signs it: HMAC-SHA256 of the email with this secret, passed as
+      <p class="muted">To mark a visitor's email as verified, your server signs it: HMAC-SHA256 of the email with this secret, passed as${' '}
         <code>identify({ email, hash })</code>.</p>
       <p><code>${showSecret ? site.identity_secret : '•'.repeat(24)}</code>
         <button type="button" onClick=${() => setShowSecret(!showSecret)}>${showSecret ? 'Hide' : 'Show'} secret</button>
