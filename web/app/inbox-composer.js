@@ -16,7 +16,7 @@ export function Composer({ id, realtime, send, disabled }) {
   const [note, setNote] = useState(false);
   const [saved, setSaved] = useState('');
   const box = useRef();
-  const draft = useRef({ timer: null, pending: null });
+  const draft = useRef({ timer: null, pending: null, chain: Promise.resolve() });
   const typing = useRef({ on: false, at: 0, timer: null });
   const key = `draft/reply:${id}`;
 
@@ -24,7 +24,10 @@ export function Composer({ id, realtime, send, disabled }) {
     clearTimeout(draft.current.timer);
     draft.current.pending = null;
     const done = () => setSaved(body ? 'Draft saved' : '');
-    (body ? api.put(key, { body }) : api.del(key)).then(done, () => setSaved(''));
+    // One request at a time, so a slow save never lands after the delete that follows it.
+    draft.current.chain = draft.current.chain
+      .then(() => (body ? api.put(key, { body }) : api.del(key)))
+      .then(done, () => setSaved(''));
   };
   const scheduleDraft = (body) => {
     clearTimeout(draft.current.timer);

@@ -255,16 +255,20 @@ function Conversation({ id, me, users, realtime, websites }) {
         if (document.visibilityState === 'visible') api.post(`conversation/${id}/read/`).then((c) => live && setConv(c), () => {});
       }, 300);
     };
-    Promise.all([api.get(`conversation/${id}`), api.get(`conversation/${id}/message/`)]).then(
-      ([c, m]) => {
-        if (!live) return;
-        setConv(c);
-        setMessages(m.data);
-        if (c.unread > 0) markRead();
-      },
-      (e) => live && setError(e.status === 404 ? 'This conversation does not exist (any more).' : e.message),
-    );
+    const load = () =>
+      Promise.all([api.get(`conversation/${id}`), api.get(`conversation/${id}/message/`)]).then(
+        ([c, m]) => {
+          if (!live) return;
+          setConv(c);
+          // Messages still being sent stay (a reload after a resync must not drop them).
+          setMessages((old) => [...m.data, ...(old || []).filter((x) => !x.id && !m.data.some((y) => y.client_id === x.client_id))]);
+          if (c.unread > 0) markRead();
+        },
+        (e) => live && setError(e.status === 404 ? 'This conversation does not exist (any more).' : e.message),
+      );
+    load();
     const offs = [
+      realtime.on('resync', load),
       realtime.on('message.created', (event) => {
         const m = event && event.data;
         if (!m || m.conversation_id !== id) return;
