@@ -260,6 +260,35 @@ try {
     if (!saved || saved.query !== viewQuery) throw new Error(`stored views: ${JSON.stringify(views.data)}`);
   });
 
+  await step('a column chosen for the view is saved in its selected_fields', async () => {
+    await page.locator('details.columns summary').click();
+    await page.getByRole('checkbox', { name: 'Website' }).check();
+    await page.locator('table.results th', { hasText: 'Website' }).waitFor();
+    await page.locator('details.columns summary').click();
+    await until('selected_fields with url', async () => {
+      const v = (await rest('GET', 'saved_search/')).data.find((x) => x.name === viewName);
+      return v && (v.selected_fields || []).includes('url');
+    });
+  });
+  await step('the view is shared and renamed', async () => {
+    await page.getByRole('checkbox', { name: 'Shared' }).check();
+    await page.getByRole('button', { name: 'Rename' }).click();
+    await page.fill('#view-name', `${viewName} renamed`);
+    await page.keyboard.press('Enter');
+    await page.locator('aside.views a', { hasText: `${viewName} renamed` }).waitFor();
+    await until('the stored view', async () => {
+      const v = (await rest('GET', 'saved_search/')).data.find((x) => x.name === `${viewName} renamed`);
+      return v && v.is_shared === true;
+    });
+  });
+  await step("deleting a view another one uses shows the server's refusal", async () => {
+    const derived = await rest('POST', 'saved_search/', { name: `Derived ${TAG}`, query: `in:"${viewName} renamed" sort:name` });
+    page.once('dialog', (d) => d.accept());
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.locator('.toasts [role="alert"] .toast', { hasText: 'used by' }).waitFor();
+    await rest('DELETE', `saved_search/${derived.id}`);
+  });
+
   // --- The lead page.
   await step('j then Enter opens the first lead', async () => {
     await input.fill(`${TAG} sort:name`);
@@ -315,6 +344,43 @@ try {
         return e.status === 404;
       }
     });
+  });
+  await step('a custom field is chosen in place', async () => {
+    await page.getByRole('button', { name: new RegExp(`^Edit Source ${TAG}`) }).click();
+    await page.getByRole('combobox', { name: `Source ${TAG}` }).selectOption('Referral');
+    await until('the stored custom field', async () => (await rest('GET', `lead/${target.id}`))[`custom.${field.id}`] === 'Referral');
+  });
+  await step("an email address is added to a contact", async () => {
+    await page.getByRole('button', { name: /^Edit New email for Person 0/ }).click();
+    await page.keyboard.type(`added@${TAG}.example`);
+    await page.keyboard.press('Enter');
+    await until('the stored email', async () => {
+      const lead = await rest('GET', `lead/${target.id}`);
+      return lead.contacts.some((c) => c.emails.some((e) => e.email === `added@${TAG}.example`));
+    });
+  });
+  await step('a task is added and marked done', async () => {
+    await page.fill('#task-text', `Send the proposal ${TAG}`);
+    await page.keyboard.press('Enter');
+    const box = page.getByRole('checkbox', { name: `Send the proposal ${TAG}` });
+    await until('the stored task', async () => (await rest('GET', `task/?lead_id=${target.id}`)).data.some((t) => t.text === `Send the proposal ${TAG}`));
+    await box.check();
+    await until('the task done', async () => (await rest('GET', `task/?lead_id=${target.id}`)).data.some((t) => t.is_complete));
+  });
+  await step('an opportunity is added', async () => {
+    await page.locator('.opps').getByRole('button', { name: '+ Add' }).click();
+    await page.getByLabel('Value', { exact: true }).fill('1200');
+    await page.getByRole('button', { name: 'Add opportunity' }).click();
+    await until('the stored opportunity', async () => (await rest('GET', `opportunity/?lead_id=${target.id}`)).data.some((o) => o.value === 120000));
+    await page.locator('.opp-list li').first().waitFor();
+  });
+  await step('an email is logged on the timeline', async () => {
+    await page.getByRole('tab', { name: /Log email/ }).click();
+    await page.getByLabel('Subject').fill(`Proposal ${TAG}`);
+    await page.locator('#email-text').fill('Please find the proposal attached.');
+    await page.getByRole('button', { name: 'Log email' }).click();
+    await page.locator('.tl-item:not(.pending)', { hasText: `Proposal ${TAG}` }).waitFor();
+    await page.getByRole('tab', { name: /^Note/ }).click();
   });
   await page.screenshot({ path: join(artifacts, 'lead.png') });
 

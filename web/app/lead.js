@@ -633,7 +633,9 @@ function Tasks({ leadId, tasks, setTasks, write, flash }) {
   const [text, setText] = useState('');
   const [due, setDue] = useState('');
   const [showDone, setShowDone] = useState(false);
+  const [justDone, setJustDone] = useState(() => new Set()); // stay in place until the page reloads
   const toggle = async (t, done) => {
+    if (done) setJustDone((s) => new Set(s).add(t.id));
     setTasks((list) => list.map((x) => (x.id === t.id ? { ...x, is_complete: done } : x)));
     try {
       const saved = await write(() => api.put(`task/${t.id}`, { is_complete: done }));
@@ -661,8 +663,8 @@ function Tasks({ leadId, tasks, setTasks, write, flash }) {
       toast(`The task was not added: ${errorText(err)}`, 'error');
     }
   };
-  const open = tasks.filter((t) => !t.is_complete);
-  const done = tasks.filter((t) => t.is_complete);
+  const open = tasks.filter((t) => !t.is_complete || justDone.has(t.id));
+  const done = tasks.filter((t) => t.is_complete && !justDone.has(t.id));
   const item = (t) => html`<li key=${t.id} class=${`task${t.is_complete ? ' done' : ''}${t.pending ? ' pending' : ''}`}>
     <label>
       <input type="checkbox" checked=${!!t.is_complete} disabled=${t.pending} onChange=${(e) => toggle(t, e.target.checked)} />
@@ -671,7 +673,7 @@ function Tasks({ leadId, tasks, setTasks, write, flash }) {
     <span class="muted small">${t.date ? `due ${formatDate(t.date)}` : ''}${t.assigned_to && !isMe(t.assigned_to) ? ` · ${userName(t.assigned_to)}` : ''}</span>
   </li>`;
   return html`<section class=${`tasks ${flash}`} aria-labelledby="tasks-title">
-    <h2 id="tasks-title">Tasks <span class="muted">${open.length || ''}</span></h2>
+    <h2 id="tasks-title">Tasks <span class="muted">${tasks.filter((t) => !t.is_complete).length || ''}</span></h2>
     <form class="task-form" onSubmit=${add}>
       <label class="sr-only" for="task-text">New task</label>
       <input id="task-text" placeholder="New task…" value=${text} onInput=${(e) => setText(e.target.value)} />
