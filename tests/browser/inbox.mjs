@@ -134,6 +134,13 @@ try {
   await step('the Open tab counts it unread', () => app.locator('button.tab[aria-pressed="true"] .badge').waitFor());
   await step('inbox.png', () => app.screenshot({ path: join(artifacts, 'inbox.png') }));
 
+  await step('j and k move between conversations', async () => {
+    await item.focus();
+    await app.keyboard.press('j');
+    await app.keyboard.press('k');
+    const back = await item.evaluate((el) => el === document.activeElement);
+    if (!back) throw new Error('after j then k the focus is not on the newest conversation');
+  });
   await step('Enter on the focused conversation opens it', async () => {
     await item.focus();
     await app.keyboard.press('Enter');

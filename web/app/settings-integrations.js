@@ -188,7 +188,8 @@ function SubscriptionForm({ hook, target, done }) {
     if (!stored) return;
     if (!hook) {
       setUrl('');
-      if (stored.signature_key) setSecret(stored.signature_key);
+      // Slack checks no signature: the key would only confuse.
+      if (stored.signature_key && target !== 'slack') setSecret(stored.signature_key);
     }
     done();
   };
