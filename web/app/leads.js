@@ -161,7 +161,7 @@ export default function Leads({ route, me, realtime }) {
     }
     immediate.current = true;
     setPage(0);
-  }, [route.raw, ready]);
+  }, [route.seq, ready]);
 
   // Search: debounced while typing, stale requests aborted.
   useEffect(() => {
@@ -216,6 +216,7 @@ export default function Leads({ route, me, realtime }) {
   // refresh the page quietly (a new lead may now match, another may not).
   useEffect(() => {
     let timer = 0;
+    let noticeTimer = 0;
     const off = realtime.on('event', (event) => {
       if (!event) return;
       if (event.object_type === 'saved_search') {
@@ -235,7 +236,11 @@ export default function Leads({ route, me, realtime }) {
       if (!isMe(event.user_id)) {
         setChanges((c) => ({ ...c, [leadId]: { user_id: event.user_id, at: Date.now(), action: event.action, kind: event.object_type } }));
         const name = (event.data && (event.data.display_name || event.data.name)) || 'A lead';
-        if (event.object_type === 'lead') setNotice(`${name} ${event.action} by ${userName(event.user_id)}`);
+        if (event.object_type === 'lead') {
+          setNotice(`${name} ${event.action} by ${userName(event.user_id)}`);
+          clearTimeout(noticeTimer);
+          noticeTimer = setTimeout(() => setNotice(''), 15000);
+        }
       }
       silent.current = true;
       setTimeout(() => setRefresh((n) => n + 1), 250);
@@ -243,6 +248,7 @@ export default function Leads({ route, me, realtime }) {
     return () => {
       off();
       clearTimeout(timer);
+      clearTimeout(noticeTimer);
     };
   }, []);
 

@@ -8,7 +8,7 @@ import { api, setCsrfToken, setUnauthorizedHandler, ApiError } from './api.js';
 import { Realtime } from './realtime.js';
 import { html, Toasts, toast, setUsers, markOnce, trackPresence, fullName, errorText, navigate } from './ui.js';
 import { useKeys, HelpDialog } from './keyboard.js';
-import { watchMeta } from './meta.js';
+import { watchMeta, clearMeta } from './meta.js';
 
 const modules = {
   leads: () => import('./leads.js'),
@@ -38,12 +38,15 @@ const realtime = new Realtime();
 trackPresence(realtime);
 watchMeta(realtime);
 
+let routeSeq = 0;
+/** The hash as `{path, params, raw, seq}`; `seq` tells two visits of one hash apart. */
 export function parseRoute() {
+  routeSeq++;
   const raw = location.hash.replace(/^#/, '') || '/leads';
   const q = raw.indexOf('?');
   const path = q === -1 ? raw : raw.slice(0, q);
   const params = new URLSearchParams(q === -1 ? '' : raw.slice(q + 1));
-  return { path: path.replace(/\/+$/, '') || '/leads', params, raw };
+  return { path: path.replace(/\/+$/, '') || '/leads', params, raw, seq: routeSeq };
 }
 
 function Login({ onLogin, notice }) {
@@ -111,6 +114,21 @@ function Lazy({ name, label, props }) {
   return html`<${Screen} ...${props} />`;
 }
 
+/** "Reconnecting…" while the realtime socket is down (others' changes are delayed). */
+function Connection() {
+  const [state, setState] = useState('connecting');
+  useEffect(() => {
+    const offs = [
+      realtime.on('hello', () => setState('live')),
+      realtime.on('disconnected', () => setState('down')),
+    ];
+    return () => offs.forEach((off) => off());
+  }, []);
+  if (state === 'live') return null;
+  return html`<span class="connection" role="status" title="Changes by others show once the connection is back">
+    ${state === 'down' ? 'Reconnecting…' : 'Connecting…'}</span>`;
+}
+
 function NavLink({ href, current, children }) {
   return html`<a href=${href} aria-current=${current ? 'page' : undefined}>${children}</a>`;
 }
@@ -171,6 +189,7 @@ function Shell({ me, users, route, onLogout }) {
         <${NavLink} href="#/settings" current=${section === 'settings'}>Settings<//>
       </nav>
       <div class="topbar-end">
+        <${Connection} />
         <button type="button" class="ghost" onClick=${() => helpRef.current.showModal()} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)">?</button>
         <span class="whoami" title=${me.email}>${fullName(me)}</span>
         <button type="button" class="ghost" onClick=${onLogout}>Log out</button>
@@ -210,6 +229,7 @@ function App() {
 
   const signedOut = (message) => {
     realtime.stop();
+    clearMeta();
     setCsrfToken(null);
     setNotice(message || '');
     setSession(null);

@@ -35,3 +35,8 @@ export function watchMeta(realtime) {
     if (name) cache.delete(name);
   });
 }
+
+/** Forgets everything (another user may sign in next). */
+export function clearMeta() {
+  cache.clear();
+}
