@@ -33,7 +33,7 @@ export function setUnauthorizedHandler(handler) {
   onUnauthorized = handler;
 }
 
-export async function request(method, path, body, { signal, headers = {} } = {}) {
+export async function request(method, path, body, { signal, headers = {}, retried = false } = {}) {
   const init = { method, credentials: 'same-origin', signal, headers: { Accept: 'application/json', ...headers } };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -54,6 +54,12 @@ export async function request(method, path, body, { signal, headers = {} } = {})
     }
   }
   if (!response.ok) {
+    // Rate limited: a read waits as told (at most 5 s) and tries once more.
+    if (response.status === 429 && method === 'GET' && !retried) {
+      const wait = Math.min(5, Number(response.headers.get('Retry-After')) || 1) * 1000;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (!(signal && signal.aborted)) return request(method, path, body, { signal, headers, retried: true });
+    }
     if (response.status === 401 && !path.includes('auth/login')) onUnauthorized();
     throw new ApiError(response.status, data);
   }

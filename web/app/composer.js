@@ -46,10 +46,12 @@ export function useDraft(key) {
   useEffect(() => {
     load();
     // Another device may have written the draft meanwhile.
-    const onFocus = () => !dirty.current && load();
+    const onFocus = () => !dirty.current && document.visibilityState === 'visible' && load();
     addEventListener('focus', onFocus);
+    document.addEventListener('visibilitychange', onFocus);
     return () => {
       removeEventListener('focus', onFocus);
+      document.removeEventListener('visibilitychange', onFocus);
       if (timer.current) save(latest.current); // leaving the page: keep what was typed
     };
   }, [key]);

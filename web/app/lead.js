@@ -397,7 +397,8 @@ function ContactCard({ contact, onSave, write, reload }) {
   };
   const list = (field, key, label, kind) => html`<ul class="values" aria-label=${`${label}s of ${name}`}>
     ${(contact[field] || []).map((item, i) => html`<li key=${`${i}:${item[key]}`}>
-      <${Editable} label=${`${label} of ${name}`} kind=${kind} value=${item[key] || ''} onSave=${(v) => saveList(field, key, i, v)} />
+      <${Editable} label=${`${label} of ${name}`} kind=${kind} value=${item[key] || ''} display=${item[`${key}_formatted`] || item[key]}
+        onSave=${(v) => saveList(field, key, i, v)} />
       ${item.type && html`<span class="muted small">${item.type}</span>`}
       <a class="open-link" href=${`${kind === 'email' ? 'mailto' : 'tel'}:${item[key]}`} aria-label=${`${kind === 'email' ? 'Email' : 'Call'} ${item[key]}`}>${kind === 'email' ? '✉' : '☎'}</a>
     </li>`)}

@@ -33,7 +33,7 @@ const BUILT_IN = {
     },
   },
   email: { label: 'Email', fields: ['contacts'], cell: (l) => firstContact(l, (c) => c.emails && c.emails[0] && c.emails[0].email) },
-  phone: { label: 'Phone', fields: ['contacts'], cell: (l) => firstContact(l, (c) => c.phones && c.phones[0] && c.phones[0].phone) },
+  phone: { label: 'Phone', fields: ['contacts'], cell: (l) => firstContact(l, (c) => c.phones && c.phones[0] && (c.phones[0].phone_formatted || c.phones[0].phone)) },
   url: { label: 'Website', fields: ['url'], cell: (l) => (l.url || '').replace(/^https?:\/\//, '') },
   description: { label: 'Description', fields: ['description'], cell: (l) => l.description || '' },
   city: {
