@@ -128,12 +128,12 @@ export default function Inbox({ route, me, realtime, users = [] }) {
       );
     load();
     const change = (event) => {
-      const c = event && event.data;
-      if (!c) return;
+      if (!event || !event.object_id) return;
+      const c = event.data;
       setList((old) => {
         if (!old) return old;
         const rest = old.filter((x) => x.id !== event.object_id);
-        if (event.action !== 'deleted' && c.status === statusRef.current) rest.push(c);
+        if (event.action !== 'deleted' && c && c.status === statusRef.current) rest.push(c);
         return rest.sort(newestFirst);
       });
     };
@@ -210,7 +210,7 @@ export default function Inbox({ route, me, realtime, users = [] }) {
               ${preview && html`<span class="preview">${preview.author === 'operator' ? 'You: ' : ''}${preview.body}</span>`}
               <span class="meta">
                 ${siteName(c.website_id)}
-                ${c.assigned_to ? ` · ${c.assigned_to === me.id ? 'you' : userLabel(users, c.assigned_to)}` : ' · unassigned'}
+                ${c.assigned_to ? ` · ${c.assigned_to === me.id ? 'you' : c.assigned_to_name || userLabel(users, c.assigned_to)}` : ' · unassigned'}
               </span>
               ${c.unread > 0 && html`<span class="badge" aria-label=${`${c.unread} unread`}>${c.unread}</span>`}
             </a>
@@ -363,6 +363,8 @@ function Conversation({ id, me, users, realtime, websites }) {
         <select id="conv-assignee" disabled=${busy} value=${conv.assigned_to || ''}
           onChange=${(e) => update({ assigned_to: e.target.value || null })}>
           <option value="">Unassigned</option>
+          ${conv.assigned_to && !users.some((u) => u.id === conv.assigned_to) &&
+          html`<option value=${conv.assigned_to}>${conv.assigned_to_name || 'Another user'}</option>`}
           ${users.map((u) => html`<option key=${u.id} value=${u.id}>${u.id === me.id ? `Me (${userLabel(users, u.id)})` : userLabel(users, u.id)}</option>`)}
         </select>
         ${conv.assigned_to !== me.id && html`<button type="button" disabled=${busy} onClick=${() => update({ assigned_to: me.id })}>Assign to me</button>`}
