@@ -89,7 +89,7 @@ export default function Inbox({ route, me, realtime, users = [] }) {
     return () => clearInterval(timer);
   }, []);
 
-  // Unread conversations per status tab, refreshed (at most every 400 ms) on changes.
+  // Unread conversations per status tab, refreshed (at most every 1.5 s) on changes.
   useEffect(() => {
     let timer = null;
     let live = true;
@@ -102,7 +102,7 @@ export default function Inbox({ route, me, realtime, users = [] }) {
         () => {},
       );
     };
-    const soon = () => timer || (timer = setTimeout(load, 400));
+    const soon = () => timer || (timer = setTimeout(load, 1500));
     load();
     const offs = [...CONVERSATION_EVENTS, 'resync'].map((t) => realtime.on(t, soon));
     return () => {
