@@ -115,7 +115,7 @@ function overlay(text, tokens, err) {
  * `value`, `onChange(text)`, `onSubmit(text)`; `error`: `{message, hint, span: {start, end}}`
  * in UTF-16 indexes of `value`, or null.
  */
-export function QueryBar({ value, onChange, onSubmit, error, busy }) {
+export function QueryBar({ value, onChange, onSubmit, error: latestError, busy }) {
   const inputRef = useRef();
   const hlRef = useRef();
   const [menu, setMenu] = useState({ open: false, items: [], replace: null, active: -1 });
@@ -125,6 +125,17 @@ export function QueryBar({ value, onChange, onSubmit, error, busy }) {
   const lastCompleted = useRef('');
 
   const tokens = highlight(value);
+
+  // An error shows once typing pauses, not at every keystroke of a half-typed word.
+  const [error, setShownError] = useState(latestError);
+  useEffect(() => {
+    if (!latestError) {
+      setShownError(null);
+      return;
+    }
+    const timer = setTimeout(() => setShownError(latestError), 350);
+    return () => clearTimeout(timer);
+  }, [latestError]);
 
   const syncScroll = () => {
     if (hlRef.current && inputRef.current) hlRef.current.scrollLeft = inputRef.current.scrollLeft;
