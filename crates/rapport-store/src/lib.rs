@@ -17,7 +17,7 @@ pub use sqlite::Durability;
 pub use value::{Row, RowExt, SqlValue};
 
 /// What went wrong in the store, in terms a caller can act on.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DbError {
     /// A statement marked [`Expect::One`] changed no row: someone else changed it first.
     #[error("the object was changed or removed concurrently")]
@@ -87,7 +87,7 @@ impl Dialect {
         events: impl IntoIterator<Item = Stmt>,
     ) -> std::ops::Range<usize> {
         if self == Dialect::Postgres {
-            batch.push(Stmt::new("SELECT pg_advisory_xact_lock(72432)", vec![]));
+            batch.push(Stmt::new(EVENT_ORDER_LOCK, vec![]));
         }
         let start = batch.len();
         batch.extend(events);
@@ -103,6 +103,10 @@ impl Dialect {
         (self == Dialect::Postgres).then(|| Stmt::new(format!("SELECT pg_notify('{channel}', '')"), vec![]))
     }
 }
+
+/// The PostgreSQL statement that makes events commit in sequence order (see
+/// [`Dialect::append_events`]); what follows it in a batch is the batch's event part.
+pub(crate) const EVENT_ORDER_LOCK: &str = "SELECT pg_advisory_xact_lock(72432)";
 
 /// Notifications from other nodes on one channel: PostgreSQL LISTEN on a connection of
 /// its own (reconnected when it drops), or nothing on SQLite.
@@ -235,7 +239,7 @@ impl Db {
         }
         match self {
             Db::Sqlite(db) => db.write(stmts).await,
-            Db::Postgres(db) => db.batch(&stmts).await,
+            Db::Postgres(db) => db.batch(stmts).await,
         }
     }
 

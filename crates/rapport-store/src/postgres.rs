@@ -1,4 +1,14 @@
 //! The scaled-out backend: PostgreSQL through a pool of `tokio-postgres` connections.
+//!
+//! **Group commit.** Reads go to the pool. Writes go to one writer task per node that
+//! commits every batch waiting at that moment in one transaction, as the SQLite writer
+//! does. Each batch runs in a savepoint of its own (a failing batch is rolled back alone
+//! and answered with its error), its statements pipelined in one round trip. Every
+//! batch's event part (the event-order lock, the event inserts, the notification; see
+//! [`crate::Dialect::append_events`]) runs after all of them, so the lock that serializes
+//! event commits across nodes is taken once per group, after every row lock the group
+//! needs (no lock cycle with another node), and held for one commit instead of one per
+//! write.
 
 use std::error::Error as StdError;
 
@@ -7,12 +17,22 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
 
-use crate::{numbered_placeholders, DbError, DbResult, Expect, Row, SqlValue, Stmt, StmtOutput};
+use crate::{numbered_placeholders, DbError, DbResult, Expect, Row, SqlValue, Stmt, StmtOutput, EVENT_ORDER_LOCK};
+
+/// Most batches committed together (each holds a savepoint until the commit).
+const MAX_GROUP: usize = 48;
 
 #[derive(Clone)]
 pub struct PgDb {
     pool: Pool,
     config: tokio_postgres::Config,
+    writer: tokio::sync::mpsc::Sender<Pending>,
+}
+
+/// A batch waiting for the writer, and where its outcome goes.
+struct Pending {
+    stmts: Vec<Stmt>,
+    reply: tokio::sync::oneshot::Sender<DbResult<Vec<StmtOutput>>>,
 }
 
 impl PgDb {
@@ -38,7 +58,9 @@ impl PgDb {
                 .await
                 .map_err(|e| DbError::Backend(format!("cannot connect to PostgreSQL: {e}")))?,
         );
-        Ok(PgDb { pool, config })
+        let (writer, pending) = tokio::sync::mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(write_groups(pool.clone(), pending));
+        Ok(PgDb { pool, config, writer })
     }
 
     /// Listens on `channel` on a connection of its own, reconnecting when it drops; every
@@ -70,37 +92,206 @@ impl PgDb {
         rows.iter().map(decode_row).collect()
     }
 
-    pub async fn batch(&self, stmts: &[Stmt]) -> DbResult<Vec<StmtOutput>> {
-        let mut client = self.pool.get().await.map_err(pool_error)?;
-        let tx = client.transaction().await.map_err(translate)?;
-        let mut outputs = Vec::with_capacity(stmts.len());
-        for stmt in stmts {
-            let prepared = tx
-                .prepare_cached(&numbered_placeholders(&stmt.sql))
+    /// Runs the statements in one transaction, in order (committed with the other
+    /// batches waiting at that moment).
+    pub async fn batch(&self, stmts: Vec<Stmt>) -> DbResult<Vec<StmtOutput>> {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        let stopped = || DbError::Backend("the PostgreSQL writer has stopped".into());
+        self.writer
+            .send(Pending { stmts, reply })
+            .await
+            .map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+}
+
+/// The writer: takes every batch waiting, commits them as one group, answers each.
+async fn write_groups(pool: Pool, mut pending: tokio::sync::mpsc::Receiver<Pending>) {
+    while let Some(first) = pending.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match pending.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        match commit_group(&pool, &group).await {
+            Ok(outcomes) => {
+                for (batch, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = batch.reply.send(outcome);
+                }
+            }
+            // Nothing was committed. A group of one has its answer; in a larger one, an
+            // event part failed, so that its batch cannot be told apart: each alone.
+            Err(GroupFailed::BeforeCommit(e)) if group.len() == 1 => {
+                let _ = group.pop().map(|batch| batch.reply.send(Err(e)));
+            }
+            Err(GroupFailed::BeforeCommit(e)) => {
+                tracing::debug!(error = %e, batches = group.len(), "group commit failed; committing its batches one by one");
+                for batch in group {
+                    let outcome = match commit_group(&pool, std::slice::from_ref(&batch)).await {
+                        Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| Err(DbError::Conflict)),
+                        Err(GroupFailed::BeforeCommit(e) | GroupFailed::AtCommit(e)) => Err(e),
+                    };
+                    let _ = batch.reply.send(outcome);
+                }
+            }
+            // Whether the commit happened is unknown: never run the batches again.
+            Err(GroupFailed::AtCommit(e)) => {
+                for batch in group {
+                    let _ = batch.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+enum GroupFailed {
+    BeforeCommit(DbError),
+    AtCommit(DbError),
+}
+
+/// One transaction: each batch's statements up to its event part in a savepoint of its
+/// own, then the event parts of those that succeeded, then the commit.
+async fn commit_group(pool: &Pool, group: &[Pending]) -> Result<Vec<DbResult<Vec<StmtOutput>>>, GroupFailed> {
+    let before = GroupFailed::BeforeCommit;
+    let mut client = pool.get().await.map_err(|e| before(pool_error(e)))?;
+    let tx = client.transaction().await.map_err(|e| before(translate(e)))?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for (n, batch) in group.iter().enumerate() {
+        let split = batch
+            .stmts
+            .iter()
+            .position(|s| s.sql == EVENT_ORDER_LOCK)
+            .unwrap_or(batch.stmts.len());
+        let savepoint = format!("batch_{n}");
+        match run_pipelined(&tx, Some(&savepoint), &batch.stmts[..split]).await {
+            Ok(outputs) => outcomes.push(Ok((outputs, split))),
+            Err(e) => {
+                tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {savepoint}"))
+                    .await
+                    .map_err(|e| before(translate(e)))?;
+                outcomes.push(Err(e));
+            }
+        }
+    }
+    let event_parts: Vec<Stmt> = group
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(batch, outcome)| outcome.as_ref().ok().map(|(_, split)| &batch.stmts[*split..]))
+        .flatten()
+        .cloned()
+        .collect();
+    let mut event_outputs = run_pipelined(&tx, None, &event_parts)
+        .await
+        .map_err(before)?
+        .into_iter();
+    tx.commit().await.map_err(|e| GroupFailed::AtCommit(translate(e)))?;
+    Ok(group
+        .iter()
+        .zip(outcomes)
+        .map(|(batch, outcome)| {
+            outcome.map(|(mut outputs, split)| {
+                outputs.extend(event_outputs.by_ref().take(batch.stmts.len() - split));
+                outputs
+            })
+        })
+        .collect())
+}
+
+/// Runs statements in order in one round trip (after `SAVEPOINT savepoint`); the first
+/// error, or `Conflict` when an [`Expect::One`] statement changed another number of rows.
+///
+/// The statements are prepared before any runs, which fails when one needs what an
+/// earlier one creates (a migration's new table): such a batch runs one statement at a time.
+async fn run_pipelined(
+    tx: &deadpool_postgres::Transaction<'_>,
+    savepoint: Option<&str>,
+    stmts: &[Stmt],
+) -> DbResult<Vec<StmtOutput>> {
+    let opening = async {
+        match savepoint {
+            Some(name) => tx.batch_execute(&format!("SAVEPOINT {name}")).await,
+            None => Ok(()),
+        }
+    };
+    let preparing = futures_util::future::join_all(
+        stmts
+            .iter()
+            .map(|stmt| async move { tx.prepare_cached(&numbered_placeholders(&stmt.sql)).await }),
+    );
+    let (opened, prepared) = futures_util::future::join(opening, preparing).await;
+    opened.map_err(translate)?;
+    let prepared = match prepared.into_iter().collect::<Result<Vec<_>, _>>() {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            let Some(name) = savepoint else {
+                return Err(translate(e));
+            };
+            tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT {name}"))
                 .await
                 .map_err(translate)?;
-            let params = param_refs(&stmt.params);
-            let output = if prepared.columns().is_empty() {
-                StmtOutput {
-                    rows: Vec::new(),
-                    affected: tx.execute(&prepared, &params).await.map_err(translate)?,
-                }
-            } else {
-                let rows = tx.query(&prepared, &params).await.map_err(translate)?;
-                let rows = rows.iter().map(decode_row).collect::<DbResult<Vec<_>>>()?;
-                StmtOutput {
-                    affected: rows.len() as u64,
-                    rows,
-                }
-            };
-            if stmt.expect == Expect::One && output.affected != 1 {
-                return Err(DbError::Conflict); // dropping `tx` rolls back
-            }
-            outputs.push(output);
+            return run_one_by_one(tx, stmts).await;
         }
-        tx.commit().await.map_err(translate)?;
-        Ok(outputs)
+    };
+    // Polled in order, so sent in order: one round trip for all of them.
+    let runs = stmts.iter().zip(&prepared).map(|(stmt, prepared)| async move {
+        let params = param_refs(&stmt.params);
+        if prepared.columns().is_empty() {
+            let affected = tx.execute(prepared, &params).await.map_err(translate)?;
+            Ok(StmtOutput {
+                rows: Vec::new(),
+                affected,
+            })
+        } else {
+            let rows = tx.query(prepared, &params).await.map_err(translate)?;
+            let rows = rows.iter().map(decode_row).collect::<DbResult<Vec<_>>>()?;
+            Ok(StmtOutput {
+                affected: rows.len() as u64,
+                rows,
+            })
+        }
+    });
+    let outputs = futures_util::future::join_all(runs).await;
+    let mut checked = Vec::with_capacity(outputs.len());
+    for (stmt, output) in stmts.iter().zip(outputs) {
+        let output: StmtOutput = output?;
+        if stmt.expect == Expect::One && output.affected != 1 {
+            return Err(DbError::Conflict);
+        }
+        checked.push(output);
     }
+    Ok(checked)
+}
+
+/// Prepares and runs each statement after the previous one.
+async fn run_one_by_one(tx: &deadpool_postgres::Transaction<'_>, stmts: &[Stmt]) -> DbResult<Vec<StmtOutput>> {
+    let mut outputs = Vec::with_capacity(stmts.len());
+    for stmt in stmts {
+        let prepared = tx
+            .prepare_cached(&numbered_placeholders(&stmt.sql))
+            .await
+            .map_err(translate)?;
+        let params = param_refs(&stmt.params);
+        let output = if prepared.columns().is_empty() {
+            StmtOutput {
+                rows: Vec::new(),
+                affected: tx.execute(&prepared, &params).await.map_err(translate)?,
+            }
+        } else {
+            let rows = tx.query(&prepared, &params).await.map_err(translate)?;
+            let rows = rows.iter().map(decode_row).collect::<DbResult<Vec<_>>>()?;
+            StmtOutput {
+                affected: rows.len() as u64,
+                rows,
+            }
+        };
+        if stmt.expect == Expect::One && output.affected != 1 {
+            return Err(DbError::Conflict);
+        }
+        outputs.push(output);
+    }
+    Ok(outputs)
 }
 
 async fn listen_once(
