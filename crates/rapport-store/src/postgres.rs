@@ -130,7 +130,7 @@ async fn write_groups(pool: Pool, mut pending: tokio::sync::mpsc::Receiver<Pendi
                 tracing::debug!(error = %e, batches = group.len(), "group commit failed; committing its batches one by one");
                 for batch in group {
                     let outcome = match commit_group(&pool, std::slice::from_ref(&batch)).await {
-                        Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| Err(DbError::Conflict)),
+                        Ok(mut outcomes) => outcomes.pop().unwrap_or(Err(DbError::Conflict)),
                         Err(GroupFailed::BeforeCommit(e) | GroupFailed::AtCommit(e)) => Err(e),
                     };
                     let _ = batch.reply.send(outcome);
