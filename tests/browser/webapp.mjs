@@ -206,6 +206,13 @@ try {
     await page.getByRole('button', { name: /Previous/ }).click();
     await until('page 1', async () => (await page.locator('table.results tbody tr').count()) === 100);
   });
+  await step('a click on the Name header sorts descending, then ascending', async () => {
+    await page.locator('table.results th button', { hasText: 'Name' }).click();
+    await until('sort:-name', async () => (await input.inputValue()) === `${TAG} sort:-name`);
+    await until('Company 119 first', async () => (await page.locator('table.results tbody tr').first().innerText()).includes('Company 119'));
+    await page.locator('table.results th button', { hasText: 'Name' }).click();
+    await until('Company 000 first', async () => (await page.locator('table.results tbody tr').first().innerText()).includes('Company 000'));
+  });
   await page.screenshot({ path: join(artifacts, 'leads.png') });
 
   // --- Autocomplete and errors.
@@ -443,6 +450,16 @@ try {
     await page2.locator('table.results tbody tr', { hasText: `${TAG} Company 001 renamed` }).waitFor({ timeout: LIVE });
   });
 
+  await step('a new lead is created from the leads page', async () => {
+    await page.goto(`${base}/#/leads`);
+    await page.getByRole('button', { name: 'New lead' }).click();
+    const form = page.locator('form.new-lead');
+    await form.getByLabel('Company').fill(`${TAG} Newco`);
+    await form.getByLabel('Email').fill(`hello@${TAG}.example`);
+    await page.getByRole('button', { name: 'Create lead' }).click();
+    await page.locator('#lead-title', { hasText: `${TAG} Newco` }).waitFor();
+    await page.locator('.contact', { hasText: `hello@${TAG}.example` }).waitFor();
+  });
   await step('? lists the shortcuts', async () => {
     await page.locator('#main').focus();
     await page.keyboard.press('?');

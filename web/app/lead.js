@@ -160,6 +160,17 @@ export default function Lead({ id, me, realtime }) {
     }
   };
 
+  const deleteLead = async () => {
+    if (!confirm(`Delete ${lead.display_name || lead.name} with its contacts and activities?`)) return;
+    try {
+      await write(() => api.del(`lead/${id}`));
+      toast(`Deleted ${lead.display_name || lead.name}.`);
+      location.hash = sessionStorage.getItem('rapport.leadsHash') || '#/leads';
+    } catch (e) {
+      toast(`The lead was not deleted: ${errorText(e)}`, 'error');
+    }
+  };
+
   const write = async (fn) => {
     pending.current++;
     try {
@@ -209,6 +220,9 @@ export default function Lead({ id, me, realtime }) {
           </select>
         </label>
         <span class="muted" title=${formatDateTime(lead.date_updated)}>Updated ${ago(lead.date_updated)}${lead.updated_by ? ` by ${userName(lead.updated_by)}` : ''}</span>
+        <span class="muted" title=${formatDateTime(lead.date_created)}>· Created ${formatDate(lead.date_created)}${lead.created_by ? ` by ${userName(lead.created_by)}` : ''}</span>
+        <span class="spacer"></span>
+        <button type="button" class="link danger small" onClick=${deleteLead}>Delete lead</button>
       </div>
       <div class="live-lines">
         <p class="presence" role="status" aria-live="polite">${viewers.length ? `${joinNames(viewers)} ${viewers.length === 1 ? 'is' : 'are'} viewing` : ''}</p>

@@ -22,11 +22,12 @@ const firstContact = (lead, pick) => {
 
 /** The built-in columns: label, fields to ask for, and how a cell reads. */
 const BUILT_IN = {
-  display_name: { label: 'Name', fields: ['display_name'] },
-  status_label: { label: 'Status', fields: ['status_label'], cell: (l) => l.status_label || '' },
+  display_name: { label: 'Name', fields: ['display_name'], sort: 'name' },
+  status_label: { label: 'Status', fields: ['status_label'], sort: 'status', cell: (l) => l.status_label || '' },
   contacts: {
     label: 'Contacts',
     fields: ['contacts'],
+    sort: 'contacts',
     cell: (l) => {
       const names = (l.contacts || []).map((c) => c.name || c.display_name).filter(Boolean);
       return names.length > 2 ? `${names.slice(0, 2).join(', ')} +${names.length - 2}` : names.join(', ');
@@ -34,15 +35,15 @@ const BUILT_IN = {
   },
   email: { label: 'Email', fields: ['contacts'], cell: (l) => firstContact(l, (c) => c.emails && c.emails[0] && c.emails[0].email) },
   phone: { label: 'Phone', fields: ['contacts'], cell: (l) => firstContact(l, (c) => c.phones && c.phones[0] && (c.phones[0].phone_formatted || c.phones[0].phone)) },
-  url: { label: 'Website', fields: ['url'], cell: (l) => (l.url || '').replace(/^https?:\/\//, '') },
-  description: { label: 'Description', fields: ['description'], cell: (l) => l.description || '' },
+  url: { label: 'Website', fields: ['url'], sort: 'url', cell: (l) => (l.url || '').replace(/^https?:\/\//, '') },
+  description: { label: 'Description', fields: ['description'], sort: 'description', cell: (l) => l.description || '' },
   city: {
     label: 'City',
     fields: ['addresses'],
     cell: (l) => ((l.addresses || [])[0] || {}).city || '',
   },
-  date_created: { label: 'Created', fields: ['date_created'], cell: (l) => formatDate(l.date_created), title: (l) => formatDateTime(l.date_created) },
-  date_updated: { label: 'Updated', fields: ['date_updated'], cell: (l) => ago(l.date_updated), title: (l) => formatDateTime(l.date_updated) },
+  date_created: { label: 'Created', fields: ['date_created'], sort: 'created', cell: (l) => formatDate(l.date_created), title: (l) => formatDateTime(l.date_created) },
+  date_updated: { label: 'Updated', fields: ['date_updated'], sort: 'updated', cell: (l) => ago(l.date_updated), title: (l) => formatDateTime(l.date_updated) },
 };
 
 function customCell(id, type) {
@@ -60,7 +61,8 @@ function customCell(id, type) {
 function columnDefs(leadFields) {
   const defs = { ...BUILT_IN };
   for (const f of leadFields) {
-    defs[`custom.${f.id}`] = { label: f.name, fields: [`custom.${f.id}`], cell: customCell(f.id, f.type) };
+    const sort = f.accepts_multiple_values ? undefined : `custom.${f.id}`;
+    defs[`custom.${f.id}`] = { label: f.name, fields: [`custom.${f.id}`], sort, cell: customCell(f.id, f.type) };
   }
   return defs;
 }
@@ -139,8 +141,13 @@ export default function Leads({ route, me, realtime }) {
     meta('leadFields').then(setLeadFields, () => {});
   }, []);
 
+
   const view = viewId && views ? views.find((v) => v.id === viewId) : null;
   const ready = !viewId || views !== null;
+
+  useEffect(() => {
+    document.title = `${view ? view.name : 'Leads'} · Rapport`;
+  }, [view && view.name]);
 
   // The route chose a view or a query: show it from the first page.
   useEffect(() => {
@@ -335,6 +342,7 @@ export default function Leads({ route, me, realtime }) {
     <section class="leads-main" aria-labelledby="leads-title">
       <div class="leads-head">
         <h1 id="leads-title">${view ? view.name : 'Leads'}</h1>
+        <${NewLead} />
         <${ViewActions} view=${view} me=${me} dirty=${dirty} query=${query} shown=${shown}
           onUpdate=${updateView} onCreate=${createView} onDelete=${deleteView} />
       </div>
@@ -346,8 +354,9 @@ export default function Leads({ route, me, realtime }) {
         <p class="live-note" role="status" aria-live="polite">${notice}</p>
         <${ColumnPicker} defs=${defs} shown=${shown} onChange=${chooseColumns} />
       </div>
-      <div class=${`results-wrap${busy ? ' busy' : ''}`}>
-        ${result && html`<${ResultsTable} tableRef=${tableRef} rows=${result.rows} shown=${shown} defs=${defs} changes=${changes} viewers=${viewers} />`}
+      <div class=${`results-wrap${busy ? ' busy' : ''}`} aria-busy=${busy ? 'true' : 'false'}>
+        ${result && html`<${ResultsTable} tableRef=${tableRef} rows=${result.rows} shown=${shown} defs=${defs} changes=${changes} viewers=${viewers}
+          query=${query} onSort=${(field) => { immediate.current = true; onChange(withSort(query, field)); }} />`}
         ${result && !result.rows.length && html`<p class="empty">No lead matches this query.</p>`}
       </div>
       ${result && (result.page > 0 || result.hasMore) && html`<nav class="pager" aria-label="Pages of results">
@@ -375,9 +384,33 @@ function countText(r) {
   return total > r.rows.length ? `${n} leads · ${from.toLocaleString()}–${to.toLocaleString()}` : `${n} ${total === 1 ? 'lead' : 'leads'}`;
 }
 
-function ResultsTable({ tableRef, rows, shown, defs, changes, viewers }) {
+/** The query's top-level `sort:` clauses, e.g. `[{field: 'name', desc: false}]`. */
+const SORT_CLAUSE = /(^|\s)sort\s*:\s*(-?)("[^"]*"|[^\s()]+)/gi;
+export function sortsOf(query) {
+  return [...query.matchAll(SORT_CLAUSE)].map((m) => ({ field: m[3].replace(/"/g, '').toLowerCase(), desc: m[2] === '-' }));
+}
+/** The query ordered by `field` alone: ascending first, then descending. */
+export function withSort(query, field) {
+  const current = sortsOf(query)[0];
+  const desc = current && current.field === field.toLowerCase() ? !current.desc : false;
+  const rest = query.replace(SORT_CLAUSE, '$1').replace(/\s+/g, ' ').trim();
+  return `${rest ? `${rest} ` : ''}sort:${desc ? '-' : ''}${field}`;
+}
+
+function ResultsTable({ tableRef, rows, shown, defs, changes, viewers, query, onSort }) {
+  const sort = sortsOf(query)[0];
+  const header = (c) => {
+    const def = defs[c];
+    if (!def.sort) return html`<th scope="col" key=${c}>${def.label}</th>`;
+    const active = sort && sort.field === def.sort.toLowerCase();
+    const dir = active ? (sort.desc ? 'descending' : 'ascending') : undefined;
+    return html`<th scope="col" key=${c} aria-sort=${dir}>
+      <button type="button" class="sort" onClick=${() => onSort(def.sort)} title=${`Sort by ${def.label}`}>
+        ${def.label}${active ? (sort.desc ? ' ↓' : ' ↑') : ''}</button>
+    </th>`;
+  };
   return html`<table class="results" ref=${tableRef} aria-label="Leads">
-    <thead><tr>${shown.map((c) => html`<th scope="col" key=${c}>${defs[c].label}</th>`)}</tr></thead>
+    <thead><tr>${shown.map(header)}</tr></thead>
     <tbody>
       ${rows.map((lead) => html`<${Row} key=${lead.id} lead=${lead} shown=${shown} defs=${defs} change=${changes[lead.id]} viewers=${viewers.get(lead.id)} />`)}
     </tbody>
@@ -480,5 +513,66 @@ function ViewActions({ view, me, dirty, query, shown, onUpdate, onCreate, onDele
     <button type="button" onClick=${() => { setName(view.name); setMode('rename'); }}>Rename</button>
     ${saveNew}
     <button type="button" class="danger" onClick=${() => onDelete(view)}>Delete</button>
+  </div>`;
+}
+
+/** "New lead": a company with its first contact, then its page. */
+function NewLead() {
+  const [open, setOpen] = useState(false);
+  const [form, setForm] = useState({});
+  const [statuses, setStatuses] = useState([]);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const firstRef = useRef();
+  useEffect(() => {
+    if (!open) return;
+    meta('leadStatuses').then(setStatuses, () => {});
+    if (firstRef.current) firstRef.current.focus();
+  }, [open]);
+  if (!open) {
+    return html`<button type="button" class="primary" onClick=${() => { setForm({}); setError(''); setOpen(true); }}>New lead</button>`;
+  }
+  const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  const submit = async (e) => {
+    e.preventDefault();
+    const body = { name: (form.name || '').trim() };
+    if (form.status_id) body.status_id = form.status_id;
+    if (form.url) body.url = form.url.trim();
+    const contact = {};
+    if (form.contact) contact.name = form.contact.trim();
+    if (form.email) contact.emails = [{ email: form.email.trim(), type: 'office' }];
+    if (form.phone) contact.phones = [{ phone: form.phone.trim(), type: 'office' }];
+    if (Object.keys(contact).length) body.contacts = [contact];
+    setBusy(true);
+    try {
+      const lead = await api.post('lead/', body);
+      setOpen(false);
+      navigate(`#/lead/${lead.id}`);
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<div class="new-lead-backdrop" onClick=${(e) => e.target === e.currentTarget && setOpen(false)}>
+    <form class="card new-lead" onSubmit=${submit} aria-labelledby="new-lead-title"
+      onKeyDown=${(e) => { if (e.key === 'Escape') { e.stopPropagation(); setOpen(false); } }}>
+      <h2 id="new-lead-title">New lead</h2>
+      <label>Company <input ref=${firstRef} required value=${form.name || ''} onInput=${set('name')} /></label>
+      <label>Website <input type="url" placeholder="https://" value=${form.url || ''} onInput=${set('url')} /></label>
+      <label>Status <select value=${form.status_id || ''} onChange=${set('status_id')}>
+        <option value="">Default</option>
+        ${statuses.map((st) => html`<option key=${st.id} value=${st.id}>${st.label}</option>`)}
+      </select></label>
+      <fieldset><legend>First contact (optional)</legend>
+        <label>Name <input value=${form.contact || ''} onInput=${set('contact')} /></label>
+        <label>Email <input type="email" value=${form.email || ''} onInput=${set('email')} /></label>
+        <label>Phone <input type="tel" value=${form.phone || ''} onInput=${set('phone')} /></label>
+      </fieldset>
+      <p class="form-error" role="alert">${error}</p>
+      <div class="row"><span class="spacer"></span>
+        <button type="button" onClick=${() => setOpen(false)}>Cancel</button>
+        <button type="submit" class="primary" disabled=${busy}>Create lead</button></div>
+    </form>
   </div>`;
 }
