@@ -2,6 +2,7 @@
 // Views in a sidebar (save, share, rename, delete). Rows are plain and cheap: one <tr>
 // of text cells each, keyed by id, so a page renders in a few milliseconds.
 
+import { Component } from 'preact';
 import { useState, useEffect, useRef, useLayoutEffect, useMemo } from 'preact/hooks';
 import { api, qs, ApiError } from './api.js';
 import { html, toast, mark, markOnce, userName, ago, formatDate, formatDateTime, usePresence, isMe, useTick, joinNames, errorText, navigate } from './ui.js';
@@ -116,11 +117,14 @@ export default function Leads({ route, me, realtime }) {
   const silent = useRef(false);
   const tableRef = useRef();
   const patches = useRef(new Map()); // lead id -> newer row seen through real time
-  useTick(30000);
+  const tick = useTick(30000);
 
   const defs = useMemo(() => columnDefs(leadFields), [leadFields]);
-  const shown = columns.filter((c) => defs[c]);
-  if (!shown.includes('display_name')) shown.unshift('display_name');
+  const shown = useMemo(() => {
+    const list = columns.filter((c) => defs[c]);
+    if (!list.includes('display_name')) list.unshift('display_name');
+    return list;
+  }, [columns.join(','), defs]);
   const fieldList = useMemo(() => {
     const set = new Set(['id', 'display_name', 'date_updated']);
     for (const c of shown) for (const f of defs[c].fields) set.add(f);
@@ -219,42 +223,64 @@ export default function Leads({ route, me, realtime }) {
     markOnce('rapport:leads-ready');
   }, [result]);
 
-  // Real time: a lead on this page changed → patch its row at once; any lead change →
-  // refresh the page quietly (a new lead may now match, another may not).
+  // Real time: a lead on this page changed → patch its row; any lead change → refresh the
+  // page quietly (a new lead may now match, another may not). Events are applied in
+  // batches, at most every 250 ms, so a bulk import elsewhere costs a few renders.
   useEffect(() => {
-    let timer = 0;
+    let viewsTimer = 0;
+    let flushTimer = 0;
     let noticeTimer = 0;
+    let rows = new Map(); // lead id -> newest lead data
+    let marks = {}; // lead id -> {user_id, at, action}
+    let note = '';
+    const flush = () => {
+      flushTimer = 0;
+      const patched = rows;
+      const changed = marks;
+      rows = new Map();
+      marks = {};
+      if (patched.size) {
+        setResult((r) => {
+          if (!r || !r.rows.some((row) => patched.has(row.id))) return r;
+          return { ...r, rows: r.rows.map((row) => (patched.has(row.id) ? { ...row, ...pick(patched.get(row.id), row) } : row)) };
+        });
+      }
+      if (Object.keys(changed).length) setChanges((c) => ({ ...c, ...changed }));
+      if (note) {
+        setNotice(note);
+        note = '';
+        clearTimeout(noticeTimer);
+        noticeTimer = setTimeout(() => setNotice(''), 15000);
+      }
+      silent.current = true;
+      setRefresh((n) => n + 1);
+    };
     const off = realtime.on('event', (event) => {
       if (!event) return;
       if (event.object_type === 'saved_search') {
-        clearTimeout(timer);
-        timer = setTimeout(loadViews, 200);
+        clearTimeout(viewsTimer);
+        viewsTimer = setTimeout(loadViews, 200);
         return;
       }
       const leadId = event.object_type === 'lead' ? event.object_id : event.lead_id;
       if (!leadId) return;
       if (event.object_type === 'lead' && event.action === 'updated' && event.data) {
         patches.current.set(leadId, event.data);
-        setResult((r) => {
-          if (!r || !r.rows.some((row) => row.id === leadId)) return r;
-          return { ...r, rows: r.rows.map((row) => (row.id === leadId ? { ...row, ...pick(event.data, row) } : row)) };
-        });
+        rows.set(leadId, event.data);
       }
       if (!isMe(event.user_id)) {
-        setChanges((c) => ({ ...c, [leadId]: { user_id: event.user_id, at: Date.now(), action: event.action, kind: event.object_type } }));
-        const name = (event.data && (event.data.display_name || event.data.name)) || 'A lead';
+        marks[leadId] = { user_id: event.user_id, at: Date.now(), action: event.action };
         if (event.object_type === 'lead') {
-          setNotice(`${name} ${event.action} by ${userName(event.user_id)}`);
-          clearTimeout(noticeTimer);
-          noticeTimer = setTimeout(() => setNotice(''), 15000);
+          const name = (event.data && (event.data.display_name || event.data.name)) || 'A lead';
+          note = `${name} ${event.action} by ${userName(event.user_id)}`;
         }
       }
-      silent.current = true;
-      setTimeout(() => setRefresh((n) => n + 1), 250);
+      if (!flushTimer) flushTimer = setTimeout(flush, 250);
     });
     return () => {
       off();
-      clearTimeout(timer);
+      clearTimeout(viewsTimer);
+      clearTimeout(flushTimer);
       clearTimeout(noticeTimer);
     };
   }, []);
@@ -355,7 +381,7 @@ export default function Leads({ route, me, realtime }) {
         <${ColumnPicker} defs=${defs} shown=${shown} onChange=${chooseColumns} />
       </div>
       <div class=${`results-wrap${busy ? ' busy' : ''}`} aria-busy=${busy ? 'true' : 'false'}>
-        ${result && html`<${ResultsTable} tableRef=${tableRef} rows=${result.rows} shown=${shown} defs=${defs} changes=${changes} viewers=${viewers}
+        ${result && html`<${ResultsTable} tableRef=${tableRef} rows=${result.rows} shown=${shown} defs=${defs} changes=${changes} viewers=${viewers} tick=${tick}
           query=${query} onSort=${(field) => { immediate.current = true; onChange(withSort(query, field)); }} />`}
         ${result && !result.rows.length && html`<p class="empty">No lead matches this query.</p>`}
       </div>
@@ -397,7 +423,7 @@ export function withSort(query, field) {
   return `${rest ? `${rest} ` : ''}sort:${desc ? '-' : ''}${field}`;
 }
 
-function ResultsTable({ tableRef, rows, shown, defs, changes, viewers, query, onSort }) {
+function ResultsTable({ tableRef, rows, shown, defs, changes, viewers, query, onSort, tick }) {
   const sort = sortsOf(query)[0];
   const header = (c) => {
     const def = defs[c];
@@ -412,12 +438,25 @@ function ResultsTable({ tableRef, rows, shown, defs, changes, viewers, query, on
   return html`<table class="results" ref=${tableRef} aria-label="Leads">
     <thead><tr>${shown.map(header)}</tr></thead>
     <tbody>
-      ${rows.map((lead) => html`<${Row} key=${lead.id} lead=${lead} shown=${shown} defs=${defs} change=${changes[lead.id]} viewers=${viewers.get(lead.id)} />`)}
+      ${rows.map((lead) => html`<${Row} key=${lead.id} lead=${lead} shown=${shown} defs=${defs} change=${changes[lead.id]} viewers=${viewers.get(lead.id)} tick=${tick} />`)}
     </tbody>
   </table>`;
 }
 
-function Row({ lead, shown, defs, change, viewers }) {
+/** A row re-renders only when its lead, the columns or its markers change. */
+class Row extends Component {
+  shouldComponentUpdate(next) {
+    const p = this.props;
+    return next.lead !== p.lead || next.shown !== p.shown || next.defs !== p.defs || next.change !== p.change ||
+      next.viewers !== p.viewers || next.tick !== p.tick;
+  }
+
+  render(props) {
+    return rowContent(props);
+  }
+}
+
+function rowContent({ lead, shown, defs, change, viewers }) {
   const fresh = change && Date.now() - change.at < 60000;
   return html`<tr class=${fresh ? 'changed' : ''}>
     ${shown.map((c) => {

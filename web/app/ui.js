@@ -119,11 +119,12 @@ export function formatDate(value) {
 
 /** Re-renders the caller every `ms` so that "2 minutes ago" stays true. */
 export function useTick(ms = 30000) {
-  const [, setN] = useState(0);
+  const [n, setN] = useState(0);
   useEffect(() => {
-    const timer = setInterval(() => setN((n) => n + 1), ms);
+    const timer = setInterval(() => setN((k) => k + 1), ms);
     return () => clearInterval(timer);
   }, [ms]);
+  return n;
 }
 
 // --- Performance marks (read by tests/browser/webapp.mjs).
