@@ -168,8 +168,16 @@ fn a_visitor_and_an_operator_chat(backend: Backend) {
     assert_eq!(conversation["status"], "open");
     assert_eq!(conversation["unread"], 1);
     assert_eq!(conversation["website_id"], site["id"]);
+    assert_eq!(conversation["last_message_author"], "visitor");
+    assert!(hello.starts_with(conversation["last_message_preview"].as_str().unwrap()));
     let unread = s.get("conversation/?unread__gt=0&status=open").ok();
     assert_eq!(unread["data"].as_array().unwrap().len(), 1, "{unread}");
+    // Nobody owns it yet: it is in the unassigned list only.
+    let unassigned = s.get("conversation/?assigned_to__isnull=true").ok();
+    assert_eq!(unassigned["data"].as_array().unwrap().len(), 1, "{unassigned}");
+    let assigned = s.get("conversation/?assigned_to__isnull=false").ok();
+    assert_eq!(assigned["data"].as_array().unwrap().len(), 0, "{assigned}");
+    assert_eq!(s.get("conversation/?assigned_to__isnull=maybe").status, 400);
 
     // Typing goes both ways.
     operator.send(json!({"type": "typing", "conversation_id": conversation_id, "typing": true}));
@@ -215,8 +223,11 @@ fn a_visitor_and_an_operator_chat(backend: Backend) {
     let session = widget(&s, "POST", "session", key, Some(&token), Some(json!({}))).ok();
     assert!(!session.to_string().contains("VIP customer"));
     assert_eq!(session["messages"].as_array().unwrap().len(), 2);
-    // Answering read it.
-    assert_eq!(s.get(&format!("conversation/{conversation_id}/")).ok()["unread"], 0);
+    // Answering read it; the inbox shows the reply, not the private note.
+    let answered = s.get(&format!("conversation/{conversation_id}/")).ok();
+    assert_eq!(answered["unread"], 0);
+    assert_eq!(answered["last_message_preview"], "How can we help?");
+    assert_eq!(answered["last_message_author"], "operator");
 
     // Resolved, then the visitor writes again: open again.
     s.put(

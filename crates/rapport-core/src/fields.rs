@@ -439,6 +439,16 @@ const CONVERSATION: &[FieldSpec] = &[
         "When its last message was written.",
     ),
     read_only(
+        "last_message_preview",
+        FieldType::Text(140),
+        "The start of its last message that is not a private note.",
+    ),
+    read_only(
+        "last_message_author",
+        FieldType::Choice(&["visitor", "operator"]),
+        "Who wrote that message.",
+    ),
+    read_only(
         "operator_read_at",
         FieldType::DateTime,
         "When an operator last read it.",

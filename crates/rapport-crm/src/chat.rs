@@ -30,6 +30,9 @@ pub const DEFAULT_NOTIFY_DELAY_SECONDS: i64 = 180;
 /// Longest message body, in characters.
 pub const MAX_BODY_CHARS: usize = 5_000;
 
+/// How much of the last message a conversation shows (`last_message_preview`).
+const PREVIEW_CHARS: usize = 140;
+
 /// Messages listed per conversation at most (the newest).
 const MAX_MESSAGES: usize = 1_000;
 
@@ -526,6 +529,17 @@ impl Crm {
             let c = &mut conversation.data;
             c.insert("last_message_at".into(), now.clone().into());
             c.insert("activity_at".into(), now.clone().into());
+            if !private {
+                // What an inbox lists under the conversation's name (never a private note).
+                let preview: String = body.chars().take(PREVIEW_CHARS).collect();
+                c.insert("last_message_preview".into(), preview.into());
+                let author = if matches!(author, Author::Visitor(_)) {
+                    "visitor"
+                } else {
+                    "operator"
+                };
+                c.insert("last_message_author".into(), author.into());
+            }
             match &author {
                 Author::Visitor(_) => {
                     let unread = c.get("unread").and_then(Value::as_i64).unwrap_or(0);

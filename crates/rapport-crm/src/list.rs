@@ -55,7 +55,7 @@ impl Crm {
         let mut filter_sql = format!("organization_id = ? AND object_type IN ({})", types.join(", "));
         for (param, value) in &q.filters {
             let (field, op) = match param.rsplit_once("__") {
-                Some((f, op @ ("gt" | "gte" | "lt" | "lte" | "in"))) => (f, op),
+                Some((f, op @ ("gt" | "gte" | "lt" | "lte" | "in" | "isnull"))) => (f, op),
                 _ => (param.as_str(), "eq"),
             };
             if field == "_type" && kinds.iter().any(|k| k.is_activity()) {
@@ -92,6 +92,15 @@ impl Crm {
                 errors.add(param, "unknown filter for this list");
                 continue;
             };
+            if op == "isnull" {
+                // `assigned_to__isnull=true`: unassigned conversations, tasks…
+                match value.as_str() {
+                    "true" | "1" => filter_sql.push_str(&format!(" AND {expr} IS NULL")),
+                    "false" | "0" => filter_sql.push_str(&format!(" AND {expr} IS NOT NULL")),
+                    _ => errors.add(param, "expected true or false"),
+                }
+                continue;
+            }
             let sql_op = match op {
                 "eq" => "=",
                 "gt" => ">",
