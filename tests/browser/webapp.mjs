@@ -366,6 +366,22 @@ try {
       return lead.contacts.some((c) => c.emails.some((e) => e.email === `added@${TAG}.example`));
     });
   });
+  await step('a contact is added and an address edited', async () => {
+    await page.getByRole('button', { name: '+ Add contact' }).click();
+    const form = page.locator('.contacts form');
+    await form.getByLabel('Name').fill(`Added Person ${TAG}`);
+    await form.getByLabel('Phone').fill('+1 415 555 0199');
+    await form.getByRole('button', { name: 'Add contact' }).click();
+    await page.locator('.contact', { hasText: `Added Person ${TAG}` }).waitFor();
+    await page.getByRole('button', { name: 'Edit addresses' }).click();
+    await page.locator('.address-form').getByLabel('City').first().fill('Porto');
+    await page.locator('.address-form').getByRole('button', { name: 'Save' }).click();
+    await until('the stored address', async () => (await rest('GET', `lead/${target.id}`)).addresses[0].city === 'Porto');
+    const lead = await rest('GET', `lead/${target.id}`);
+    if (!lead.contacts.some((c) => c.name === `Added Person ${TAG}` && c.phones[0].phone === '+14155550199')) {
+      throw new Error(`stored contacts: ${JSON.stringify(lead.contacts)}`);
+    }
+  });
   await step('a task is added and marked done', async () => {
     await page.fill('#task-text', `Send the proposal ${TAG}`);
     await page.keyboard.press('Enter');

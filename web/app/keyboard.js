@@ -60,10 +60,11 @@ function onKeyDown(e) {
       return;
     }
   }
-  if (key === 'j' || key === 'ArrowDown' && e.target.closest && e.target.closest('[data-nav]')) {
+  const inList = !!(e.target.closest && e.target.closest('[data-nav]'));
+  if (key === 'j' || (key === 'ArrowDown' && inList)) {
     e.preventDefault();
     moveFocus(1);
-  } else if (key === 'k' || key === 'ArrowUp' && e.target.closest && e.target.closest('[data-nav]')) {
+  } else if (key === 'k' || (key === 'ArrowUp' && inList)) {
     e.preventDefault();
     moveFocus(-1);
   }
@@ -99,8 +100,9 @@ export function HelpDialog({ dialogRef }) {
         ${SHORTCUTS.map(([k, what]) => html`<tr key=${k}><th scope="row"><kbd>${k}</kbd></th><td>${what}</td></tr>`)}
       </tbody>
     </table>
-    <p>In the search bar: <kbd>↓</kbd>/<kbd>↑</kbd> choose a suggestion, <kbd>Enter</kbd> or <kbd>Tab</kbd> takes it,
-      <kbd>Esc</kbd> closes the list.</p>
+    <p>In the search bar: <kbd>Ctrl</kbd>+<kbd>Space</kbd> or <kbd>↓</kbd> shows suggestions, <kbd>↓</kbd>/<kbd>↑</kbd> choose one,
+      <kbd>Enter</kbd> or <kbd>Tab</kbd> takes it, <kbd>Esc</kbd> closes the list. A click on a column header sorts by it.</p>
+    <p>Editing a field: <kbd>Enter</kbd> saves (<kbd>Ctrl</kbd>+<kbd>Enter</kbd> in a text area), <kbd>Esc</kbd> cancels.</p>
     <form method="dialog"><button class="primary" autofocus>Close</button></form>
   </dialog>`;
 }

@@ -202,7 +202,11 @@ export function QueryBar({ value, onChange, onSubmit, error: latestError, busy }
 
   const onKeyDown = (e) => {
     const n = menu.items.length;
-    if (e.key === 'ArrowDown') {
+    if (e.key === ' ' && e.ctrlKey) {
+      e.preventDefault();
+      lastCompleted.current = '';
+      complete(value, e.target.selectionStart, 0);
+    } else if (e.key === 'ArrowDown') {
       e.preventDefault();
       if (!menu.open) complete(value, e.target.selectionStart, 0);
       else setMenu({ ...menu, active: (menu.active + 1) % n });
