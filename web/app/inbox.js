@@ -201,7 +201,8 @@ export default function Inbox({ route, me, realtime, users = [] }) {
       ${list !== null && shown.length === 0 && html`<p class="muted empty">No ${status} conversations here.</p>`}
       <ul class="conversations" aria-label="Conversations">
         ${shown.map((c) => {
-          const preview = previews[c.id];
+          const preview =
+            previews[c.id] || (c.last_message_preview && { author: c.last_message_author, body: c.last_message_preview });
           return html`<li key=${c.id}>
             <a href=${`#/inbox/${c.id}`} data-nav class=${`conv${c.unread ? ' unread' : ''}`}
               aria-current=${c.id === id ? 'page' : undefined}>
