@@ -1,6 +1,7 @@
 // The app shell: session (login, logout), hash router, navigation, global shortcuts and
-// the `?` help. Screens load as modules of their own; the leads and lead screens start
-// loading at once, in parallel with `GET /me`, so the first screen waits for one request.
+// the `?` help. Screens load as modules of their own: the leads screen starts loading at
+// once, in parallel with `GET /me`, so the first screen waits for one request; the lead
+// page's modules load when the browser is idle after that.
 
 import { render } from 'preact';
 import { useState, useEffect, useRef, useLayoutEffect } from 'preact/hooks';
@@ -32,7 +33,6 @@ const firstMe = api.get('me/').then(
   (error) => ({ error }),
 );
 load('leads');
-load('lead');
 
 const realtime = new Realtime();
 trackPresence(realtime);
@@ -153,6 +153,12 @@ function Shell({ me, users, route, onLogout }) {
     'g i': () => navigate('#/inbox'),
     'g s': () => navigate('#/settings'),
   });
+
+  // The lead page's modules load once the first screen is up, before the first click.
+  useEffect(() => {
+    const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 1200));
+    idle(() => load('lead'));
+  }, []);
 
   // A new screen: move focus to the main area so screen readers start there.
   const first = useRef(true);
