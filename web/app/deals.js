@@ -52,7 +52,14 @@ export function Opportunities({ leadId, opps, setOpps, statuses, write, flash })
             ${(statuses.length ? statuses : [{ id: o.status_id, label: o.status_label }]).map((s) => html`<option key=${s.id} value=${s.id}>${s.label}</option>`)}
           </select>
         </div>
-        <p class="muted small">${o.confidence != null ? `${o.confidence}% · ` : ''}${o.close_date ? `closes ${formatDate(o.close_date)} · ` : ''}${userName(o.user_id)}</p>
+        <div class="row small opp-meta">
+          <${Editable} label="Confidence" kind="number" value=${o.confidence == null ? '' : String(o.confidence)}
+            display=${o.confidence == null ? '' : `${o.confidence}%`} placeholder="confidence"
+            onSave=${(v) => update(o, { confidence: v === '' ? null : Number(v) })} />
+          <${Editable} label="Close date" kind="date" value=${o.close_date || ''} display=${o.close_date ? `closes ${formatDate(o.close_date)}` : ''}
+            placeholder="close date" onSave=${(v) => update(o, { close_date: v || null })} />
+          <span class="muted">${userName(o.user_id)}</span>
+        </div>
         ${o.note && html`<p class="small">${o.note}</p>`}
       </li>`)}
     </ul>

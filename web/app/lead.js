@@ -12,7 +12,7 @@ import { Editable } from './editable.js';
 import { Composer } from './composer.js';
 import { meta } from './meta.js';
 import { CustomField, Contacts, Addresses } from './lead-details.js';
-import { Timeline } from './timeline.js';
+import { Timeline, ACTIVITY_PATHS } from './timeline.js';
 import { Opportunities, Tasks } from './deals.js';
 
 const TIMELINE_PAGE = 50;
@@ -174,6 +174,27 @@ export default function Lead({ id, me, realtime }) {
     }
   };
 
+  const editActivity = async (item, patch) => {
+    setActivities((list) => list.map((a) => (a.id === item.id ? { ...a, ...patch } : a)));
+    try {
+      const saved = await write(() => api.put(`activity/${ACTIVITY_PATHS[item._type]}/${item.id}`, patch));
+      setActivities((list) => list.map((a) => (a.id === item.id ? { ...a, ...saved } : a)));
+    } catch (e) {
+      setActivities((list) => list.map((a) => (a.id === item.id ? item : a)));
+      toast(`The ${item._type.toLowerCase()} was not saved: ${errorText(e)}`, 'error');
+    }
+  };
+  const deleteActivity = async (item) => {
+    if (!confirm(`Delete this ${item._type.toLowerCase()}?`)) return;
+    setActivities((list) => list.filter((a) => a.id !== item.id));
+    try {
+      await write(() => api.del(`activity/${ACTIVITY_PATHS[item._type]}/${item.id}`));
+    } catch (e) {
+      loadActivities();
+      toast(`The ${item._type.toLowerCase()} was not deleted: ${errorText(e)}`, 'error');
+    }
+  };
+
   const write = async (fn) => {
     pending.current++;
     try {
@@ -257,7 +278,8 @@ export default function Lead({ id, me, realtime }) {
         <${Composer} controlRef=${composerRef} leadId=${id} me=${me} tab=${tab} setTab=${setTab} activities=${activities || []} write=${write}
           onPosted=${(item, replaces) => setActivities((list) => [item, ...(list || []).filter((a) => a.id !== item.id && a.id !== replaces)])}
           onFailed=${(tempId) => setActivities((list) => (list || []).filter((a) => a.id !== tempId))} />
-        <${Timeline} items=${activities} fresh=${fresh} more=${activitiesMore} onMore=${() => loadActivities((activities || []).length + TIMELINE_PAGE)} />
+        <${Timeline} items=${activities} fresh=${fresh} more=${activitiesMore} onEdit=${editActivity} onDelete=${deleteActivity}
+          onMore=${() => loadActivities((activities || []).length + TIMELINE_PAGE)} />
       </section>
 
       <aside class="lead-side" aria-label="Opportunities and tasks">

@@ -3,7 +3,10 @@
 
 import { useState } from 'preact/hooks';
 import { html, userName, ago, formatDateTime } from './ui.js';
+import { Editable } from './editable.js';
 
+/** The API path of an activity kind that can be changed (status changes and chats cannot). */
+export const ACTIVITY_PATHS = { Note: 'note', Call: 'call', Email: 'email', SMS: 'sms', Sms: 'sms', Meeting: 'meeting' };
 
 const TYPE_LABELS = { Note: 'Note', Call: 'Call', Email: 'Email', SMS: 'SMS', Sms: 'SMS', Meeting: 'Meeting', LeadStatusChange: 'Status', Chat: 'Chat' };
 const FILTERS = [
@@ -17,7 +20,7 @@ const FILTERS = [
   ['LeadStatusChange', 'Status changes'],
 ];
 
-export function Timeline({ items, fresh, more, onMore }) {
+export function Timeline({ items, fresh, more, onMore, onEdit, onDelete }) {
   const [filter, setFilter] = useState('');
   if (items === null) return html`<p class="loading" role="status">Loading the timeline…</p>`;
   const shown = filter ? items.filter((a) => (a._type === 'Sms' ? 'SMS' : a._type) === filter) : items;
@@ -32,7 +35,7 @@ export function Timeline({ items, fresh, more, onMore }) {
     </div>
     ${!shown.length && html`<p class="empty">Nothing here yet.</p>`}
     <ol class="timeline-list">
-      ${shown.map((a) => html`<${TimelineItem} key=${a.id} item=${a} freshBy=${fresh[a.id]} />`)}
+      ${shown.map((a) => html`<${TimelineItem} key=${a.id} item=${a} freshBy=${fresh[a.id]} onEdit=${onEdit} onDelete=${onDelete} />`)}
     </ol>
     ${more && !filter && html`<button type="button" class="link" onClick=${onMore}>Show older activity</button>`}
   </section>`;
@@ -45,14 +48,16 @@ function duration(seconds) {
   return m ? `${m} min${s ? ` ${s} s` : ''}` : `${s} s`;
 }
 
-function TimelineItem({ item, freshBy }) {
+function TimelineItem({ item, freshBy, onEdit, onDelete }) {
   const type = item._type === 'Sms' ? 'SMS' : item._type;
   const when = item.activity_at || item.date_created;
   const who = item.user_id ? userName(item.user_id) : item.visitor_name || '';
   let title = TYPE_LABELS[type] || type;
   let body = null;
   if (type === 'Note') {
-    body = item.note;
+    body = item.pending
+      ? item.note
+      : html`<${Editable} label="Note" kind="textarea" className="tl-body multiline" value=${item.note || ''} onSave=${(v) => v.trim() && onEdit(item, { note: v })} />`;
   } else if (type === 'Call') {
     title = `${item.direction === 'inbound' ? 'Inbound' : 'Outbound'} call`;
     const bits = [duration(item.duration), item.status, item.phone].filter(Boolean).join(' · ');
@@ -89,6 +94,8 @@ function TimelineItem({ item, freshBy }) {
         <time datetime=${when} title=${formatDateTime(when)}>${ago(when)}</time>
         ${item.pending && html`<span class="muted small">saving…</span>`}
         ${freshBy && html`<span class="fresh-by">new · by ${userName(freshBy)}</span>`}
+        ${ACTIVITY_PATHS[item._type] && !item.pending && html`<button type="button" class="link danger small tl-delete"
+          aria-label=${`Delete this ${title.toLowerCase()}`} onClick=${() => onDelete(item)}>Delete</button>`}
       </header>
       ${typeof body === 'string' ? html`<p class="tl-body">${body}</p>` : body}
     </article>
