@@ -125,6 +125,8 @@ try {
   await step('a cold load shows the login form', async () => {
     await page.goto(`${base}/`, { timeout: STEP });
     await page.locator('#login-email').waitFor();
+    const said = await page.locator('.login-form [role="alert"]').innerText();
+    if (said.trim()) throw new Error(`the login form says ${JSON.stringify(said)} before any attempt`);
   });
   metrics.first_render_ms = await page.evaluate(() => {
     const m = performance.getEntriesByName('rapport:login-ready')[0];

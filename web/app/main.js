@@ -212,6 +212,8 @@ function App() {
   const [route, setRoute] = useState(parseRoute);
   const [notice, setNotice] = useState('');
   const [bootError, setBootError] = useState(null);
+  const signedIn = useRef(false);
+  signedIn.current = !!session;
 
   useEffect(() => {
     const onHash = () => setRoute(parseRoute());
@@ -242,7 +244,8 @@ function App() {
   };
 
   useEffect(() => {
-    setUnauthorizedHandler(() => signedOut('Your session has ended. Please sign in again.'));
+    // Only a session that was open can end (the first `GET /me` answers 401 when there is none).
+    setUnauthorizedHandler(() => signedIn.current && signedOut('Your session has ended. Please sign in again.'));
     firstMe.then(({ me, error }) => {
       if (me) start(me);
       else if (error instanceof ApiError && error.status === 401) setSession(null);
