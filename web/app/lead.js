@@ -122,7 +122,9 @@ export default function Lead({ id, me, realtime }) {
     };
   }, [id]);
 
-  const markChange = (userId, changed) => {
+  const markChange = (userId, fieldsChanged) => {
+    const derived = new Set(['display_name', 'status_label', 'date_updated', 'updated_by']);
+    const changed = fieldsChanged.filter((f) => !derived.has(f));
     setLastChange({ user_id: userId, at: Date.now(), fields: changed });
     setFlash(changed);
     setTimeout(() => setFlash([]), 4000);
