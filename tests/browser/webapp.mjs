@@ -205,6 +205,8 @@ try {
   await step('Next shows the last 20 leads, Previous the first 100', async () => {
     await page.getByRole('button', { name: /Next/ }).click();
     await until('page 2', async () => (await page.locator('table.results tbody tr').count()) === LEADS - 100);
+    await page.reload(); // the page number is in the address
+    await until('page 2 after a reload', async () => (await page.locator('table.results tbody tr').count()) === LEADS - 100);
     await page.getByRole('button', { name: /Previous/ }).click();
     await until('page 1', async () => (await page.locator('table.results tbody tr').count()) === 100);
   });

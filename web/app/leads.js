@@ -102,7 +102,7 @@ export default function Leads({ route, me, realtime }) {
       setColumns(savedColumns());
     }
     immediate.current = true;
-    setPage(0);
+    setPage(Math.max(0, (parseInt(params.get('page'), 10) || 1) - 1));
   }, [route.seq, ready]);
 
   // Search: debounced while typing, stale requests aborted.
@@ -230,6 +230,9 @@ export default function Leads({ route, me, realtime }) {
   const goPage = (p) => {
     immediate.current = true;
     setPage(p);
+    const hash = leadsHash(viewId, query, p);
+    history.replaceState(null, '', hash);
+    rememberHash(hash);
     if (tableRef.current) tableRef.current.closest('.results-wrap').scrollTop = 0;
   };
 

@@ -6,8 +6,8 @@ import { html, userName } from './ui.js';
 import { qs } from './api.js';
 
 /** The hash of the leads screen showing a view and/or a query. */
-export function leadsHash(viewId, query) {
-  const params = qs({ view: viewId || undefined, query: query || undefined });
+export function leadsHash(viewId, query, page = 0) {
+  const params = qs({ view: viewId || undefined, query: query || undefined, page: page > 0 ? page + 1 : undefined });
   return `#/leads${params ? `?${params}` : ''}`;
 }
 
