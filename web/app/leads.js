@@ -105,10 +105,12 @@ export default function Leads({ route, me, realtime }) {
     setPage(Math.max(0, (parseInt(params.get('page'), 10) || 1) - 1));
   }, [route.seq, ready]);
 
-  // Search: debounced while typing, stale requests aborted.
+  // Search as you type: stale requests aborted.
   useEffect(() => {
     if (!ready) return;
-    const delay = immediate.current ? 0 : 120;
+    // Short: a search takes milliseconds, and a superseded request is aborted; the delay
+    // only merges keys pressed in one burst.
+    const delay = immediate.current ? 0 : 40;
     immediate.current = false;
     const quiet = silent.current;
     silent.current = false;

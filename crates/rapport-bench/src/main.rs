@@ -11,6 +11,9 @@
 //! `--bulk` loads the leads straight into the SQLite store (`bulk.rs`) and builds the index
 //! with `rapport reindex`, for a million leads; `--keep` leaves its data dir behind and
 //! `--reuse DIR` runs again on it (only `rapport reindex` and the queries).
+//! `--browser-budget` then measures the web app on that store in headless Chromium
+//! (`tests/browser/budget.mjs`: first render, search-as-you-type, a 100-row table; needs
+//! `npm ci --prefix tests/browser` and Debian's `chromium`).
 //! It ends with the PostgreSQL peer (`pg_peer.rs`): the same leads and queries in hand-written
 //! SQL on postgres://postgres@127.0.0.1:5432, and the ratio of its p50 to Rapport's per query.
 //!
@@ -96,6 +99,8 @@ struct Options {
     chat: Option<usize>,
     /// Visitor messages per second in the chat benchmark.
     rate: usize,
+    /// Measure the web app in Chromium on the search benchmark's store.
+    browser_budget: bool,
 }
 
 fn options() -> anyhow::Result<Options> {
@@ -118,6 +123,7 @@ fn options() -> anyhow::Result<Options> {
         pace_ms: 5,
         chat: None,
         rate: 1000,
+        browser_budget: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -141,6 +147,11 @@ fn options() -> anyhow::Result<Options> {
             }
             "--no-peer" => {
                 o.no_peer = true;
+                i += 1;
+                continue;
+            }
+            "--browser-budget" => {
+                o.browser_budget = true;
                 i += 1;
                 continue;
             }
@@ -609,6 +620,7 @@ fn main() -> anyhow::Result<()> {
                 o.connections,
                 loading,
                 (!o.no_peer).then_some(o.peer_runs.unwrap_or(o.runs)),
+                o.browser_budget,
             ))?;
         }
         return Ok(());

@@ -335,6 +335,7 @@ pub async fn run(
     connections: usize,
     loading: Loading,
     peer_runs: Option<usize>,
+    browser_budget: bool,
 ) -> anyhow::Result<()> {
     let mut conn = Connection::open(&server.addr).await?;
     let fields = match loading {
@@ -411,6 +412,9 @@ pub async fn run(
     println!("server RSS: {} MiB", server.rss_kib() / 1024);
     let index_dir = server.data_dir.join("search-index");
     println!("index size on disk: {} MiB", dir_size(&index_dir) / (1 << 20));
+    if browser_budget {
+        web_app_budget(server, &mut conn).await?;
+    }
     let Some(peer_runs) = peer_runs else {
         return Ok(());
     };
@@ -418,6 +422,54 @@ pub async fn run(
     crate::pg_peer::run(leads, PlanSource::new(fields.clone()), &fields, &measured, peer_runs)
         .await
         .context("the PostgreSQL peer")
+}
+
+/// The web app on this store, in headless Chromium (`tests/browser/budget.mjs`), as a
+/// user with a password made for the purpose.
+async fn web_app_budget(server: &Server, conn: &mut Connection) -> anyhow::Result<()> {
+    let email = format!("budget{}@bench.example", std::process::id());
+    let password = "budget password";
+    post(
+        conn,
+        server,
+        "user",
+        &json!({"email": email, "password": password, "first_name": "Budget", "role": "member"}),
+    )
+    .await?;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/budget.mjs");
+    let output = std::process::Command::new("node")
+        .arg(&script)
+        .env("RAPPORT_URL", &server.url)
+        .env("RAPPORT_USER1_EMAIL", &email)
+        .env("RAPPORT_USER1_PASSWORD", password)
+        .output()
+        .with_context(|| format!("running node {}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let Some(metrics) = stdout.lines().find_map(|l| l.strip_prefix("METRICS ")) else {
+        bail!(
+            "the browser budget script failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let metrics: Value = serde_json::from_str(metrics)?;
+    println!("\nweb app in Chromium (tests/browser/budget.mjs) on this store:");
+    println!(
+        "  JavaScript on first load: {:.1} KiB gzipped",
+        metrics["js_gzip_bytes"].as_f64().unwrap_or(0.0) / 1024.0
+    );
+    println!("  cold load to the login form: {} ms", metrics["first_render_ms"]);
+    println!(
+        "  cold load (logged in) to the leads table: {} ms",
+        metrics["leads_first_render_ms"]
+    );
+    println!("  100-row table render: {}", metrics["table_100_rows_ms"]);
+    println!("  search as you type, last keystroke to results on screen (ms):");
+    if let Some(queries) = metrics["search_as_you_type_ms"].as_object() {
+        for (query, times) in queries {
+            println!("    `{query}`: median {}, max {}", times["median"], times["max"]);
+        }
+    }
+    Ok(())
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {
