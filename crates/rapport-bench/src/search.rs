@@ -439,7 +439,7 @@ async fn web_app_budget(server: &Server, conn: &mut Connection) -> anyhow::Resul
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser/budget.mjs");
     let output = std::process::Command::new("node")
         .arg(&script)
-        .env("RAPPORT_URL", &server.url)
+        .env("RAPPORT_URL", format!("http://{}", server.addr))
         .env("RAPPORT_USER1_EMAIL", &email)
         .env("RAPPORT_USER1_PASSWORD", password)
         .output()
