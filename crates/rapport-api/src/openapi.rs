@@ -447,32 +447,6 @@ fn with_ok(ok: Value) -> Map<String, Value> {
     responses
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_kind_with_a_route_has_its_paths_and_schema() {
-        let doc = openapi_document();
-        assert_eq!(doc["openapi"], "3.1.0");
-        for kind in Kind::ALL {
-            let schema = &doc["components"]["schemas"][kind.object_type().replace('.', "_")];
-            assert!(schema["properties"]["id"]["readOnly"].as_bool().unwrap(), "{kind:?}");
-            if let Some(path) = kind.path() {
-                assert!(doc["paths"][format!("/api/v1/{path}/")]["post"].is_object(), "{kind:?}");
-                assert!(
-                    doc["paths"][format!("/api/v1/{path}/{{id}}/")]["delete"].is_object(),
-                    "{kind:?}"
-                );
-            }
-        }
-        assert_eq!(
-            doc["components"]["schemas"]["lead"]["properties"]["status"]["writeOnly"],
-            true
-        );
-    }
-}
-
 /// Logins, one's own API keys and drafts.
 fn account_paths(paths: &mut Map<String, Value>) {
     let any = json!({"type": "object"});
@@ -521,4 +495,30 @@ fn account_paths(paths: &mut Map<String, Value>) {
             "delete": {"summary": "Delete a draft (once sent)", "tags": ["draft"], "parameters": [key_param], "responses": {"204": {"description": "Deleted"}}},
         }),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_with_a_route_has_its_paths_and_schema() {
+        let doc = openapi_document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for kind in Kind::ALL {
+            let schema = &doc["components"]["schemas"][kind.object_type().replace('.', "_")];
+            assert!(schema["properties"]["id"]["readOnly"].as_bool().unwrap(), "{kind:?}");
+            if let Some(path) = kind.path() {
+                assert!(doc["paths"][format!("/api/v1/{path}/")]["post"].is_object(), "{kind:?}");
+                assert!(
+                    doc["paths"][format!("/api/v1/{path}/{{id}}/")]["delete"].is_object(),
+                    "{kind:?}"
+                );
+            }
+        }
+        assert_eq!(
+            doc["components"]["schemas"]["lead"]["properties"]["status"]["writeOnly"],
+            true
+        );
+    }
 }
