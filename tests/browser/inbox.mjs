@@ -11,6 +11,7 @@ import { createServer } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { restClient } from './rest.mjs';
 
 const base = (process.env.RAPPORT_URL || '').replace(/\/$/, '');
 const email = process.env.RAPPORT_USER1_EMAIL;
@@ -29,18 +30,7 @@ const REPLY = `Yes, how can we help? (${stamp})`;
 const NOTE = `Internal: check their plan (${stamp})`;
 const SETTINGS = ['statuses', 'pipelines', 'custom-fields', 'users', 'api-keys', 'websites', 'webhooks', 'slack'];
 
-const auth = 'Basic ' + Buffer.from(`${apiKey}:`).toString('base64');
-async function rest(method, path, body) {
-  const res = await fetch(`${base}/api/v1/${path}`, {
-    method,
-    headers: { Authorization: auth, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(STEP),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} /api/v1/${path} answered ${res.status}: ${text}`);
-  return text ? JSON.parse(text) : null;
-}
+const rest = restClient(base, apiKey, STEP);
 
 async function step(name, fn) {
   try {

@@ -8,6 +8,7 @@
 // CHROMIUM (browser binary). Prints `METRICS {...}` and `OK` and exits 0 on success;
 // prints `FAIL: <why>` and exits 1 otherwise.
 import { chromium } from 'playwright-core';
+import { restClient } from './rest.mjs';
 import { gzipSync } from 'node:zlib';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,24 +34,7 @@ const LEADS = 120;
 // One word that only this run's leads contain (the query language matches word prefixes).
 const TAG = `wapp${Date.now().toString(36)}`;
 
-const auth = 'Basic ' + Buffer.from(`${apiKey}:`).toString('base64');
-async function rest(method, path, body) {
-  const res = await fetch(`${base}/api/v1/${path}`, {
-    method,
-    headers: { Authorization: auth, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(STEP),
-  });
-  const text = await res.text();
-  let data;
-  try { data = JSON.parse(text); } catch { data = text; }
-  if (!res.ok) {
-    const e = new Error(`${method} /api/v1/${path} answered ${res.status}: ${text}`);
-    e.status = res.status;
-    throw e;
-  }
-  return data;
-}
+const rest = restClient(base, apiKey, STEP);
 
 async function step(name, fn) {
   const started = Date.now();

@@ -8,6 +8,7 @@
 // websocket fail in the page, so the widget falls back to long polling. Prints `CONVERSATION <id>` and
 // `OK` and exits 0 on success; prints `FAIL: <why>` and exits 1 otherwise.
 import { chromium } from 'playwright-core';
+import { restClient } from './rest.mjs';
 
 const [pageUrl, base, apiKey, screenshot, websiteId] = [
   process.argv[2] || process.env.WIDGET_PAGE_URL,
@@ -28,20 +29,7 @@ const REPLY = `Yes, we ship to Norway! (reply ${Date.now()})`;
 const OFFLINE_MESSAGE = 'Written while offline';
 const LONG_POLL = process.env.WIDGET_NO_WEBSOCKET === '1';
 
-const auth = 'Basic ' + Buffer.from(`${apiKey}:`).toString('base64');
-async function rest(method, path, body) {
-  const res = await fetch(`${base}/api/v1/${path}`, {
-    method,
-    headers: { Authorization: auth, ...(body ? { 'Content-Type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(STEP),
-  });
-  const text = await res.text();
-  let data;
-  try { data = JSON.parse(text); } catch { data = text; }
-  if (!res.ok) throw new Error(`${method} /api/v1/${path} answered ${res.status}: ${text}`);
-  return data;
-}
+const rest = restClient(base, apiKey, STEP);
 
 // Runs `step`, turning any failure into a message that says which step it was.
 async function step(name, fn) {

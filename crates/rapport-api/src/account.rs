@@ -92,13 +92,14 @@ pub(crate) async fn create_user(State(state): State<AppState>, Auth(actor): Auth
     Ok(Json(state.crm.create_user(&actor, &input).await?).into_response())
 }
 
-fn list(data: Vec<Value>) -> Response {
+/// A list answered whole, in Close's page shape.
+pub(crate) fn whole_list<T: serde::Serialize>(data: Vec<T>) -> Response {
     let total = data.len();
     Json(json!({"data": data, "has_more": false, "total_results": total})).into_response()
 }
 
 async fn list_api_keys(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {
-    Ok(list(state.crm.api_keys(&actor).await?))
+    Ok(whole_list(state.crm.api_keys(&actor).await?))
 }
 
 async fn create_api_key(State(state): State<AppState>, Auth(actor): Auth, body: Bytes) -> ApiResult {
@@ -112,7 +113,7 @@ async fn delete_api_key(State(state): State<AppState>, Auth(actor): Auth, Path(i
 }
 
 async fn list_drafts(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {
-    Ok(list(state.crm.drafts(&actor).await?))
+    Ok(whole_list(state.crm.drafts(&actor).await?))
 }
 
 async fn get_draft(State(state): State<AppState>, Auth(actor): Auth, Path(key): Path<String>) -> ApiResult {

@@ -37,9 +37,9 @@ async fn list_messages(State(state): State<AppState>, Auth(actor): Auth, Path(id
     if state.crm.conversation(org, &id).await?.is_none() {
         return Err(ApiError::NotFound);
     }
-    let data = state.crm.conversation_messages(org, &id, true).await?;
-    let total = data.len();
-    Ok(Json(json!({"data": data, "has_more": false, "total_results": total})).into_response())
+    Ok(crate::account::whole_list(
+        state.crm.conversation_messages(org, &id, true).await?,
+    ))
 }
 
 async fn post_message(

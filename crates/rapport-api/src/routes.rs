@@ -324,9 +324,7 @@ async fn delete(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path
 }
 
 async fn list_users(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {
-    let users = state.crm.list_users(&actor).await?;
-    let total = users.len();
-    Ok(Json(json!({"data": users, "has_more": false, "total_results": total})).into_response())
+    Ok(crate::account::whole_list(state.crm.list_users(&actor).await?))
 }
 
 async fn get_user(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {

@@ -1,0 +1,28 @@
+// What the browser scripts share: the REST API with an API key (HTTP Basic), and named
+// steps whose failure says which step it was.
+
+/** `rest(method, path, body)` against `${base}/api/v1/`; throws with the status and body. */
+export function restClient(base, apiKey, timeout) {
+  const auth = 'Basic ' + Buffer.from(`${apiKey}:`).toString('base64');
+  return async function rest(method, path, body) {
+    const res = await fetch(`${base}/api/v1/${path}`, {
+      method,
+      headers: { Authorization: auth, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+      signal: AbortSignal.timeout(timeout),
+    });
+    const text = await res.text();
+    let data;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = text;
+    }
+    if (!res.ok) {
+      const e = new Error(`${method} /api/v1/${path} answered ${res.status}: ${text}`);
+      e.status = res.status;
+      throw e;
+    }
+    return data;
+  };
+}
