@@ -29,8 +29,8 @@ pub enum Durability {
 type WriteReply = tokio::sync::oneshot::Sender<DbResult<Vec<StmtOutput>>>;
 
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-/// WAL frames (pages) past which a fully copied WAL is reset.
-const WAL_RESET_FRAMES: i64 = 1000;
+/// The size the WAL file is cut back to when it starts over (bytes).
+const WAL_SIZE_LIMIT: i64 = 64 << 20;
 
 /// Most batches one transaction takes, so a long queue still commits in steady steps.
 const MAX_GROUP: usize = 128;
@@ -51,6 +51,9 @@ impl SqliteDb {
         // writer they stall every write behind them; a separate thread does them
         // passively instead (never blocking the writer or readers).
         writer.execute_batch("PRAGMA wal_autocheckpoint=0").map_err(backend)?;
+        writer
+            .execute_batch(&format!("PRAGMA journal_size_limit={WAL_SIZE_LIMIT}"))
+            .map_err(backend)?;
         let checkpointer = connect(path, durability)?;
         // Never wait for readers: a checkpoint that cannot finish now tries again later,
         // whereas waiting would hold the write lock and stall every write behind it.
@@ -214,18 +217,14 @@ impl Drop for SqliteDb {
     }
 }
 
-/// Copies the WAL into the database without blocking anyone; once all of it is copied,
-/// resets it, since every page a reader looks up is first searched in the WAL's index.
+/// Copies the WAL into the database without blocking anyone. Once all of it is copied,
+/// SQLite's next write starts the WAL over from its beginning by itself, and cuts the file
+/// back to `journal_size_limit`: the WAL neither grows without bound nor slows readers.
+/// (A `TRUNCATE` checkpoint here did the same but took the write lock for its fsync and
+/// truncation, stalling the writes queued behind it: the chat benchmark's p99 was 67 ms
+/// with it and 7 ms without.)
 fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    let (busy, frames, copied): (i64, i64, i64) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })?;
-    if busy == 0 && frames > WAL_RESET_FRAMES && frames == copied {
-        // Quick when everything is already copied; gives up at once when a reader or the
-        // writer is in the way (no busy timeout on this connection), to try again later.
-        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    }
-    Ok(())
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
 fn connect(path: &str, durability: Durability) -> DbResult<Connection> {

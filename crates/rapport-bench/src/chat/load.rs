@@ -276,6 +276,9 @@ pub(super) struct Latency {
     pub(super) closed: usize,
     /// Messages not sent because their visitor's socket was still busy with earlier ones.
     pub(super) skipped: usize,
+    /// The slowest receipt of the messages sent in each second of the measured part, in
+    /// ms: where the tail comes from (a steady queue, or one stall).
+    pub(super) max_per_second: Vec<f64>,
 }
 
 impl Latency {
@@ -293,6 +296,13 @@ impl Latency {
             self.errors,
             self.closed,
             self.skipped
+        ) + &format!(
+            "; slowest receipt per second sent (ms): {}",
+            self.max_per_second
+                .iter()
+                .map(|ms| format!("{ms:.0}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         )
     }
 }
@@ -338,14 +348,23 @@ impl Clients {
         }
         let sent = self.shared.sent.lock().expect("sent lock");
         let receipts = self.shared.receipts.lock().expect("receipts lock");
-        let mut values: Vec<f64> = receipts
+        let timed: Vec<(u64, f64)> = receipts
             .iter()
             .filter(|(id, _)| *id as usize >= first_measured)
             .filter_map(|&(id, at)| {
                 let sent_at = *sent.get(id as usize)?;
-                (sent_at > 0).then(|| at.saturating_sub(sent_at) as f64 / 1e6)
+                (sent_at > 0).then(|| (sent_at, at.saturating_sub(sent_at) as f64 / 1e6))
             })
             .collect();
+        let first_sent = timed.iter().map(|(sent_at, _)| *sent_at).min().unwrap_or(0);
+        let mut max_per_second = vec![0.0f64; measured.as_secs().max(1) as usize + 1];
+        for (sent_at, ms) in &timed {
+            let second = ((sent_at - first_sent) / 1_000_000_000) as usize;
+            if let Some(slot) = max_per_second.get_mut(second) {
+                *slot = slot.max(*ms);
+            }
+        }
+        let mut values: Vec<f64> = timed.into_iter().map(|(_, ms)| ms).collect();
         values.sort_by(f64::total_cmp);
         let at = |p: f64| {
             values
@@ -365,6 +384,7 @@ impl Clients {
             errors: self.shared.errors.load(Ordering::Relaxed),
             closed: self.shared.closed.load(Ordering::Relaxed),
             skipped,
+            max_per_second,
         })
     }
 
