@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use rapport_store::Stmt;
 use rapport_testkit::{Backend, TestDb};
 
 const ROWS_PER_ROUND: usize = 1500;
