@@ -476,6 +476,7 @@ const MESSAGE: &[FieldSpec] = &[
     ),
     read_only("conversation_id", ID, "Its conversation."),
     read_only("visitor_id", ID, "The conversation's visitor."),
+    read_only("website_id", ID, "The conversation's website."),
     read_only(
         "author",
         FieldType::Choice(&["visitor", "operator", "system"]),

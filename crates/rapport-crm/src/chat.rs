@@ -467,18 +467,6 @@ impl Crm {
                 ),
                 (Author::Operator(_), None) => return Err(CrmError::NotFound),
             };
-            if let (Some(conversation), Some(client_id)) = (&before, client_id) {
-                if let Some(first) = self
-                    .message_by_client_id(organization_id, &conversation.id, client_id)
-                    .await?
-                {
-                    return Ok(Posted {
-                        message: render(&first, &meta, &[]),
-                        created: false,
-                        event_seq: None,
-                    });
-                }
-            }
             let mut conversation = match &before {
                 Some(doc) => doc.clone(),
                 None => {
@@ -496,6 +484,11 @@ impl Crm {
             data.insert(
                 "visitor_id".into(),
                 conversation.data.get("visitor_id").cloned().unwrap_or(Value::Null),
+            );
+            // The dispatcher finds the website's notification settings by this.
+            data.insert(
+                "website_id".into(),
+                conversation.data.get("website_id").cloned().unwrap_or(Value::Null),
             );
             data.insert("body".into(), body.into());
             data.insert("private".into(), private.into());
@@ -607,7 +600,7 @@ impl Crm {
                 NewEvent::created(Kind::Message, &message.id, message.lead_id.as_deref(), rendered.clone()),
             );
             match self
-                .commit_as(organization_id, user_id.as_deref(), Kind::Message, plan)
+                .commit_plan(organization_id, user_id.as_deref(), Kind::Message, plan)
                 .await
             {
                 Ok(seq) => {
@@ -617,9 +610,27 @@ impl Crm {
                         event_seq: Some(seq),
                     })
                 }
-                // A concurrent write to the conversation, or the same client id at once.
-                Err(CrmError::Db(DbError::Conflict | DbError::Unique(_))) => continue,
-                Err(e) => return Err(e),
+                // The same client id again (a resend): the first message is the answer.
+                // Checked only now, so a new message costs no lookup.
+                Err(DbError::Unique(_)) => {
+                    if let Some(client_id) = client_id {
+                        if let Some(first) = self
+                            .message_by_client_id(organization_id, &conversation.id, client_id)
+                            .await?
+                        {
+                            return Ok(Posted {
+                                message: render(&first, &meta, &[]),
+                                created: false,
+                                event_seq: None,
+                            });
+                        }
+                    }
+                    // Two first messages at once: the other started the conversation.
+                    continue;
+                }
+                // A concurrent write to the conversation.
+                Err(DbError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
         Err(CrmError::Db(DbError::Conflict))

@@ -200,6 +200,28 @@ impl Crm {
         kind: Kind,
         plan: Plan,
     ) -> CrmResult<i64> {
+        match self.commit_plan(organization_id, user_id, kind, plan).await {
+            Err(DbError::Unique(index)) if !index.contains("idempotency") => {
+                let field = if matches!(kind, Kind::LeadStatus | Kind::OpportunityStatus) {
+                    "label"
+                } else {
+                    "name"
+                };
+                Err(FieldErrors::field(field, format!("a {} with this {field} already exists", kind.label())).into())
+            }
+            result => result.map_err(CrmError::from),
+        }
+    }
+
+    /// Commits a plan; the store's error as it is (a caller that expects a duplicate
+    /// handles `Unique` itself). Returns the sequence of the plan's last event.
+    pub(crate) async fn commit_plan(
+        &self,
+        organization_id: &str,
+        user_id: Option<&str>,
+        kind: Kind,
+        plan: Plan,
+    ) -> Result<i64, DbError> {
         let Plan { mut stmts, events } = plan;
         if crate::meta::is_meta_kind(kind) {
             stmts.push(Stmt::new(
@@ -210,27 +232,14 @@ impl Crm {
         let now = time::format(time::now());
         let inserts = events.iter().map(|e| e.insert_stmt(organization_id, user_id, &now));
         let event_stmts = self.db.dialect().append_events(&mut stmts, inserts);
-        let result = self.db.batch(stmts).await;
-        if result.is_ok() {
-            self.events_committed.notify_waiters();
-        }
-        match result {
-            Ok(outputs) => Ok(outputs[event_stmts]
-                .iter()
-                .filter_map(|o| o.rows.first())
-                .map(|r| r.int(0))
-                .max()
-                .unwrap_or(0)),
-            Err(DbError::Unique(index)) if !index.contains("idempotency") => {
-                let field = if matches!(kind, Kind::LeadStatus | Kind::OpportunityStatus) {
-                    "label"
-                } else {
-                    "name"
-                };
-                Err(FieldErrors::field(field, format!("a {} with this {field} already exists", kind.label())).into())
-            }
-            Err(e) => Err(e.into()),
-        }
+        let outputs = self.db.batch(stmts).await?;
+        self.events_committed.notify_waiters();
+        Ok(outputs[event_stmts]
+            .iter()
+            .filter_map(|o| o.rows.first())
+            .map(|r| r.int(0))
+            .max()
+            .unwrap_or(0))
     }
 
     /// Loads an object of `kind` in the actor's organization.

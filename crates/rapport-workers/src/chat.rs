@@ -34,14 +34,17 @@ pub(crate) async fn jobs_for_message(
     }
     let data = &event.data;
     let conversation_id = data.get("conversation_id").and_then(Value::as_str).unwrap_or_default();
-    let Some(conversation) = crm.conversation(&event.organization_id, conversation_id).await? else {
-        return Ok(Vec::new());
+    // Messages carry their website; those written before it did are looked up.
+    let website_id = match data.get("website_id").and_then(Value::as_str) {
+        Some(id) => id.to_string(),
+        None => {
+            let Some(conversation) = crm.conversation(&event.organization_id, conversation_id).await? else {
+                return Ok(Vec::new());
+            };
+            text(&conversation, "website_id").to_string()
+        }
     };
-    let website_id = conversation
-        .get("website_id")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let Some(website) = crm.website(&event.organization_id, website_id).await? else {
+    let Some(website) = crm.website(&event.organization_id, &website_id).await? else {
         return Ok(Vec::new());
     };
     let payload = json!({"conversation_id": conversation_id, "message_id": event.object_id});

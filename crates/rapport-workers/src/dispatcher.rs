@@ -6,7 +6,10 @@
 //! again. Each job also carries a dedupe key naming its (event, consumer) pair, so even a
 //! replay could not enqueue it twice. Several nodes may run a dispatcher: the cursor only
 //! moves from the value a dispatcher read, so when two race, one commits and the other's
-//! whole batch rolls back and it reads on from the new cursor.
+//! whole batch rolls back. The one that lost stands by for a while before it reads on:
+//! racing on every batch, each would do all the work twice (reads of conversations and
+//! websites for chat messages, webhook subscriptions) and lose half of it. A standby
+//! takes over within `STANDBY` when the active dispatcher stops.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -29,6 +32,9 @@ const BATCH: usize = 500;
 /// SQLite file).
 const IDLE_RECHECK: Duration = Duration::from_millis(250);
 
+/// How long a dispatcher that lost a race to another node waits before it reads on.
+const STANDBY: Duration = Duration::from_secs(1);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
     #[error(transparent)]
@@ -50,7 +56,13 @@ pub async fn run_dispatcher(crm: Crm, queue: Queue, shutdown: impl Future<Output
             dispatched = dispatch_batch(&crm, &queue) => dispatched,
         };
         match dispatched {
-            Ok(0) => {
+            Ok(Dispatched::LostRace) => {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(STANDBY) => {}
+                }
+            }
+            Ok(Dispatched::Events(0)) => {
                 tokio::select! {
                     _ = &mut shutdown => return,
                     _ = committed => {}
@@ -70,14 +82,22 @@ pub async fn run_dispatcher(crm: Crm, queue: Queue, shutdown: impl Future<Output
     }
 }
 
-/// Dispatches the next batch of events; returns how many events it consumed (0: the
-/// dispatcher is level with the log).
-pub async fn dispatch_batch(crm: &Crm, queue: &Queue) -> Result<usize, DispatchError> {
+/// What one batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dispatched {
+    /// The events it consumed (0: the dispatcher is level with the log).
+    Events(usize),
+    /// Another node's dispatcher moved the cursor first; nothing of this batch stayed.
+    LostRace,
+}
+
+/// Dispatches the next batch of events.
+pub async fn dispatch_batch(crm: &Crm, queue: &Queue) -> Result<Dispatched, DispatchError> {
     let ledger = queue.ledger();
     let cursor = ledger.cursor(DISPATCHER).await?;
     let events = crm.events_to_dispatch(cursor, BATCH).await?;
     let Some(last) = events.last().map(|e| e.seq) else {
-        return Ok(0);
+        return Ok(Dispatched::Events(0));
     };
     let mut subscriptions: HashMap<String, Vec<Subscription>> = HashMap::new();
     let mut jobs = Vec::new();
@@ -102,10 +122,9 @@ pub async fn dispatch_batch(crm: &Crm, queue: &Queue) -> Result<usize, DispatchE
             if !jobs.is_empty() {
                 tracing::debug!(events = events.len(), jobs = jobs.len(), cursor = last, "dispatched");
             }
-            Ok(events.len())
+            Ok(Dispatched::Events(events.len()))
         }
-        // Another node's dispatcher moved the cursor first; read on from there.
-        Err(DbError::Conflict) => Ok(events.len()),
+        Err(DbError::Conflict) => Ok(Dispatched::LostRace),
         Err(e) => Err(QueueError::from(e).into()),
     }
 }

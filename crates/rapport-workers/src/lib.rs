@@ -26,7 +26,7 @@ use rapport_delivery::{AddressPolicy, Mailer, SmtpConfig};
 use rapport_queue::{Job, JobError, Registry};
 
 pub use chat::{CHAT_EMAIL_VISITOR, CHAT_NOTIFY_UNREAD, CHAT_SLACK};
-pub use dispatcher::{dispatch_batch, run_dispatcher, DispatchError, DISPATCHER};
+pub use dispatcher::{dispatch_batch, run_dispatcher, DispatchError, Dispatched, DISPATCHER};
 
 pub const EMAIL_SEND: &str = "email:send";
 pub const SLACK_SEND_MESSAGE: &str = "slack:send_message";

@@ -7,7 +7,7 @@ use rapport_core::Kind;
 use rapport_crm::{Crm, CrmConfig, NewOrganization};
 use rapport_queue::{run_worker, JobFilter, JobState, Queue, WorkerConfig, WorkerMetrics};
 use rapport_testkit::{on_both_backends, unique, TestDb};
-use rapport_workers::{dispatch_batch, registry, WorkersConfig};
+use rapport_workers::{dispatch_batch, registry, Dispatched, WorkersConfig};
 use serde_json::json;
 
 async fn a_failing_subscription_pauses_itself(test_db: &TestDb) {
@@ -39,7 +39,7 @@ async fn a_failing_subscription_pauses_itself(test_db: &TestDb) {
         .await
         .unwrap();
     let queue = Queue::embedded(db.clone());
-    while dispatch_batch(&crm, &queue).await.unwrap() > 0 {}
+    while dispatch_batch(&crm, &queue).await.unwrap() != Dispatched::Events(0) {}
 
     let config = WorkersConfig {
         allowed_addresses: vec!["127.0.0.1".into()],
@@ -89,7 +89,7 @@ async fn a_failing_subscription_pauses_itself(test_db: &TestDb) {
     crm.create(&actor, Kind::Lead, &json!({"name": "Second"}), None)
         .await
         .unwrap();
-    while dispatch_batch(&crm, &queue).await.unwrap() > 0 {}
+    while dispatch_batch(&crm, &queue).await.unwrap() != Dispatched::Events(0) {}
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let (open, _) = queue
