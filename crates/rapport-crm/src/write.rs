@@ -9,7 +9,7 @@ use rapport_store::{DbError, RowExt, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
 use crate::custom;
-use crate::doc::{Doc, COLUMNS, CONTACT_TYPE};
+use crate::doc::{Doc, COLUMNS, CONTACT_TYPE, IN_ORGANIZATION};
 use crate::events::NewEvent;
 use crate::meta::OrgMeta;
 use crate::render::{changed_fields, render};
@@ -258,7 +258,7 @@ impl Crm {
 
     /// Loads any object of an organization, whoever asks (the server's own jobs).
     pub(crate) async fn load_in(&self, organization_id: &str, id: &str) -> CrmResult<Option<Doc>> {
-        let sql = format!("SELECT {COLUMNS} FROM objects WHERE id = ? AND organization_id = ?");
+        let sql = format!("SELECT {COLUMNS} FROM objects WHERE id = ? AND {IN_ORGANIZATION}");
         let row = self.db.query_opt(&sql, &[id.into(), organization_id.into()]).await?;
         row.map(|r| Doc::from_row(organization_id, &r)).transpose()
     }
@@ -398,7 +398,7 @@ impl Crm {
                     // makes that delete conflict and list them again, so no child is left
                     // behind without its lead.
                     plan.stmts.push(Stmt::one(
-                        "UPDATE objects SET version = version + 1 WHERE id = ? AND organization_id = ? AND version = ?",
+                        format!("UPDATE objects SET version = version + 1 WHERE id = ? AND {IN_ORGANIZATION} AND version = ?"),
                         vec![
                             lead.id.clone().into(),
                             lead.organization_id.clone().into(),
@@ -656,7 +656,7 @@ impl Crm {
         let status_id = doc.str("status_id")?;
         let lock = self.db.dialect().share_lock();
         Some(Stmt::one(
-            format!("SELECT id FROM objects WHERE id = ? AND organization_id = ? AND object_type = ?{lock}"),
+            format!("SELECT id FROM objects WHERE id = ? AND {IN_ORGANIZATION} AND object_type = ?{lock}"),
             vec![
                 status_id.into(),
                 doc.organization_id.clone().into(),

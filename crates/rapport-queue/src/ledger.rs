@@ -346,7 +346,7 @@ impl Ledger {
             return Ok(None);
         }
         let sql = format!(
-            "SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND task IN ({})",
+            "SELECT run_at FROM jobs WHERE state = 'queued' AND task IN ({}) ORDER BY run_at LIMIT 1",
             placeholders(tasks.len())
         );
         let params: Vec<SqlValue> = tasks.iter().map(SqlValue::from).collect();
@@ -357,10 +357,16 @@ impl Ledger {
     }
 
     /// When the next scheduled job becomes due (one index lookup).
+    ///
+    /// `ORDER BY … LIMIT 1`, not `MIN()`: a PostgreSQL plan made while the table was
+    /// nearly empty aggregated every scheduled job rather than reading the first.
     async fn next_scheduled_at(&self) -> QueueResult<Option<i64>> {
         let row = self
             .db
-            .query_opt("SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'", &[])
+            .query_opt(
+                "SELECT run_at FROM jobs WHERE state = 'scheduled' ORDER BY run_at LIMIT 1",
+                &[],
+            )
             .await?;
         Ok(row.and_then(|r| r.opt_int(0)))
     }
@@ -446,7 +452,7 @@ impl Ledger {
         let row = self
             .db
             .query_opt(
-                "SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND published_at IS NULL",
+                "SELECT run_at FROM jobs WHERE state = 'queued' AND published_at IS NULL ORDER BY run_at LIMIT 1",
                 &[],
             )
             .await?;
