@@ -107,10 +107,11 @@ pub fn child_marker(kind: ObjectType) -> String {
 /// The terms of facts: words in `t`; exact values, presence (`{key}?`), "only one distinct
 /// value" (`{key}#1`, for `!=`) and phone suffixes in `k`; numbers and dates in `n`.
 fn add_facts(doc: &mut TantivyDocument, fields: &Fields, facts: &Facts) {
-    let mut seen_terms = BTreeSet::new();
-    let mut seen_numbers = BTreeSet::new();
+    // Terms go in as they come: `k` and `n` index documents only (no frequencies, no
+    // positions), so a term given twice is the same as once, and no set is needed.
+    let mut distinct_keys: Vec<&str> = Vec::new();
     for (key, values) in facts {
-        seen_terms.insert(format!("{key}?"));
+        doc.add_text(fields.keys, format!("{key}?"));
         if let Some(columns) = fields.range_columns.get(key) {
             // Created, counts, an object's date…: one value, in a column.
             for value in values {
@@ -126,7 +127,7 @@ fn add_facts(doc: &mut TantivyDocument, fields: &Fields, facts: &Facts) {
             }
             continue;
         }
-        let mut keys = BTreeSet::new();
+        distinct_keys.clear();
         for value in values {
             match value {
                 FactValue::Text(text) => {
@@ -154,37 +155,37 @@ fn add_facts(doc: &mut TantivyDocument, fields: &Fields, facts: &Facts) {
                             if !text.is_char_boundary(start) {
                                 continue;
                             }
-                            seen_terms.insert(format!("{key}~{}", &text[start..]));
+                            doc.add_text(fields.keys, format!("{key}~{}", &text[start..]));
                             for end in start + 1..=(start + SHORT_DIGITS).min(text.len()) {
                                 if text.is_char_boundary(end) {
-                                    seen_terms.insert(format!("{key}~~{}", &text[start..end]));
+                                    doc.add_text(fields.keys, format!("{key}~~{}", &text[start..end]));
                                 }
                             }
                         }
                     }
                 }
                 FactValue::Key(k) => {
-                    keys.insert(k.as_str());
-                    seen_terms.insert(format!("{key}={k}"));
+                    if !distinct_keys.contains(&k.as_str()) {
+                        distinct_keys.push(k.as_str());
+                    }
+                    doc.add_text(fields.keys, format!("{key}={k}"));
                 }
-                FactValue::Bool(b) => {
-                    seen_terms.insert(format!("{key}={b}"));
-                }
-                FactValue::Number(n) => seen_numbers.extend(encode::trie_terms(key, encode::number(*n))),
+                FactValue::Bool(b) => doc.add_text(fields.keys, format!("{key}={b}")),
+                FactValue::Number(n) => add_numbers(doc, fields, encode::trie_terms(key, encode::number(*n))),
                 FactValue::Instant(t) => {
-                    seen_numbers.extend(encode::trie_terms(&format!("{key}@"), encode::instant(*t)))
+                    add_numbers(doc, fields, encode::trie_terms(&format!("{key}@"), encode::instant(*t)))
                 }
-                FactValue::Day(d) => seen_numbers.extend(encode::trie_terms(&format!("{key}/"), encode::day(*d))),
+                FactValue::Day(d) => add_numbers(doc, fields, encode::trie_terms(&format!("{key}/"), encode::day(*d))),
             }
         }
-        if keys.len() == 1 {
-            seen_terms.insert(format!("{key}#1"));
+        if distinct_keys.len() == 1 {
+            doc.add_text(fields.keys, format!("{key}#1"));
         }
     }
-    for term in seen_terms {
-        doc.add_text(fields.keys, term);
-    }
-    for term in seen_numbers {
+}
+
+fn add_numbers(doc: &mut TantivyDocument, fields: &Fields, terms: impl IntoIterator<Item = String>) {
+    for term in terms {
         doc.add_text(fields.numbers, term);
     }
 }
