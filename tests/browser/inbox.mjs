@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { restClient } from './rest.mjs';
+import { restClient, step } from './rest.mjs';
 
 const base = (process.env.RAPPORT_URL || '').replace(/\/$/, '');
 const email = process.env.RAPPORT_USER1_EMAIL;
@@ -31,16 +31,6 @@ const NOTE = `Internal: check their plan (${stamp})`;
 const SETTINGS = ['statuses', 'pipelines', 'custom-fields', 'users', 'api-keys', 'websites', 'webhooks', 'slack'];
 
 const rest = restClient(base, apiKey, STEP);
-
-async function step(name, fn) {
-  try {
-    const out = await fn();
-    console.log(`step ok: ${name}`);
-    return out;
-  } catch (e) {
-    throw new Error(`${name}: ${String(e.message).split('\n')[0]}`);
-  }
-}
 
 /** A customer's page with the widget, on another port than Rapport's (another origin). */
 function servePage(widgetKey) {

@@ -26,3 +26,15 @@ export function restClient(base, apiKey, timeout) {
     return data;
   };
 }
+
+/** Runs `fn`, logging `step ok: name (ms)`; a failure names the step it happened in. */
+export async function step(name, fn) {
+  const started = Date.now();
+  try {
+    const out = await fn();
+    console.log(`step ok: ${name} (${Date.now() - started} ms)`);
+    return out;
+  } catch (e) {
+    throw new Error(`${name}: ${String(e.message).split('\n')[0]}`);
+  }
+}

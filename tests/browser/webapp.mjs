@@ -8,7 +8,7 @@
 // CHROMIUM (browser binary). Prints `METRICS {...}` and `OK` and exits 0 on success;
 // prints `FAIL: <why>` and exits 1 otherwise.
 import { chromium } from 'playwright-core';
-import { restClient } from './rest.mjs';
+import { restClient, step } from './rest.mjs';
 import { gzipSync } from 'node:zlib';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,17 +35,6 @@ const LEADS = 120;
 const TAG = `wapp${Date.now().toString(36)}`;
 
 const rest = restClient(base, apiKey, STEP);
-
-async function step(name, fn) {
-  const started = Date.now();
-  try {
-    const out = await fn();
-    console.log(`step ok: ${name} (${Date.now() - started} ms)`);
-    return out;
-  } catch (e) {
-    throw new Error(`${name}: ${e.message.split('\n')[0]}`);
-  }
-}
 
 async function until(what, fn, timeout = STEP) {
   const deadline = Date.now() + timeout;

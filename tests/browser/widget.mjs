@@ -8,7 +8,7 @@
 // websocket fail in the page, so the widget falls back to long polling. Prints `CONVERSATION <id>` and
 // `OK` and exits 0 on success; prints `FAIL: <why>` and exits 1 otherwise.
 import { chromium } from 'playwright-core';
-import { restClient } from './rest.mjs';
+import { restClient, step } from './rest.mjs';
 
 const [pageUrl, base, apiKey, screenshot, websiteId] = [
   process.argv[2] || process.env.WIDGET_PAGE_URL,
@@ -30,17 +30,6 @@ const OFFLINE_MESSAGE = 'Written while offline';
 const LONG_POLL = process.env.WIDGET_NO_WEBSOCKET === '1';
 
 const rest = restClient(base, apiKey, STEP);
-
-// Runs `step`, turning any failure into a message that says which step it was.
-async function step(name, fn) {
-  try {
-    const out = await fn();
-    console.log(`step ok: ${name}`);
-    return out;
-  } catch (e) {
-    throw new Error(`${name}: ${e.message.split('\n')[0]}`);
-  }
-}
 
 const pageLog = [];
 let browser;
