@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use rapport_core::FieldErrors;
 use serde_json::{json, Value};
 
-use crate::auth::{session_token, Auth, SessionAuth, SESSION_COOKIE};
+use crate::auth::{Auth, CsrfToken, SessionAuth, SESSION_COOKIE};
 use crate::routes::parse_body;
 use crate::{ApiError, AppState};
 
@@ -74,14 +74,14 @@ async fn logout(State(state): State<AppState>, SessionAuth(session): SessionAuth
 }
 
 /// `GET /me/`: with the session cookie, the CSRF token too (the app reads it after a reload).
-pub(crate) async fn me(State(state): State<AppState>, headers: HeaderMap, Auth(actor): Auth) -> ApiResult {
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    csrf: Option<Extension<CsrfToken>>,
+) -> ApiResult {
     let mut user = state.crm.me(&actor).await?;
-    if headers.get(header::AUTHORIZATION).is_none() {
-        if let Some(token) = session_token(&headers) {
-            if let Some(session) = state.crm.authenticate_session(token).await? {
-                user["csrf_token"] = session.csrf_token.into();
-            }
-        }
+    if let Some(Extension(CsrfToken(token))) = csrf {
+        user["csrf_token"] = token.into();
     }
     Ok(Json(user).into_response())
 }

@@ -27,6 +27,11 @@ pub struct Auth(pub Actor);
 /// The caller authenticated by the session cookie (the web app's own routes).
 pub struct SessionAuth(pub Session);
 
+/// The session's CSRF token, left in the request's extensions by [`Auth`] when the
+/// cookie authenticated it (so `GET /me/` can show it without a second lookup).
+#[derive(Clone)]
+pub struct CsrfToken(pub String);
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
@@ -49,6 +54,7 @@ impl FromRequestParts<AppState> for Auth {
             ));
         }
         let SessionAuth(session) = SessionAuth::from_request_parts(parts, state).await?;
+        parts.extensions.insert(CsrfToken(session.csrf_token));
         Ok(Auth(session.actor))
     }
 }
