@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -70,16 +71,17 @@ fn file(path: &str, headers: &HeaderMap) -> Response {
     if path.split('/').any(|part| part == ".." || part.is_empty()) {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let (bytes, tag): (std::borrow::Cow<'static, [u8]>, String) = match development_dir() {
+    // Embedded files are served from the binary as they are, never copied.
+    let (bytes, tag): (Bytes, String) = match development_dir() {
         Some(dir) => match std::fs::read(dir.join(path)) {
             Ok(bytes) => {
                 let tag = etag(&bytes);
-                (bytes.into(), tag)
+                (Bytes::from(bytes), tag)
             }
             Err(_) => return StatusCode::NOT_FOUND.into_response(),
         },
         None => match embedded_assets().get(path) {
-            Some(asset) => (asset.bytes.into(), asset.etag.clone()),
+            Some(asset) => (Bytes::from_static(asset.bytes), asset.etag.clone()),
             None => return StatusCode::NOT_FOUND.into_response(),
         },
     };
@@ -95,7 +97,7 @@ fn file(path: &str, headers: &HeaderMap) -> Response {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
     let content_type = content_type(path);
-    let mut response = (cache, bytes.into_owned()).into_response();
+    let mut response = (cache, bytes).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
