@@ -8,8 +8,8 @@ use crate::{Crm, CrmError, CrmResult};
 
 /// `organization_id = ?`, for a statement that finds an object by `id`: written so that
 /// no index can serve it, which leaves the primary key as the only way to the row. Two
-/// indexes start with `organization_id` and end with `id`; a PostgreSQL plan cached while
-/// the table was tiny may pick one of them, and then, as the table grows, walk every
+/// indexes start with `organization_id` and end with `id`; SQLite without statistics, or
+/// a PostgreSQL plan cached while the table was tiny, may pick one of them and walk every
 /// object of the organization for each lookup (the chat benchmark collapsed on it).
 pub const IN_ORGANIZATION: &str = "organization_id || '' = ?";
 

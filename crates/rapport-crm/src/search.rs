@@ -17,7 +17,7 @@ use rapport_query::{
 use rapport_store::SqlValue;
 use serde_json::Value;
 
-use crate::doc::{Doc, COLUMNS};
+use crate::doc::{Doc, COLUMNS, IN_ORGANIZATION};
 use crate::list::{render_with_contacts, Page};
 use crate::meta::OrgMeta;
 use crate::{Actor, Crm, CrmError, CrmResult};
@@ -80,10 +80,9 @@ impl Crm {
         if ids.is_empty() {
             return Ok(vec![]);
         }
-        // Written so that only the primary key applies: without statistics SQLite would
-        // rather walk every lead of the organization through the (organization, type) index.
+        // Only the primary key applies (see `IN_ORGANIZATION`; the type test likewise).
         let sql = format!(
-            "SELECT {COLUMNS} FROM objects WHERE id IN ({}) AND organization_id || '' = ? AND object_type || '' = 'lead'",
+            "SELECT {COLUMNS} FROM objects WHERE id IN ({}) AND {IN_ORGANIZATION} AND object_type || '' = 'lead'",
             vec!["?"; ids.len()].join(", ")
         );
         let mut params: Vec<SqlValue> = ids.iter().map(SqlValue::from).collect();
