@@ -144,18 +144,14 @@ pub(crate) async fn notify_unread(ctx: Arc<Context>, job: Job) -> Result<(), Job
         &ctx,
         &Email {
             to: recipients,
-            cc: Vec::new(),
-            bcc: Vec::new(),
-            reply_to: None,
             subject: format!("{who} wrote on {}", website.name()),
             text_body: format!(
                 "{who} wrote on {}:\n\n{body}\n\nNobody has read it yet. Conversation: {}\n",
                 website.name(),
                 text(&conversation, "id")
             ),
-            html_body: None,
             message_id: Some(format!("{}.unread@rapport", payload_str(&job, "message_id")?)),
-            headers: Vec::new(),
+            ..Email::default()
         },
     )
     .await
@@ -215,18 +211,14 @@ pub(crate) async fn email_visitor(ctx: Arc<Context>, job: Job) -> Result<(), Job
         &ctx,
         &Email {
             to: vec![email.to_string()],
-            cc: Vec::new(),
-            bcc: Vec::new(),
-            reply_to: None,
             subject: format!("New reply from {}", website.name()),
             text_body: format!(
                 "{operator} replied to your chat on {}:\n\n{}\n",
                 website.name(),
                 text(&message, "body")
             ),
-            html_body: None,
             message_id: Some(format!("{}.reply@rapport", payload_str(&job, "message_id")?)),
-            headers: Vec::new(),
+            ..Email::default()
         },
     )
     .await
