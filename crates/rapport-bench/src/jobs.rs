@@ -402,12 +402,7 @@ impl Latency {
 
     fn from_ms(mut values: Vec<f64>, lost: usize) -> Latency {
         values.sort_by(f64::total_cmp);
-        let at = |p: f64| {
-            values
-                .get(((values.len() as f64 * p) as usize).min(values.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or(f64::NAN)
-        };
+        let at = |p: f64| crate::percentile(&values, p);
         Latency {
             p50_ms: at(0.50),
             p99_ms: at(0.99),

@@ -230,6 +230,14 @@ struct Server {
     keep: bool,
 }
 
+/// The value at quantile `p` (0.5, 0.99) of ascending `sorted` values; NaN when empty.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
 /// Starts `rapport serve` with `extra` flags; returns it, its address and the API key it
 /// printed (on a first start only).
 fn spawn(

@@ -303,7 +303,7 @@ pub(crate) async fn run(
             total = rows.first().map_or(0, |r| r.get("total"));
         }
         latencies.sort_by(f64::total_cmp);
-        let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        let pct = |p: f64| crate::percentile(&latencies, p);
         if measured.total != Some(total) {
             warnings.push(format!(
                 "WARNING: `{query}`: the peer counts {total} leads, Rapport {}",

@@ -372,7 +372,7 @@ pub async fn run(
             matches = serde_json::from_slice::<Value>(&body)?["total_results"].clone();
         }
         latencies.sort_by(f64::total_cmp);
-        let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+        let pct = |p: f64| crate::percentile(&latencies, p);
         println!(
             "| `{}` | {matches} | {:.1} | {:.1} |",
             query.replace('|', "\\|"),

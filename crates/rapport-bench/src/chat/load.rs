@@ -366,12 +366,7 @@ impl Clients {
         }
         let mut values: Vec<f64> = timed.into_iter().map(|(_, ms)| ms).collect();
         values.sort_by(f64::total_cmp);
-        let at = |p: f64| {
-            values
-                .get(((values.len() as f64 * p) as usize).min(values.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or(f64::NAN)
-        };
+        let at = |p: f64| crate::percentile(&values, p);
         let messages = total - first_measured;
         Ok(Latency {
             p50_ms: at(0.50),
