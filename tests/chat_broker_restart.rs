@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::ws::Socket;
@@ -13,31 +12,9 @@ use serde_json::json;
 
 const SHOP: &str = "http://shop.example";
 
-fn rabbitmqctl(command: &str) -> bool {
-    Command::new("rabbitmqctl")
-        .arg(command)
-        .output()
-        .map(|out| out.status.success())
-        .unwrap_or(false)
-}
-
-/// Starts the broker's application again when dropped, also when the test fails.
-struct StartAppOnDrop;
-
-impl Drop for StartAppOnDrop {
-    fn drop(&mut self) {
-        if !rabbitmqctl("start_app") {
-            eprintln!("rabbitmqctl start_app failed: start RabbitMQ by hand");
-        }
-    }
-}
-
 #[test]
 fn a_broker_restart_loses_no_chat_message() {
-    if !rabbitmqctl("status") {
-        let required = std::env::var("RAPPORT_REQUIRE_RABBITMQ").is_ok_and(|v| v == "1");
-        assert!(!required, "RabbitMQ is required but rabbitmqctl cannot reach it");
-        eprintln!("\n*** SKIPPED a_broker_restart_loses_no_chat_message: no working rabbitmqctl ***\n");
+    if !rapport_testkit::broker_control_available("a_broker_restart_loses_no_chat_message") {
         return;
     }
     let Some(mut s) = TestServer::start(Backend::PostgresRabbitMq, "a_broker_restart_loses_no_chat_message") else {
@@ -73,8 +50,7 @@ fn a_broker_restart_loses_no_chat_message() {
     let created = operator.wait_for(10, "the first message", |f| f["type"] == "message.created");
     let conversation_id = created["data"]["data"]["conversation_id"].as_str().unwrap().to_string();
 
-    let restart = StartAppOnDrop;
-    assert!(rabbitmqctl("stop_app"), "rabbitmqctl stop_app");
+    let restart = rapport_testkit::StoppedBroker::stop();
     // Messages written while the broker is away still reach both sides: changes come
     // from the event log, not from the broker.
     for i in 0..8 {

@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,40 +15,11 @@ use rapport_testkit::{Backend, TestDb, Transport};
 const BATCHES: i64 = 30;
 const PER_BATCH: i64 = 10;
 
-fn rabbitmqctl(command: &str) -> bool {
-    Command::new("rabbitmqctl")
-        .arg(command)
-        .output()
-        .map(|out| out.status.success())
-        .unwrap_or(false)
-}
-
-/// Whether `rabbitmqctl` can stop the broker; `false` skips loudly, or fails when RabbitMQ
-/// is required.
-fn rabbitmqctl_available() -> bool {
-    if rabbitmqctl("status") {
-        return true;
-    }
-    let required = std::env::var("RAPPORT_REQUIRE_RABBITMQ").is_ok_and(|v| v == "1");
-    assert!(!required, "RabbitMQ is required but rabbitmqctl cannot reach it");
-    eprintln!("\n*** SKIPPED a_broker_restart_loses_no_job: no working rabbitmqctl ***\n");
-    false
-}
-
-/// Starts the broker's application again when dropped, also when the test fails.
-struct StartAppOnDrop;
-
-impl Drop for StartAppOnDrop {
-    fn drop(&mut self) {
-        if !rabbitmqctl("start_app") {
-            eprintln!("rabbitmqctl start_app failed: start RabbitMQ by hand");
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_broker_restart_loses_no_job() {
-    if !rapport_testkit::rabbitmq_available("a_broker_restart_loses_no_job").await || !rabbitmqctl_available() {
+    if !rapport_testkit::rabbitmq_available("a_broker_restart_loses_no_job").await
+        || !rapport_testkit::broker_control_available("a_broker_restart_loses_no_job")
+    {
         return;
     }
     let Some(test_db) = TestDb::new(Backend::Postgres, "a_broker_restart_loses_no_job").await else {
@@ -97,11 +67,9 @@ async fn a_broker_restart_loses_no_job() {
     };
 
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    let restart = StartAppOnDrop;
-    assert!(
-        tokio::task::spawn_blocking(|| rabbitmqctl("stop_app")).await.unwrap(),
-        "rabbitmqctl stop_app"
-    );
+    let restart = tokio::task::spawn_blocking(rapport_testkit::StoppedBroker::stop)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     tokio::task::spawn_blocking(move || drop(restart)).await.unwrap();
     producer.await.unwrap();

@@ -194,6 +194,44 @@ impl Drop for RabbitVhost {
     }
 }
 
+/// Whether `rabbitmqctl` can stop and start the local broker; `false` skips `test` loudly,
+/// or fails it when `RAPPORT_REQUIRE_RABBITMQ=1`.
+pub fn broker_control_available(test: &str) -> bool {
+    if rabbitmqctl_ok("status") {
+        return true;
+    }
+    let required = std::env::var("RAPPORT_REQUIRE_RABBITMQ").is_ok_and(|v| v == "1");
+    assert!(!required, "RabbitMQ is required but rabbitmqctl cannot reach it");
+    eprintln!("\n*** SKIPPED {test}: no working rabbitmqctl ***\n");
+    false
+}
+
+/// The local broker with its application stopped (`rabbitmqctl stop_app`); started again
+/// when dropped, also when the test fails. Both block on `rabbitmqctl`.
+pub struct StoppedBroker(());
+
+impl StoppedBroker {
+    pub fn stop() -> StoppedBroker {
+        assert!(rabbitmqctl_ok("stop_app"), "rabbitmqctl stop_app failed");
+        StoppedBroker(())
+    }
+}
+
+impl Drop for StoppedBroker {
+    fn drop(&mut self) {
+        if !rabbitmqctl_ok("start_app") {
+            eprintln!("rabbitmqctl start_app failed: start RabbitMQ by hand");
+        }
+    }
+}
+
+fn rabbitmqctl_ok(command: &str) -> bool {
+    std::process::Command::new("rabbitmqctl")
+        .arg(command)
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
 fn rabbitmqctl(args: &[&str]) {
     let out = std::process::Command::new("rabbitmqctl")
         .arg("-q")
