@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::browser::{artifacts_dir, browser_available, run_script};
+use common::browser::{artifacts_dir, browser_available, run_script, ScriptRun};
 use common::{Backend, TestServer};
 use serde_json::{json, Value};
 
@@ -63,49 +63,44 @@ fn team(s: &TestServer) -> Team {
     }
 }
 
-fn script_env<'a>(s: &'a TestServer, team: &'a Team, artifacts: &'a str) -> Vec<(&'static str, &'a str)> {
-    vec![
+/// A server with Ann and Joe, and what `script` did in the browser against it: the script
+/// succeeded and left each of `screenshots` (removed first, so old ones cannot pass).
+/// `None` when the browser is missing and not required.
+fn run_in_browser(test: &str, script: &str, screenshots: &[&str]) -> Option<(TestServer, Team, ScriptRun)> {
+    if !browser_available(test) {
+        return None;
+    }
+    let s = TestServer::start(Backend::Sqlite, test)?;
+    let team = team(&s);
+    for name in screenshots {
+        let _ = std::fs::remove_file(artifacts_dir().join(name));
+    }
+    let artifacts = artifacts_dir().to_string_lossy().to_string();
+    let env = [
         ("RAPPORT_URL", s.base.as_str()),
         ("RAPPORT_USER1_EMAIL", "ann@test.example"),
         ("RAPPORT_USER1_PASSWORD", PASSWORD),
         ("RAPPORT_USER2_EMAIL", "joe@test.example"),
         ("RAPPORT_USER2_PASSWORD", PASSWORD),
         ("RAPPORT_API_KEY", team.ann_key.as_str()),
-        ("ARTIFACTS_DIR", artifacts),
-    ]
-}
-
-#[track_caller]
-fn assert_screenshots(names: &[&str]) {
-    for name in names {
+        ("ARTIFACTS_DIR", artifacts.as_str()),
+    ];
+    let run = run_script(script, &[], &env, Duration::from_secs(300));
+    run.assert_ok(script);
+    for name in screenshots {
         let path = artifacts_dir().join(name);
         let png = std::fs::read(&path).unwrap_or_else(|e| panic!("the script wrote {}: {e}", path.display()));
         assert!(png.starts_with(b"\x89PNG"), "{name} is a PNG");
     }
+    Some((s, team, run))
 }
 
 #[test]
 fn sales_people_search_edit_and_see_each_other_live_in_chromium() {
-    if !browser_available("the web app browser test") {
-        return;
-    }
-    let Some(s) = TestServer::start(Backend::Sqlite, "webapp_browser") else {
+    let screenshots = ["login.png", "leads.png", "lead.png", "query-error.png", "two-users.png"];
+    let Some((s, _team, run)) = run_in_browser("webapp_browser", "webapp.mjs", &screenshots) else {
         return;
     };
-    let team = team(&s);
-    let screenshots = ["login.png", "leads.png", "lead.png", "query-error.png", "two-users.png"];
-    for name in screenshots {
-        let _ = std::fs::remove_file(artifacts_dir().join(name));
-    }
-    let artifacts = artifacts_dir().to_string_lossy().to_string();
-    let run = run_script(
-        "webapp.mjs",
-        &[],
-        &script_env(&s, &team, &artifacts),
-        Duration::from_secs(300),
-    );
-    run.assert_ok("webapp.mjs");
-    assert_screenshots(&screenshots);
 
     // What the browser did is in the store: the Smart View it saved, the note it added.
     let views = s.get("saved_search/").ok();
@@ -137,26 +132,10 @@ fn sales_people_search_edit_and_see_each_other_live_in_chromium() {
 
 #[test]
 fn the_inbox_answers_a_website_visitor_in_chromium() {
-    if !browser_available("the inbox browser test") {
-        return;
-    }
-    let Some(s) = TestServer::start(Backend::Sqlite, "inbox_browser") else {
+    let screenshots = ["inbox.png", "conversation.png", "widget-reply.png"];
+    let Some((s, team, _run)) = run_in_browser("inbox_browser", "inbox.mjs", &screenshots) else {
         return;
     };
-    let team = team(&s);
-    let screenshots = ["inbox.png", "conversation.png", "widget-reply.png"];
-    for name in screenshots {
-        let _ = std::fs::remove_file(artifacts_dir().join(name));
-    }
-    let artifacts = artifacts_dir().to_string_lossy().to_string();
-    let run = run_script(
-        "inbox.mjs",
-        &[],
-        &script_env(&s, &team, &artifacts),
-        Duration::from_secs(300),
-    );
-    run.assert_ok("inbox.mjs");
-    assert_screenshots(&screenshots);
 
     // The reply typed in the inbox is stored as an operator's message of a conversation.
     let conversations = s.get("conversation/").ok();
