@@ -229,35 +229,35 @@ impl Crm {
 
     /// Indexes every lead of an organization, a batch at a time; returns how many.
     async fn index_organization(&self, index: &Arc<SearchIndex>, org_id: &str) -> CrmResult<usize> {
-        let mut after: Option<(String, String)> = None;
+        let mut after: Option<String> = None;
         let mut count = 0;
         // Documents of one batch are built on a blocking thread while the next is read.
         let mut building: Option<tokio::task::JoinHandle<CrmResult<usize>>> = None;
         loop {
+            // The next batch of leads in id order, read from `objects_by_lead` alone (the
+            // type test is written so that no index on the type serves it).
             let (sql, params): (&str, Vec<SqlValue>) = match &after {
                 None => (
-                    "SELECT id, date_created FROM objects WHERE organization_id = ? AND object_type = 'lead' \
-                     ORDER BY date_created, id LIMIT ?",
+                    "SELECT lead_id FROM objects WHERE organization_id = ? AND object_type || '' = 'lead' \
+                     ORDER BY lead_id LIMIT ?",
                     vec![org_id.into(), (RELOAD_BATCH as i64).into()],
                 ),
-                Some((date, id)) => (
-                    "SELECT id, date_created FROM objects WHERE organization_id = ? AND object_type = 'lead' \
-                     AND (date_created > ? OR (date_created = ? AND id > ?)) ORDER BY date_created, id LIMIT ?",
-                    vec![
-                        org_id.into(),
-                        date.as_str().into(),
-                        date.as_str().into(),
-                        id.as_str().into(),
-                        (RELOAD_BATCH as i64).into(),
-                    ],
+                Some(after) => (
+                    "SELECT lead_id FROM objects WHERE organization_id = ? AND object_type || '' = 'lead' \
+                     AND lead_id > ? ORDER BY lead_id LIMIT ?",
+                    vec![org_id.into(), after.as_str().into(), (RELOAD_BATCH as i64).into()],
                 ),
             };
             let rows = self.db.query(sql, &params).await?;
-            let ids: Vec<String> = rows.iter().map(|r| r.text(0).to_string()).collect();
-            let Some(last) = rows.last() else { break };
-            after = Some((last.text(1).to_string(), last.text(0).to_string()));
-            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-            let (leads, text_fields) = self.read_leads(org_id, Some(&id_refs)).await?;
+            let Some(last) = rows.last().map(|r| r.text(0).to_string()) else {
+                break;
+            };
+            let range = LeadRange {
+                after: after.take(),
+                last: last.clone(),
+            };
+            let (leads, text_fields) = self.read_leads(org_id, Leads::Range(&range)).await?;
+            after = Some(last);
             if let Some(previous) = building.take() {
                 count += joined(previous.await)?;
             }
@@ -307,17 +307,17 @@ impl Crm {
         for (org_id, ids) in dirty {
             match ids {
                 None => {
-                    index.delete_organization(org_id);
+                    index.delete_organization(org_id).map_err(index_error)?;
                     self.index_organization(index, org_id).await?;
                 }
                 Some(ids) => {
                     let ids: Vec<&str> = ids.into_iter().collect();
                     for chunk in ids.chunks(RELOAD_BATCH) {
-                        let (fresh, text_fields) = self.read_leads(org_id, Some(chunk)).await?;
+                        let (fresh, text_fields) = self.read_leads(org_id, Leads::Ids(chunk)).await?;
                         for id in chunk {
                             match fresh.get(*id) {
                                 Some(lead) => index.upsert(org_id, lead, &text_fields).map_err(index_error)?,
-                                None => index.delete(id), // deleted
+                                None => index.delete(id).map_err(index_error)?, // deleted
                             }
                         }
                     }
@@ -328,12 +328,8 @@ impl Crm {
         Ok(true)
     }
 
-    /// Reads leads (all of the organization's, or those `ids`) with their related objects.
-    async fn read_leads(
-        &self,
-        org_id: &str,
-        ids: Option<&[&str]>,
-    ) -> CrmResult<(HashMap<String, Lead>, BTreeSet<String>)> {
+    /// Reads leads with their related objects.
+    async fn read_leads(&self, org_id: &str, leads: Leads<'_>) -> CrmResult<(HashMap<String, Lead>, BTreeSet<String>)> {
         let actor = Actor {
             organization_id: org_id.into(),
             user_id: String::new(),
@@ -342,15 +338,29 @@ impl Crm {
         };
         let meta = self.meta(&actor).await?;
         let mut params: Vec<SqlValue> = vec![org_id.into()];
-        let filter = match ids {
-            None => "lead_id IS NOT NULL".to_string(),
-            Some(ids) => {
+        let filter = match leads {
+            Leads::Ids(ids) => {
                 params.extend(ids.iter().map(|id| SqlValue::from(*id)));
                 format!("lead_id IN ({})", vec!["?"; ids.len()].join(", "))
             }
+            Leads::Range(LeadRange { after: None, last }) => {
+                params.push(last.as_str().into());
+                "lead_id <= ?".to_string()
+            }
+            Leads::Range(LeadRange {
+                after: Some(after),
+                last,
+            }) => {
+                params.extend([after.as_str().into(), last.as_str().into()]);
+                "lead_id > ? AND lead_id <= ?".to_string()
+            }
         };
-        let sql =
-            format!("SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND {filter} ORDER BY date_created, id");
+        // In the order of `objects_by_lead`, so that no sort is needed; a lead's objects of
+        // one kind come oldest first, which is all the order that matters.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND {filter} \
+             ORDER BY lead_id, object_type, date_created, id"
+        );
         let mut by_lead: HashMap<String, (Option<Doc>, Vec<Doc>)> = HashMap::new();
         for doc in self.query_docs(org_id, &sql, &params).await? {
             let Some(lead_id) = doc.lead_id.clone() else { continue };
@@ -378,6 +388,18 @@ impl Crm {
             .collect();
         Ok((leads, text_fields))
     }
+}
+
+/// Which leads to read.
+enum Leads<'a> {
+    Ids(&'a [&'a str]),
+    Range(&'a LeadRange),
+}
+
+/// The leads whose ids are after `after` (if any) and at most `last`.
+struct LeadRange {
+    after: Option<String>,
+    last: String,
 }
 
 fn joined(result: Result<CrmResult<usize>, tokio::task::JoinError>) -> CrmResult<usize> {

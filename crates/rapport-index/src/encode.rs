@@ -6,7 +6,7 @@ use std::ops::Bound;
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Bits dropped per precision level.
-const STEP: u32 = 16;
+pub const STEP: u32 = 16;
 /// Levels 0 (full precision) to 3.
 pub const LEVELS: u32 = 4;
 
@@ -38,13 +38,24 @@ pub fn day(d: NaiveDate) -> u64 {
 
 use chrono::Datelike;
 
-/// The terms one value is indexed under: `{key}{level}{hex}` at every level.
-pub fn trie_terms(key: &str, value: u64) -> impl Iterator<Item = String> + use<'_> {
-    (0..LEVELS).map(move |level| trie_term(key, level, value >> (level * STEP)))
+/// The term of a value's prefix at one level: `{key}{suffix}\x1f{level}{hex}`.
+pub struct TrieTerm<'a> {
+    pub key: &'a str,
+    /// `@` for instants, `/` for days, empty for numbers.
+    pub suffix: &'a str,
+    pub level: u32,
+    /// The value shifted right by `level * STEP` bits.
+    pub shifted: u64,
 }
 
-pub fn trie_term(key: &str, level: u32, shifted: u64) -> String {
-    format!("{key}\u{1f}{level}{shifted:016x}")
+impl std::fmt::Display for TrieTerm<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}{}\u{1f}{}{:016x}",
+            self.key, self.suffix, self.level, self.shifted
+        )
+    }
 }
 
 /// An inclusive range of `u64`s from bounds, `None` when empty.

@@ -15,6 +15,8 @@
 
 mod document;
 mod encode;
+mod index_doc;
+mod keyed_words;
 mod schema;
 mod search;
 mod translate;
@@ -27,10 +29,15 @@ use rapport_query::Lead;
 use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
 use tantivy::indexer::UserOperation;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::query::{EnableScoring, Query, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 pub use search::Hits;
 
+use crate::index_doc::IndexDoc;
+use crate::keyed_words::{KeyedWords, KEYED_WORDS};
 use crate::schema::{Fields, SCHEMA_VERSION};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,10 +62,13 @@ struct CommitPayload {
 /// it; a rebuild fills it, and a larger buffer means fewer segments to merge.
 const WRITER_HEAP: usize = 384 << 20;
 
+/// How long [`SearchIndex::merge_segments`] waits for the merges already under way.
+const MERGE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub struct SearchIndex {
     fields: Fields,
     index: Index,
-    writer: Mutex<IndexWriter<TantivyDocument>>,
+    writer: Mutex<IndexWriter<IndexDoc>>,
     reader: IndexReader,
 }
 
@@ -88,6 +98,9 @@ impl SearchIndex {
     }
 
     fn with_index(fields: Fields, index: Index) -> IndexResult<SearchIndex> {
+        index
+            .tokenizers()
+            .register(KEYED_WORDS, TextAnalyzer::from(KeyedWords::default()));
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
         let writer = index.writer_with_num_threads(threads, WRITER_HEAP * threads)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
@@ -117,24 +130,68 @@ impl SearchIndex {
     /// Adds or replaces a lead. Visible to searches after the next [`commit`](Self::commit).
     pub fn upsert(&self, organization_id: &str, lead: &Lead, text_fields: &BTreeSet<String>) -> IndexResult<()> {
         let block = document::documents(&self.fields, organization_id, lead, text_fields);
-        let operations: Vec<UserOperation> =
-            std::iter::once(UserOperation::Delete(Term::from_field_text(self.fields.id, &lead.id)))
-                .chain(block.into_iter().map(UserOperation::Add))
-                .collect();
+        let operations: Vec<UserOperation<IndexDoc>> = self
+            .block_terms(&lead.id)
+            .into_iter()
+            .map(UserOperation::Delete)
+            .chain(block.into_iter().map(UserOperation::Add))
+            .collect();
         // One batch: the old block goes, and the new one lands whole in one segment.
         self.writer.lock().expect("index writer lock").run(operations)?;
         Ok(())
     }
 
-    pub fn delete(&self, lead_id: &str) {
-        let writer = self.writer.lock().expect("index writer lock");
-        writer.delete_term(Term::from_field_text(self.fields.id, lead_id));
+    pub fn delete(&self, lead_id: &str) -> IndexResult<()> {
+        self.delete_blocks(&[lead_id])
     }
 
-    /// Removes every lead of an organization (before indexing all of them again).
-    pub fn delete_organization(&self, organization_id: &str) {
-        let writer = self.writer.lock().expect("index writer lock");
-        writer.delete_term(Term::from_field_text(self.fields.org, organization_id));
+    /// Removes every lead of an organization (before indexing all of them again), with
+    /// their objects' documents: the organization is known to lead documents only, so
+    /// its leads are found first.
+    pub fn delete_organization(&self, organization_id: &str) -> IndexResult<()> {
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.org, organization_id),
+            IndexRecordOption::Basic,
+        );
+        let weight = query.weight(EnableScoring::disabled_from_searcher(&searcher))?;
+        let mut ids = Vec::new();
+        for segment in searcher.segment_readers() {
+            let Some(column) = segment.fast_fields().str("id")? else {
+                continue;
+            };
+            let mut id = String::new();
+            weight.for_each_no_score(segment, &mut |docs| {
+                for &doc in docs {
+                    if let Some(ord) = column.ords().first(doc) {
+                        id.clear();
+                        if column.ord_to_str(ord, &mut id).is_ok() {
+                            ids.push(id.clone());
+                        }
+                    }
+                }
+            })?;
+        }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.delete_blocks(&ids)
+    }
+
+    fn delete_blocks(&self, lead_ids: &[&str]) -> IndexResult<()> {
+        let operations: Vec<UserOperation<IndexDoc>> = lead_ids
+            .iter()
+            .flat_map(|id| self.block_terms(id))
+            .map(UserOperation::Delete)
+            .collect();
+        self.writer.lock().expect("index writer lock").run(operations)?;
+        Ok(())
+    }
+
+    /// The terms that select a lead's whole block: its own document and its objects'.
+    fn block_terms(&self, lead_id: &str) -> [Term; 2] {
+        [
+            Term::from_field_text(self.fields.id, lead_id),
+            Term::from_field_text(self.fields.block, lead_id),
+        ]
     }
 
     /// Removes every document and forgets the cursor.
@@ -159,6 +216,29 @@ impl SearchIndex {
         prepared.set_payload(&payload);
         prepared.commit()?;
         drop(writer);
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// Merges every committed segment into one, dropping deleted documents for good, and
+    /// waits for it.
+    pub fn merge_segments(&self) -> IndexResult<()> {
+        let started = std::time::Instant::now();
+        loop {
+            let segments = self.index.searchable_segment_ids()?;
+            if segments.len() <= 1 {
+                break;
+            }
+            let merging = self.writer.lock().expect("index writer lock").merge(&segments);
+            match merging.wait() {
+                Ok(_) => break,
+                // Some of them are being merged by the merge policy: wait for that merge.
+                Err(tantivy::TantivyError::InvalidArgument(_)) if started.elapsed() < MERGE_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         self.reader.reload()?;
         Ok(())
     }

@@ -1,13 +1,15 @@
 //! The index's fields. A lead is a block of documents: one per related object (marked
 //! `child={kind}` in `k`), then the lead's (marked `doc=lead`).
 //!
-//! * `org` (lead documents only), `id` (every document of the block, so that deleting
-//!   the lead's id deletes the block; a column too, the last sort key).
-//! * `t`: words of text values, each token `{key}\x1f{word}`, one value per position run
-//!   so that a phrase never spans two values.
+//! * `org` and `id` (lead documents only; `id` is a column too, the last sort key);
+//!   `block` (the lead's id on its objects' documents, so that deleting the lead's id in
+//!   both deletes the block).
+//! * `t`: words of text values, each value `{key}\x1f{text}` split by `keyed_words.rs`
+//!   into tokens `{key}\x1f{word}`, one position run per value so that a phrase never
+//!   spans two values.
 //! * `k`: exact terms: `{key}={value}` (ids, labels, booleans), `{key}?` (the field has a
-//!   value), `{key}~{digits}` (every suffix of a phone's digits), `{key}#1` (one distinct value), the
-//!   markers.
+//!   value), `{key}~{digits}` (every suffix of a phone's digits), `{key}#n` (several
+//!   distinct values), the markers.
 //! * `n`: numbers and dates as trie terms (`encode.rs`), dates under `{key}@` (instants)
 //!   and `{key}/` (days), for values with several per document (custom fields).
 //! * Range columns: single-valued numbers and dates (created, counts, newest dates; an
@@ -24,8 +26,10 @@ use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
 };
 
+use crate::keyed_words::KEYED_WORDS;
+
 /// Bumped whenever documents change shape: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 pub use rapport_query::facts::{COUNTED, LATEST};
 
@@ -33,7 +37,10 @@ pub use rapport_query::facts::{COUNTED, LATEST};
 pub struct Fields {
     pub schema: Schema,
     pub org: Field,
+    /// The lead's id, on its own document only (a column: the last sort key).
     pub id: Field,
+    /// The lead's id on its objects' documents, so that deleting it deletes the block.
+    pub block: Field,
     pub text: Field,
     pub keys: Field,
     pub numbers: Field,
@@ -54,13 +61,20 @@ pub struct Fields {
     pub range_columns: HashMap<String, RangeColumns>,
 }
 
-/// The columns (by field name) of one key's values: numbers as `f64`, instants as
-/// nanoseconds and days as days since the common era, both `i64`.
-#[derive(Clone, Debug, Default)]
+/// The columns of one key's values: numbers as `f64`, instants as nanoseconds and days
+/// as days since the common era, both `i64`. A key in columns has no presence term: the
+/// columns answer whether there is a value.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct RangeColumns {
-    pub number: Option<String>,
-    pub instant: Option<String>,
-    pub day: Option<String>,
+    pub number: Option<Field>,
+    pub instant: Option<Field>,
+    pub day: Option<Field>,
+}
+
+impl RangeColumns {
+    pub fn all(&self) -> impl Iterator<Item = Field> {
+        [self.number, self.instant, self.day].into_iter().flatten()
+    }
 }
 
 pub fn count_column(counted: Counted) -> String {
@@ -76,9 +90,10 @@ impl Fields {
         let mut b = Schema::builder();
         let org = b.add_text_field("org", STRING);
         let id = b.add_text_field("id", STRING | FAST);
+        let block = b.add_text_field("block", STRING);
         let text_options = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
-                .set_tokenizer("raw")
+                .set_tokenizer(KEYED_WORDS)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
         let text = b.add_text_field("t", text_options);
@@ -90,82 +105,40 @@ impl Fields {
         let sort_url = b.add_text_field("sort_url", sort_only.clone());
         let sort_status = b.add_text_field("sort_status", sort_only);
         let column = NumericOptions::default().set_fast();
-        b.add_i64_field("created", column.clone());
-        b.add_i64_field("updated", column.clone());
-        for counted in COUNTED {
-            b.add_f64_field(&count_column(counted), column.clone());
-        }
-        for latest in LATEST {
-            b.add_i64_field(&latest_column(latest), column.clone());
-        }
-        let mut range_columns = HashMap::new();
-        let instant = |name: &str| RangeColumns {
-            instant: Some(name.to_string()),
+        let mut i64_column = |name: &str| b.add_i64_field(name, column.clone());
+        let instant = |field: Field| RangeColumns {
+            instant: Some(field),
             ..RangeColumns::default()
         };
-        range_columns.insert(field_key(None, &QField::LeadCreated), instant("created"));
-        range_columns.insert(field_key(None, &QField::LeadUpdated), instant("updated"));
-        for counted in COUNTED {
-            let number = RangeColumns {
-                number: Some(count_column(counted)),
-                ..RangeColumns::default()
-            };
-            range_columns.insert(field_key(None, &QField::Count(counted)), number);
-        }
+        let mut range_columns = HashMap::new();
+        range_columns.insert(field_key(None, &QField::LeadCreated), instant(i64_column("created")));
+        range_columns.insert(field_key(None, &QField::LeadUpdated), instant(i64_column("updated")));
         for latest in LATEST {
             range_columns.insert(
                 field_key(None, &QField::Latest(latest)),
-                instant(&latest_column(latest)),
+                instant(i64_column(&latest_column(latest))),
             );
         }
         // An object's single-valued numbers and dates, one column each, shared by the kinds.
-        let object_columns: [(&str, RangeColumns); 8] = [
-            ("obj_at", instant("obj_at")),
-            ("obj_opened", instant("obj_opened")),
-            ("obj_due_at", instant("obj_due_at")),
-            (
-                "obj_duration",
-                RangeColumns {
-                    number: Some("obj_duration".into()),
-                    ..Default::default()
-                },
-            ),
-            (
-                "obj_value",
-                RangeColumns {
-                    number: Some("obj_value".into()),
-                    ..Default::default()
-                },
-            ),
-            (
-                "obj_confidence",
-                RangeColumns {
-                    number: Some("obj_confidence".into()),
-                    ..Default::default()
-                },
-            ),
-            (
-                "obj_close",
-                RangeColumns {
-                    day: Some("obj_close".into()),
-                    ..Default::default()
-                },
-            ),
-            (
-                "obj_due_day",
-                RangeColumns {
-                    day: Some("obj_due_day".into()),
-                    ..Default::default()
-                },
-            ),
-        ];
-        for (name, columns) in &object_columns {
-            if columns.number.is_some() {
-                b.add_f64_field(name, column.clone());
-            } else {
-                b.add_i64_field(name, column.clone());
-            }
+        let obj_at = i64_column("obj_at");
+        let obj_opened = i64_column("obj_opened");
+        let obj_due_at = i64_column("obj_due_at");
+        let obj_close = i64_column("obj_close");
+        let obj_due_day = i64_column("obj_due_day");
+        let mut f64_column = |name: &str| b.add_f64_field(name, column.clone());
+        let number = |field: Field| RangeColumns {
+            number: Some(field),
+            ..RangeColumns::default()
+        };
+        for counted in COUNTED {
+            range_columns.insert(
+                field_key(None, &QField::Count(counted)),
+                number(f64_column(&count_column(counted))),
+            );
         }
+        let obj_duration = f64_column("obj_duration");
+        let obj_value = f64_column("obj_value");
+        let obj_confidence = f64_column("obj_confidence");
         let activities = [
             ObjectType::Call,
             ObjectType::Email,
@@ -175,50 +148,30 @@ impl Fields {
             ObjectType::Chat,
         ];
         for kind in activities {
-            range_columns.insert(field_key(Some(kind), &QField::ActivityDate), instant("obj_at"));
+            range_columns.insert(field_key(Some(kind), &QField::ActivityDate), instant(obj_at));
         }
         let object = |kind, field: QField, columns: RangeColumns| (field_key(Some(kind), &field), columns);
+        let day = |field: Field| RangeColumns {
+            day: Some(field),
+            ..RangeColumns::default()
+        };
         for (key, columns) in [
-            object(ObjectType::Email, QField::EmailOpened, instant("obj_opened")),
-            object(
-                ObjectType::Call,
-                QField::CallDuration,
-                RangeColumns {
-                    number: Some("obj_duration".into()),
-                    ..Default::default()
-                },
-            ),
-            object(
-                ObjectType::Opportunity,
-                QField::OpportunityValue,
-                RangeColumns {
-                    number: Some("obj_value".into()),
-                    ..Default::default()
-                },
-            ),
+            object(ObjectType::Email, QField::EmailOpened, instant(obj_opened)),
+            object(ObjectType::Call, QField::CallDuration, number(obj_duration)),
+            object(ObjectType::Opportunity, QField::OpportunityValue, number(obj_value)),
             object(
                 ObjectType::Opportunity,
                 QField::OpportunityConfidence,
-                RangeColumns {
-                    number: Some("obj_confidence".into()),
-                    ..Default::default()
-                },
+                number(obj_confidence),
             ),
-            object(
-                ObjectType::Opportunity,
-                QField::OpportunityClose,
-                RangeColumns {
-                    day: Some("obj_close".into()),
-                    ..Default::default()
-                },
-            ),
+            object(ObjectType::Opportunity, QField::OpportunityClose, day(obj_close)),
             object(
                 ObjectType::Task,
                 QField::TaskDue,
                 RangeColumns {
-                    instant: Some("obj_due_at".into()),
-                    day: Some("obj_due_day".into()),
-                    ..Default::default()
+                    instant: Some(obj_due_at),
+                    day: Some(obj_due_day),
+                    ..RangeColumns::default()
                 },
             ),
         ] {
@@ -238,6 +191,7 @@ impl Fields {
             schema: b.build(),
             org,
             id,
+            block,
             text,
             keys,
             numbers,

@@ -5,8 +5,8 @@
 //! inner filter on the object documents of its kind, where every condition is on one
 //! object, and maps the objects that match to their leads ([`ParentOf`]). A field clause
 //! holds when *some* value of the field satisfies it, which a term or a range lookup
-//! answers; `!=` ("some value other than X") uses the `{key}#1` term that marks fields
-//! with one distinct value. So every clause translates exactly: the index never needs the
+//! answers; `!=` ("some value other than X") uses the `{key}#n` term that marks fields
+//! with several distinct values. So every clause translates exactly: the index never needs the
 //! evaluator to check what it found.
 
 use std::ops::Bound;
@@ -16,7 +16,7 @@ use rapport_query::{
     Comparison, CustomFieldRef, CustomFieldType, DateRange, Field, Filter, ObjectType, Test, TextPattern,
 };
 use tantivy::query::{
-    AllQuery, BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EnableScoring, Explanation, Occur,
+    AllQuery, BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EnableScoring, ExistsQuery, Explanation, Occur,
     PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::IndexRecordOption;
@@ -81,7 +81,7 @@ impl Translator<'_> {
 
     fn field(&self, scope: Option<ObjectType>, field: &Field, test: &Test) -> Box<dyn Query> {
         let key = field_key(scope, field);
-        let present = || self.key_term(&format!("{key}?"));
+        let present = || self.present(&key);
         match test {
             Test::Present => present(),
             Test::Missing => self.except(scope, present()),
@@ -96,20 +96,21 @@ impl Translator<'_> {
                 }
             }
             Test::Is(value) => self.key_term(&format!("{key}={value}")),
-            // Some value other than X: a value, and not "X is the only one".
+            // Some value other than X: a value, and not "X is the only one" (X, and not
+            // several distinct values).
             Test::IsNot(value) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, present()),
                 (
                     Occur::MustNot,
-                    Box::new(BooleanQuery::intersection(vec![
-                        self.key_term(&format!("{key}={value}")),
-                        self.key_term(&format!("{key}#1")),
+                    Box::new(BooleanQuery::new(vec![
+                        (Occur::Must, self.key_term(&format!("{key}={value}"))),
+                        (Occur::MustNot, self.key_term(&format!("{key}#n"))),
                     ])),
                 ),
             ])),
             Test::Bool(b) => self.key_term(&format!("{key}={b}")),
-            Test::Number(comparison, wanted) if self.column(&key, |c| &c.number).is_some() => {
-                let column = self.column(&key, |c| &c.number).expect("checked");
+            Test::Number(comparison, wanted) if self.column(&key, |c| c.number).is_some() => {
+                let column = self.column(&key, |c| c.number).expect("checked");
                 union(
                     comparison_ranges(*comparison, *wanted)
                         .into_iter()
@@ -132,24 +133,19 @@ impl Translator<'_> {
     /// `{key}@`, calendar days under `{key}/`.
     fn dates(&self, key: &str, range: &DateRange, outside: bool) -> Box<dyn Query> {
         if let Some(columns) = self.fields.range_columns.get(key) {
-            let field = |name: &Option<String>| name.as_deref().and_then(|n| self.fields.schema.get_field(n).ok());
             let mut parts = Vec::new();
-            if let Some(column) = field(&columns.instant) {
+            if let Some(column) = columns.instant {
                 let bounds = (range.start.map(nanos), range.end.map(nanos));
                 for (lo, hi) in sides(bounds, outside) {
                     let term = |v| Term::from_field_i64(column, v);
-                    parts.push(
-                        column_range(lo.map(term), hi.map(term)).unwrap_or_else(|| self.key_term(&format!("{key}?"))),
-                    );
+                    parts.push(column_range(lo.map(term), hi.map(term)).unwrap_or_else(|| self.present(key)));
                 }
             }
-            if let Some(column) = field(&columns.day) {
+            if let Some(column) = columns.day {
                 let bounds = (range.start_day.map(days), range.end_day.map(days));
                 for (lo, hi) in sides(bounds, outside) {
                     let term = |v| Term::from_field_i64(column, v);
-                    parts.push(
-                        column_range(lo.map(term), hi.map(term)).unwrap_or_else(|| self.key_term(&format!("{key}?"))),
-                    );
+                    parts.push(column_range(lo.map(term), hi.map(term)).unwrap_or_else(|| self.present(key)));
                 }
             }
             return union(parts);
@@ -184,7 +180,15 @@ impl Translator<'_> {
                 continue;
             };
             for (level, a, b) in encode::split_range(lo, hi) {
-                let term = |v| Term::from_field_text(self.fields.numbers, &encode::trie_term(key, level, v));
+                let term = |shifted| {
+                    let term = encode::TrieTerm {
+                        key,
+                        suffix: "",
+                        level,
+                        shifted,
+                    };
+                    Term::from_field_text(self.fields.numbers, &term.to_string())
+                };
                 parts.push(Box::new(RangeQuery::new(
                     Bound::Included(term(a)),
                     Bound::Included(term(b)),
@@ -195,9 +199,29 @@ impl Translator<'_> {
     }
 
     /// The column of a key's values of one kind, if they are in a column.
-    fn column(&self, key: &str, pick: impl Fn(&RangeColumns) -> &Option<String>) -> Option<tantivy::schema::Field> {
-        let columns = self.fields.range_columns.get(key)?;
-        self.fields.schema.get_field(pick(columns).as_deref()?).ok()
+    fn column(
+        &self,
+        key: &str,
+        pick: impl Fn(&RangeColumns) -> Option<tantivy::schema::Field>,
+    ) -> Option<tantivy::schema::Field> {
+        pick(self.fields.range_columns.get(key)?)
+    }
+
+    /// The documents with a value under the key: its presence term, or for a key kept in
+    /// columns, a value in one of them.
+    fn present(&self, key: &str) -> Box<dyn Query> {
+        let Some(columns) = self.fields.range_columns.get(key) else {
+            return self.key_term(&format!("{key}?"));
+        };
+        union(
+            columns
+                .all()
+                .map(|column| {
+                    let name = self.fields.schema.get_field_name(column).to_string();
+                    Box::new(ExistsQuery::new(name, false)) as Box<dyn Query>
+                })
+                .collect(),
+        )
     }
 
     /// Free text: the lead's, or that of one object of the kind (its text fields and its

@@ -7,6 +7,10 @@ use unicode_normalization::UnicodeNormalization;
 /// The folded form of a whole string: `Éric Dupont` → `eric dupont`. Labels, names and
 /// text sort keys compare in this form.
 pub fn fold(s: &str) -> String {
+    // ASCII has no compatibility forms and no combining marks: only case to fold.
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(s.len());
     for c in s.nfkd().filter(|c| !is_combining_mark(*c)) {
         for lower in c.to_lowercase() {
@@ -143,6 +147,7 @@ mod tests {
     #[test]
     fn folds_accents_case_and_compatibility_forms() {
         assert_eq!(fold("Éric DUPONT"), "eric dupont");
+        assert_eq!(fold("Plain ASCII, 42!"), "plain ascii, 42!");
         assert_eq!(fold("ﬁle"), "file");
         assert_eq!(fold("İstanbul"), "istanbul");
         assert_eq!(words("Jo@Acme.com"), ["jo", "acme", "com"]);
