@@ -13,8 +13,8 @@ use crate::schema::Fields;
 pub const WORD_SEP: char = '\u{1f}';
 /// The key of the phone digits whose suffixes are indexed, for `phone:415`.
 pub const PHONE_KEY: &str = "contact.ContactPhone";
-/// Runs of digits up to this long are terms of their own (an area code, a prefix).
-pub const SHORT_DIGITS: usize = 3;
+/// Runs of digits this long are terms of their own (an area code, a prefix).
+pub const DIGIT_RUN: usize = 3;
 
 /// A lead as a block of documents: one per related object, then the lead's (the
 /// parent), added together so that they stay adjacent in one segment.
@@ -136,19 +136,7 @@ fn add_facts(doc: &mut IndexDoc, fields: &Fields, facts: &Facts) {
                     // Split into words by the field's tokenizer (`keyed_words.rs`).
                     doc.add_fmt(fields.text, format_args!("{key}{WORD_SEP}{text}"));
                     if key == PHONE_KEY {
-                        // Digits: every suffix (`phone:4155` is a prefix of one), and every
-                        // short run whole (`phone:415`, one term rather than a million).
-                        for start in 0..text.len() {
-                            if !text.is_char_boundary(start) {
-                                continue;
-                            }
-                            doc.add_fmt(fields.keys, format_args!("{key}~{}", &text[start..]));
-                            for end in start + 1..=(start + SHORT_DIGITS).min(text.len()) {
-                                if text.is_char_boundary(end) {
-                                    doc.add_fmt(fields.keys, format_args!("{key}~~{}", &text[start..end]));
-                                }
-                            }
-                        }
+                        add_phone_digits(doc, fields, key, text);
                     }
                 }
                 FactValue::Key(k) => {
@@ -165,6 +153,22 @@ fn add_facts(doc: &mut IndexDoc, fields: &Fields, facts: &Facts) {
         }
         if distinct_keys.len() > 1 {
             doc.add_fmt(fields.keys, format_args!("{key}#n"));
+        }
+    }
+}
+
+/// A phone's digits, for `phone:415`: every suffix (`phone:4155` is the prefix of one),
+/// and every run of [`DIGIT_RUN`] digits whole (one term for `phone:415` rather than a
+/// prefix of a million suffixes; shorter queries read the runs that start with them).
+fn add_phone_digits(doc: &mut IndexDoc, fields: &Fields, key: &str, digits: &str) {
+    for start in 0..digits.len() {
+        if !digits.is_char_boundary(start) {
+            continue;
+        }
+        doc.add_fmt(fields.keys, format_args!("{key}~{}", &digits[start..]));
+        let end = start + DIGIT_RUN;
+        if end <= digits.len() && digits.is_char_boundary(end) {
+            doc.add_fmt(fields.keys, format_args!("{key}~~{}", &digits[start..end]));
         }
     }
 }

@@ -22,7 +22,7 @@ use tantivy::query::{
 use tantivy::schema::IndexRecordOption;
 use tantivy::{BitSet, DocId, DocSet, Score, Searcher, SegmentReader, Term, TERMINATED};
 
-use crate::document::{child_marker, LEAD_MARKER, PHONE_KEY, SHORT_DIGITS, WORD_SEP};
+use crate::document::{child_marker, DIGIT_RUN, LEAD_MARKER, PHONE_KEY, WORD_SEP};
 use crate::document::{days, nanos};
 use crate::encode;
 use crate::schema::{Fields, RangeColumns};
@@ -89,11 +89,7 @@ impl Translator<'_> {
             Test::Digits(digits) if digits.is_empty() => present(),
             Test::Digits(digits) => {
                 debug_assert_eq!(key, PHONE_KEY, "digits are searched in phones only");
-                if digits.len() <= SHORT_DIGITS {
-                    self.key_term(&format!("{key}~~{digits}"))
-                } else {
-                    self.prefix(self.fields.keys, &format!("{key}~"), digits)
-                }
+                self.phone_digits(&key, digits)
             }
             Test::Is(value) => self.key_term(&format!("{key}={value}")),
             // Some value other than X: a value, and not "X is the only one" (X, and not
@@ -127,6 +123,32 @@ impl Translator<'_> {
             Test::InRange(range) => self.dates(&key, range, false),
             Test::OutOfRange(range) => self.dates(&key, range, true),
         }
+    }
+
+    /// Phones whose digits contain `digits` (see `document.rs`): a run of three is a term;
+    /// longer digits start a suffix; shorter ones start a run, or end the number.
+    fn phone_digits(&self, key: &str, digits: &str) -> Box<dyn Query> {
+        if digits.len() == DIGIT_RUN {
+            return self.key_term(&format!("{key}~~{digits}"));
+        }
+        if digits.len() > DIGIT_RUN {
+            return self.prefix(self.fields.keys, &format!("{key}~"), digits);
+        }
+        let run = |s: &str| Term::from_field_text(self.fields.keys, s);
+        // Every run that starts with the digits: `~~41` up to the next digit.
+        let mut parts: Vec<Box<dyn Query>> = vec![Box::new(RangeQuery::new(
+            Bound::Included(run(&format!("{key}~~{digits}"))),
+            Bound::Excluded(run(&format!("{key}~~{digits}\u{ff}"))),
+        ))];
+        // The last one or two digits of a number, which start no run: a suffix that is
+        // the digits, or (for one digit) the digit and one more.
+        parts.push(self.key_term(&format!("{key}~{digits}")));
+        if digits.len() + 1 < DIGIT_RUN {
+            for next in '0'..='9' {
+                parts.push(self.key_term(&format!("{key}~{digits}{next}")));
+            }
+        }
+        union(parts)
     }
 
     /// Date values of the key in (or, `outside`, out of) the range: instants under

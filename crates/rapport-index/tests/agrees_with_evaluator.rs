@@ -376,7 +376,19 @@ fn value_clause(r: &mut Random) -> String {
         7 => format!("email:{}", r.pick(&["acme", "john@acme.com", "globex.de", "cafe"])),
         8 => format!(
             "phone:{}",
-            r.pick(&["415", "4155550123", "33", "+1 415", "9999", "5", "0123", "555"])
+            r.pick(&[
+                "415",
+                "4155550123",
+                "33",
+                "+1 415",
+                "9999",
+                "5",
+                "0123",
+                "555",
+                "23",
+                "9",
+                "00"
+            ])
         ),
         9 => format!(
             "has:{}",
