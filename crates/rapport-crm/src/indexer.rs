@@ -209,6 +209,7 @@ impl Crm {
         let cursor = self.last_event_seq().await?;
         let _writing = self.search.writing.lock().await;
         index.clear().map_err(index_error)?;
+        let _merges_paused = index.without_merges();
         let orgs = self.db.query("SELECT id FROM organizations ORDER BY id", &[]).await?;
         let mut leads = 0;
         for org in orgs {
@@ -227,7 +228,8 @@ impl Crm {
         Ok(report)
     }
 
-    /// Indexes every lead of an organization, a batch at a time; returns how many.
+    /// Indexes every lead of an organization, a batch at a time; returns how many. None of
+    /// them may be in the index.
     async fn index_organization(&self, index: &Arc<SearchIndex>, org_id: &str) -> CrmResult<usize> {
         let mut after: Option<String> = None;
         let mut count = 0;
@@ -263,8 +265,9 @@ impl Crm {
             }
             let (index, org_id) = (index.clone(), org_id.to_string());
             building = Some(tokio::task::spawn_blocking(move || {
+                // The organization's leads were deleted (or the index cleared) first.
                 for lead in leads.values() {
-                    index.upsert(&org_id, lead, &text_fields).map_err(index_error)?;
+                    index.add(&org_id, lead, &text_fields).map_err(index_error)?;
                 }
                 Ok(leads.len())
             }));

@@ -62,6 +62,31 @@ struct CommitPayload {
 /// it; a rebuild fills it, and a larger buffer means fewer segments to merge.
 const WRITER_HEAP: usize = 384 << 20;
 
+/// Segments this large (about what one writer thread's buffer holds) are left as they
+/// are: a rebuild leaves many of about that size, which searches share evenly between the
+/// cores; merging them would take minutes and leave one share much larger than the other.
+/// Smaller segments (those of the tail's commits) merge until they are that large.
+const MERGE_UP_TO_DOCS: usize = 2_000_000;
+
+fn merge_policy() -> Box<dyn tantivy::indexer::MergePolicy> {
+    let mut policy = tantivy::indexer::LogMergePolicy::default();
+    policy.set_max_docs_before_merge(MERGE_UP_TO_DOCS);
+    Box::new(policy)
+}
+
+/// While it lives, the index merges no segments (see [`SearchIndex::without_merges`]).
+pub struct MergesPaused<'a>(&'a SearchIndex);
+
+impl Drop for MergesPaused<'_> {
+    fn drop(&mut self) {
+        self.0
+            .writer
+            .lock()
+            .expect("index writer lock")
+            .set_merge_policy(merge_policy());
+    }
+}
+
 /// How long [`SearchIndex::merge_segments`] waits for the merges already under way.
 const MERGE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -102,7 +127,8 @@ impl SearchIndex {
             .tokenizers()
             .register(KEYED_WORDS, TextAnalyzer::from(KeyedWords::default()));
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-        let writer = index.writer_with_num_threads(threads, WRITER_HEAP * threads)?;
+        let writer: IndexWriter<IndexDoc> = index.writer_with_num_threads(threads, WRITER_HEAP * threads)?;
+        writer.set_merge_policy(merge_policy());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let this = SearchIndex {
             fields,
@@ -129,9 +155,30 @@ impl SearchIndex {
 
     /// Adds or replaces a lead. Visible to searches after the next [`commit`](Self::commit).
     pub fn upsert(&self, organization_id: &str, lead: &Lead, text_fields: &BTreeSet<String>) -> IndexResult<()> {
+        self.write(organization_id, lead, text_fields, true)
+    }
+
+    /// Adds a lead known not to be in the index (after [`clear`](Self::clear) or
+    /// [`delete_organization`](Self::delete_organization)): no deletion to queue, which
+    /// a rebuild would otherwise pile up by the million until its commit.
+    pub fn add(&self, organization_id: &str, lead: &Lead, text_fields: &BTreeSet<String>) -> IndexResult<()> {
+        self.write(organization_id, lead, text_fields, false)
+    }
+
+    fn write(
+        &self,
+        organization_id: &str,
+        lead: &Lead,
+        text_fields: &BTreeSet<String>,
+        replace: bool,
+    ) -> IndexResult<()> {
         let block = document::documents(&self.fields, organization_id, lead, text_fields);
-        let operations: Vec<UserOperation<IndexDoc>> = self
-            .block_terms(&lead.id)
+        let deletions = if replace {
+            self.block_terms(&lead.id).to_vec()
+        } else {
+            Vec::new()
+        };
+        let operations: Vec<UserOperation<IndexDoc>> = deletions
             .into_iter()
             .map(UserOperation::Delete)
             .chain(block.into_iter().map(UserOperation::Add))
@@ -218,6 +265,16 @@ impl SearchIndex {
         drop(writer);
         self.reader.reload()?;
         Ok(())
+    }
+
+    /// Stops merging segments until the guard is dropped: a rebuild writes every document
+    /// once, and merging what it has just written would write most of them again.
+    pub fn without_merges(&self) -> MergesPaused<'_> {
+        self.writer
+            .lock()
+            .expect("index writer lock")
+            .set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        MergesPaused(self)
     }
 
     /// Merges every committed segment into one, dropping deleted documents for good, and

@@ -561,7 +561,7 @@ fn the_index_returns_what_the_evaluator_accepts_in_its_order() {
         index.upsert("orga_other", &other, &text_fields).unwrap();
         index.commit(99).unwrap();
         index.delete_organization("orga_other").unwrap();
-        index.upsert("orga_other", &other, &text_fields).unwrap();
+        index.add("orga_other", &other, &text_fields).unwrap();
         index.commit(100).unwrap();
         // Merged, deleted documents are gone for good: every object of a deleted lead
         // must have gone with it, or it would now belong to the next lead.
