@@ -40,24 +40,34 @@ pub struct Doc {
 
 impl Doc {
     pub fn from_row(organization_id: &str, row: &Row) -> CrmResult<Doc> {
+        Doc::from_owned_row(organization_id, row.clone())
+    }
+
+    /// The same, taking the row's strings rather than copying them.
+    pub fn from_owned_row(organization_id: &str, mut row: Row) -> CrmResult<Doc> {
         let kind = Kind::from_object_type(row.text(1))
             .ok_or_else(|| CrmError::Refused(format!("unknown object type `{}` in the store", row.text(1))))?;
         let data = match serde_json::from_str(row.text(4)) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
+        let version = row.int(5);
+        let mut take = |i: usize| match row.get_mut(i).map(std::mem::take) {
+            Some(SqlValue::Text(s)) => Some(s),
+            _ => None,
+        };
         Ok(Doc {
-            id: row.text(0).to_string(),
+            id: take(0).unwrap_or_default(),
             kind,
             organization_id: organization_id.to_string(),
-            lead_id: row.opt_text(2).map(str::to_string),
-            unique_key: row.opt_text(3).map(str::to_string),
+            lead_id: take(2),
+            unique_key: take(3),
             data,
-            version: row.int(5),
-            date_created: row.text(6).to_string(),
-            date_updated: row.text(7).to_string(),
-            created_by: row.opt_text(8).map(str::to_string),
-            updated_by: row.opt_text(9).map(str::to_string),
+            version,
+            date_created: take(6).unwrap_or_default(),
+            date_updated: take(7).unwrap_or_default(),
+            created_by: take(8),
+            updated_by: take(9),
         })
     }
 
@@ -132,6 +142,8 @@ impl Crm {
         params: &[SqlValue],
     ) -> CrmResult<Vec<Doc>> {
         let rows = self.db.query(sql, params).await?;
-        rows.iter().map(|r| Doc::from_row(organization_id, r)).collect()
+        rows.into_iter()
+            .map(|r| Doc::from_owned_row(organization_id, r))
+            .collect()
     }
 }

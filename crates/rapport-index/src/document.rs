@@ -103,6 +103,7 @@ fn add_facts(doc: &mut IndexDoc, fields: &Fields, facts: &Facts) {
     // positions), so a term given twice is the same as once, and no set is needed.
     let mut distinct_keys: Vec<&str> = Vec::new();
     for (key, values) in facts {
+        let key: &str = key;
         if let Some(columns) = fields.range_columns.get(key) {
             // Created, counts, an object's date…: one value, in a column, which also
             // answers whether there is one.

@@ -10,7 +10,9 @@
 //! custom fields. A custom field's key carries the type it is read as, since the evaluator
 //! reads a value only in its field's type.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 
@@ -23,8 +25,8 @@ use crate::schema::CustomFieldType;
 /// One value of a field, normalized as the evaluator compares it.
 pub use crate::eval::Value as FactValue;
 
-/// Facts grouped by key.
-pub type Facts = Vec<(String, Vec<FactValue>)>;
+/// Facts grouped by key (keys of built-in fields are computed once per process).
+pub type Facts = Vec<(Cow<'static, str>, Vec<FactValue>)>;
 
 /// All the facts of one lead: its own, and those of each related object on its own, so
 /// that several conditions inside one related clause hold on one object.
@@ -191,46 +193,80 @@ pub fn has_custom_fields(kind: ObjectType) -> bool {
 /// fields, whose values are free text.
 pub fn lead_facts(lead: &Lead, text_fields: &BTreeSet<String>) -> LeadFacts {
     let mut out = LeadFacts::default();
-    let mut push = |key: String, values: Vec<Value>| {
-        if !values.is_empty() {
-            out.facts.push((key, values));
-        }
-    };
     let subject = Subject::Lead(lead);
-    let lead_fields = LEAD_FIELDS
+    let own_fields = LEAD_FIELDS
         .into_iter()
         .chain(COUNTED.into_iter().map(Field::Count))
-        .chain(LATEST.into_iter().map(Field::Latest))
-        .chain(custom_fields(&lead.custom));
-    for field in lead_fields {
+        .chain(LATEST.into_iter().map(Field::Latest));
+    for (field, key) in own_fields.zip(built_in_keys(None)) {
         let values = eval::values(&field, subject);
-        push(field_key(None, &field), values);
+        if !values.is_empty() {
+            out.facts.push((Cow::Borrowed(key.as_str()), values));
+        }
+    }
+    for field in custom_fields(&lead.custom) {
+        let values = eval::values(&field, subject);
+        if !values.is_empty() {
+            out.facts.push((Cow::Owned(field_key(None, &field)), values));
+        }
     }
     let text = eval::searchable_text(text_fields, subject);
-    push(LEAD_TEXT_KEY.to_string(), text.into_iter().map(Value::Text).collect());
+    if !text.is_empty() {
+        out.facts.push((
+            Cow::Borrowed(LEAD_TEXT_KEY),
+            text.into_iter().map(Value::Text).collect(),
+        ));
+    }
 
     for kind in ObjectType::ALL {
+        let keys = built_in_keys(Some(kind));
         for object in eval::related(lead, kind) {
+            let mut facts = Facts::new();
+            for (field, key) in object_fields(kind).iter().zip(keys) {
+                let values = eval::values(field, object);
+                if !values.is_empty() {
+                    facts.push((Cow::Borrowed(key.as_str()), values));
+                }
+            }
             let custom = match object {
                 Subject::Contact(c) => Some(&c.custom),
                 Subject::Opportunity(o) => Some(&o.custom),
                 _ => None,
             };
-            let fields = object_fields(kind)
-                .iter()
-                .cloned()
-                .chain(custom.into_iter().flat_map(custom_fields));
-            let mut facts = Facts::new();
-            for field in fields {
+            for field in custom.into_iter().flat_map(custom_fields) {
                 let values = eval::values(&field, object);
                 if !values.is_empty() {
-                    facts.push((field_key(Some(kind), &field), values));
+                    facts.push((Cow::Owned(field_key(Some(kind), &field)), values));
                 }
             }
             out.objects.push((kind, facts));
         }
     }
     out
+}
+
+/// The keys of the built-in fields of the lead (`None`: its own fields, counts and newest
+/// dates, in that order) or of an object of a kind (in [`object_fields`] order).
+fn built_in_keys(scope: Option<ObjectType>) -> &'static [String] {
+    static KEYS: OnceLock<Vec<(Option<ObjectType>, Vec<String>)>> = OnceLock::new();
+    let all = KEYS.get_or_init(|| {
+        let lead = LEAD_FIELDS
+            .into_iter()
+            .chain(COUNTED.into_iter().map(Field::Count))
+            .chain(LATEST.into_iter().map(Field::Latest))
+            .map(|field| field_key(None, &field))
+            .collect();
+        std::iter::once((None, lead))
+            .chain(ObjectType::ALL.into_iter().map(|kind| {
+                let keys = object_fields(kind).iter().map(|f| field_key(Some(kind), f)).collect();
+                (Some(kind), keys)
+            }))
+            .collect()
+    });
+    all.iter()
+        .find(|(s, _)| *s == scope)
+        .map(|(_, keys)| keys.as_slice())
+        .unwrap_or_default()
 }
 
 /// A custom field per id and type its values may be read as.

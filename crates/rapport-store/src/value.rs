@@ -2,8 +2,9 @@
 //! (JSON documents, times) is text in a documented format, so both databases agree.
 
 /// A SQL parameter or column value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum SqlValue {
+    #[default]
     Null,
     Int(i64),
     Text(String),
