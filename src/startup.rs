@@ -298,6 +298,7 @@ async fn bootstrap(crm: &Crm, settings: &Settings, address: &str) -> anyhow::Res
 
 /// Rebuilds the search index from the store, with figures on stderr.
 pub async fn reindex(settings: Settings) -> anyhow::Result<()> {
+    crate::keep_freed_memory();
     let crm = open(&settings, UsesIndex::Yes).await?;
     crm.search_index()?;
     let report = crm.rebuild_search_index().await?;
