@@ -72,6 +72,27 @@ pub struct RangeColumns {
 }
 
 impl RangeColumns {
+    fn instant(field: Field) -> RangeColumns {
+        RangeColumns {
+            instant: Some(field),
+            ..RangeColumns::default()
+        }
+    }
+
+    fn number(field: Field) -> RangeColumns {
+        RangeColumns {
+            number: Some(field),
+            ..RangeColumns::default()
+        }
+    }
+
+    fn day(field: Field) -> RangeColumns {
+        RangeColumns {
+            day: Some(field),
+            ..RangeColumns::default()
+        }
+    }
+
     pub fn all(&self) -> impl Iterator<Item = Field> {
         [self.number, self.instant, self.day].into_iter().flatten()
     }
@@ -106,17 +127,19 @@ impl Fields {
         let sort_status = b.add_text_field("sort_status", sort_only);
         let column = NumericOptions::default().set_fast();
         let mut i64_column = |name: &str| b.add_i64_field(name, column.clone());
-        let instant = |field: Field| RangeColumns {
-            instant: Some(field),
-            ..RangeColumns::default()
-        };
         let mut range_columns = HashMap::new();
-        range_columns.insert(field_key(None, &QField::LeadCreated), instant(i64_column("created")));
-        range_columns.insert(field_key(None, &QField::LeadUpdated), instant(i64_column("updated")));
+        range_columns.insert(
+            field_key(None, &QField::LeadCreated),
+            RangeColumns::instant(i64_column("created")),
+        );
+        range_columns.insert(
+            field_key(None, &QField::LeadUpdated),
+            RangeColumns::instant(i64_column("updated")),
+        );
         for latest in LATEST {
             range_columns.insert(
                 field_key(None, &QField::Latest(latest)),
-                instant(i64_column(&latest_column(latest))),
+                RangeColumns::instant(i64_column(&latest_column(latest))),
             );
         }
         // An object's single-valued numbers and dates, one column each, shared by the kinds.
@@ -126,14 +149,10 @@ impl Fields {
         let obj_close = i64_column("obj_close");
         let obj_due_day = i64_column("obj_due_day");
         let mut f64_column = |name: &str| b.add_f64_field(name, column.clone());
-        let number = |field: Field| RangeColumns {
-            number: Some(field),
-            ..RangeColumns::default()
-        };
         for counted in COUNTED {
             range_columns.insert(
                 field_key(None, &QField::Count(counted)),
-                number(f64_column(&count_column(counted))),
+                RangeColumns::number(f64_column(&count_column(counted))),
             );
         }
         let obj_duration = f64_column("obj_duration");
@@ -148,23 +167,38 @@ impl Fields {
             ObjectType::Chat,
         ];
         for kind in activities {
-            range_columns.insert(field_key(Some(kind), &QField::ActivityDate), instant(obj_at));
+            range_columns.insert(
+                field_key(Some(kind), &QField::ActivityDate),
+                RangeColumns::instant(obj_at),
+            );
         }
         let object = |kind, field: QField, columns: RangeColumns| (field_key(Some(kind), &field), columns);
-        let day = |field: Field| RangeColumns {
-            day: Some(field),
-            ..RangeColumns::default()
-        };
         for (key, columns) in [
-            object(ObjectType::Email, QField::EmailOpened, instant(obj_opened)),
-            object(ObjectType::Call, QField::CallDuration, number(obj_duration)),
-            object(ObjectType::Opportunity, QField::OpportunityValue, number(obj_value)),
+            object(
+                ObjectType::Email,
+                QField::EmailOpened,
+                RangeColumns::instant(obj_opened),
+            ),
+            object(
+                ObjectType::Call,
+                QField::CallDuration,
+                RangeColumns::number(obj_duration),
+            ),
+            object(
+                ObjectType::Opportunity,
+                QField::OpportunityValue,
+                RangeColumns::number(obj_value),
+            ),
             object(
                 ObjectType::Opportunity,
                 QField::OpportunityConfidence,
-                number(obj_confidence),
+                RangeColumns::number(obj_confidence),
             ),
-            object(ObjectType::Opportunity, QField::OpportunityClose, day(obj_close)),
+            object(
+                ObjectType::Opportunity,
+                QField::OpportunityClose,
+                RangeColumns::day(obj_close),
+            ),
             object(
                 ObjectType::Task,
                 QField::TaskDue,
