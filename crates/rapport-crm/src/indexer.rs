@@ -208,17 +208,7 @@ impl Crm {
         // Taken first: events after it are applied again, which "re-read" makes harmless.
         let cursor = self.last_event_seq().await?;
         let _writing = self.search.writing.lock().await;
-        index.clear().map_err(index_error)?;
-        let _merges_paused = index.without_merges();
-        let orgs = self.db.query("SELECT id FROM organizations ORDER BY id", &[]).await?;
-        let mut leads = 0;
-        for org in orgs {
-            let Some(SqlValue::Text(org_id)) = org.first() else {
-                continue;
-            };
-            leads += self.index_organization(&index, org_id).await?;
-        }
-        index.commit(cursor).map_err(index_error)?;
+        let leads = rolled_back_on_error(&index, self.fill_search_index(&index, cursor).await)?;
         let report = RebuildReport {
             leads,
             cursor,
@@ -228,6 +218,22 @@ impl Crm {
         Ok(report)
     }
 
+    /// Empties the index, indexes every organization's leads and commits.
+    async fn fill_search_index(&self, index: &Arc<SearchIndex>, cursor: i64) -> CrmResult<usize> {
+        index.clear().map_err(index_error)?;
+        let _merges_paused = index.without_merges();
+        let orgs = self.db.query("SELECT id FROM organizations ORDER BY id", &[]).await?;
+        let mut leads = 0;
+        for org in orgs {
+            let Some(SqlValue::Text(org_id)) = org.first() else {
+                continue;
+            };
+            leads += self.index_organization(index, org_id).await?;
+        }
+        index.commit(cursor).map_err(index_error)?;
+        Ok(leads)
+    }
+
     /// Indexes every lead of an organization, a batch at a time; returns how many. None of
     /// them may be in the index.
     async fn index_organization(&self, index: &Arc<SearchIndex>, org_id: &str) -> CrmResult<usize> {
@@ -235,49 +241,59 @@ impl Crm {
         let mut count = 0;
         // Documents of one batch are built on a blocking thread while the next is read.
         let mut building: Option<tokio::task::JoinHandle<CrmResult<usize>>> = None;
-        loop {
-            // The next batch of leads in id order, read from `objects_by_lead` alone (the
-            // type test is written so that no index on the type serves it).
-            let (sql, params): (&str, Vec<SqlValue>) = match &after {
-                None => (
-                    "SELECT lead_id FROM objects WHERE organization_id = ? AND object_type || '' = 'lead' \
-                     ORDER BY lead_id LIMIT ?",
-                    vec![org_id.into(), (RELOAD_BATCH as i64).into()],
-                ),
-                Some(after) => (
-                    "SELECT lead_id FROM objects WHERE organization_id = ? AND object_type || '' = 'lead' \
-                     AND lead_id > ? ORDER BY lead_id LIMIT ?",
-                    vec![org_id.into(), after.as_str().into(), (RELOAD_BATCH as i64).into()],
-                ),
-            };
-            let rows = self.db.query(sql, &params).await?;
-            let Some(last) = rows.last().map(|r| r.text(0).to_string()) else {
-                break;
-            };
-            let range = LeadRange {
-                after: after.take(),
-                last: last.clone(),
-            };
-            let (leads, text_fields) = self.read_leads(org_id, Leads::Range(&range)).await?;
-            after = Some(last);
-            if let Some(previous) = building.take() {
-                count += joined(previous.await)?;
-            }
-            let (index, org_id) = (index.clone(), org_id.to_string());
-            building = Some(tokio::task::spawn_blocking(move || {
-                // The organization's leads were deleted (or the index cleared) first.
-                for lead in leads.values() {
-                    index.add(&org_id, lead, &text_fields).map_err(index_error)?;
+        let read: CrmResult<()> = async {
+            loop {
+                // The next batch of leads in id order, read from `objects_by_lead` alone (the
+                // type test is written so that no index on the type serves it).
+                let (sql, params): (&str, Vec<SqlValue>) = match &after {
+                    None => (
+                        "SELECT lead_id FROM objects WHERE organization_id = ? AND object_type || '' = 'lead' \
+                         ORDER BY lead_id LIMIT ?",
+                        vec![org_id.into(), (RELOAD_BATCH as i64).into()],
+                    ),
+                    Some(after) => (
+                        "SELECT lead_id FROM objects WHERE organization_id = ? AND object_type || '' = 'lead' \
+                         AND lead_id > ? ORDER BY lead_id LIMIT ?",
+                        vec![org_id.into(), after.as_str().into(), (RELOAD_BATCH as i64).into()],
+                    ),
+                };
+                let rows = self.db.query(sql, &params).await?;
+                let Some(last) = rows.last().map(|r| r.text(0).to_string()) else {
+                    break;
+                };
+                let range = LeadRange {
+                    after: after.take(),
+                    last: last.clone(),
+                };
+                let (leads, text_fields) = self.read_leads(org_id, Leads::Range(&range)).await?;
+                after = Some(last);
+                if let Some(previous) = building.take() {
+                    count += joined(previous.await)?;
                 }
-                Ok(leads.len())
-            }));
-            if rows.len() < RELOAD_BATCH {
-                break;
+                let (index, org_id) = (index.clone(), org_id.to_string());
+                building = Some(tokio::task::spawn_blocking(move || {
+                    // The organization's leads were deleted (or the index cleared) first.
+                    for lead in leads.values() {
+                        index.add(&org_id, lead, &text_fields).map_err(index_error)?;
+                    }
+                    Ok(leads.len())
+                }));
+                if rows.len() < RELOAD_BATCH {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        .await;
+        // The batch being built is awaited even after an error, so that no document is
+        // added behind the caller's back (a rollback must see every one).
+        if let Some(last) = building {
+            let built = joined(last.await);
+            if read.is_ok() {
+                count += built?;
             }
         }
-        if let Some(last) = building {
-            count += joined(last.await)?;
-        }
+        read?;
         Ok(count)
     }
 
@@ -291,6 +307,16 @@ impl Crm {
         force: bool,
     ) -> CrmResult<bool> {
         let _writing = self.search.writing.lock().await;
+        rolled_back_on_error(index, self.apply_events(index, events, cursor, force).await)
+    }
+
+    async fn apply_events(
+        &self,
+        index: &Arc<SearchIndex>,
+        events: &[LoggedEvent],
+        cursor: i64,
+        force: bool,
+    ) -> CrmResult<bool> {
         let mut dirty: HashMap<&str, Option<HashSet<&str>>> = HashMap::new();
         for event in events {
             let whole_org = Kind::from_object_type(&event.object_type).is_some_and(affects_every_lead);
@@ -403,6 +429,17 @@ enum Leads<'a> {
 struct LeadRange {
     after: Option<String>,
     last: String,
+}
+
+/// A failed batch leaves documents in the writer that no commit should publish (a retry
+/// adds them again): they are dropped.
+fn rolled_back_on_error<T>(index: &SearchIndex, result: CrmResult<T>) -> CrmResult<T> {
+    if result.is_err() {
+        if let Err(e) = index.rollback() {
+            tracing::error!(error = %e, "cannot roll the search index back");
+        }
+    }
+    result
 }
 
 fn joined(result: Result<CrmResult<usize>, tokio::task::JoinError>) -> CrmResult<usize> {

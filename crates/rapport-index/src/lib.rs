@@ -251,6 +251,12 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Drops every change since the last commit.
+    pub fn rollback(&self) -> IndexResult<()> {
+        self.writer.lock().expect("index writer lock").rollback()?;
+        Ok(())
+    }
+
     /// Makes every change so far durable and visible, with the log position they reflect.
     pub fn commit(&self, cursor: i64) -> IndexResult<()> {
         let payload = serde_json::to_string(&CommitPayload {

@@ -563,6 +563,12 @@ fn the_index_returns_what_the_evaluator_accepts_in_its_order() {
         index.delete_organization("orga_other").unwrap();
         index.add("orga_other", &other, &text_fields).unwrap();
         index.commit(100).unwrap();
+        // A batch that failed is rolled back: what it added is never published.
+        let mut stray = lead(&mut r, 3000);
+        stray.id = format!("stray_{seed}");
+        index.add(ORG, &stray, &text_fields).unwrap();
+        index.rollback().unwrap();
+        index.commit(101).unwrap();
         // Merged, deleted documents are gone for good: every object of a deleted lead
         // must have gone with it, or it would now belong to the next lead.
         if seed % 2 == 0 {
