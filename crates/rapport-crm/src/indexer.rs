@@ -178,7 +178,11 @@ impl Crm {
                     // email, webhooks…) need no index commit, only a bound on how far the
                     // committed cursor may lag (re-reading after a restart is harmless).
                     let overdue = last - committed > UNCOMMITTED_EVENTS;
-                    match self.index_events(&index, &events, last, overdue).await {
+                    let applied = {
+                        let _writing = self.search.writing.lock().await;
+                        rolled_back_on_error(&index, self.index_events(&index, &events, last, overdue).await)
+                    };
+                    match applied {
                         Ok(was_committed) => {
                             if was_committed {
                                 committed = last;
@@ -298,19 +302,8 @@ impl Crm {
     }
 
     /// Applies a batch of events; commits the index (with `cursor`) when a lead changed or
-    /// `force`. Returns whether it committed.
+    /// `force`. Returns whether it committed. The caller holds the writing lock.
     async fn index_events(
-        &self,
-        index: &Arc<SearchIndex>,
-        events: &[LoggedEvent],
-        cursor: i64,
-        force: bool,
-    ) -> CrmResult<bool> {
-        let _writing = self.search.writing.lock().await;
-        rolled_back_on_error(index, self.apply_events(index, events, cursor, force).await)
-    }
-
-    async fn apply_events(
         &self,
         index: &Arc<SearchIndex>,
         events: &[LoggedEvent],

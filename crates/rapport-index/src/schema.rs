@@ -128,19 +128,14 @@ impl Fields {
         let column = NumericOptions::default().set_fast();
         let mut i64_column = |name: &str| b.add_i64_field(name, column.clone());
         let mut range_columns = HashMap::new();
-        range_columns.insert(
-            field_key(None, &QField::LeadCreated),
-            RangeColumns::instant(i64_column("created")),
-        );
-        range_columns.insert(
-            field_key(None, &QField::LeadUpdated),
-            RangeColumns::instant(i64_column("updated")),
-        );
-        for latest in LATEST {
-            range_columns.insert(
-                field_key(None, &QField::Latest(latest)),
-                RangeColumns::instant(i64_column(&latest_column(latest))),
-            );
+        let instants = [
+            (QField::LeadCreated, "created".to_string()),
+            (QField::LeadUpdated, "updated".to_string()),
+        ]
+        .into_iter()
+        .chain(LATEST.map(|latest| (QField::Latest(latest), latest_column(latest))));
+        for (field, column) in instants {
+            range_columns.insert(field_key(None, &field), RangeColumns::instant(i64_column(&column)));
         }
         // An object's single-valued numbers and dates, one column each, shared by the kinds.
         let obj_at = i64_column("obj_at");

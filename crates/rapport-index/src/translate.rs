@@ -118,7 +118,7 @@ impl Translator<'_> {
                 )
             }
             Test::Number(comparison, wanted) => {
-                self.ranges(&key, comparison_ranges(*comparison, encode::number(*wanted)))
+                self.ranges(&key, "", comparison_ranges(*comparison, encode::number(*wanted)))
             }
             Test::InRange(range) => self.dates(&key, range, false),
             Test::OutOfRange(range) => self.dates(&key, range, true),
@@ -190,12 +190,13 @@ impl Translator<'_> {
             }
         };
         union(vec![
-            self.ranges(&format!("{key}@"), pieces(instants)),
-            self.ranges(&format!("{key}/"), pieces(days)),
+            self.ranges(key, "@", pieces(instants)),
+            self.ranges(key, "/", pieces(days)),
         ])
     }
 
-    fn ranges(&self, key: &str, ranges: Vec<(Bound<u64>, Bound<u64>)>) -> Box<dyn Query> {
+    /// Values under the key's trie terms (`suffix` as in [`encode::TrieTerm`]) in the ranges.
+    fn ranges(&self, key: &str, suffix: &str, ranges: Vec<(Bound<u64>, Bound<u64>)>) -> Box<dyn Query> {
         let mut parts: Vec<Box<dyn Query>> = Vec::new();
         for (start, end) in ranges {
             let Some((lo, hi)) = encode::inclusive(start, end) else {
@@ -205,7 +206,7 @@ impl Translator<'_> {
                 let term = |shifted| {
                     let term = encode::TrieTerm {
                         key,
-                        suffix: "",
+                        suffix,
                         level,
                         shifted,
                     };

@@ -194,39 +194,30 @@ pub fn has_custom_fields(kind: ObjectType) -> bool {
 pub fn lead_facts(lead: &Lead, text_fields: &BTreeSet<String>) -> LeadFacts {
     let mut out = LeadFacts::default();
     let subject = Subject::Lead(lead);
-    let own_fields = LEAD_FIELDS
-        .into_iter()
-        .chain(COUNTED.into_iter().map(Field::Count))
-        .chain(LATEST.into_iter().map(Field::Latest));
-    for (field, key) in own_fields.zip(built_in_keys(None)) {
-        let values = eval::values(&field, subject);
-        if !values.is_empty() {
-            out.facts.push((Cow::Borrowed(key.as_str()), values));
-        }
+    for (field, key) in lead_fields().zip(built_in_keys(None)) {
+        push(
+            &mut out.facts,
+            || Cow::Borrowed(key.as_str()),
+            eval::values(&field, subject),
+        );
     }
     for field in custom_fields(&lead.custom) {
         let values = eval::values(&field, subject);
-        if !values.is_empty() {
-            out.facts.push((Cow::Owned(field_key(None, &field)), values));
-        }
+        push(&mut out.facts, || Cow::Owned(field_key(None, &field)), values);
     }
     let text = eval::searchable_text(text_fields, subject);
-    if !text.is_empty() {
-        out.facts.push((
-            Cow::Borrowed(LEAD_TEXT_KEY),
-            text.into_iter().map(Value::Text).collect(),
-        ));
-    }
+    push(
+        &mut out.facts,
+        || Cow::Borrowed(LEAD_TEXT_KEY),
+        text.into_iter().map(Value::Text).collect(),
+    );
 
     for kind in ObjectType::ALL {
         let keys = built_in_keys(Some(kind));
         for object in eval::related(lead, kind) {
             let mut facts = Facts::new();
             for (field, key) in object_fields(kind).iter().zip(keys) {
-                let values = eval::values(field, object);
-                if !values.is_empty() {
-                    facts.push((Cow::Borrowed(key.as_str()), values));
-                }
+                push(&mut facts, || Cow::Borrowed(key.as_str()), eval::values(field, object));
             }
             let custom = match object {
                 Subject::Contact(c) => Some(&c.custom),
@@ -235,9 +226,7 @@ pub fn lead_facts(lead: &Lead, text_fields: &BTreeSet<String>) -> LeadFacts {
             };
             for field in custom.into_iter().flat_map(custom_fields) {
                 let values = eval::values(&field, object);
-                if !values.is_empty() {
-                    facts.push((Cow::Owned(field_key(Some(kind), &field)), values));
-                }
+                push(&mut facts, || Cow::Owned(field_key(Some(kind), &field)), values);
             }
             out.objects.push((kind, facts));
         }
@@ -245,17 +234,27 @@ pub fn lead_facts(lead: &Lead, text_fields: &BTreeSet<String>) -> LeadFacts {
     out
 }
 
+/// Adds a field's values under its key (made only when there are values).
+fn push(facts: &mut Facts, key: impl FnOnce() -> Cow<'static, str>, values: Vec<Value>) {
+    if !values.is_empty() {
+        facts.push((key(), values));
+    }
+}
+
+/// The lead's own built-in fields, its counts and its newest dates.
+fn lead_fields() -> impl Iterator<Item = Field> {
+    LEAD_FIELDS
+        .into_iter()
+        .chain(COUNTED.into_iter().map(Field::Count))
+        .chain(LATEST.into_iter().map(Field::Latest))
+}
+
 /// The keys of the built-in fields of the lead (`None`: its own fields, counts and newest
 /// dates, in that order) or of an object of a kind (in [`object_fields`] order).
 fn built_in_keys(scope: Option<ObjectType>) -> &'static [String] {
     static KEYS: OnceLock<Vec<(Option<ObjectType>, Vec<String>)>> = OnceLock::new();
     let all = KEYS.get_or_init(|| {
-        let lead = LEAD_FIELDS
-            .into_iter()
-            .chain(COUNTED.into_iter().map(Field::Count))
-            .chain(LATEST.into_iter().map(Field::Latest))
-            .map(|field| field_key(None, &field))
-            .collect();
+        let lead = lead_fields().map(|field| field_key(None, &field)).collect();
         std::iter::once((None, lead))
             .chain(ObjectType::ALL.into_iter().map(|kind| {
                 let keys = object_fields(kind).iter().map(|f| field_key(Some(kind), f)).collect();
