@@ -17,6 +17,7 @@ mod document;
 mod encode;
 mod index_doc;
 mod keyed_words;
+mod lead_docs;
 mod schema;
 mod search;
 mod translate;
@@ -95,6 +96,7 @@ pub struct SearchIndex {
     index: Index,
     writer: Mutex<IndexWriter<IndexDoc>>,
     reader: IndexReader,
+    lead_docs: lead_docs::LeadDocsCache,
 }
 
 impl SearchIndex {
@@ -135,6 +137,7 @@ impl SearchIndex {
             index,
             writer: Mutex::new(writer),
             reader,
+            lead_docs: Default::default(),
         };
         if this.payload()?.is_some_and(|p| p.schema != SCHEMA_VERSION) {
             this.clear()?;

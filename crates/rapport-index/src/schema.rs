@@ -69,6 +69,9 @@ pub struct RangeColumns {
     pub number: Option<Field>,
     pub instant: Option<Field>,
     pub day: Option<Field>,
+    /// Other keys' values are in these columns too (an activity's date, for every kind
+    /// of activity): a value there does not say which kind of object has it.
+    pub shared: bool,
 }
 
 impl RangeColumns {
@@ -205,6 +208,13 @@ impl Fields {
             ),
         ] {
             range_columns.insert(key, columns);
+        }
+        let mut keys_per_column: HashMap<Field, usize> = HashMap::new();
+        for column in range_columns.values().flat_map(RangeColumns::all) {
+            *keys_per_column.entry(column).or_default() += 1;
+        }
+        for columns in range_columns.values_mut() {
+            columns.shared = columns.all().any(|column| keys_per_column[&column] > 1);
         }
         let sort_json = JsonObjectOptions::default().set_fast("raw");
         let sort_custom_number = b.add_json_field("sort_custom_number", sort_json.clone());

@@ -3,16 +3,18 @@
 use std::cmp::Ordering;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rapport_query::{CustomFieldType, Direction, Order, ResolvedQuery, ResolvedSortKey, SortField};
-use tantivy::columnar::{Column, StrColumn};
-use tantivy::query::{BooleanQuery, EnableScoring, Occur, Query, TermQuery, Weight};
+use tantivy::columnar::{Column, ColumnIndex, StrColumn};
+use tantivy::query::{intersect_scorers, EnableScoring, Explanation, Query, Scorer, TermQuery, Weight};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocId, DocSet, Searcher, SegmentReader, Term, TERMINATED};
+use tantivy::{DocId, DocSet, Score, SegmentReader, Term, TERMINATED};
 
 use crate::encode;
+use crate::lead_docs::{DocBits, LeadDocs, Within};
 use crate::schema::{count_column, latest_column};
-use crate::translate::Translator;
+use crate::translate::{explain_match, Translator};
 use crate::{IndexResult, SearchIndex};
 
 /// A search's answer: how many leads match, and the ids of the page asked for.
@@ -27,29 +29,26 @@ impl SearchIndex {
     /// `skip..skip + limit`.
     pub fn search(&self, organization_id: &str, query: &ResolvedQuery, skip: usize, limit: usize) -> IndexResult<Hits> {
         let searcher = self.reader.searcher();
+        let leads = self.lead_docs.for_searcher(&searcher, self.fields.keys)?;
         let translator = Translator {
             fields: &self.fields,
             searcher: &searcher,
             text_custom_fields: &query.text_custom_fields,
+            leads: &leads,
         };
-        let scoped: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
-            (
-                Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(self.fields.org, organization_id),
-                    IndexRecordOption::Basic,
-                )),
-            ),
-            (Occur::Must, translator.filter(&query.filter, None)),
-        ]));
+        let scoped = OrgScoped {
+            org: Term::from_field_text(self.fields.org, organization_id),
+            leads: leads.clone(),
+            inner: translator.filter(&query.filter, None),
+        };
         let weight = scoped.weight(EnableScoring::disabled_from_searcher(&searcher))?;
-        self.collect(&searcher, weight.as_ref(), query, skip, limit)
+        self.collect(&translator, weight.as_ref(), query, skip, limit)
     }
 
     /// Counted and ordered from the columns; only the page's ids are read.
     fn collect(
         &self,
-        searcher: &Searcher,
+        translator: &Translator,
         weight: &dyn Weight,
         query: &ResolvedQuery,
         skip: usize,
@@ -58,11 +57,7 @@ impl SearchIndex {
         let wanted = skip.saturating_add(limit);
         let relevance_weights = match query.order {
             Order::Relevance => {
-                let translator = Translator {
-                    fields: &self.fields,
-                    searcher,
-                    text_custom_fields: &query.text_custom_fields,
-                };
+                let searcher = translator.searcher;
                 query
                     .relevance_terms
                     .iter()
@@ -83,7 +78,7 @@ impl SearchIndex {
         // Segments are searched on every core at once, in shares of about equal size.
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut shares: Vec<(u64, Vec<&SegmentReader>)> = (0..threads).map(|_| (0, Vec::new())).collect();
-        let mut segments: Vec<&SegmentReader> = searcher.segment_readers().iter().collect();
+        let mut segments: Vec<&SegmentReader> = translator.searcher.segment_readers().iter().collect();
         segments.sort_by_key(|s| std::cmp::Reverse(s.max_doc()));
         for segment in segments {
             let lightest = shares
@@ -101,7 +96,8 @@ impl SearchIndex {
                 if wanted == 0 || docs.is_empty() {
                     continue;
                 }
-                let mut columns = SegmentColumns::open(segment, query, &relevance_weights)?;
+                let mut columns =
+                    SegmentColumns::open(segment, &translator.leads.of(segment)?, query, &relevance_weights)?;
                 for row in columns.best(&docs, wanted) {
                     rows.push(columns.globalize(row)?);
                 }
@@ -132,6 +128,78 @@ impl SearchIndex {
     }
 }
 
+/// How many candidates [`SegmentColumns::best`] holds at least before it drops those
+/// that cannot be in the page: dropping them costs a selection over all it holds.
+const MIN_CANDIDATES: usize = 512;
+
+/// Keeps the `wanted` smallest prefixes and those that tie with the last of them (later
+/// keys and the id decide between those); returns that last one.
+fn keep_best(prefixes: &mut Vec<(Prefix, DocId)>, wanted: usize) -> Prefix {
+    let (_, &mut (threshold, _), _) = prefixes.select_nth_unstable(wanted - 1);
+    prefixes.retain(|(prefix, _)| *prefix <= threshold);
+    threshold
+}
+
+/// The organization's leads among the documents a filter matches. Where every lead of a
+/// segment is the organization's (the usual case: one organization per installation),
+/// the segment's lead documents say it and the organization's postings are not read.
+#[derive(Debug)]
+struct OrgScoped {
+    org: Term,
+    leads: LeadDocs,
+    inner: Box<dyn Query>,
+}
+
+impl Clone for OrgScoped {
+    fn clone(&self) -> Self {
+        OrgScoped {
+            org: self.org.clone(),
+            leads: self.leads.clone(),
+            inner: self.inner.box_clone(),
+        }
+    }
+}
+
+impl Query for OrgScoped {
+    fn weight(&self, enable_scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        let org = TermQuery::new(self.org.clone(), IndexRecordOption::Basic);
+        Ok(Box::new(OrgScopedWeight {
+            org_term: self.org.clone(),
+            org: org.weight(enable_scoring)?,
+            leads: self.leads.clone(),
+            inner: self.inner.weight(enable_scoring)?,
+        }))
+    }
+}
+
+struct OrgScopedWeight {
+    org_term: Term,
+    org: Box<dyn Weight>,
+    leads: LeadDocs,
+    inner: Box<dyn Weight>,
+}
+
+impl Weight for OrgScopedWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let leads = self.leads.of(reader)?;
+        // Every lead document holds one organization term, deleted ones included.
+        let org_docs = reader.inverted_index(self.org_term.field())?.doc_freq(&self.org_term)?;
+        let inner = self.inner.scorer(reader, boost)?;
+        if org_docs as usize == leads.len() {
+            Ok(Box::new(Within::new(inner, leads)))
+        } else {
+            Ok(intersect_scorers(
+                vec![self.org.scorer(reader, boost)?, inner],
+                reader.num_docs(),
+            ))
+        }
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        explain_match(self, reader, doc, "OrgScoped")
+    }
+}
+
 /// The documents of a segment that match and are not deleted, in order.
 fn alive_docs(weight: &dyn Weight, segment: &SegmentReader) -> IndexResult<Vec<DocId>> {
     let mut docs = Vec::new();
@@ -144,28 +212,29 @@ fn alive_docs(weight: &dyn Weight, segment: &SegmentReader) -> IndexResult<Vec<D
 
 /// Where one sort key's values come from in a segment.
 enum Source {
-    Text(Option<StrColumn>),
+    Text(Option<TextColumn>),
     /// User ids, sorted by the users' names: each dictionary entry's rank among the names.
     Names {
-        column: Option<StrColumn>,
+        column: Option<TextColumn>,
         rank_by_ord: Vec<u64>,
         names: Vec<String>,
     },
-    Signed(Column<i64>),
-    Float(Column<f64>),
+    Signed(LeadColumn<i64>),
+    Float(LeadColumn<f64>),
     /// The number of relevance terms the lead matches, by term weights' scorers.
     Relevance,
 }
 
 impl Source {
-    fn names(column: Option<StrColumn>, names: &BTreeMap<String, String>) -> IndexResult<Source> {
+    fn names(column: Option<TextColumn>, names: &BTreeMap<String, String>) -> IndexResult<Source> {
         let Some(column) = column else {
             return Ok(Source::Text(None));
         };
-        let mut by_ord = Vec::with_capacity(column.num_terms());
+        let dictionary = &column.dictionary;
+        let mut by_ord = Vec::with_capacity(dictionary.num_terms());
         let mut id = String::new();
-        for ord in 0..column.num_terms() as u64 {
-            column.ord_to_str(ord, &mut id)?;
+        for ord in 0..dictionary.num_terms() as u64 {
+            dictionary.ord_to_str(ord, &mut id)?;
             by_ord.push(names.get(&id).cloned().unwrap_or_else(|| rapport_query::fold(&id)));
         }
         let mut sorted = by_ord.clone();
@@ -181,6 +250,41 @@ impl Source {
             names: sorted,
         })
     }
+}
+
+/// A column of the lead documents, read by document. Where every lead document has one
+/// value and no other document has any (created, updated, counts; names where every lead
+/// has one), a lead's value is at its rank among the segment's leads: the column's own
+/// index of which documents have a value answers the same, and took a third of a search
+/// that orders a million leads.
+struct LeadColumn<T> {
+    column: Column<T>,
+    leads: Option<Arc<DocBits>>,
+}
+
+impl<T: PartialOrd + Copy + std::fmt::Debug + Send + Sync + 'static> LeadColumn<T> {
+    fn new(column: Column<T>, leads: &Arc<DocBits>) -> LeadColumn<T> {
+        // Only lead documents are given these columns (`document.rs`).
+        let one_per_lead =
+            matches!(column.index, ColumnIndex::Optional(_)) && column.values.num_vals() as usize == leads.len();
+        LeadColumn {
+            leads: one_per_lead.then(|| leads.clone()),
+            column,
+        }
+    }
+
+    fn first(&self, doc: DocId) -> Option<T> {
+        match &self.leads {
+            Some(leads) => leads.contains(doc).then(|| self.column.values.get_val(leads.rank(doc))),
+            None => self.column.first(doc),
+        }
+    }
+}
+
+/// A dictionary column: its text, and its ordinals.
+struct TextColumn {
+    dictionary: StrColumn,
+    ords: LeadColumn<u64>,
 }
 
 struct SegmentColumns {
@@ -276,14 +380,26 @@ fn missing_last<T>(a: Option<&T>, b: Option<&T>, cmp: impl Fn(&T, &T) -> Orderin
 }
 
 impl SegmentColumns {
-    fn open(segment: &SegmentReader, query: &ResolvedQuery, relevance: &[Box<dyn Weight>]) -> IndexResult<Self> {
+    fn open(
+        segment: &SegmentReader,
+        leads: &Arc<DocBits>,
+        query: &ResolvedQuery,
+        relevance: &[Box<dyn Weight>],
+    ) -> IndexResult<Self> {
         let fast = segment.fast_fields();
-        let text = |name: &str| fast.str(name);
+        let text = |name: &str| -> tantivy::Result<Option<TextColumn>> {
+            Ok(fast.str(name)?.map(|dictionary| TextColumn {
+                ords: LeadColumn::new(dictionary.ords().clone(), leads),
+                dictionary,
+            }))
+        };
+        let signed =
+            |name: &str| -> tantivy::Result<Source> { Ok(Source::Signed(LeadColumn::new(fast.i64(name)?, leads))) };
         let mut keys = Vec::new();
         match &query.order {
             Order::Relevance => {
                 keys.push((Source::Relevance, Direction::Desc));
-                keys.push((Source::Signed(fast.i64("updated")?), Direction::Desc));
+                keys.push((signed("updated")?, Direction::Desc));
             }
             Order::Keys(sort_keys) => {
                 for ResolvedSortKey { field, direction } in sort_keys {
@@ -293,10 +409,10 @@ impl SegmentColumns {
                         SortField::Url => Source::Text(text("sort_url")?),
                         SortField::Status => Source::Text(text("sort_status")?),
                         SortField::Id => Source::Text(text("id")?),
-                        SortField::Created => Source::Signed(fast.i64("created")?),
-                        SortField::Updated => Source::Signed(fast.i64("updated")?),
-                        SortField::Count(c) => Source::Float(fast.f64(&count_column(*c))?),
-                        SortField::Latest(l) => Source::Signed(fast.i64(&latest_column(*l))?),
+                        SortField::Created => signed("created")?,
+                        SortField::Updated => signed("updated")?,
+                        SortField::Count(c) => Source::Float(LeadColumn::new(fast.f64(&count_column(*c))?, leads)),
+                        SortField::Latest(l) => signed(&latest_column(*l))?,
                         SortField::Custom(custom) => {
                             let column = |kind: &str| text(&format!("sort_custom_{kind}.{}", custom.id));
                             match custom.value_type {
@@ -333,21 +449,32 @@ impl SegmentColumns {
             return Vec::new();
         }
         let leading = self.keys.len().min(2);
+        // Candidates stay few: when the buffer fills, only those that can still be among
+        // the first `wanted` stay, and a document that sorts after the last of them is
+        // not taken at all; a million matches no longer make a million entries to select from.
+        let mut room = wanted.saturating_mul(2).max(MIN_CANDIDATES);
+        let mut prefixes: Vec<(Prefix, DocId)> = Vec::with_capacity(room.min(docs.len()));
+        let mut threshold = [u128::MAX; 2];
         // Relevance scorers move forward only: this pass goes in document order.
-        let mut prefixes: Vec<(Prefix, DocId)> = docs
-            .iter()
-            .map(|&doc| {
-                let mut prefix = [MISSING; 2];
-                for (k, slot) in prefix.iter_mut().enumerate().take(leading) {
-                    *slot = self.cell(k, doc).map_or(MISSING, u128::from);
+        for &doc in docs {
+            let mut prefix = [MISSING; 2];
+            for (k, slot) in prefix.iter_mut().enumerate().take(leading) {
+                *slot = self.cell(k, doc).map_or(MISSING, u128::from);
+            }
+            if prefix > threshold {
+                continue;
+            }
+            prefixes.push((prefix, doc));
+            if prefixes.len() >= room {
+                threshold = keep_best(&mut prefixes, wanted);
+                // Ties with the last one in all stay; if they fill half the buffer, it grows.
+                if prefixes.len() * 2 > room {
+                    room = room.saturating_mul(2);
                 }
-                (prefix, doc)
-            })
-            .collect();
+            }
+        }
         if prefixes.len() > wanted {
-            let (_, &mut (threshold, _), _) = prefixes.select_nth_unstable(wanted - 1);
-            // Ties with the last one in are candidates too: later keys and the id decide.
-            prefixes.retain(|(prefix, _)| *prefix <= threshold);
+            keep_best(&mut prefixes, wanted);
         }
         let mut rows: Vec<LocalRow> = prefixes
             .into_iter()
@@ -374,12 +501,12 @@ impl SegmentColumns {
     fn cell(&mut self, k: usize, doc: DocId) -> Cell {
         let (source, direction) = &self.keys[k];
         let value = match source {
-            Source::Text(column) => column.as_ref().and_then(|c| c.ords().first(doc)),
+            Source::Text(column) => column.as_ref().and_then(|c| c.ords.first(doc)),
             Source::Names {
                 column, rank_by_ord, ..
             } => column
                 .as_ref()
-                .and_then(|c| c.ords().first(doc))
+                .and_then(|c| c.ords.first(doc))
                 .and_then(|ord| rank_by_ord.get(ord as usize).copied()),
             Source::Signed(column) => column.first(doc).map(encode::signed),
             Source::Float(column) => column.first(doc).map(encode::number),
@@ -413,7 +540,7 @@ impl SegmentColumns {
                         Direction::Desc => !cell,
                     };
                     let mut text = String::new();
-                    column.ord_to_str(ord, &mut text)?;
+                    column.dictionary.ord_to_str(ord, &mut text)?;
                     Some(GlobalCell::Text(text, *direction))
                 }
                 (Source::Names { names, .. }, Some(cell)) => {

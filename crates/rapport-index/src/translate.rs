@@ -16,15 +16,16 @@ use rapport_query::{
     Comparison, CustomFieldRef, CustomFieldType, DateRange, Field, Filter, ObjectType, Test, TextPattern,
 };
 use tantivy::query::{
-    AllQuery, BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EnableScoring, ExistsQuery, Explanation, Occur,
+    BitSetDocSet, BooleanQuery, ConstScorer, EmptyQuery, EnableScoring, ExistsQuery, Explanation, Occur,
     PhrasePrefixQuery, PhraseQuery, Query, RangeQuery, RegexQuery, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::{BitSet, DocId, DocSet, Score, Searcher, SegmentReader, Term, TERMINATED};
 
-use crate::document::{child_marker, DIGIT_RUN, LEAD_MARKER, PHONE_KEY, WORD_SEP};
+use crate::document::{child_marker, DIGIT_RUN, PHONE_KEY, WORD_SEP};
 use crate::document::{days, nanos};
 use crate::encode;
+use crate::lead_docs::LeadDocs;
 use crate::schema::{Fields, RangeColumns};
 
 pub struct Translator<'a> {
@@ -34,6 +35,8 @@ pub struct Translator<'a> {
     pub searcher: &'a Searcher,
     /// The organization's text custom fields, whose values are free text.
     pub text_custom_fields: &'a std::collections::BTreeSet<String>,
+    /// The searcher's lead documents, segment by segment.
+    pub leads: &'a LeadDocs,
 }
 
 impl Translator<'_> {
@@ -50,23 +53,50 @@ impl Translator<'_> {
             Filter::Text(pattern) => self.free_text(scope, pattern),
             Filter::Field(field, test) => self.field(scope, field, test),
             Filter::Related(kind, inner) => {
-                let objects = BooleanQuery::new(vec![
-                    (Occur::Must, self.everything(Some(*kind))),
-                    (Occur::Must, self.filter(inner, Some(*kind))),
-                ]);
+                let objects: Box<dyn Query> = if self.only_of_kind(inner, *kind) {
+                    self.filter(inner, Some(*kind))
+                } else {
+                    Box::new(BooleanQuery::new(vec![
+                        (Occur::Must, self.everything(Some(*kind))),
+                        (Occur::Must, self.filter(inner, Some(*kind))),
+                    ]))
+                };
                 Box::new(ParentOf {
-                    children: Box::new(objects),
-                    parents: Term::from_field_text(self.fields.keys, LEAD_MARKER),
+                    children: objects,
+                    leads: self.leads.clone(),
                 })
             }
         }
     }
 
-    /// Every lead (`None`; the search keeps the organization's leads), or every object
-    /// of the kind.
+    /// Whether the filter, on objects of the kind, matches documents of that kind only,
+    /// so that it needs no intersection with all of them. Terms
+    /// name the kind in their key, and "not" and "missing" start from the kind's objects;
+    /// only a column that several kinds share (an activity's date) does not say whose a
+    /// value is.
+    fn only_of_kind(&self, filter: &Filter, kind: ObjectType) -> bool {
+        match filter {
+            Filter::And(items) => items.is_empty() || items.iter().any(|f| self.only_of_kind(f, kind)),
+            Filter::Or(items) => items.iter().all(|f| self.only_of_kind(f, kind)),
+            Filter::Not(_) | Filter::Text(_) => true,
+            Filter::Field(field, test) => {
+                matches!(test, Test::Missing)
+                    || self
+                        .fields
+                        .range_columns
+                        .get(&field_key(Some(kind), field))
+                        .is_none_or(|columns| !columns.shared)
+            }
+            // Leads, not objects.
+            Filter::Related(..) => false,
+        }
+    }
+
+    /// Every lead (`None`; the search keeps the organization's), or every object of
+    /// the kind.
     fn everything(&self, scope: Option<ObjectType>) -> Box<dyn Query> {
         match scope {
-            None => Box::new(AllQuery),
+            None => self.leads.query(),
             Some(kind) => self.key_term(&child_marker(kind)),
         }
     }
@@ -407,52 +437,41 @@ fn escape_regex(s: &str) -> String {
 #[derive(Debug)]
 pub struct ParentOf {
     children: Box<dyn Query>,
-    parents: Term,
+    leads: LeadDocs,
 }
 
 impl Clone for ParentOf {
     fn clone(&self) -> Self {
         ParentOf {
             children: self.children.box_clone(),
-            parents: self.parents.clone(),
+            leads: self.leads.clone(),
         }
     }
 }
 
 impl Query for ParentOf {
     fn weight(&self, enable_scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-        let parents = TermQuery::new(self.parents.clone(), IndexRecordOption::Basic);
         Ok(Box::new(ParentOfWeight {
             children: self.children.weight(enable_scoring)?,
-            parents: parents.weight(enable_scoring)?,
+            leads: self.leads.clone(),
         }))
     }
 }
 
 struct ParentOfWeight {
     children: Box<dyn Weight>,
-    parents: Box<dyn Weight>,
+    leads: LeadDocs,
 }
 
 impl Weight for ParentOfWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         let max_doc = reader.max_doc();
-        let mut parents = BitSet::with_max_value(max_doc);
-        self.parents.for_each_no_score(reader, &mut |docs| {
-            for &doc in docs {
-                parents.insert(doc);
-            }
-        })?;
-        let mut parents = BitSetDocSet::from(parents);
+        let leads = self.leads.of(reader)?;
         let mut found = BitSet::with_max_value(max_doc);
         let mut children = self.children.scorer(reader, 1.0)?;
         let mut child = children.doc();
         while child != TERMINATED {
-            let parent = if parents.doc() >= child {
-                parents.doc()
-            } else {
-                parents.seek(child)
-            };
+            let parent = leads.next_from(child);
             if parent == TERMINATED {
                 break;
             }
@@ -468,13 +487,23 @@ impl Weight for ParentOfWeight {
     }
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        let mut scorer = self.scorer(reader, 1.0)?;
-        if scorer.seek(doc) == doc {
-            Ok(Explanation::new("ParentOf", 1.0))
-        } else {
-            Err(tantivy::TantivyError::InvalidArgument(format!(
-                "document {doc} does not match"
-            )))
-        }
+        explain_match(self, reader, doc, "ParentOf")
+    }
+}
+
+/// A constant-score weight's explanation: whether the document matches.
+pub(crate) fn explain_match(
+    weight: &dyn Weight,
+    reader: &SegmentReader,
+    doc: DocId,
+    name: &'static str,
+) -> tantivy::Result<Explanation> {
+    let mut scorer = weight.scorer(reader, 1.0)?;
+    if scorer.seek(doc) == doc {
+        Ok(Explanation::new(name, 1.0))
+    } else {
+        Err(tantivy::TantivyError::InvalidArgument(format!(
+            "document {doc} does not match"
+        )))
     }
 }

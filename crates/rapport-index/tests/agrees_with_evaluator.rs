@@ -332,7 +332,7 @@ fn value_clause(r: &mut Random) -> String {
         "west",
         "ceo",
     ]);
-    match r.below(30) {
+    match r.below(31) {
         0 => word.to_string(),
         1 => format!("status{op}{}", r.pick(&["cold", "warm", "\"bad fit\"", "customer"]))
             .replace("<", ":")
@@ -467,6 +467,17 @@ fn value_clause(r: &mut Random) -> String {
             "{}:{}",
             r.pick(&["created_by", "updated_by"]),
             r.pick(&["me", "bob@rapport.test"])
+        ),
+        // Every kind of activity keeps its date in one column: only the clause's kind
+        // may count.
+        29 => format!(
+            "{}(date {cmp} {age}{})",
+            r.pick(&["call", "email", "note", "sms", "meeting", "chat"]),
+            if r.chance(50) {
+                format!(" or {word}")
+            } else {
+                String::new()
+            }
         ),
         _ => format!(
             "{}:*",
@@ -607,4 +618,50 @@ fn the_index_returns_what_the_evaluator_accepts_in_its_order() {
         resolved_queries as u64 >= cases * 40,
         "only {resolved_queries} queries resolved"
     );
+}
+
+/// Pages deep into a result of many leads: the search keeps a bounded set of candidates
+/// per segment and drops those that cannot be in the page (`search.rs`), which needs more
+/// matches than the property test's leads.
+#[test]
+fn pages_of_many_leads_are_the_evaluators() {
+    let ctx = context();
+    let text_fields: std::collections::BTreeSet<String> = ["cf_notes", "cf_region"].map(String::from).into();
+    let mut r = Random::new(7);
+    let index = SearchIndex::in_memory().unwrap();
+    let mut leads: Vec<Lead> = Vec::new();
+    for i in 0..2000 {
+        let lead = lead(&mut r, i);
+        index.add(ORG, &lead, &text_fields).unwrap();
+        leads.push(lead);
+        if i % 700 == 699 {
+            index.commit(i as i64).unwrap();
+        }
+    }
+    index.commit(2000).unwrap();
+    for text in [
+        "",
+        "sort:name",
+        "sort:-name",
+        "sort:-calls sort:name",
+        "sort:custom.Seats",
+        "sort:last_called",
+        "sort:-created",
+        "not status:cold sort:description",
+        "acme",
+        "not call(duration > 600) sort:-opportunities",
+    ] {
+        let resolved = rapport_query::resolve(&rapport_query::parse(text).unwrap(), &ctx).unwrap();
+        let expected: Vec<&str> = rapport_query::search(&resolved, &leads)
+            .iter()
+            .map(|l| l.id.as_str())
+            .collect();
+        assert!(expected.len() > 1200, "`{text}` matches only {} leads", expected.len());
+        for (skip, limit) in [(0, 25), (25, 25), (700, 100), (expected.len() - 10, 25)] {
+            let page = index.search(ORG, &resolved, skip, limit).unwrap();
+            let wanted: Vec<&str> = expected.iter().skip(skip).take(limit).copied().collect();
+            assert_eq!(page.ids, wanted, "`{text}` page {skip}+{limit}");
+            assert_eq!(page.total, expected.len(), "`{text}` total");
+        }
+    }
 }
