@@ -13,6 +13,7 @@
 //! ([`SearchIndex::cursor`]), so the process that feeds it resumes where it stopped and
 //! a commit is the index and its cursor at once.
 
+mod column_ranges;
 mod document;
 mod encode;
 mod index_doc;
@@ -142,7 +143,16 @@ impl SearchIndex {
         if this.payload()?.is_some_and(|p| p.schema != SCHEMA_VERSION) {
             this.clear()?;
         }
+        this.reload()?;
         Ok(this)
+    }
+
+    /// Opens a searcher on the last commit and reads its new segments' lead documents
+    /// (`lead_docs.rs`), so that the first search after a commit does not wait for them.
+    fn reload(&self) -> IndexResult<()> {
+        self.reader.reload()?;
+        self.lead_docs.for_searcher(&self.reader.searcher(), self.fields.keys)?;
+        Ok(())
     }
 
     fn payload(&self) -> IndexResult<Option<CommitPayload>> {
@@ -250,7 +260,7 @@ impl SearchIndex {
         writer.delete_all_documents()?;
         writer.commit()?;
         drop(writer);
-        self.reader.reload()?;
+        self.reload()?;
         Ok(())
     }
 
@@ -272,7 +282,7 @@ impl SearchIndex {
         prepared.set_payload(&payload);
         prepared.commit()?;
         drop(writer);
-        self.reader.reload()?;
+        self.reload()?;
         Ok(())
     }
 
@@ -305,7 +315,7 @@ impl SearchIndex {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.reader.reload()?;
+        self.reload()?;
         Ok(())
     }
 
