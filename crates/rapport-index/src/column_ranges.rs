@@ -1,20 +1,28 @@
-//! Documents with a value in one of several ranges of their columns, found in one pass
-//! over each column per segment.
+//! Documents with a value in one of several ranges of their columns.
 //!
 //! Tantivy's range over a fast field reads its column in windows of 128 documents while
 //! it is seeked often, as a block join seeks the objects' conditions once per lead, and
-//! each window pays to map its documents to the column's rows and back (half the time of
-//! `task(done:no due < today)`). Here each column's values are scanned once, the rows
-//! that match are mapped to documents in one batch, and the documents of every range
-//! (a task's due instant and due day, the two sides of `!=`) are merged into one list.
+//! each window pays to map its documents to the column's rows and back: half the time of
+//! `task(done:no due < today)` went there, and as much again to the union of the due
+//! instant's and the due day's ranges. Here the ranges of a clause are one query, read
+//! one of two ways ([`Reading`]):
+//! - per document: the segment's documents with a value in the column are a bit set
+//!   (read once, kept with the segment's lead documents), a document's rank in it is its
+//!   value's row, and a value is read only when the search reaches its document; a block
+//!   join that has found a lead's match skips the lead's other objects unread;
+//! - whole columns: each column's values are scanned once, the rows in range are mapped
+//!   to documents in one batch, and the lists are merged.
 
 use std::ops::{Bound, RangeInclusive};
 
-use tantivy::columnar::Column;
-use tantivy::query::{ConstScorer, EnableScoring, Explanation, Query, RangeQuery, Scorer, Weight};
-use tantivy::schema::Field;
-use tantivy::{DocId, DocSet, Score, SegmentReader, Term, TERMINATED};
+use std::sync::Arc;
 
+use tantivy::columnar::{Column, ColumnIndex};
+use tantivy::query::{ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight};
+use tantivy::schema::Field;
+use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
+
+use crate::lead_docs::{DocBits, LeadDocs};
 use crate::translate::explain_match;
 
 /// Values of one column in one range.
@@ -56,26 +64,23 @@ impl ColumnRange {
     }
 }
 
-impl ColumnRange {
-    /// The range as Tantivy's own query, which reads the column as it is seeked.
-    pub fn lazy_query(&self) -> Box<dyn Query> {
-        let (lo, hi) = match self {
-            ColumnRange::Signed(column, values) => (
-                Term::from_field_i64(*column, *values.start()),
-                Term::from_field_i64(*column, *values.end()),
-            ),
-            ColumnRange::Float(column, values) => (
-                Term::from_field_f64(*column, *values.start()),
-                Term::from_field_f64(*column, *values.end()),
-            ),
-        };
-        Box::new(RangeQuery::new(Bound::Included(lo), Bound::Included(hi)))
-    }
-}
-
 /// The documents with a value in any of the ranges.
 #[derive(Clone, Debug)]
-pub struct ColumnRanges(pub Vec<ColumnRange>);
+pub struct ColumnRanges {
+    pub ranges: Vec<ColumnRange>,
+    /// Where the documents with a value in a column are kept.
+    pub segments: LeadDocs,
+    pub reading: Reading,
+}
+
+/// How the documents in range are found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    /// Each document's value is read as the search reaches the document.
+    PerDocument,
+    /// Each column's values are scanned once and the rows in range mapped to documents.
+    WholeColumns,
+}
 
 impl Query for ColumnRanges {
     fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
@@ -85,11 +90,75 @@ impl Query for ColumnRanges {
 
 impl Weight for ColumnRanges {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        if self.reading == Reading::WholeColumns {
+            return self.all_at_once(reader, boost);
+        }
+        let fast = reader.fast_fields();
+        let schema = reader.schema();
+        let mut cursors = Vec::with_capacity(self.ranges.len());
+        for range in &self.ranges {
+            let cursor = match range {
+                ColumnRange::Signed(field, values) => fast
+                    .column_opt::<i64>(schema.get_field_name(*field))?
+                    .map(|column| self.cursor(reader, *field, column, values.clone())),
+                ColumnRange::Float(field, values) => fast
+                    .column_opt::<f64>(schema.get_field_name(*field))?
+                    .map(|column| self.cursor(reader, *field, column, values.clone())),
+            };
+            match cursor {
+                Some(Some(cursor)) => cursors.push(cursor),
+                // No such column in the segment: no values.
+                None => {}
+                // Several values for a document: their rows are not the documents' ranks.
+                Some(None) => return self.all_at_once(reader, boost),
+            }
+        }
+        let mut docs = InRange { cursors, doc: 0 };
+        docs.doc = docs.first_from(0);
+        Ok(Box::new(ConstScorer::new(docs, boost)))
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        explain_match(self, reader, doc, "ColumnRanges")
+    }
+}
+
+impl ColumnRanges {
+    /// A cursor over the documents whose value is in the range; `None` for a column
+    /// with several values for a document.
+    fn cursor<T>(
+        &self,
+        reader: &SegmentReader,
+        field: Field,
+        column: Column<T>,
+        values: RangeInclusive<T>,
+    ) -> Option<Cursor>
+    where
+        T: PartialOrd + Copy + std::fmt::Debug + Send + Sync + 'static,
+    {
+        let docs = match &column.index {
+            ColumnIndex::Empty { .. } => Valued::All(0),
+            ColumnIndex::Full => Valued::All(reader.max_doc()),
+            ColumnIndex::Optional(index) => Valued::Some(self.segments.valued(reader, field, index)),
+            ColumnIndex::Multivalued(_) => return None,
+        };
+        let column_values = column.values.clone();
+        Some(Cursor {
+            docs,
+            holds: Box::new(move |row| values.contains(&column_values.get_val(row))),
+            searched_from: 0,
+            next: None,
+        })
+    }
+
+    /// Every document in range, found by scanning each column's values once and mapping
+    /// the rows that match to their documents.
+    fn all_at_once(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         let fast = reader.fast_fields();
         let schema = reader.schema();
         let mut docs: Vec<DocId> = Vec::new();
         let mut found = Vec::new();
-        for range in &self.0 {
+        for range in &self.ranges {
             match range {
                 ColumnRange::Signed(column, values) => {
                     if let Some(column) = fast.column_opt::<i64>(schema.get_field_name(*column))? {
@@ -112,9 +181,101 @@ impl Weight for ColumnRanges {
         docs.dedup();
         Ok(Box::new(ConstScorer::new(SortedDocs { docs, at: 0 }, boost)))
     }
+}
 
-    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
-        explain_match(self, reader, doc, "ColumnRanges")
+/// Which documents have a value in a column.
+enum Valued {
+    /// The first n documents.
+    All(DocId),
+    Some(Arc<DocBits>),
+}
+
+/// The documents of one column whose value is in one range, checked one by one as the
+/// search reaches them: a document's value is at its rank among those with a value.
+struct Cursor {
+    docs: Valued,
+    holds: Box<dyn Fn(u32) -> bool + Send + Sync>,
+    /// The first document at or after `searched_from` that holds, once looked for.
+    searched_from: DocId,
+    next: Option<DocId>,
+}
+
+impl Cursor {
+    fn first_from(&mut self, from: DocId) -> DocId {
+        if let Some(next) = self.next {
+            if from >= self.searched_from && from <= next {
+                return next;
+            }
+        }
+        let mut doc = self.valued_from(from);
+        while doc != TERMINATED {
+            let row = match &self.docs {
+                Valued::All(_) => doc,
+                Valued::Some(bits) => bits.rank(doc),
+            };
+            if (self.holds)(row) {
+                break;
+            }
+            doc = self.valued_from(doc + 1);
+        }
+        self.searched_from = from;
+        self.next = Some(doc);
+        doc
+    }
+
+    fn valued_from(&self, from: DocId) -> DocId {
+        match &self.docs {
+            Valued::All(n) if from < *n => from,
+            Valued::All(_) => TERMINATED,
+            Valued::Some(bits) => bits.next_from(from),
+        }
+    }
+
+    fn size_hint(&self) -> u32 {
+        match &self.docs {
+            Valued::All(n) => *n,
+            Valued::Some(bits) => bits.len() as u32,
+        }
+    }
+}
+
+/// The documents that hold in any of the cursors.
+struct InRange {
+    cursors: Vec<Cursor>,
+    doc: DocId,
+}
+
+impl InRange {
+    fn first_from(&mut self, from: DocId) -> DocId {
+        self.cursors
+            .iter_mut()
+            .map(|c| c.first_from(from))
+            .min()
+            .unwrap_or(TERMINATED)
+    }
+}
+
+impl DocSet for InRange {
+    fn advance(&mut self) -> DocId {
+        if self.doc != TERMINATED {
+            self.doc = self.first_from(self.doc + 1);
+        }
+        self.doc
+    }
+
+    fn seek(&mut self, target: DocId) -> DocId {
+        if self.doc < target {
+            self.doc = self.first_from(target);
+        }
+        self.doc
+    }
+
+    fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    fn size_hint(&self) -> u32 {
+        self.cursors.iter().map(Cursor::size_hint).sum()
     }
 }
 

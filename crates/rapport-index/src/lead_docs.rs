@@ -9,8 +9,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tantivy::columnar::column_index::OptionalIndex;
 use tantivy::index::SegmentId;
 use tantivy::query::{ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight};
+use tantivy::schema::Field;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, Term, TERMINATED};
 
@@ -101,14 +103,22 @@ impl DocBits {
 #[derive(Default)]
 pub struct LeadDocsCache {
     by_segment: Mutex<HashMap<SegmentId, Arc<DocBits>>>,
+    valued: Arc<Mutex<ValuedDocs>>,
 }
+
+/// The documents with a value in a column, by segment and column.
+type ValuedDocs = HashMap<(SegmentId, Field), Arc<DocBits>>;
 
 impl LeadDocsCache {
     /// The lead documents of every segment of the searcher.
-    pub fn for_searcher(&self, searcher: &Searcher, keys: tantivy::schema::Field) -> IndexResult<LeadDocs> {
+    pub fn for_searcher(&self, searcher: &Searcher, keys: Field) -> IndexResult<LeadDocs> {
         let mut cache = self.by_segment.lock().expect("lead documents cache lock");
         let current: Vec<SegmentId> = searcher.segment_readers().iter().map(|s| s.segment_id()).collect();
         cache.retain(|id, _| current.contains(id));
+        self.valued
+            .lock()
+            .expect("valued documents cache lock")
+            .retain(|(id, _), _| current.contains(id));
         let mut by_segment = HashMap::with_capacity(current.len());
         for segment in searcher.segment_readers() {
             let bits = match cache.get(&segment.segment_id()) {
@@ -121,11 +131,14 @@ impl LeadDocsCache {
             };
             by_segment.insert(segment.segment_id(), bits);
         }
-        Ok(LeadDocs(Arc::new(by_segment)))
+        Ok(LeadDocs {
+            by_segment: Arc::new(by_segment),
+            valued: self.valued.clone(),
+        })
     }
 }
 
-fn read_lead_docs(segment: &SegmentReader, keys: tantivy::schema::Field) -> IndexResult<DocBits> {
+fn read_lead_docs(segment: &SegmentReader, keys: Field) -> IndexResult<DocBits> {
     let mut bits = DocBits::with_max_doc(segment.max_doc());
     let term = Term::from_field_text(keys, LEAD_MARKER);
     if let Some(mut postings) = segment
@@ -141,19 +154,42 @@ fn read_lead_docs(segment: &SegmentReader, keys: tantivy::schema::Field) -> Inde
     Ok(bits.complete())
 }
 
-/// The lead documents of the segments of one searcher.
+/// The lead documents of the segments of one searcher, and the documents with a value
+/// in a column, as searches ask for them.
 #[derive(Clone, Debug)]
-pub struct LeadDocs(Arc<HashMap<SegmentId, Arc<DocBits>>>);
+pub struct LeadDocs {
+    by_segment: Arc<HashMap<SegmentId, Arc<DocBits>>>,
+    valued: Arc<Mutex<ValuedDocs>>,
+}
 
 impl LeadDocs {
     /// The segment's lead documents; an error for a segment of another searcher.
     pub fn of(&self, segment: &SegmentReader) -> tantivy::Result<Arc<DocBits>> {
-        self.0.get(&segment.segment_id()).cloned().ok_or_else(|| {
+        self.by_segment.get(&segment.segment_id()).cloned().ok_or_else(|| {
             tantivy::TantivyError::InternalError(format!(
                 "segment {} is not one of the searcher's",
                 segment.segment_id().short_uuid_string()
             ))
         })
+    }
+
+    /// The documents of the segment with a value in the column (whose index says which),
+    /// read the first time a search asks: a document's rank among them is its value's row.
+    pub fn valued(&self, segment: &SegmentReader, column: Field, index: &OptionalIndex) -> Arc<DocBits> {
+        let key = (segment.segment_id(), column);
+        if let Some(bits) = self.valued.lock().expect("valued documents cache lock").get(&key) {
+            return bits.clone();
+        }
+        let mut bits = DocBits::with_max_doc(segment.max_doc());
+        for doc in index.iter_non_null_docs() {
+            bits.insert(doc);
+        }
+        let bits = Arc::new(bits.complete());
+        self.valued
+            .lock()
+            .expect("valued documents cache lock")
+            .insert(key, bits.clone());
+        bits
     }
 
     /// Every lead document, as a query.
