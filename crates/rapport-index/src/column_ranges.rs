@@ -50,13 +50,16 @@ impl ColumnRange {
 
     /// Numbers between the bounds; `None` when none can be.
     pub fn float(column: Field, (lo, hi): (Bound<f64>, Bound<f64>)) -> Option<ColumnRange> {
+        // Nothing lies above infinity or below its negative.
         let lo = match lo {
             Bound::Included(v) => v,
+            Bound::Excluded(v) if v == f64::INFINITY => return None,
             Bound::Excluded(v) => v.next_up(),
             Bound::Unbounded => f64::NEG_INFINITY,
         };
         let hi = match hi {
             Bound::Included(v) => v,
+            Bound::Excluded(v) if v == f64::NEG_INFINITY => return None,
             Bound::Excluded(v) => v.next_down(),
             Bound::Unbounded => f64::INFINITY,
         };
@@ -159,6 +162,7 @@ impl ColumnRanges {
         let mut docs: Vec<DocId> = Vec::new();
         let mut found = Vec::new();
         for range in &self.ranges {
+            found.clear();
             match range {
                 ColumnRange::Signed(column, values) => {
                     if let Some(column) = fast.column_opt::<i64>(schema.get_field_name(*column))? {
@@ -275,7 +279,7 @@ impl DocSet for InRange {
     }
 
     fn size_hint(&self) -> u32 {
-        self.cursors.iter().map(Cursor::size_hint).sum()
+        self.cursors.iter().map(Cursor::size_hint).fold(0, u32::saturating_add)
     }
 }
 
@@ -384,6 +388,7 @@ mod tests {
         let (lo, hi) = float(Bound::Excluded(1.0), Bound::Excluded(2.0)).unwrap();
         assert!(lo > 1.0 && lo < 1.000001 && hi < 2.0 && hi > 1.999999);
         assert_eq!(float(Bound::Excluded(1.0), Bound::Excluded(1.0)), None);
+        assert_eq!(float(Bound::Excluded(f64::INFINITY), Bound::Unbounded), None);
         assert_eq!(float(Bound::Included(1.0), Bound::Included(1.0)), Some((1.0, 1.0)));
     }
 }

@@ -99,7 +99,7 @@ impl DocBits {
 }
 
 /// The lead documents of each segment, computed the first time a search meets the segment
-/// and dropped once no searcher holds it.
+/// and dropped once the index's current searcher no longer holds it.
 #[derive(Default)]
 pub struct LeadDocsCache {
     by_segment: Mutex<HashMap<SegmentId, Arc<DocBits>>>,
@@ -113,13 +113,7 @@ impl LeadDocsCache {
     /// The lead documents of every segment of the searcher.
     pub fn for_searcher(&self, searcher: &Searcher, keys: Field) -> IndexResult<LeadDocs> {
         let mut cache = self.by_segment.lock().expect("lead documents cache lock");
-        let current: Vec<SegmentId> = searcher.segment_readers().iter().map(|s| s.segment_id()).collect();
-        cache.retain(|id, _| current.contains(id));
-        self.valued
-            .lock()
-            .expect("valued documents cache lock")
-            .retain(|(id, _), _| current.contains(id));
-        let mut by_segment = HashMap::with_capacity(current.len());
+        let mut by_segment = HashMap::with_capacity(searcher.segment_readers().len());
         for segment in searcher.segment_readers() {
             let bits = match cache.get(&segment.segment_id()) {
                 Some(bits) => bits.clone(),
@@ -135,6 +129,23 @@ impl LeadDocsCache {
             by_segment: Arc::new(by_segment),
             valued: self.valued.clone(),
         })
+    }
+}
+
+impl LeadDocsCache {
+    /// Forgets the segments that the searcher (the index's newest) no longer holds. Only
+    /// the newest searcher's segments count: a search that started on an older one would
+    /// otherwise evict the segments of the last commit.
+    pub fn keep_only(&self, searcher: &Searcher) {
+        let current: Vec<SegmentId> = searcher.segment_readers().iter().map(|s| s.segment_id()).collect();
+        self.by_segment
+            .lock()
+            .expect("lead documents cache lock")
+            .retain(|id, _| current.contains(id));
+        self.valued
+            .lock()
+            .expect("valued documents cache lock")
+            .retain(|(id, _), _| current.contains(id));
     }
 }
 

@@ -151,7 +151,9 @@ impl SearchIndex {
     /// (`lead_docs.rs`), so that the first search after a commit does not wait for them.
     fn reload(&self) -> IndexResult<()> {
         self.reader.reload()?;
-        self.lead_docs.for_searcher(&self.reader.searcher(), self.fields.keys)?;
+        let searcher = self.reader.searcher();
+        self.lead_docs.keep_only(&searcher);
+        self.lead_docs.for_searcher(&searcher, self.fields.keys)?;
         Ok(())
     }
 
