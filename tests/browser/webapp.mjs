@@ -351,6 +351,9 @@ try {
     await form.getByRole('button', { name: 'Add contact' }).click();
     await page.locator('.contact', { hasText: `Added Person ${TAG}` }).waitFor();
     await page.getByRole('button', { name: 'Edit addresses' }).click();
+    // The form focuses its first field once it shows: text typed before that lands there
+    // ("0 Main StreetPorto" in the first line, seen in CI).
+    await page.waitForFunction(() => document.activeElement?.closest('.address-form'));
     await page.locator('.address-form').getByLabel('City').first().fill('Porto');
     await page.locator('.address-form').getByRole('button', { name: 'Save' }).click();
     await until('the stored address', async () => (await rest('GET', `lead/${target.id}`)).addresses[0].city === 'Porto');

@@ -147,13 +147,11 @@ impl SearchIndex {
         Ok(this)
     }
 
-    /// Opens a searcher on the last commit and reads its new segments' lead documents
-    /// (`lead_docs.rs`), so that the first search after a commit does not wait for them.
+    /// Opens a searcher on the last commit and forgets what was kept of the segments it
+    /// no longer holds (`lead_docs.rs`); the next search reads the new segments'.
     fn reload(&self) -> IndexResult<()> {
         self.reader.reload()?;
-        let searcher = self.reader.searcher();
-        self.lead_docs.keep_only(&searcher);
-        self.lead_docs.for_searcher(&searcher, self.fields.keys)?;
+        self.lead_docs.keep_only(&self.reader.searcher());
         Ok(())
     }
 
