@@ -201,24 +201,9 @@ impl Translator<'_> {
         }
         let instants = (range.start.map(encode::instant), range.end.map(encode::instant));
         let days = (range.start_day.map(encode::day), range.end_day.map(encode::day));
-        let pieces = |(start, end): (Bound<u64>, Bound<u64>)| {
-            if outside {
-                // Below the start and above the end; nothing lies beyond an open end.
-                let mut pieces = Vec::new();
-                if let Some(below) = flip(start) {
-                    pieces.push((Bound::Unbounded, below));
-                }
-                if let Some(above) = flip(end) {
-                    pieces.push((above, Bound::Unbounded));
-                }
-                pieces
-            } else {
-                vec![(start, end)]
-            }
-        };
         union(vec![
-            self.ranges(key, "@", pieces(instants)),
-            self.ranges(key, "/", pieces(days)),
+            self.ranges(key, "@", sides(instants, outside)),
+            self.ranges(key, "/", sides(days, outside)),
         ])
     }
 
