@@ -10,24 +10,28 @@
 //! from the store first. A search waits (bounded) until the index has applied the newest
 //! event in the log, so a client sees its own writes, whichever node made them.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rapport_core::Kind;
 use rapport_index::SearchIndex;
 use rapport_query::Lead;
-use rapport_store::{RowExt, SqlValue};
+use rapport_store::{Row, RowExt, SqlValue};
 use tokio::sync::{watch, Mutex};
 
 use crate::doc::{Doc, COLUMNS};
 use crate::events::LoggedEvent;
+use crate::meta::OrgMeta;
 use crate::search::lead_of;
-use crate::{Actor, Crm, CrmError, CrmResult};
+use crate::{Crm, CrmError, CrmResult};
 
 /// Leads read again per statement.
 const RELOAD_BATCH: usize = 500;
+/// Batches of a rebuild being made into documents while the next is read.
+const BATCHES_IN_FLIGHT: usize = 2;
 /// Events read per step of the tail.
 const TAIL_BATCH: usize = 5_000;
 /// How long a search waits for the index to catch up with the log.
@@ -50,6 +54,10 @@ pub struct SearchFeed {
     /// The last event applied; `None` until the index has been filled.
     applied: watch::Sender<Option<i64>>,
     started: OnceLock<tokio::task::AbortHandle>,
+    /// Set by [`Crm::stop_search_index`]. Aborting the tailer is not enough: with SQLite,
+    /// whose reads never yield, a tailer in the middle of a poll would go on to read and
+    /// apply events written after the stop.
+    stopped: AtomicBool,
     /// Serializes whole rebuilds with the tail's batches.
     writing: Mutex<()>,
 }
@@ -61,6 +69,7 @@ impl SearchFeed {
             index: OnceLock::new(),
             applied: watch::Sender::new(None),
             started: OnceLock::new(),
+            stopped: AtomicBool::new(false),
             writing: Mutex::new(()),
         }
     }
@@ -109,6 +118,7 @@ impl Crm {
     /// Stops the tailer (its work so far is committed batch by batch); the index closes
     /// when the last handle to this `Crm` is dropped.
     pub fn stop_search_index(&self) {
+        self.search.stopped.store(true, Ordering::SeqCst);
         if let Some(tailer) = self.search.started.get() {
             tailer.abort();
         }
@@ -172,6 +182,8 @@ impl Crm {
                         _ = tokio::time::sleep(recheck) => {}
                     }
                 }
+                // Events read after a stop are written after it: left to the next start.
+                Ok(_) if self.search.stopped.load(Ordering::SeqCst) => return,
                 Ok(events) => {
                     let last = events.last().map_or(cursor, |e| e.seq);
                     // Events that touch no lead (chat messages before the visitor gave an
@@ -241,10 +253,14 @@ impl Crm {
     /// Indexes every lead of an organization, a batch at a time; returns how many. None of
     /// them may be in the index.
     async fn index_organization(&self, index: &Arc<SearchIndex>, org_id: &str) -> CrmResult<usize> {
+        let meta = self.meta_of(org_id).await?;
+        let text_fields = Arc::new(text_fields(&meta));
         let mut after: Option<String> = None;
         let mut count = 0;
-        // Documents of one batch are built on a blocking thread while the next is read.
-        let mut building: Option<tokio::task::JoinHandle<CrmResult<usize>>> = None;
+        // Reading the store is one thread's work; making leads and documents of the rows
+        // is more than one thread's, so batches are built on blocking threads, a few at a
+        // time, while the next is read.
+        let mut building: VecDeque<tokio::task::JoinHandle<CrmResult<usize>>> = VecDeque::new();
         let read: CrmResult<()> = async {
             loop {
                 // The next batch of leads in id order, read from `objects_by_lead` alone (the
@@ -269,15 +285,19 @@ impl Crm {
                     after: after.take(),
                     last: last.clone(),
                 };
-                let (leads, text_fields) = self.read_leads(org_id, Leads::Range(&range)).await?;
+                let lead_rows = self.lead_rows(org_id, Leads::Range(&range)).await?;
                 after = Some(last);
-                if let Some(previous) = building.take() {
-                    count += joined(previous.await)?;
+                if building.len() == BATCHES_IN_FLIGHT {
+                    if let Some(oldest) = building.pop_front() {
+                        count += joined(oldest.await)?;
+                    }
                 }
-                let (index, org_id) = (index.clone(), org_id.to_string());
-                building = Some(tokio::task::spawn_blocking(move || {
+                let (index, org_id, meta, text_fields) =
+                    (index.clone(), org_id.to_string(), meta.clone(), text_fields.clone());
+                building.push_back(tokio::task::spawn_blocking(move || {
+                    let leads = leads_of_rows(&org_id, lead_rows, &meta)?;
                     // The organization's leads were deleted (or the index cleared) first.
-                    for lead in leads.values() {
+                    for lead in &leads {
                         index.add(&org_id, lead, &text_fields).map_err(index_error)?;
                     }
                     Ok(leads.len())
@@ -289,15 +309,17 @@ impl Crm {
             Ok(())
         }
         .await;
-        // The batch being built is awaited even after an error, so that no document is
+        // Batches being built are awaited even after an error, so that no document is
         // added behind the caller's back (a rollback must see every one).
-        if let Some(last) = building {
-            let built = joined(last.await);
-            if read.is_ok() {
-                count += built?;
+        let mut built: CrmResult<()> = Ok(());
+        for batch in building {
+            match joined(batch.await) {
+                Ok(n) => count += n,
+                Err(e) => built = built.and(Err(e)),
             }
         }
         read?;
+        built?;
         Ok(count)
     }
 
@@ -336,6 +358,7 @@ impl Crm {
                     let ids: Vec<&str> = ids.into_iter().collect();
                     for chunk in ids.chunks(RELOAD_BATCH) {
                         let (fresh, text_fields) = self.read_leads(org_id, Leads::Ids(chunk)).await?;
+                        let fresh: HashMap<&str, &Lead> = fresh.iter().map(|l| (l.id.as_str(), l)).collect();
                         for id in chunk {
                             match fresh.get(*id) {
                                 Some(lead) => index.upsert(org_id, lead, &text_fields).map_err(index_error)?,
@@ -351,14 +374,14 @@ impl Crm {
     }
 
     /// Reads leads with their related objects.
-    async fn read_leads(&self, org_id: &str, leads: Leads<'_>) -> CrmResult<(HashMap<String, Lead>, BTreeSet<String>)> {
-        let actor = Actor {
-            organization_id: org_id.into(),
-            user_id: String::new(),
-            role: String::new(),
-            meta_version: 0,
-        };
-        let meta = self.meta(&actor).await?;
+    async fn read_leads(&self, org_id: &str, leads: Leads<'_>) -> CrmResult<(Vec<Lead>, BTreeSet<String>)> {
+        let meta = self.meta_of(org_id).await?;
+        let rows = self.lead_rows(org_id, leads).await?;
+        Ok((leads_of_rows(org_id, rows, &meta)?, text_fields(&meta)))
+    }
+
+    /// The rows of leads and of their related objects, as [`leads_of_rows`] takes them.
+    async fn lead_rows(&self, org_id: &str, leads: Leads<'_>) -> CrmResult<Vec<Row>> {
         let mut params: Vec<SqlValue> = vec![org_id.into()];
         let filter = match leads {
             Leads::Ids(ids) => {
@@ -383,33 +406,56 @@ impl Crm {
             "SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND {filter} \
              ORDER BY lead_id, object_type, date_created, id"
         );
-        let mut by_lead: HashMap<String, (Option<Doc>, Vec<Doc>)> = HashMap::new();
-        for doc in self.query_docs(org_id, &sql, &params).await? {
-            let Some(lead_id) = doc.lead_id.clone() else { continue };
-            let entry = by_lead.entry(lead_id).or_default();
-            if doc.kind == Kind::Lead {
-                entry.0 = Some(doc);
-            } else {
-                entry.1.push(doc);
-            }
-        }
-        // Text custom fields' values are free text; the query's binder lists the same ids.
-        let text_fields: BTreeSet<String> = [
-            Kind::LeadCustomField,
-            Kind::ContactCustomField,
-            Kind::OpportunityCustomField,
-        ]
-        .into_iter()
-        .flat_map(|kind| meta.of_kind(kind))
-        .filter(|field| field.str("type") == Some("text"))
-        .map(|field| field.id.clone())
-        .collect();
-        let leads = by_lead
-            .into_iter()
-            .filter_map(|(id, (lead, children))| Some((id, lead_of(&lead?, &children, &meta))))
-            .collect();
-        Ok((leads, text_fields))
+        Ok(self.db.query(&sql, &params).await?)
     }
+}
+
+/// The leads of the rows [`Crm::lead_rows`] read (each lead's rows are adjacent, as they
+/// are ordered by lead): CPU work only, for a blocking thread.
+fn leads_of_rows(org_id: &str, rows: Vec<Row>, meta: &OrgMeta) -> CrmResult<Vec<Lead>> {
+    let mut leads = Vec::new();
+    let mut lead: Option<Doc> = None;
+    let mut children: Vec<Doc> = Vec::new();
+    let mut finish = |lead: Option<Doc>, children: &mut Vec<Doc>| {
+        // Objects whose lead row is missing (deleted meanwhile) make no lead.
+        if let Some(lead) = lead {
+            leads.push(lead_of(&lead, children, meta));
+        }
+        children.clear();
+    };
+    let mut current: Option<String> = None;
+    for row in rows {
+        let doc = Doc::from_owned_row(org_id, row)?;
+        let Some(lead_id) = doc.lead_id.as_deref() else {
+            continue;
+        };
+        if current.as_deref() != Some(lead_id) {
+            finish(lead.take(), &mut children);
+            current = Some(lead_id.to_string());
+        }
+        if doc.kind == Kind::Lead {
+            lead = Some(doc);
+        } else {
+            children.push(doc);
+        }
+    }
+    finish(lead, &mut children);
+    Ok(leads)
+}
+
+/// The ids of the organization's text custom fields, whose values are free text (the
+/// query's binder lists the same ids).
+fn text_fields(meta: &OrgMeta) -> BTreeSet<String> {
+    [
+        Kind::LeadCustomField,
+        Kind::ContactCustomField,
+        Kind::OpportunityCustomField,
+    ]
+    .into_iter()
+    .flat_map(|kind| meta.of_kind(kind))
+    .filter(|field| field.str("type") == Some("text"))
+    .map(|field| field.id.clone())
+    .collect()
 }
 
 /// Which leads to read.

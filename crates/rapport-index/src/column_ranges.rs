@@ -183,7 +183,7 @@ impl ColumnRanges {
         }
         // A document with several values in range came once per value.
         docs.dedup();
-        Ok(Box::new(ConstScorer::new(SortedDocs { docs, at: 0 }, boost)))
+        Ok(Box::new(ConstScorer::new(SortedDocs::new(docs), boost)))
     }
 }
 
@@ -302,9 +302,15 @@ fn merge(a: &[DocId], b: &[DocId]) -> Vec<DocId> {
 }
 
 /// Documents from a sorted list without duplicates; a seek gallops from where it is.
-struct SortedDocs {
+pub(crate) struct SortedDocs {
     docs: Vec<DocId>,
     at: usize,
+}
+
+impl SortedDocs {
+    pub(crate) fn new(docs: Vec<DocId>) -> SortedDocs {
+        SortedDocs { docs, at: 0 }
+    }
 }
 
 impl DocSet for SortedDocs {

@@ -10,8 +10,8 @@ use crate::index_doc::IndexDoc;
 use crate::schema::Fields;
 
 /// Separates a key from a word in `t`.
-pub const WORD_SEP: char = '\u{1f}';
-/// The key of the phone digits whose suffixes are indexed, for `phone:415`.
+pub const WORD_SEP: &str = "\u{1f}";
+/// The key of the phone digits indexed as runs (`digit_runs.rs`), for `phone:415`.
 pub const PHONE_KEY: &str = "contact.ContactPhone";
 /// Runs of digits this long are terms of their own (an area code, a prefix).
 pub const DIGIT_RUN: usize = 3;
@@ -23,8 +23,6 @@ pub fn documents(fields: &Fields, organization_id: &str, lead: &Lead, text_field
     let mut block = Vec::with_capacity(facts.objects.len() + 1);
     for (kind, object_facts) in &facts.objects {
         let mut child = IndexDoc::new();
-        // The lead's id, so that deleting the lead deletes its block.
-        child.add_str(fields.block, &lead.id);
         child.add_str(fields.keys, &child_marker(*kind));
         add_facts(&mut child, fields, object_facts);
         block.push(child);
@@ -32,6 +30,8 @@ pub fn documents(fields: &Fields, organization_id: &str, lead: &Lead, text_field
     let mut doc = IndexDoc::new();
     doc.add_str(fields.org, organization_id);
     doc.add_str(fields.id, &lead.id);
+    // So that deleting the lead finds its objects' documents (`block.rs`).
+    doc.add_i64(fields.objects, block.len() as i64);
     doc.add_str(fields.keys, LEAD_MARKER);
     add_facts(&mut doc, fields, &facts.facts);
     for (field, value) in [
@@ -96,8 +96,9 @@ pub fn child_marker(kind: ObjectType) -> String {
 }
 
 /// The terms of facts: words in `t`; exact values, presence (`{key}?`, for keys that are
-/// not columns), "several distinct values" (`{key}#n`, for `!=`) and phone suffixes in
-/// `k`; numbers and dates in `n` or in their columns.
+/// neither columns nor [`Fields::presence_from_values`]), "several distinct values"
+/// (`{key}#n`, for `!=`) and a phone's last digits in `k`; a phone's runs of digits in
+/// `p`; numbers and dates in `n` or in their columns.
 fn add_facts(doc: &mut IndexDoc, fields: &Fields, facts: &Facts) {
     // Terms go in as they come: `k` and `n` index documents only (no frequencies, no
     // positions), so a term given twice is the same as once, and no set is needed.
@@ -129,13 +130,23 @@ fn add_facts(doc: &mut IndexDoc, fields: &Fields, facts: &Facts) {
             }
             continue;
         }
-        doc.add_fmt(fields.keys, format_args!("{key}?"));
+        let presence_from_values = fields.presence_from_values.contains(key);
+        if !presence_from_values {
+            doc.add_joined(fields.keys, &[key, "?"]);
+        }
+        debug_assert!(
+            !presence_from_values
+                || values
+                    .iter()
+                    .all(|v| matches!(v, FactValue::Key(_) | FactValue::Bool(_))),
+            "{key} has values that are not exact terms"
+        );
         distinct_keys.clear();
         for value in values {
             match value {
                 FactValue::Text(text) => {
                     // Split into words by the field's tokenizer (`keyed_words.rs`).
-                    doc.add_fmt(fields.text, format_args!("{key}{WORD_SEP}{text}"));
+                    doc.add_joined(fields.text, &[key, WORD_SEP, text]);
                     if key == PHONE_KEY {
                         add_phone_digits(doc, fields, key, text);
                     }
@@ -144,32 +155,29 @@ fn add_facts(doc: &mut IndexDoc, fields: &Fields, facts: &Facts) {
                     if !distinct_keys.contains(&k.as_str()) {
                         distinct_keys.push(k.as_str());
                     }
-                    doc.add_fmt(fields.keys, format_args!("{key}={k}"));
+                    doc.add_joined(fields.keys, &[key, "=", k]);
                 }
-                FactValue::Bool(b) => doc.add_fmt(fields.keys, format_args!("{key}={b}")),
+                FactValue::Bool(b) => doc.add_joined(fields.keys, &[key, "=", if *b { "true" } else { "false" }]),
                 FactValue::Number(n) => add_numbers(doc, fields, key, "", encode::number(*n)),
                 FactValue::Instant(t) => add_numbers(doc, fields, key, "@", encode::instant(*t)),
                 FactValue::Day(d) => add_numbers(doc, fields, key, "/", encode::day(*d)),
             }
         }
         if distinct_keys.len() > 1 {
-            doc.add_fmt(fields.keys, format_args!("{key}#n"));
+            doc.add_joined(fields.keys, &[key, "#n"]);
         }
     }
 }
 
-/// A phone's digits, for `phone:415`: every suffix (`phone:4155` is the prefix of one),
-/// and every run of [`DIGIT_RUN`] digits whole (one term for `phone:415` rather than a
-/// prefix of a million suffixes; shorter queries read the runs that start with them).
+/// A phone's digits, for `phone:415`: every run of [`DIGIT_RUN`] digits at its position
+/// (`p`, tokenized by `digit_runs.rs`), and the last one and two digits, which start no
+/// run (`{key}~{digits}` in `k`).
 fn add_phone_digits(doc: &mut IndexDoc, fields: &Fields, key: &str, digits: &str) {
-    for start in 0..digits.len() {
-        if !digits.is_char_boundary(start) {
-            continue;
-        }
-        doc.add_fmt(fields.keys, format_args!("{key}~{}", &digits[start..]));
-        let end = start + DIGIT_RUN;
-        if end <= digits.len() && digits.is_char_boundary(end) {
-            doc.add_fmt(fields.keys, format_args!("{key}~~{}", &digits[start..end]));
+    doc.add_str(fields.phone_runs, digits);
+    for len in 1..DIGIT_RUN.min(digits.len() + 1) {
+        let start = digits.len() - len;
+        if digits.is_char_boundary(start) {
+            doc.add_joined(fields.keys, &[key, "~", &digits[start..]]);
         }
     }
 }

@@ -29,7 +29,7 @@ impl Tokenizer for KeyedWords {
     type TokenStream<'a> = KeyedWordsStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> KeyedWordsStream<'a> {
-        let split = text.find(WORD_SEP).map_or(0, |at| at + WORD_SEP.len_utf8());
+        let split = text.find(WORD_SEP).map_or(0, |at| at + WORD_SEP.len());
         self.token.reset();
         KeyedWordsStream {
             head: &text[..split],
@@ -73,6 +73,17 @@ impl TokenStream for KeyedWordsStream<'_> {
     }
 }
 
+/// The tokens of a text and their positions, for tests of the index's tokenizers.
+#[cfg(test)]
+pub(crate) fn tokens_of(mut tokenizer: impl Tokenizer, text: &str) -> Vec<(String, usize)> {
+    let mut stream = tokenizer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push((stream.token().text.clone(), stream.token().position));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use rapport_query::words;
@@ -80,13 +91,7 @@ mod tests {
     use super::*;
 
     fn tokens(text: &str) -> Vec<(String, usize)> {
-        let mut tokenizer = KeyedWords::default();
-        let mut stream = tokenizer.token_stream(text);
-        let mut out = Vec::new();
-        while stream.advance() {
-            out.push((stream.token().text.clone(), stream.token().position));
-        }
-        out
+        tokens_of(KeyedWords::default(), text)
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! ([`SearchIndex::cursor`]), so the process that feeds it resumes where it stopped and
 //! a commit is the index and its cursor at once.
 
+mod block;
 mod column_ranges;
+mod digit_runs;
 mod document;
 mod encode;
 mod index_doc;
@@ -38,6 +40,8 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 pub use search::Hits;
 
+use crate::block::BlockOf;
+use crate::digit_runs::{DigitRuns, DIGIT_RUNS};
 use crate::index_doc::IndexDoc;
 use crate::keyed_words::{KeyedWords, KEYED_WORDS};
 use crate::schema::{Fields, SCHEMA_VERSION};
@@ -129,6 +133,9 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(KEYED_WORDS, TextAnalyzer::from(KeyedWords::default()));
+        index
+            .tokenizers()
+            .register(DIGIT_RUNS, TextAnalyzer::from(DigitRuns::default()));
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
         let writer: IndexWriter<IndexDoc> = index.writer_with_num_threads(threads, WRITER_HEAP * threads)?;
         writer.set_merge_policy(merge_policy());
@@ -186,18 +193,13 @@ impl SearchIndex {
         replace: bool,
     ) -> IndexResult<()> {
         let block = document::documents(&self.fields, organization_id, lead, text_fields);
-        let deletions = if replace {
-            self.block_terms(&lead.id).to_vec()
-        } else {
-            Vec::new()
-        };
-        let operations: Vec<UserOperation<IndexDoc>> = deletions
-            .into_iter()
-            .map(UserOperation::Delete)
-            .chain(block.into_iter().map(UserOperation::Add))
-            .collect();
-        // One batch: the old block goes, and the new one lands whole in one segment.
-        self.writer.lock().expect("index writer lock").run(operations)?;
+        let writer = self.writer.lock().expect("index writer lock");
+        if replace {
+            // Before the new block's documents, so it deletes only the old block.
+            writer.delete_query(Box::new(BlockOf::new(&self.fields, &lead.id)))?;
+        }
+        // One batch, so that the block lands whole in one segment.
+        writer.run(block.into_iter().map(UserOperation::Add))?;
         Ok(())
     }
 
@@ -237,21 +239,12 @@ impl SearchIndex {
     }
 
     fn delete_blocks(&self, lead_ids: &[&str]) -> IndexResult<()> {
-        let operations: Vec<UserOperation<IndexDoc>> = lead_ids
-            .iter()
-            .flat_map(|id| self.block_terms(id))
-            .map(UserOperation::Delete)
-            .collect();
-        self.writer.lock().expect("index writer lock").run(operations)?;
+        let writer = self.writer.lock().expect("index writer lock");
+        for id in lead_ids {
+            // `delete_query` is what Tantivy's own term deletions go through.
+            writer.delete_query(Box::new(BlockOf::new(&self.fields, id)))?;
+        }
         Ok(())
-    }
-
-    /// The terms that select a lead's whole block: its own document and its objects'.
-    fn block_terms(&self, lead_id: &str) -> [Term; 2] {
-        [
-            Term::from_field_text(self.fields.id, lead_id),
-            Term::from_field_text(self.fields.block, lead_id),
-        ]
     }
 
     /// Removes every document and forgets the cursor.

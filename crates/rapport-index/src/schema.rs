@@ -2,14 +2,16 @@
 //! `child={kind}` in `k`), then the lead's (marked `doc=lead`).
 //!
 //! * `org` and `id` (lead documents only; `id` is a column too, the last sort key);
-//!   `block` (the lead's id on its objects' documents, so that deleting the lead's id in
-//!   both deletes the block).
+//!   `objects`, a column of the lead documents: how many documents of objects come before
+//!   it in its block (`block.rs` deletes a block by it).
 //! * `t`: words of text values, each value `{key}\x1f{text}` split by `keyed_words.rs`
 //!   into tokens `{key}\x1f{word}`, one position run per value so that a phrase never
 //!   spans two values.
 //! * `k`: exact terms: `{key}={value}` (ids, labels, booleans), `{key}?` (the field has a
-//!   value), `{key}~{digits}` (every suffix of a phone's digits), `{key}#n` (several
+//!   value), `{key}~{digits}` (a phone's last one and two digits), `{key}#n` (several
 //!   distinct values), the markers.
+//! * `p`: every run of three digits of a contact's phones, at its position in the number
+//!   (`digit_runs.rs`): digits anywhere in a number are a phrase of runs.
 //! * `n`: numbers and dates as trie terms (`encode.rs`), dates under `{key}@` (instants)
 //!   and `{key}/` (days), for values with several per document (custom fields).
 //! * Range columns: single-valued numbers and dates (created, counts, newest dates; an
@@ -20,16 +22,22 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::{FxHashMap, FxHashSet};
+
 use rapport_query::facts::field_key;
 use rapport_query::{Counted, Field as QField, Latest, ObjectType};
 use tantivy::schema::{
-    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, STRING,
+    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST,
 };
 
+use crate::digit_runs::DIGIT_RUNS;
 use crate::keyed_words::KEYED_WORDS;
 
 /// Bumped whenever documents change shape: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 9;
+
+/// The column of [`Fields::objects`].
+pub const OBJECTS_COLUMN: &str = "objects";
 
 pub use rapport_query::facts::{COUNTED, LATEST};
 
@@ -39,11 +47,13 @@ pub struct Fields {
     pub org: Field,
     /// The lead's id, on its own document only (a column: the last sort key).
     pub id: Field,
-    /// The lead's id on its objects' documents, so that deleting it deletes the block.
-    pub block: Field,
+    /// On a lead's document, the number of its objects' documents (before it).
+    pub objects: Field,
     pub text: Field,
     pub keys: Field,
     pub numbers: Field,
+    /// The runs of digits of contacts' phones.
+    pub phone_runs: Field,
     pub sort_name: Field,
     pub sort_description: Field,
     pub sort_url: Field,
@@ -58,7 +68,11 @@ pub struct Fields {
     pub sort_custom_user: Field,
     /// Keys whose numbers and dates are columns (range clauses scan them) rather than
     /// trie terms: every single-valued number or date of a lead or of an object.
-    pub range_columns: HashMap<String, RangeColumns>,
+    pub range_columns: FxHashMap<String, RangeColumns>,
+    /// Keys whose values are all exact terms (`{key}={value}`: labels, users, booleans) of
+    /// a few distinct values: the field has a value when one of those terms holds, so no
+    /// `{key}?` term is kept for them.
+    pub presence_from_values: FxHashSet<String>,
 }
 
 /// The columns of one key's values: numbers as `f64`, instants as nanoseconds and days
@@ -112,17 +126,22 @@ pub fn latest_column(latest: Latest) -> String {
 impl Fields {
     pub fn new() -> Fields {
         let mut b = Schema::builder();
-        let org = b.add_text_field("org", STRING);
-        let id = b.add_text_field("id", STRING | FAST);
-        let block = b.add_text_field("block", STRING);
-        let text_options = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(KEYED_WORDS)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-        );
-        let text = b.add_text_field("t", text_options);
-        let keys = b.add_text_field("k", STRING);
-        let numbers = b.add_text_field("n", STRING);
+        // Searches never score, so no field keeps the lengths that scores are made of.
+        let indexed = |tokenizer: &str, record: IndexRecordOption| {
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(tokenizer)
+                    .set_index_option(record)
+                    .set_fieldnorms(false),
+            )
+        };
+        let exact = indexed("raw", IndexRecordOption::Basic);
+        let org = b.add_text_field("org", exact.clone());
+        let id = b.add_text_field("id", exact.clone() | FAST);
+        let text = b.add_text_field("t", indexed(KEYED_WORDS, IndexRecordOption::WithFreqsAndPositions));
+        let keys = b.add_text_field("k", exact.clone());
+        let numbers = b.add_text_field("n", exact);
+        let phone_runs = b.add_text_field("p", indexed(DIGIT_RUNS, IndexRecordOption::WithFreqsAndPositions));
         let sort_only = TextOptions::default().set_fast("raw");
         let sort_name = b.add_text_field("sort_name", sort_only.clone());
         let sort_description = b.add_text_field("sort_description", sort_only.clone());
@@ -130,7 +149,8 @@ impl Fields {
         let sort_status = b.add_text_field("sort_status", sort_only);
         let column = NumericOptions::default().set_fast();
         let mut i64_column = |name: &str| b.add_i64_field(name, column.clone());
-        let mut range_columns = HashMap::new();
+        let objects = i64_column(OBJECTS_COLUMN);
+        let mut range_columns = FxHashMap::default();
         let instants = [
             (QField::LeadCreated, "created".to_string()),
             (QField::LeadUpdated, "updated".to_string()),
@@ -216,6 +236,7 @@ impl Fields {
         for columns in range_columns.values_mut() {
             columns.shared = columns.all().any(|column| keys_per_column[&column] > 1);
         }
+        let presence_from_values = presence_from_values();
         let sort_json = JsonObjectOptions::default().set_fast("raw");
         let sort_custom_number = b.add_json_field("sort_custom_number", sort_json.clone());
         let sort_custom_text = b.add_json_field("sort_custom_text", sort_json.clone());
@@ -227,17 +248,45 @@ impl Fields {
             sort_custom_date,
             sort_custom_user,
             range_columns,
+            presence_from_values,
             schema: b.build(),
             org,
             id,
-            block,
+            objects,
             text,
             keys,
             numbers,
+            phone_runs,
             sort_name,
             sort_description,
             sort_url,
             sort_status,
         }
     }
+}
+
+/// See [`Fields::presence_from_values`]: the built-in fields valued by labels, users and
+/// booleans (not the lead's id, which has a value per lead).
+fn presence_from_values() -> FxHashSet<String> {
+    let object_fields = [
+        QField::ActivityUser,
+        QField::CallDirection,
+        QField::CallStatus,
+        QField::EmailDirection,
+        QField::EmailStatus,
+        QField::SmsDirection,
+        QField::ChatStatus,
+        QField::ChatAssignee,
+        QField::OpportunityStatus,
+        QField::OpportunityStatusType,
+        QField::OpportunityUser,
+        QField::TaskAssignee,
+        QField::TaskDone,
+    ];
+    let lead_fields = [QField::LeadStatus, QField::LeadCreatedBy, QField::LeadUpdatedBy];
+    ObjectType::ALL
+        .into_iter()
+        .flat_map(|kind| object_fields.iter().map(move |field| field_key(Some(kind), field)))
+        .chain(lead_fields.iter().map(|field| field_key(None, field)))
+        .collect()
 }

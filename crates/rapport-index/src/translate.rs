@@ -154,20 +154,33 @@ impl Translator<'_> {
         }
     }
 
-    /// Phones whose digits contain `digits` (see `document.rs`): a run of three is a term;
-    /// longer digits start a suffix; shorter ones start a run, or end the number.
+    /// Phones whose digits contain `digits` (see `document.rs`): three or more digits are
+    /// runs at consecutive positions, a phrase; fewer start a run, or end the number.
     fn phone_digits(&self, key: &str, digits: &str) -> Box<dyn Query> {
-        if digits.len() == DIGIT_RUN {
-            return self.key_term(&format!("{key}~~{digits}"));
+        if !digits.is_ascii() {
+            // Phones are indexed as ASCII digits: nothing else is in one.
+            return Box::new(EmptyQuery);
         }
-        if digits.len() > DIGIT_RUN {
-            return self.prefix(self.fields.keys, &format!("{key}~"), digits);
+        let run = |s: &str| Term::from_field_text(self.fields.phone_runs, s);
+        if let Some(last) = digits.len().checked_sub(DIGIT_RUN) {
+            // Runs that pin every digit: every third one, and the last.
+            let mut starts: Vec<usize> = (0..=last).step_by(DIGIT_RUN).collect();
+            if starts.last() != Some(&last) {
+                starts.push(last);
+            }
+            let mut runs: Vec<(usize, Term)> = starts
+                .into_iter()
+                .map(|at| (at, run(&digits[at..at + DIGIT_RUN])))
+                .collect();
+            return match runs.len() {
+                1 => Box::new(TermQuery::new(runs.remove(0).1, IndexRecordOption::Basic)),
+                _ => Box::new(PhraseQuery::new_with_offset(runs)),
+            };
         }
-        let run = |s: &str| Term::from_field_text(self.fields.keys, s);
-        // Every run that starts with the digits: `~~41` up to the next digit.
+        // Every run that starts with the digits: `41` up to the next digit.
         let mut parts: Vec<Box<dyn Query>> = vec![Box::new(RangeQuery::new(
-            Bound::Included(run(&format!("{key}~~{digits}"))),
-            Bound::Excluded(run(&format!("{key}~~{digits}\u{ff}"))),
+            Bound::Included(run(digits)),
+            Bound::Excluded(run(&format!("{digits}\u{ff}"))),
         ))];
         // The last one or two digits of a number, which start no run: a suffix that is
         // the digits, or (for one digit) the digit and one more.
@@ -260,6 +273,14 @@ impl Translator<'_> {
     /// The documents with a value under the key: its presence term, or for a key kept in
     /// columns, a value in one of them.
     fn present(&self, key: &str) -> Box<dyn Query> {
+        if self.fields.presence_from_values.contains(key) {
+            // Any `{key}=…` term: `>` is the byte after `=`.
+            let term = |s: String| Term::from_field_text(self.fields.keys, &s);
+            return Box::new(RangeQuery::new(
+                Bound::Included(term(format!("{key}="))),
+                Bound::Excluded(term(format!("{key}>"))),
+            ));
+        }
         let Some(columns) = self.fields.range_columns.get(key) else {
             return self.key_term(&format!("{key}?"));
         };

@@ -387,7 +387,10 @@ fn value_clause(r: &mut Random) -> String {
                 "555",
                 "23",
                 "9",
-                "00"
+                "00",
+                // Across two phones of a contact: in neither.
+                "0123331",
+                "55550123"
             ])
         ),
         9 => format!(
@@ -479,10 +482,23 @@ fn value_clause(r: &mut Random) -> String {
                 String::new()
             }
         ),
-        _ => format!(
-            "{}:*",
-            r.pick(&["name", "status", "custom.Source", "custom.Tags", "called", "url"])
-        ),
+        _ => r
+            .pick(&[
+                "name:*",
+                "status:*",
+                "custom.Source:*",
+                "custom.Tags:*",
+                "called:*",
+                "url:*",
+                // Fields of labels and users, whose presence is their values' terms.
+                "call(direction:*)",
+                "-email(status:*)",
+                "task(assignee:*)",
+                "opportunity(user:*)",
+                "call(direction != inbound)",
+                "task(assignee != user_a)",
+            ])
+            .to_string(),
     }
 }
 
