@@ -391,6 +391,12 @@ try {
   const context2 = await browser.newContext({ viewport: { width: 1360, height: 860 } });
   const page2 = await context2.newPage();
   watch(page2, 'user 2');
+  // The users' names come after the presence on purpose: a screen that named viewers
+  // before the names were known showed "someone" until the presence changed again.
+  await page2.route('**/api/v1/user/', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await route.continue();
+  });
   const me2 = await step('user 2 logs in and opens the same lead', async () => {
     await page2.goto(`${base}/#/lead/${target.id}`);
     await page2.fill('#login-email', user2.email);

@@ -55,6 +55,9 @@ export function setUsers(list, meId) {
   usersById.clear();
   for (const u of list || []) usersById.set(u.id, u);
   if (meId) myId = meId;
+  // Screens name the viewers of the presence they hold; names that arrive after the
+  // presence must rename them, or they stay "someone" until the presence changes.
+  setPresence(presence);
 }
 
 export function fullName(user) {
@@ -150,14 +153,16 @@ export function markOnce(name) {
 let presence = [];
 const presenceListeners = new Set();
 
+/** A new list each time, so that screens keyed on it recompute. */
+function setPresence(users) {
+  presence = Array.isArray(users) ? [...users] : [];
+  for (const fn of presenceListeners) fn(presence);
+}
+
 export function trackPresence(realtime) {
-  const set = (users) => {
-    presence = Array.isArray(users) ? users : [];
-    for (const fn of presenceListeners) fn(presence);
-  };
-  realtime.on('hello', (data) => set(data && data.presence && data.presence.users));
-  realtime.on('presence', (data) => set(data && data.users));
-  realtime.on('disconnected', () => set([]));
+  realtime.on('hello', (data) => setPresence(data && data.presence && data.presence.users));
+  realtime.on('presence', (data) => setPresence(data && data.users));
+  realtime.on('disconnected', () => setPresence([]));
 }
 
 export function usePresence() {
