@@ -97,7 +97,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let server = tokio::spawn(rapport_api::serve(
         listener,
         rapport_api::AppState {
-            crm,
+            crm: crm.clone(),
             rate_limiter: rapport_api::RateLimiter::new(settings.rate_limit),
             queue: queue.clone(),
             worker_metrics,
@@ -112,8 +112,10 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         },
     ));
     server.await.context("the server task failed")??;
-    // Requests are done; running jobs finish (bounded), then the process exits.
+    // Requests are done; running jobs finish (bounded), then the process exits. What the
+    // index committed stays; a rebuild cut short starts over on the next start.
     stop.request();
+    crm.stop_search_index();
     if let Some(workers) = workers {
         workers.await.context("the workers failed")??;
     }

@@ -13,6 +13,7 @@ on_both_backends!(
     admins_add_users_and_everyone_keeps_their_own_api_keys,
     drafts_are_private_to_their_author,
     the_realtime_socket_takes_the_session_from_the_apps_own_pages_only,
+    failed_logins_are_throttled_per_email,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -68,6 +69,51 @@ fn login(s: &TestServer, email: &str, password: &str) -> Answer {
         Some(&json!({"email": email, "password": password})),
         &[],
     )
+}
+
+/// `rapport_crm::LOGIN_FAILURES_ALLOWED`, as a user meets it.
+const FAILURES_ALLOWED: usize = 10;
+
+fn failed_logins_are_throttled_per_email(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "failed_logins_throttled") else {
+        return;
+    };
+    add_user(&s, "joe@test.example", "Joe");
+    add_user(&s, "ann@test.example", "Ann");
+    // A success clears the failures before it: a user who mistypes now and then is never
+    // locked out.
+    for _ in 0..FAILURES_ALLOWED - 1 {
+        assert_eq!(login(&s, "joe@test.example", "wrong").status, 401);
+    }
+    assert_eq!(login(&s, "Joe@Test.example ", PASSWORD).status, 200);
+    for attempt in 1..=FAILURES_ALLOWED {
+        let answer = login(&s, "joe@test.example", "wrong");
+        assert_eq!(
+            answer.status, 401,
+            "failure {attempt} is still answered: {}",
+            answer.body
+        );
+    }
+    // Past the limit even the right password is refused, unchecked, with the wait; the
+    // email is matched as logins match it.
+    for email in ["joe@test.example", " JOE@test.example"] {
+        let refused = login(&s, email, PASSWORD);
+        assert_eq!(refused.status, 429, "{}", refused.body);
+        let wait: u64 = refused.header("retry-after").expect("Retry-After").parse().unwrap();
+        assert!((1..=15 * 60).contains(&wait), "a wait within the window: {wait}");
+        let message = refused.body["error"].as_str().unwrap();
+        assert!(message.contains("too many failed logins"), "{message}");
+    }
+    // Other users log in as usual; API keys are not throttled.
+    assert_eq!(login(&s, "ann@test.example", PASSWORD).status, 200);
+    assert_eq!(s.get("me/").status, 200);
+    // Unknown emails are counted alike (an attacker cannot tell them from users).
+    for _ in 0..FAILURES_ALLOWED {
+        assert_eq!(login(&s, "nobody@test.example", "wrong").status, 401);
+    }
+    assert_eq!(login(&s, "nobody@test.example", "wrong").status, 429);
+    // Bad input is still a 400, not an attempt.
+    assert_eq!(login(&s, "", "").status, 400);
 }
 
 fn lead_count(s: &TestServer) -> u64 {

@@ -27,6 +27,8 @@ pub enum ApiError {
         reset_seconds: u64,
     },
     Unavailable(String),
+    /// Too many failed logins: 429 with `Retry-After`.
+    TooManyLogins(String, u64),
     /// A search query that cannot be run: `{"error", "span", "hint"}`.
     Query(rapport_query::QueryError),
     Internal(String),
@@ -40,6 +42,9 @@ impl From<CrmError> for ApiError {
             CrmError::Refused(message) => ApiError::BadRequest(message),
             CrmError::Forbidden(message) => ApiError::Forbidden(message),
             CrmError::IdempotencyMismatch => ApiError::Unprocessable(e.to_string()),
+            CrmError::TooManyLogins { retry_after_seconds } => {
+                ApiError::TooManyLogins(e.to_string(), retry_after_seconds)
+            }
             CrmError::Db(DbError::Conflict) => {
                 ApiError::Conflict("the object kept changing while this request ran; try again".into())
             }
@@ -79,6 +84,11 @@ impl IntoResponse for ApiError {
                 );
                 let rate = format!("limit={limit}, remaining=0, reset={reset_seconds}");
                 let headers = [("ratelimit", rate), ("retry-after", reset_seconds.to_string())];
+                return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
+            }
+            ApiError::TooManyLogins(message, retry_after_seconds) => {
+                let body = Json(json!({"error": message}));
+                let headers = [(header::RETRY_AFTER, retry_after_seconds.to_string())];
                 return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
             }
             ApiError::Unavailable(message) => {

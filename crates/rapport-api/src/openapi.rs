@@ -461,7 +461,8 @@ fn account_paths(paths: &mut Map<String, Value>) {
             "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email", "password"], "properties": {
                 "email": {"type": "string"}, "password": {"type": "string"}, "organization_id": {"type": "string", "description": "For a user of several organizations; the first one otherwise."}}}}}},
             "responses": {"200": json_response("Logged in", json!({"type": "object", "properties": {"user": any.clone(), "csrf_token": {"type": "string"}}})),
-                          "401": {"description": "Wrong email or password"}},
+                          "401": {"description": "Wrong email or password"},
+                          "429": {"description": "Ten failed logins for this email in the last 15 minutes: refused, the password unchecked, until the oldest is 15 minutes old (`Retry-After`, seconds). A successful login clears the count."}},
         }}),
     );
     paths.insert(

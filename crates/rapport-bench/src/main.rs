@@ -103,6 +103,23 @@ struct Options {
     browser_budget: bool,
 }
 
+const USAGE: &str = "\
+rapport-bench: benchmarks of the release server (build it first:
+  cargo build --release -p rapport -p rapport-bench)
+
+The REST API, on SQLite and PostgreSQL:
+  rapport-bench [--seconds 10] [--connections 32] [--seed-leads 2000] [--backend sqlite|postgres|both]
+Search over generated leads, with the PostgreSQL peer:
+  rapport-bench --search-leads N [--runs 50] [--peer-runs N] [--bulk] [--keep] [--reuse DIR]
+                [--no-peer] [--browser-budget] [--backend sqlite|postgres|both]
+The job queue, with Celery and graphile-worker as peers:
+  rapport-bench --jobs N [--backend sqlite|postgres|rabbitmq|all] [--concurrency 16,32,64]
+                [--latency-events 1000] [--pace-ms 5] [--no-peer]
+Chat fan-out, with a socket.io relay as the peer:
+  rapport-bench --chat N [--backend sqlite|rabbitmq|all] [--rate 1000] [--seconds 10] [--no-peer]
+
+The crate docs (crates/rapport-bench/src/main.rs) say what each one measures.";
+
 fn options() -> anyhow::Result<Options> {
     let mut o = Options {
         seconds: 10,
@@ -130,6 +147,10 @@ fn options() -> anyhow::Result<Options> {
     while i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             "--seconds" => o.seconds = value.parse().context("--seconds")?,
             "--connections" => o.connections = value.parse().context("--connections")?,
             "--seed-leads" => o.seed_leads = value.parse().context("--seed-leads")?,
@@ -170,7 +191,7 @@ fn options() -> anyhow::Result<Options> {
             "--pace-ms" => o.pace_ms = value.parse().context("--pace-ms")?,
             "--chat" => o.chat = Some(value.parse().context("--chat")?),
             "--rate" => o.rate = value.parse().context("--rate")?,
-            other => bail!("unknown option {other}; see the crate docs"),
+            other => bail!("unknown option {other}\n\n{USAGE}"),
         }
         i += 2;
     }

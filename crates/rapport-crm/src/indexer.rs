@@ -158,6 +158,8 @@ impl Crm {
             };
             match resumed {
                 Ok(cursor) => break cursor,
+                // A rebuild cut short by a stop is not a failure.
+                Err(_) if self.search.stopped.load(Ordering::SeqCst) => return,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot fill the search index; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -78,6 +78,10 @@ pub enum CrmError {
     /// Temporarily unable to answer (the search index is catching up).
     #[error("{0}")]
     Unavailable(String),
+    /// Too many failed logins for an email lately ([`sessions::LOGIN_FAILURES_ALLOWED`]);
+    /// the password was not checked.
+    #[error("too many failed logins for this email; try again in {retry_after_seconds} s")]
+    TooManyLogins { retry_after_seconds: u64 },
     /// An `Idempotency-Key` reused with a different request.
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,

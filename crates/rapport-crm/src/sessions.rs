@@ -19,6 +19,12 @@ pub const SESSION_SECONDS: i64 = 30 * 24 * 3600;
 pub const MAX_DRAFT_CHARS: usize = 100_000;
 const MAX_DRAFT_KEY_CHARS: usize = 200;
 const MIN_PASSWORD_CHARS: usize = 8;
+/// Failed logins an email may have within [`LOGIN_WINDOW_SECONDS`]; past them a login is
+/// refused before its password is checked, until the oldest failure leaves the window.
+/// Counted in the store, so that every node enforces one limit; by email, so that
+/// guessing one user's password from many addresses is as slow as from one.
+pub const LOGIN_FAILURES_ALLOWED: i64 = 10;
+pub const LOGIN_WINDOW_SECONDS: i64 = 15 * 60;
 
 /// A login: the cookie's token, and the token every write must echo in `X-CSRF-Token`.
 #[derive(Debug, Clone)]
@@ -54,13 +60,15 @@ impl Crm {
             errors.add("password", "required");
         }
         errors.into_result(())?;
+        let email = email.trim().to_lowercase();
+        self.count_login_attempt(&email).await?;
         let rows = self
             .db
             .query(
                 "SELECT u.id, u.password_hash, m.organization_id, m.role, o.meta_version FROM users u \
                  JOIN memberships m ON m.user_id = u.id JOIN organizations o ON o.id = m.organization_id \
                  WHERE u.email = ? ORDER BY m.date_created",
-                &[email.trim().to_lowercase().into()],
+                &[email.as_str().into()],
             )
             .await?;
         let member = rows.iter().find(|r| organization_id.is_none_or(|org| r.text(2) == org));
@@ -79,8 +87,15 @@ impl Crm {
         .await
         .unwrap_or(false);
         let Some(member) = member.filter(|_| valid) else {
+            // The attempt's row stays: it is the failure the throttle counts.
             return Ok(None);
         };
+        self.db
+            .execute(
+                "DELETE FROM login_attempts WHERE email = ?",
+                vec![email.as_str().into()],
+            )
+            .await?;
         let session = Session {
             token: secret("sess"),
             csrf_token: secret("csrf"),
@@ -110,6 +125,44 @@ impl Crm {
             .execute("DELETE FROM sessions WHERE expires_at < ?", vec![SqlValue::Int(now)])
             .await?;
         Ok(Some(session))
+    }
+
+    /// Records a login attempt for `email` (a failure unless the login succeeds and clears
+    /// them), or refuses it when the email's recent attempts already reach the limit.
+    /// Recorded before counting, so that attempts made at once on several nodes cannot all
+    /// pass: the k-th sees at least k.
+    async fn count_login_attempt(&self, email: &str) -> CrmResult<()> {
+        let now = unix_now();
+        let since = now - LOGIN_WINDOW_SECONDS;
+        let id = new_id("login");
+        self.db
+            .execute(
+                "INSERT INTO login_attempts (id, email, at) VALUES (?, ?, ?)",
+                vec![id.as_str().into(), email.into(), SqlValue::Int(now)],
+            )
+            .await?;
+        // Old attempts of anyone go as new ones come: the table holds one window.
+        self.db
+            .execute("DELETE FROM login_attempts WHERE at <= ?", vec![SqlValue::Int(since)])
+            .await?;
+        let row = self
+            .db
+            .query_opt(
+                "SELECT COUNT(*), MIN(at) FROM login_attempts WHERE email = ? AND at > ?",
+                &[email.into(), SqlValue::Int(since)],
+            )
+            .await?;
+        let (attempts, oldest) = row.map_or((0, now), |r| (r.int(0), r.opt_int(1).unwrap_or(now)));
+        if attempts <= LOGIN_FAILURES_ALLOWED {
+            return Ok(());
+        }
+        // A refused attempt is not counted: the wait ends when the oldest failure expires.
+        self.db
+            .execute("DELETE FROM login_attempts WHERE id = ?", vec![id.into()])
+            .await?;
+        Err(CrmError::TooManyLogins {
+            retry_after_seconds: (oldest + LOGIN_WINDOW_SECONDS - now).max(1) as u64,
+        })
     }
 
     /// The session behind a cookie's token, while it lasts and its user is still a member.

@@ -180,6 +180,18 @@ CREATE TABLE drafts (
 )
 "#,
     ),
+    (
+        6,
+        r#"
+CREATE TABLE login_attempts (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX login_attempts_email ON login_attempts (email, at);
+CREATE INDEX login_attempts_at ON login_attempts (at)
+"#,
+    ),
 ];
 
 pub async fn apply(db: &Db) -> DbResult<()> {
