@@ -35,7 +35,8 @@ pub struct Cli {
     /// Email of the admin created on first start.
     #[arg(long, env = "RAPPORT_ADMIN_EMAIL", global = true)]
     pub admin_email: Option<String>,
-    /// Requests per second allowed per API key (per node); 0, the default, means no limit.
+    /// Requests per second allowed per API key or signed-in user, counted in the store across
+    /// every node; 0, the default, means no limit.
     #[arg(long, env = "RAPPORT_RATE_LIMIT", global = true)]
     pub rate_limit: Option<u32>,
     /// A TOML file with the same settings (`listen = "…"`, `data_dir = "…"`, …).

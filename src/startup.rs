@@ -61,7 +61,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     }
     // Catches up (or fills a new index) now rather than on the first search.
     crm.start_search_index();
-    tokio::spawn(purge_idempotency_keys(crm.clone()));
+    tokio::spawn(purge_expired(crm.clone()));
     let queue = open_queue(&settings, &crm).await?;
     let stop = Stop::new();
     let dispatcher = tokio::spawn(rapport_workers::run_dispatcher(
@@ -98,7 +98,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         listener,
         rapport_api::AppState {
             crm: crm.clone(),
-            rate_limiter: rapport_api::RateLimiter::new(settings.rate_limit),
+            rate_limiter: rapport_api::RateLimiter::new(settings.rate_limit, crm.clone()),
             queue: queue.clone(),
             worker_metrics,
             hub,
@@ -371,15 +371,27 @@ pub async fn create_user(
 }
 
 /// Forgets stored `Idempotency-Key` answers after a day, checking every hour.
-async fn purge_idempotency_keys(crm: Crm) {
-    const KEEP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+/// Forgets, every minute, what only mattered for a while: idempotency keys after a day,
+/// rate-limit windows after a minute, visitors' rate buckets once full again.
+async fn purge_expired(crm: Crm) {
+    const KEEP_IDEMPOTENCY_KEYS: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+    const KEEP_RATE_WINDOWS_SECONDS: i64 = 60;
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
-        every_hour.tick().await;
-        match crm.purge_idempotency_keys(KEEP).await {
+        every_minute.tick().await;
+        match crm.purge_idempotency_keys(KEEP_IDEMPOTENCY_KEYS).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "forgot old idempotency keys"),
             Err(e) => tracing::warn!(error = %e, "cannot purge old idempotency keys"),
+        }
+        let now = rapport_core::time::now();
+        let purged = async {
+            crm.purge_rate_windows(now.timestamp() - KEEP_RATE_WINDOWS_SECONDS)
+                .await?;
+            crm.purge_rate_buckets(now.timestamp_millis()).await
+        };
+        if let Err(e) = purged.await {
+            tracing::warn!(error = %e, "cannot purge old rate-limit counts");
         }
     }
 }

@@ -45,7 +45,7 @@ impl FromRequestParts<AppState> for Auth {
                 .authenticate_api_key(&key)
                 .await?
                 .ok_or(ApiError::Unauthorized("invalid API key"))?;
-            check_rate(state, &key)?;
+            check_rate(state, &key).await?;
             return Ok(Auth(actor));
         }
         if session_token(&parts.headers).is_none() && !from_web_app(&parts.headers) {
@@ -81,13 +81,13 @@ impl FromRequestParts<AppState> for SessionAuth {
                 "a write with the session cookie must send the session's CSRF token in {CSRF_HEADER} (from the login answer or GET /api/v1/me/)"
             )));
         }
-        check_rate(state, &session.actor.user_id)?;
+        check_rate(state, &session.actor.user_id).await?;
         Ok(SessionAuth(session))
     }
 }
 
-fn check_rate(state: &AppState, key: &str) -> Result<(), ApiError> {
-    state.rate_limiter.check(key).map_err(|l| ApiError::RateLimited {
+async fn check_rate(state: &AppState, key: &str) -> Result<(), ApiError> {
+    state.rate_limiter.check(key).await.map_err(|l| ApiError::RateLimited {
         limit: l.limit,
         reset_seconds: l.reset_seconds,
     })

@@ -10,9 +10,7 @@
 //! Frames and answers show a message as `{"id", "client_id", "body", "author",
 //! "operator_name", "date_created", "seq"}`.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -32,7 +30,7 @@ use crate::{ApiError, AppState};
 const WIDGET_JS: &str = include_str!("../../../web/widget.js");
 
 /// A visitor may send this many messages at once, then one every [`REFILL`].
-const BURST: f64 = 10.0;
+const BURST: u32 = 10;
 const REFILL: Duration = Duration::from_secs(2);
 /// Longest wait of a long poll.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -62,33 +60,6 @@ async fn widget_js() -> Response {
         WIDGET_JS,
     )
         .into_response()
-}
-
-/// Per-visitor token buckets (per node: a visitor is usually on one node at a time).
-#[derive(Default)]
-struct Buckets(Mutex<HashMap<String, (f64, Instant)>>);
-
-static BUCKETS: std::sync::LazyLock<Buckets> = std::sync::LazyLock::new(Buckets::default);
-
-impl Buckets {
-    fn take(&self, visitor_id: &str) -> Result<(), ApiError> {
-        let mut buckets = self.0.lock().expect("buckets lock");
-        if buckets.len() > 100_000 {
-            buckets.retain(|_, (_, at)| at.elapsed() < REFILL.mul_f64(BURST));
-        }
-        let now = Instant::now();
-        let (tokens, at) = buckets.entry(visitor_id.into()).or_insert((BURST, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() / REFILL.as_secs_f64()).min(BURST);
-        *at = now;
-        if *tokens < 1.0 {
-            return Err(ApiError::RateLimited {
-                limit: BURST as u32,
-                reset_seconds: REFILL.as_secs(),
-            });
-        }
-        *tokens -= 1.0;
-        Ok(())
-    }
 }
 
 /// The page's origin, when the browser sent one.
@@ -262,7 +233,23 @@ async fn post_from_visitor(
     visitor: &Visitor,
     input: &Map<String, Value>,
 ) -> Result<rapport_crm::Posted, ApiError> {
-    BUCKETS.take(&visitor.id)?;
+    // A bucket in the store, so that a visitor is slowed down whichever node they reach.
+    let now_ms = rapport_core::time::now().timestamp_millis();
+    let interval_ms = REFILL.as_millis() as i64;
+    match state
+        .crm
+        .take_rate_token(&format!("visitor:{}", visitor.id), now_ms, BURST, interval_ms)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(ApiError::RateLimited {
+                limit: BURST,
+                reset_seconds: REFILL.as_secs(),
+            })
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot count a visitor's message against the limit; letting it through"),
+    }
     let body = input.get("body").and_then(Value::as_str).unwrap_or("");
     let client_id = input.get("client_id").and_then(Value::as_str);
     Ok(state.crm.post_visitor_message(visitor, client_id, body).await?)

@@ -12,6 +12,7 @@ mod custom;
 mod doc;
 mod events;
 mod indexer;
+mod limits;
 mod list;
 mod meta;
 mod render;
@@ -29,7 +30,7 @@ pub use events::{DispatchEvent, EventPage, EventQuery, LoggedEvent, PushEvent};
 pub use indexer::RebuildReport;
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use search::TimeZone;
-pub use sessions::{Session, MAX_DRAFT_CHARS, SESSION_SECONDS};
+pub use sessions::{Session, LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS, MAX_DRAFT_CHARS, SESSION_SECONDS};
 pub use write::{Idempotency, Written};
 
 /// Who is acting: a user within one organization.
@@ -78,9 +79,9 @@ pub enum CrmError {
     /// Temporarily unable to answer (the search index is catching up).
     #[error("{0}")]
     Unavailable(String),
-    /// Too many failed logins for an email lately ([`sessions::LOGIN_FAILURES_ALLOWED`]);
+    /// Too many failed logins for an email lately ([`LOGIN_FAILURES_ALLOWED`]);
     /// the password was not checked.
-    #[error("too many failed logins for this email; try again in {retry_after_seconds} s")]
+    #[error("too many failed logins for this email; try again in {}", sessions::wait_text(*.retry_after_seconds))]
     TooManyLogins { retry_after_seconds: u64 },
     /// An `Idempotency-Key` reused with a different request.
     #[error("this Idempotency-Key was already used with a different request")]

@@ -38,6 +38,18 @@ fn unix_now() -> i64 {
     time::now().timestamp()
 }
 
+/// "40 seconds", "1 minute", "15 minutes": a wait as a person reads it (rounded up).
+pub(crate) fn wait_text(seconds: u64) -> String {
+    match seconds {
+        1 => "1 second".into(),
+        0..60 => format!("{seconds} seconds"),
+        _ => match seconds.div_ceil(60) {
+            1 => "1 minute".into(),
+            minutes => format!("{minutes} minutes"),
+        },
+    }
+}
+
 /// A random token of 256 bits, base 62.
 fn secret(prefix: &str) -> String {
     format!("{prefix}_{}{}", &new_id("x")[2..], &new_id("x")[2..])
@@ -384,4 +396,18 @@ fn dummy_hash() -> String {
     DUMMY
         .get_or_init(|| hash_password(&secret("none")).unwrap_or_default())
         .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wait_text;
+
+    #[test]
+    fn waits_read_as_people_say_them() {
+        assert_eq!(wait_text(1), "1 second");
+        assert_eq!(wait_text(59), "59 seconds");
+        assert_eq!(wait_text(60), "1 minute");
+        assert_eq!(wait_text(61), "2 minutes");
+        assert_eq!(wait_text(900), "15 minutes");
+    }
 }

@@ -189,7 +189,18 @@ CREATE TABLE login_attempts (
     at BIGINT NOT NULL
 );
 CREATE INDEX login_attempts_email ON login_attempts (email, at);
-CREATE INDEX login_attempts_at ON login_attempts (at)
+CREATE INDEX login_attempts_at ON login_attempts (at);
+CREATE TABLE rate_windows (
+    key_hash TEXT NOT NULL,
+    second BIGINT NOT NULL,
+    taken BIGINT NOT NULL,
+    PRIMARY KEY (key_hash, second)
+);
+CREATE TABLE rate_buckets (
+    key_hash TEXT PRIMARY KEY,
+    full_at_ms BIGINT NOT NULL
+);
+CREATE INDEX rate_buckets_full_at ON rate_buckets (full_at_ms)
 "#,
     ),
 ];

@@ -1,0 +1,87 @@
+//! Request rate limits that every node shares: per key and one-second window, a count in
+//! the store (`rate_windows`). Nodes take allowance in chunks (`rapport-api` keeps what
+//! it took), so a busy key costs the store one write per chunk, not one per request, and
+//! all the nodes together never let through more than the limit in a window.
+
+use rapport_store::{RowExt, SqlValue};
+
+use crate::accounts::key_hash;
+use crate::{Crm, CrmResult};
+
+impl Crm {
+    /// Takes up to `wanted` of the `limit` requests `key` may make in the window that
+    /// starts at `second` (since the epoch); returns how many were granted, 0 once the
+    /// window is spent. The key is stored hashed (an API key is a secret).
+    pub async fn take_rate_allowance(&self, key: &str, second: i64, wanted: u32, limit: u32) -> CrmResult<u32> {
+        let out = self
+            .db
+            .execute(
+                "INSERT INTO rate_windows (key_hash, second, taken) VALUES (?, ?, ?) \
+                 ON CONFLICT (key_hash, second) DO UPDATE SET taken = rate_windows.taken + excluded.taken \
+                 RETURNING taken",
+                vec![
+                    key_hash(key).into(),
+                    SqlValue::Int(second),
+                    SqlValue::Int(wanted.into()),
+                ],
+            )
+            .await?;
+        let taken = out.rows.first().map_or(i64::from(wanted), |row| row.int(0));
+        // What the window had left before this claim, up to what was asked.
+        let before = taken - i64::from(wanted);
+        Ok((i64::from(limit) - before).clamp(0, wanted.into()) as u32)
+    }
+
+    /// Forgets the windows that started before `second`; how many.
+    pub async fn purge_rate_windows(&self, second: i64) -> CrmResult<u64> {
+        let out = self
+            .db
+            .execute("DELETE FROM rate_windows WHERE second < ?", vec![SqlValue::Int(second)])
+            .await?;
+        Ok(out.affected)
+    }
+}
+
+impl Crm {
+    /// One request of `key` against a bucket of `burst` requests that refills one every
+    /// `interval_ms`: whether it may pass. Kept in the store as the instant the bucket is
+    /// full again (GCRA), so every node shares it and one statement decides.
+    pub async fn take_rate_token(&self, key: &str, now_ms: i64, burst: u32, interval_ms: i64) -> CrmResult<bool> {
+        // Passes when the bucket's debt after this request stays within the burst:
+        // max(full_at, now) + interval - now <= burst * interval.
+        let tolerance = i64::from(burst.saturating_sub(1)) * interval_ms;
+        let out = self
+            .db
+            .execute(
+                "INSERT INTO rate_buckets (key_hash, full_at_ms) VALUES (?, CAST(? AS BIGINT)) \
+                 ON CONFLICT (key_hash) DO UPDATE SET full_at_ms = \
+                 (CASE WHEN rate_buckets.full_at_ms > CAST(? AS BIGINT) THEN rate_buckets.full_at_ms ELSE CAST(? AS BIGINT) END) \
+                 + CAST(? AS BIGINT) \
+                 WHERE rate_buckets.full_at_ms - CAST(? AS BIGINT) <= CAST(? AS BIGINT) \
+                 RETURNING full_at_ms",
+                vec![
+                    key_hash(key).into(),
+                    SqlValue::Int(now_ms + interval_ms),
+                    SqlValue::Int(now_ms),
+                    SqlValue::Int(now_ms),
+                    SqlValue::Int(interval_ms),
+                    SqlValue::Int(now_ms),
+                    SqlValue::Int(tolerance),
+                ],
+            )
+            .await?;
+        Ok(!out.rows.is_empty())
+    }
+
+    /// Forgets the buckets that were full again before `now_ms` (they start full anyway).
+    pub async fn purge_rate_buckets(&self, now_ms: i64) -> CrmResult<u64> {
+        let out = self
+            .db
+            .execute(
+                "DELETE FROM rate_buckets WHERE full_at_ms < ?",
+                vec![SqlValue::Int(now_ms)],
+            )
+            .await?;
+        Ok(out.affected)
+    }
+}
