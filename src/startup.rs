@@ -370,25 +370,28 @@ pub async fn create_user(
     Ok(())
 }
 
-/// Forgets stored `Idempotency-Key` answers after a day, checking every hour.
-/// Forgets, every minute, what only mattered for a while: idempotency keys after a day,
-/// rate-limit windows after a minute, visitors' rate buckets once full again.
+/// Forgets what only mattered for a while: every minute, rate-limit windows a minute old,
+/// visitors' rate buckets once full again and login attempts out of their window; every
+/// hour, idempotency keys a day old.
 async fn purge_expired(crm: Crm) {
     const KEEP_IDEMPOTENCY_KEYS: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
     const KEEP_RATE_WINDOWS_SECONDS: i64 = 60;
     let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
+    for minute in 0u64.. {
         every_minute.tick().await;
-        match crm.purge_idempotency_keys(KEEP_IDEMPOTENCY_KEYS).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "forgot old idempotency keys"),
-            Err(e) => tracing::warn!(error = %e, "cannot purge old idempotency keys"),
+        if minute % 60 == 0 {
+            match crm.purge_idempotency_keys(KEEP_IDEMPOTENCY_KEYS).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "forgot old idempotency keys"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge old idempotency keys"),
+            }
         }
         let now = rapport_core::time::now();
         let purged = async {
             crm.purge_rate_windows(now.timestamp() - KEEP_RATE_WINDOWS_SECONDS)
                 .await?;
-            crm.purge_rate_buckets(now.timestamp_millis()).await
+            crm.purge_rate_buckets(now.timestamp_millis()).await?;
+            crm.purge_login_attempts().await
         };
         if let Err(e) = purged.await {
             tracing::warn!(error = %e, "cannot purge old rate-limit counts");

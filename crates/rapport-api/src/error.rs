@@ -27,8 +27,11 @@ pub enum ApiError {
         reset_seconds: u64,
     },
     Unavailable(String),
-    /// Too many failed logins: 429 with `Retry-After`.
-    TooManyLogins(String, u64),
+    /// Too many failed logins: 429 with `Retry-After` and `RateLimit`.
+    TooManyLogins {
+        message: String,
+        retry_after_seconds: u64,
+    },
     /// A search query that cannot be run: `{"error", "span", "hint"}`.
     Query(rapport_query::QueryError),
     Internal(String),
@@ -42,9 +45,10 @@ impl From<CrmError> for ApiError {
             CrmError::Refused(message) => ApiError::BadRequest(message),
             CrmError::Forbidden(message) => ApiError::Forbidden(message),
             CrmError::IdempotencyMismatch => ApiError::Unprocessable(e.to_string()),
-            CrmError::TooManyLogins { retry_after_seconds } => {
-                ApiError::TooManyLogins(e.to_string(), retry_after_seconds)
-            }
+            CrmError::TooManyLogins { retry_after_seconds } => ApiError::TooManyLogins {
+                message: e.to_string(),
+                retry_after_seconds,
+            },
             CrmError::Db(DbError::Conflict) => {
                 ApiError::Conflict("the object kept changing while this request ran; try again".into())
             }
@@ -86,9 +90,14 @@ impl IntoResponse for ApiError {
                 let headers = [("ratelimit", rate), ("retry-after", reset_seconds.to_string())];
                 return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
             }
-            ApiError::TooManyLogins(message, retry_after_seconds) => {
+            ApiError::TooManyLogins {
+                message,
+                retry_after_seconds,
+            } => {
                 let body = Json(json!({"error": message}));
-                let headers = [(header::RETRY_AFTER, retry_after_seconds.to_string())];
+                let limit = rapport_crm::LOGIN_FAILURES_ALLOWED;
+                let rate = format!("limit={limit}, remaining=0, reset={retry_after_seconds}");
+                let headers = [("ratelimit", rate), ("retry-after", retry_after_seconds.to_string())];
                 return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
             }
             ApiError::Unavailable(message) => {

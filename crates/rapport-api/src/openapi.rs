@@ -462,7 +462,9 @@ fn account_paths(paths: &mut Map<String, Value>) {
                 "email": {"type": "string"}, "password": {"type": "string"}, "organization_id": {"type": "string", "description": "For a user of several organizations; the first one otherwise."}}}}}},
             "responses": {"200": json_response("Logged in", json!({"type": "object", "properties": {"user": any.clone(), "csrf_token": {"type": "string"}}})),
                           "401": {"description": "Wrong email or password"},
-                          "429": {"description": "Ten failed logins for this email in the last 15 minutes: refused, the password unchecked, until the oldest is 15 minutes old (`Retry-After`, seconds). A successful login clears the count."}},
+                          "429": {"description": format!(
+                              "{} failed logins for this email in the last {} minutes: refused, the password unchecked, until the oldest leaves that window (`Retry-After`, seconds). A successful login clears the count.",
+                              rapport_crm::LOGIN_FAILURES_ALLOWED, rapport_crm::LOGIN_WINDOW_SECONDS / 60)}},
         }}),
     );
     paths.insert(

@@ -6,18 +6,21 @@
 //! and spends it locally: a key at full speed costs the store a write per chunk. A chunk a
 //! node took but did not spend is lost to the other nodes for that second, so on several
 //! nodes a key may be refused a little before its limit, never let through past it.
-//! When the store cannot count, the request passes (a limit must not take the API down).
+//! When the store cannot count, or takes longer than [`STORE_WAIT`], the request passes
+//! (a limit must not take the API down).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rapport_crm::Crm;
 
 /// A node takes this share of the limit at a time (at least one request).
 const CHUNKS_PER_WINDOW: u32 = 8;
+/// How long a request waits for the store to count it before it passes uncounted.
+const STORE_WAIT: Duration = Duration::from_millis(250);
 
 /// Where the nodes' counts meet: the store, or a stand-in in tests.
 pub trait AllowanceStore: Send + Sync + 'static {
@@ -91,10 +94,7 @@ impl RateLimiter {
 
     /// Counts a request of `key` now.
     pub async fn check(&self, key: &str) -> Result<(), Limited> {
-        let second = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        self.check_at(key, second).await
+        self.check_at(key, rapport_core::time::now().timestamp()).await
     }
 
     async fn check_at(&self, key: &str, second: i64) -> Result<(), Limited> {
@@ -118,10 +118,14 @@ impl RateLimiter {
             }
         }
         let chunk = self.limit.div_ceil(CHUNKS_PER_WINDOW);
-        let granted = match store.take(key, second, chunk, self.limit).await {
-            Ok(granted) => granted,
-            Err(e) => {
+        let granted = match tokio::time::timeout(STORE_WAIT, store.take(key, second, chunk, self.limit)).await {
+            Ok(Ok(granted)) => granted,
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "cannot count a request against the rate limit; letting it through");
+                return Ok(());
+            }
+            Err(_) => {
+                tracing::warn!("the store is slow to count a request against the rate limit; letting it through");
                 return Ok(());
             }
         };

@@ -15,7 +15,7 @@ impl Crm {
     pub async fn take_rate_allowance(&self, key: &str, second: i64, wanted: u32, limit: u32) -> CrmResult<u32> {
         let out = self
             .db
-            .execute(
+            .execute_alone(
                 "INSERT INTO rate_windows (key_hash, second, taken) VALUES (?, ?, ?) \
                  ON CONFLICT (key_hash, second) DO UPDATE SET taken = rate_windows.taken + excluded.taken \
                  RETURNING taken",
@@ -36,7 +36,7 @@ impl Crm {
     pub async fn purge_rate_windows(&self, second: i64) -> CrmResult<u64> {
         let out = self
             .db
-            .execute("DELETE FROM rate_windows WHERE second < ?", vec![SqlValue::Int(second)])
+            .execute_alone("DELETE FROM rate_windows WHERE second < ?", vec![SqlValue::Int(second)])
             .await?;
         Ok(out.affected)
     }
@@ -52,7 +52,7 @@ impl Crm {
         let tolerance = i64::from(burst.saturating_sub(1)) * interval_ms;
         let out = self
             .db
-            .execute(
+            .execute_alone(
                 "INSERT INTO rate_buckets (key_hash, full_at_ms) VALUES (?, CAST(? AS BIGINT)) \
                  ON CONFLICT (key_hash) DO UPDATE SET full_at_ms = \
                  (CASE WHEN rate_buckets.full_at_ms > CAST(? AS BIGINT) THEN rate_buckets.full_at_ms ELSE CAST(? AS BIGINT) END) \

@@ -103,9 +103,9 @@ impl Crm {
             return Ok(None);
         };
         self.db
-            .execute(
-                "DELETE FROM login_attempts WHERE email = ?",
-                vec![email.as_str().into()],
+            .execute_alone(
+                "DELETE FROM login_attempts WHERE email_hash = ?",
+                vec![key_hash(&email).into()],
             )
             .await?;
         let session = Session {
@@ -142,26 +142,24 @@ impl Crm {
     /// Records a login attempt for `email` (a failure unless the login succeeds and clears
     /// them), or refuses it when the email's recent attempts already reach the limit.
     /// Recorded before counting, so that attempts made at once on several nodes cannot all
-    /// pass: the k-th sees at least k.
+    /// pass: the k-th sees at least k. The email is stored hashed: whatever was typed in
+    /// the field (a password, sometimes) is not kept, and any length fits the index.
     async fn count_login_attempt(&self, email: &str) -> CrmResult<()> {
         let now = unix_now();
         let since = now - LOGIN_WINDOW_SECONDS;
         let id = new_id("login");
+        let email_hash = key_hash(email);
         self.db
-            .execute(
-                "INSERT INTO login_attempts (id, email, at) VALUES (?, ?, ?)",
-                vec![id.as_str().into(), email.into(), SqlValue::Int(now)],
+            .execute_alone(
+                "INSERT INTO login_attempts (id, email_hash, at) VALUES (?, ?, ?)",
+                vec![id.as_str().into(), email_hash.as_str().into(), SqlValue::Int(now)],
             )
-            .await?;
-        // Old attempts of anyone go as new ones come: the table holds one window.
-        self.db
-            .execute("DELETE FROM login_attempts WHERE at <= ?", vec![SqlValue::Int(since)])
             .await?;
         let row = self
             .db
             .query_opt(
-                "SELECT COUNT(*), MIN(at) FROM login_attempts WHERE email = ? AND at > ?",
-                &[email.into(), SqlValue::Int(since)],
+                "SELECT COUNT(*), MIN(at) FROM login_attempts WHERE email_hash = ? AND at > ?",
+                &[email_hash.into(), SqlValue::Int(since)],
             )
             .await?;
         let (attempts, oldest) = row.map_or((0, now), |r| (r.int(0), r.opt_int(1).unwrap_or(now)));
@@ -170,11 +168,21 @@ impl Crm {
         }
         // A refused attempt is not counted: the wait ends when the oldest failure expires.
         self.db
-            .execute("DELETE FROM login_attempts WHERE id = ?", vec![id.into()])
+            .execute_alone("DELETE FROM login_attempts WHERE id = ?", vec![id.into()])
             .await?;
         Err(CrmError::TooManyLogins {
             retry_after_seconds: (oldest + LOGIN_WINDOW_SECONDS - now).max(1) as u64,
         })
+    }
+
+    /// Forgets the login attempts older than the window; how many.
+    pub async fn purge_login_attempts(&self) -> CrmResult<u64> {
+        let since = unix_now() - LOGIN_WINDOW_SECONDS;
+        let out = self
+            .db
+            .execute_alone("DELETE FROM login_attempts WHERE at <= ?", vec![SqlValue::Int(since)])
+            .await?;
+        Ok(out.affected)
     }
 
     /// The session behind a cookie's token, while it lasts and its user is still a member.

@@ -8,8 +8,9 @@ use common::TestDb;
 use rapport_crm::{Crm, CrmConfig};
 
 async fn nodes_share_a_keys_window(test_db: &TestDb) {
-    let (db, first, _) = common::crm_with_organization(test_db).await;
-    let second = Crm::new(db, CrmConfig::default());
+    let (_, first, _) = common::crm_with_organization(test_db).await;
+    // Another node: its own connections (and, on PostgreSQL, its own group commit).
+    let second = Crm::new(test_db.open().await, CrmConfig::default());
     let nodes = [&first, &second];
     let mut granted = Vec::new();
     for i in 0..5 {
@@ -47,8 +48,9 @@ async fn nodes_share_a_keys_window(test_db: &TestDb) {
 }
 
 async fn a_bucket_lets_a_burst_through_then_one_per_interval(test_db: &TestDb) {
-    let (db, first, _) = common::crm_with_organization(test_db).await;
-    let second = Crm::new(db, CrmConfig::default());
+    let (_, first, _) = common::crm_with_organization(test_db).await;
+    // Another node: its own connections (and, on PostgreSQL, its own group commit).
+    let second = Crm::new(test_db.open().await, CrmConfig::default());
     let take = |node: &Crm, key: &'static str, at: i64| {
         let node = node.clone();
         async move { node.take_rate_token(key, at, 3, 1000).await.unwrap() }

@@ -263,6 +263,19 @@ impl Db {
         let mut out = self.batch(vec![Stmt::new(sql, params)]).await?;
         Ok(out.pop().unwrap_or_default())
     }
+
+    /// Runs one write statement in a transaction of its own, for small shared counters
+    /// (rate limits, login attempts). On PostgreSQL it skips the group commit: a counter
+    /// must not wait for other writes, nor lock its row until theirs commit (two nodes
+    /// taking the same rows in another order would deadlock). On SQLite, whose one writer
+    /// serves one node, it is [`Db::execute`].
+    pub async fn execute_alone(&self, sql: &str, params: Vec<SqlValue>) -> DbResult<StmtOutput> {
+        refuse_nul(&params)?;
+        match self {
+            Db::Sqlite(_) => self.execute(sql, params).await,
+            Db::Postgres(db) => db.execute_alone(sql, &params).await,
+        }
+    }
 }
 
 fn refuse_nul(params: &[SqlValue]) -> DbResult<()> {

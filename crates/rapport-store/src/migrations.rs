@@ -185,10 +185,10 @@ CREATE TABLE drafts (
         r#"
 CREATE TABLE login_attempts (
     id TEXT PRIMARY KEY,
-    email TEXT NOT NULL,
+    email_hash TEXT NOT NULL,
     at BIGINT NOT NULL
 );
-CREATE INDEX login_attempts_email ON login_attempts (email, at);
+CREATE INDEX login_attempts_email ON login_attempts (email_hash, at);
 CREATE INDEX login_attempts_at ON login_attempts (at);
 CREATE TABLE rate_windows (
     key_hash TEXT NOT NULL,

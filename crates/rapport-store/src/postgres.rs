@@ -92,6 +92,29 @@ impl PgDb {
         rows.iter().map(decode_row).collect()
     }
 
+    /// Runs one statement in a transaction of its own, on a pooled connection: outside
+    /// the group commit, so it neither waits for other writes nor holds its row locks
+    /// until they commit.
+    pub async fn execute_alone(&self, sql: &str, params: &[SqlValue]) -> DbResult<StmtOutput> {
+        let client = self.pool.get().await.map_err(pool_error)?;
+        let stmt = client
+            .prepare_cached(&numbered_placeholders(sql))
+            .await
+            .map_err(translate)?;
+        if stmt.columns().is_empty() {
+            let affected = client.execute(&stmt, &param_refs(params)).await.map_err(translate)?;
+            return Ok(StmtOutput {
+                rows: Vec::new(),
+                affected,
+            });
+        }
+        let rows = client.query(&stmt, &param_refs(params)).await.map_err(translate)?;
+        Ok(StmtOutput {
+            affected: rows.len() as u64,
+            rows: rows.iter().map(decode_row).collect::<DbResult<_>>()?,
+        })
+    }
+
     /// Runs the statements in one transaction, in order (committed with the other
     /// batches waiting at that moment).
     pub async fn batch(&self, stmts: Vec<Stmt>) -> DbResult<Vec<StmtOutput>> {
