@@ -69,7 +69,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         queue.clone(),
         stop.requested(),
     ));
-    tokio::spawn(purge_done_jobs(queue.clone()));
+    tokio::spawn(purge_finished_jobs(queue.clone()));
     let worker_metrics = WorkerMetrics::default();
     let workers = (!args.no_workers).then(|| {
         tokio::spawn(run_worker(
@@ -238,16 +238,23 @@ fn job_error(e: rapport_queue::QueueError) -> anyhow::Error {
     }
 }
 
-/// Forgets done jobs after a day (their dedupe keys with them), checking every hour.
-async fn purge_done_jobs(queue: Queue) {
-    const KEEP_MS: i64 = 24 * 3600 * 1000;
+/// Forgets done jobs after a day (their dedupe keys with them) and dead ones after 30 days
+/// (time enough to look at them, retry or discard them), checking every hour.
+async fn purge_finished_jobs(queue: Queue) {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
     let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        match queue.ledger().purge_done(rapport_queue::now_ms() - KEEP_MS).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(purged = n, "forgot done jobs"),
-            Err(e) => tracing::warn!(error = %e, "cannot purge done jobs"),
+        for (state, keep_ms) in [(JobState::Done, DAY_MS), (JobState::Dead, 30 * DAY_MS)] {
+            match queue
+                .ledger()
+                .purge_finished(state, rapport_queue::now_ms() - keep_ms)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, state = state.as_str(), "forgot finished jobs"),
+                Err(e) => tracing::warn!(error = %e, state = state.as_str(), "cannot purge finished jobs"),
+            }
         }
     }
 }

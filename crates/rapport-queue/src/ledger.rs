@@ -568,13 +568,17 @@ impl Ledger {
             .collect())
     }
 
-    /// Forgets done jobs finished before `before` (milliseconds since the epoch).
-    pub async fn purge_done(&self, before: i64) -> QueueResult<u64> {
+    /// Forgets the jobs in a final `state` (done or dead) that finished before `before`
+    /// (milliseconds since the epoch); how many. Queued and running jobs are never purged.
+    pub async fn purge_finished(&self, state: JobState, before: i64) -> QueueResult<u64> {
+        if !matches!(state, JobState::Done | JobState::Dead) {
+            return Ok(0);
+        }
         let out = self
             .db
             .execute(
-                "DELETE FROM jobs WHERE state = 'done' AND finished_at < ?",
-                vec![SqlValue::Int(before)],
+                "DELETE FROM jobs WHERE state = ? AND finished_at < ?",
+                vec![state.as_str().into(), SqlValue::Int(before)],
             )
             .await?;
         Ok(out.affected)

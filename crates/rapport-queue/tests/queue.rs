@@ -50,6 +50,33 @@ async fn a_job_runs_once_and_is_done(test_db: &TestDb) {
     ));
 }
 
+async fn finished_jobs_are_purged_by_state_and_age(test_db: &TestDb) {
+    let queue = Queue::embedded(test_db.open().await);
+    let ledger = queue.ledger();
+    queue
+        .enqueue(&[
+            job("t:p", "orga_1", 1),
+            job("t:p", "orga_1", 2),
+            job("t:p", "orga_1", 3),
+        ])
+        .await
+        .unwrap();
+    let claimed = ledger.claim(&tasks(&["t:p"]), "w1", 2, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(ledger.complete(&claimed[0].id, "w1").await.unwrap());
+    assert!(ledger.bury(&claimed[1].id, "given up").await.unwrap());
+    let now = rapport_queue::now_ms();
+    // Not old enough: nothing goes.
+    assert_eq!(ledger.purge_finished(JobState::Dead, now - 60_000).await.unwrap(), 0);
+    assert_eq!(ledger.purge_finished(JobState::Dead, now + 1).await.unwrap(), 1);
+    assert_eq!(count(&queue, JobState::Done).await, 1, "the done job stays");
+    assert_eq!(ledger.purge_finished(JobState::Done, now + 1).await.unwrap(), 1);
+    // The queued job is never purged, however old.
+    assert_eq!(ledger.purge_finished(JobState::Queued, now + 1).await.unwrap(), 0);
+    assert_eq!(count(&queue, JobState::Queued).await, 1);
+    assert_eq!(count(&queue, JobState::Dead).await, 0);
+}
+
 async fn a_dedupe_key_enqueues_once(test_db: &TestDb) {
     let queue = Queue::embedded(test_db.open().await);
     let first = [
@@ -720,6 +747,7 @@ mod ledger {
 
     on_both_backends!(
         a_job_runs_once_and_is_done,
+        finished_jobs_are_purged_by_state_and_age,
         a_dedupe_key_enqueues_once,
         a_scheduled_job_waits_for_its_time,
         a_dead_workers_job_runs_again,
