@@ -58,7 +58,7 @@ mod jobs;
 mod pg_peer;
 mod search;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -148,7 +148,8 @@ fn options() -> anyhow::Result<Options> {
         let value = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
             "--help" | "-h" => {
-                println!("{USAGE}");
+                // Not println!: a closed pipe (`--help | head`) is not a reason to panic.
+                let _ = writeln!(std::io::stdout().lock(), "{USAGE}");
                 std::process::exit(0);
             }
             "--seconds" => o.seconds = value.parse().context("--seconds")?,
