@@ -83,23 +83,13 @@ impl IntoResponse for ApiError {
             }
             ApiError::LoginRequired(message) => (StatusCode::UNAUTHORIZED, json!({"error": message})),
             ApiError::RateLimited { limit, reset_seconds } => {
-                let body = Json(
-                    json!({"error": format!("rate limit of {limit} requests per second exceeded; retry in {reset_seconds} s")}),
-                );
-                let rate = format!("limit={limit}, remaining=0, reset={reset_seconds}");
-                let headers = [("ratelimit", rate), ("retry-after", reset_seconds.to_string())];
-                return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
+                let message = format!("rate limit of {limit} requests per second exceeded; retry in {reset_seconds} s");
+                return too_many_requests(message, limit.into(), reset_seconds);
             }
             ApiError::TooManyLogins {
                 message,
                 retry_after_seconds,
-            } => {
-                let body = Json(json!({"error": message}));
-                let limit = rapport_crm::LOGIN_FAILURES_ALLOWED;
-                let rate = format!("limit={limit}, remaining=0, reset={retry_after_seconds}");
-                let headers = [("ratelimit", rate), ("retry-after", retry_after_seconds.to_string())];
-                return (StatusCode::TOO_MANY_REQUESTS, headers, body).into_response();
-            }
+            } => return too_many_requests(message, rapport_crm::LOGIN_FAILURES_ALLOWED, retry_after_seconds),
             ApiError::Unavailable(message) => {
                 let body = Json(json!({"error": message}));
                 return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], body).into_response();
@@ -127,4 +117,11 @@ impl IntoResponse for ApiError {
         };
         (status, Json(body)).into_response()
     }
+}
+
+/// 429 with Close's `RateLimit` header and `Retry-After`.
+fn too_many_requests(message: String, limit: i64, reset_seconds: u64) -> Response {
+    let rate = format!("limit={limit}, remaining=0, reset={reset_seconds}");
+    let headers = [("ratelimit", rate), ("retry-after", reset_seconds.to_string())];
+    (StatusCode::TOO_MANY_REQUESTS, headers, Json(json!({"error": message}))).into_response()
 }

@@ -10,8 +10,6 @@
 //! (a limit must not take the API down).
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,56 +20,28 @@ const CHUNKS_PER_WINDOW: u32 = 8;
 /// How long a request waits for the store to count it before it passes uncounted.
 const STORE_WAIT: Duration = Duration::from_millis(250);
 
-/// Where the nodes' counts meet: the store, or a stand-in in tests.
-pub trait AllowanceStore: Send + Sync + 'static {
-    /// Takes up to `wanted` of `limit` for `key` in the window at `second`; how many.
-    fn take<'a>(
-        &'a self,
-        key: &'a str,
-        second: i64,
-        wanted: u32,
-        limit: u32,
-    ) -> Pin<Box<dyn Future<Output = Result<u32, String>> + Send + 'a>>;
-}
-
-impl AllowanceStore for Crm {
-    fn take<'a>(
-        &'a self,
-        key: &'a str,
-        second: i64,
-        wanted: u32,
-        limit: u32,
-    ) -> Pin<Box<dyn Future<Output = Result<u32, String>> + Send + 'a>> {
-        Box::pin(async move {
-            self.take_rate_allowance(key, second, wanted, limit)
-                .await
-                .map_err(|e| e.to_string())
-        })
-    }
-}
-
 #[derive(Clone)]
 pub struct RateLimiter {
     /// Requests per second per key; 0 means no limit.
     limit: u32,
-    store: Option<Arc<dyn AllowanceStore>>,
+    /// Where the nodes' counts meet; `None` without a limit.
+    store: Option<Crm>,
     local: Arc<Mutex<Local>>,
 }
 
-/// What this node took and has not spent yet.
+/// What this node took of the current second's allowances and has not spent yet.
 #[derive(Default)]
 struct Local {
-    allowance: HashMap<String, Allowance>,
-    /// The second whose allowances `allowance` may hold; older ones are dropped.
     second: i64,
+    allowance: HashMap<String, Allowance>,
 }
 
-/// A key's allowance on this node in its latest window.
+/// A key's allowance on this node in the current second.
+#[derive(Default)]
 struct Allowance {
-    second: i64,
     /// Requests left of the chunks taken.
     left: u32,
-    /// The store had less than a chunk left: the window is spent on every node.
+    /// The store had less than a chunk left: the second is spent on every node.
     spent: bool,
 }
 
@@ -84,10 +54,10 @@ pub struct Limited {
 
 impl RateLimiter {
     /// `limit` requests per second per key, counted in `store`; 0: no limit.
-    pub fn new(limit: u32, store: impl AllowanceStore) -> Self {
+    pub fn new(limit: u32, store: Crm) -> Self {
         RateLimiter {
             limit,
-            store: (limit > 0).then(|| Arc::new(store) as Arc<dyn AllowanceStore>),
+            store: (limit > 0).then_some(store),
             local: Arc::default(),
         }
     }
@@ -101,13 +71,15 @@ impl RateLimiter {
         let Some(store) = &self.store else {
             return Ok(());
         };
-        {
+        let second = {
             let mut local = self.local.lock().expect("rate limit lock");
-            if local.second != second {
+            if second > local.second {
                 local.second = second;
-                local.allowance.retain(|_, allowance| allowance.second >= second);
+                local.allowance.clear();
             }
-            if let Some(allowance) = local.allowance.get_mut(key).filter(|a| a.second == second) {
+            // A request that read the clock just before the second turned counts in the
+            // new one.
+            if let Some(allowance) = local.allowance.get_mut(key) {
                 if allowance.left > 0 {
                     allowance.left -= 1;
                     return Ok(());
@@ -116,38 +88,32 @@ impl RateLimiter {
                     return Err(self.limited());
                 }
             }
-        }
-        let chunk = self.limit.div_ceil(CHUNKS_PER_WINDOW);
-        let granted = match tokio::time::timeout(STORE_WAIT, store.take(key, second, chunk, self.limit)).await {
-            Ok(Ok(granted)) => granted,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "cannot count a request against the rate limit; letting it through");
-                return Ok(());
-            }
-            Err(_) => {
-                tracing::warn!("the store is slow to count a request against the rate limit; letting it through");
-                return Ok(());
-            }
+            local.second
         };
-        let mut local = self.local.lock().expect("rate limit lock");
-        let allowance = local.allowance.entry(key.to_string()).or_insert(Allowance {
-            second,
-            left: 0,
-            spent: false,
-        });
-        if allowance.second != second {
-            *allowance = Allowance {
-                second,
-                left: 0,
-                spent: false,
+        let chunk = self.limit.div_ceil(CHUNKS_PER_WINDOW);
+        let granted =
+            match tokio::time::timeout(STORE_WAIT, store.take_rate_allowance(key, second, chunk, self.limit)).await {
+                Ok(Ok(granted)) => granted,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "cannot count a request against the rate limit; letting it through");
+                    return Ok(());
+                }
+                Err(_) => {
+                    tracing::warn!("the store is slow to count a request against the rate limit; letting it through");
+                    return Ok(());
+                }
             };
+        let mut local = self.local.lock().expect("rate limit lock");
+        // What was taken for a second that has passed meanwhile is of no use.
+        if local.second == second {
+            let allowance = local.allowance.entry(key.to_string()).or_default();
+            allowance.spent |= granted < chunk;
+            allowance.left += granted.saturating_sub(1);
         }
-        allowance.spent |= granted < chunk;
-        if granted == 0 {
-            return Err(self.limited());
+        match granted {
+            0 => Err(self.limited()),
+            _ => Ok(()),
         }
-        allowance.left += granted - 1;
-        Ok(())
     }
 
     fn limited(&self) -> Limited {
@@ -160,38 +126,36 @@ impl RateLimiter {
 
 #[cfg(test)]
 mod tests {
+    use rapport_crm::CrmConfig;
+    use rapport_store::RowExt;
+    use rapport_testkit::{Backend, TestDb};
+
     use super::*;
-
-    /// The store's arithmetic over a shared map: what [`Crm::take_rate_allowance`] does in
-    /// SQL (tested on both backends in `rapport-crm`).
-    #[derive(Default, Clone)]
-    struct SharedCounts(Arc<Mutex<HashMap<(String, i64), u32>>>, Arc<Mutex<u32>>);
-
-    impl AllowanceStore for SharedCounts {
-        fn take<'a>(
-            &'a self,
-            key: &'a str,
-            second: i64,
-            wanted: u32,
-            limit: u32,
-        ) -> Pin<Box<dyn Future<Output = Result<u32, String>> + Send + 'a>> {
-            *self.1.lock().unwrap() += 1;
-            let mut counts = self.0.lock().unwrap();
-            let taken = counts.entry((key.to_string(), second)).or_default();
-            let granted = limit.saturating_sub(*taken).min(wanted);
-            *taken += wanted;
-            Box::pin(std::future::ready(Ok(granted)))
-        }
-    }
 
     fn passed(results: &[Result<(), Limited>]) -> usize {
         results.iter().filter(|r| r.is_ok()).count()
     }
 
+    /// A store (SQLite), and what it counted for `key` in `second`.
+    async fn store() -> (TestDb, Crm) {
+        let test_db = TestDb::new(Backend::Sqlite, "rate_limit").await.unwrap();
+        let crm = Crm::new(test_db.open().await, CrmConfig::default());
+        (test_db, crm)
+    }
+
+    async fn taken(crm: &Crm, second: i64) -> i64 {
+        let row = crm
+            .db()
+            .query_opt("SELECT SUM(taken) FROM rate_windows WHERE second = ?", &[second.into()])
+            .await
+            .unwrap();
+        row.and_then(|r| r.opt_int(0)).unwrap_or(0)
+    }
+
     #[tokio::test]
     async fn nodes_together_never_pass_more_than_the_limit() {
-        let store = SharedCounts::default();
-        let nodes = [RateLimiter::new(16, store.clone()), RateLimiter::new(16, store.clone())];
+        let (_db, crm) = store().await;
+        let nodes = [RateLimiter::new(16, crm.clone()), RateLimiter::new(16, crm.clone())];
         let mut results = Vec::new();
         for i in 0..40 {
             results.push(nodes[i % 2].check_at("key", 100).await);
@@ -205,9 +169,9 @@ mod tests {
                 reset_seconds: 1
             }))
         );
-        // Chunks, not requests, reach the store: 8 chunks of 2, then one refusal per node
-        // (a node that was refused refuses the rest of the second on its own).
-        assert_eq!(*store.1.lock().unwrap(), 10);
+        // Chunks, not requests, reach the store: 8 chunks of 2, then one refused claim
+        // per node (a node that was refused refuses the rest of the second on its own).
+        assert_eq!(taken(&crm, 100).await, 10 * 2);
         // The next second starts afresh, and keys are counted apart.
         assert_eq!(nodes[0].check_at("key", 101).await, Ok(()));
         assert_eq!(nodes[1].check_at("other", 100).await, Ok(()));
@@ -215,8 +179,8 @@ mod tests {
 
     #[tokio::test]
     async fn one_node_spends_its_whole_limit() {
-        let store = SharedCounts::default();
-        let node = RateLimiter::new(5, store.clone());
+        let (_db, crm) = store().await;
+        let node = RateLimiter::new(5, crm);
         let mut results = Vec::new();
         for _ in 0..7 {
             results.push(node.check_at("a", 10).await);
@@ -227,11 +191,11 @@ mod tests {
 
     #[tokio::test]
     async fn no_limit_never_asks_the_store() {
-        let store = SharedCounts::default();
-        let node = RateLimiter::new(0, store.clone());
+        let (_db, crm) = store().await;
+        let node = RateLimiter::new(0, crm.clone());
         for _ in 0..1000 {
             assert_eq!(node.check_at("a", 1).await, Ok(()));
         }
-        assert_eq!(*store.1.lock().unwrap(), 0);
+        assert_eq!(taken(&crm, 1).await, 0);
     }
 }

@@ -425,15 +425,15 @@ fn leads_of_rows(org_id: &str, rows: Vec<Row>, meta: &OrgMeta) -> CrmResult<Vec<
         }
         children.clear();
     };
-    let mut current: Option<String> = None;
     for row in rows {
         let doc = Doc::from_owned_row(org_id, row)?;
         let Some(lead_id) = doc.lead_id.as_deref() else {
             continue;
         };
-        if current.as_deref() != Some(lead_id) {
+        // The lead of the rows gathered so far is that of any of them.
+        let gathered = lead.as_ref().or(children.last()).and_then(|d| d.lead_id.as_deref());
+        if gathered != Some(lead_id) {
             finish(lead.take(), &mut children);
-            current = Some(lead_id.to_string());
         }
         if doc.kind == Kind::Lead {
             lead = Some(doc);

@@ -6,6 +6,7 @@
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 
 use crate::document::DIGIT_RUN;
+use crate::keyed_words::set_token;
 
 /// The name the tokenizer is registered under.
 pub const DIGIT_RUNS: &str = "rapport_digit_runs";
@@ -43,12 +44,7 @@ impl TokenStream for DigitRunsStream<'_> {
         let Some(run) = self.digits.get(self.start..end) else {
             return false;
         };
-        self.token.text.clear();
-        self.token.text.push_str(run);
-        self.token.position = self.start;
-        self.token.position_length = 1;
-        self.token.offset_from = self.start;
-        self.token.offset_to = end;
+        set_token(self.token, &[run], self.start, self.start..end);
         self.start += 1;
         true
     }

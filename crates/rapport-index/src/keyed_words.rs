@@ -52,13 +52,8 @@ impl TokenStream for KeyedWordsStream<'_> {
             .find(|c: char| !c.is_alphanumeric())
             .unwrap_or(rest.len() - start);
         let word = &rest[start..start + len];
-        self.token.text.clear();
-        self.token.text.push_str(self.head);
-        self.token.text.push_str(word);
-        self.token.position = self.position;
-        self.token.position_length = 1;
-        self.token.offset_from = self.cursor + start;
-        self.token.offset_to = self.cursor + start + len;
+        let from = self.cursor + start;
+        set_token(self.token, &[self.head, word], self.position, from..from + len);
         self.position += 1;
         self.cursor += start + len;
         true
@@ -71,6 +66,19 @@ impl TokenStream for KeyedWordsStream<'_> {
     fn token_mut(&mut self) -> &mut Token {
         self.token
     }
+}
+
+/// Makes `token` the concatenation of `parts`, one position long, at `position`, from
+/// the input's bytes `offsets` (the index's tokenizers).
+pub(crate) fn set_token(token: &mut Token, parts: &[&str], position: usize, offsets: std::ops::Range<usize>) {
+    token.text.clear();
+    for part in parts {
+        token.text.push_str(part);
+    }
+    token.position = position;
+    token.position_length = 1;
+    token.offset_from = offsets.start;
+    token.offset_to = offsets.end;
 }
 
 /// The tokens of a text and their positions, for tests of the index's tokenizers.

@@ -82,12 +82,18 @@ impl PgDb {
         woken
     }
 
-    pub async fn query(&self, sql: &str, params: &[SqlValue]) -> DbResult<Vec<Row>> {
+    /// A pooled connection and `sql` prepared on it (cached per connection).
+    async fn prepared(&self, sql: &str) -> DbResult<(deadpool_postgres::Object, tokio_postgres::Statement)> {
         let client = self.pool.get().await.map_err(pool_error)?;
         let stmt = client
             .prepare_cached(&numbered_placeholders(sql))
             .await
             .map_err(translate)?;
+        Ok((client, stmt))
+    }
+
+    pub async fn query(&self, sql: &str, params: &[SqlValue]) -> DbResult<Vec<Row>> {
+        let (client, stmt) = self.prepared(sql).await?;
         let rows = client.query(&stmt, &param_refs(params)).await.map_err(translate)?;
         rows.iter().map(decode_row).collect()
     }
@@ -96,11 +102,7 @@ impl PgDb {
     /// the group commit, so it neither waits for other writes nor holds its row locks
     /// until they commit.
     pub async fn execute_alone(&self, sql: &str, params: &[SqlValue]) -> DbResult<StmtOutput> {
-        let client = self.pool.get().await.map_err(pool_error)?;
-        let stmt = client
-            .prepare_cached(&numbered_placeholders(sql))
-            .await
-            .map_err(translate)?;
+        let (client, stmt) = self.prepared(sql).await?;
         if stmt.columns().is_empty() {
             let affected = client.execute(&stmt, &param_refs(params)).await.map_err(translate)?;
             return Ok(StmtOutput {
