@@ -370,7 +370,9 @@ pub async fn create_user(
     role: &str,
 ) -> anyhow::Result<()> {
     let crm = open(&settings, UsesIndex::No).await?;
-    let member = crm.add_member(organization, email, first_name, last_name, role).await?;
+    let member = crm
+        .add_member(organization, email, first_name, last_name, role, None)
+        .await?;
     let key = crm.create_api_key(email, Some(organization), "cli").await?;
     eprintln!("Added {email} ({}) to {organization} as {role}.", member.user_id);
     println!("{}", key.key);

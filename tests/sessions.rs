@@ -14,6 +14,10 @@ on_both_backends!(
     drafts_are_private_to_their_author,
     the_realtime_socket_takes_the_session_from_the_apps_own_pages_only,
     failed_logins_are_throttled_per_email,
+    an_admin_cannot_take_over_another_organizations_account,
+    admins_manage_the_team_and_members_work_the_data,
+    an_organization_keeps_at_least_one_admin,
+    everyone_changes_their_own_name_and_password,
 );
 
 const PASSWORD: &str = "correct horse battery";
@@ -362,4 +366,263 @@ fn the_realtime_socket_takes_the_session_from_the_apps_own_pages_only(backend: B
         .as_str()
         .is_some_and(|u| u.starts_with("user_")));
     socket.close();
+}
+
+/// An admin of one organization adding the email of another organization's user: the
+/// account joins as a member, and its password and name stay its owner's.
+fn an_admin_cannot_take_over_another_organizations_account(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "no_cross_tenant_takeover") else {
+        return;
+    };
+    let other_admin = s.new_organization("Other Co", "boss@other.example");
+    let victim = s
+        .post_as(
+            &other_admin,
+            "user/",
+            json!({"email": "vic@other.example", "first_name": "Vic", "last_name": "Tim", "password": PASSWORD}),
+        )
+        .ok();
+    let other_org = s.get_as(&other_admin, "me/").ok()["organization_id"].clone();
+
+    let attacker_password = "attacker chosen password";
+    let joined = s
+        .post(
+            "user/",
+            json!({"email": "VIC@other.example", "first_name": "Eve", "password": attacker_password}),
+        )
+        .ok();
+    assert_eq!(joined["id"], victim["id"], "the same account, now also a member here");
+    assert_eq!(
+        joined["first_name"], "Vic",
+        "the account's name is its owner's: {joined}"
+    );
+    assert_eq!(joined["role"], "member");
+
+    // The attacker's password opens nothing, here or there; the owner's still works.
+    assert_eq!(login(&s, "vic@other.example", attacker_password).status, 401);
+    let there = s.request(
+        "POST",
+        "auth/login/",
+        None,
+        Some(&json!({"email": "vic@other.example", "password": attacker_password, "organization_id": other_org})),
+        &[],
+    );
+    assert_eq!(there.status, 401, "{}", there.body);
+    let owner = login(&s, "vic@other.example", PASSWORD);
+    assert_eq!(owner.status, 200, "{}", owner.body);
+    assert_eq!(
+        owner.body["user"]["organization_id"], other_org,
+        "still lands in their own organization"
+    );
+
+    // Nor can the admin reset the password of an account that is not only theirs.
+    let reset = s.post(
+        &format!("user/{}/password/", victim["id"].as_str().unwrap()),
+        json!({"password": attacker_password}),
+    );
+    assert_eq!(reset.status, 403, "{}", reset.body);
+    assert_eq!(login(&s, "vic@other.example", attacker_password).status, 401);
+    // Renaming them is theirs too.
+    let rename = s.put(
+        &format!("user/{}/", victim["id"].as_str().unwrap()),
+        json!({"first_name": "Eve"}),
+    );
+    assert_eq!(rename.status, 400, "{}", rename.body);
+    assert_eq!(
+        s.get_as(&other_admin, &format!("user/{}/", victim["id"].as_str().unwrap()))
+            .ok()["first_name"],
+        "Vic"
+    );
+    // The other organization's users stay out of sight.
+    let listed = s.get("user/").ok();
+    let emails: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert!(!emails.contains(&"boss@other.example"), "{emails:?}");
+}
+
+/// The roles table: configuration is an admin's, the data everyone's.
+fn admins_manage_the_team_and_members_work_the_data(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "roles_table") else {
+        return;
+    };
+    let member = s.new_member("mia@test.example", "member");
+    let forbidden = [
+        (
+            "webhook/",
+            json!({"url": "https://hooks.example/x", "events": [{"object_type": "lead", "action": "created"}]}),
+        ),
+        (
+            "website/",
+            json!({"name": "Site", "allowed_origins": ["https://a.example"]}),
+        ),
+        ("status/lead/", json!({"label": "Hot"})),
+        ("pipeline/", json!({"name": "Partners"})),
+        ("custom_field/lead/", json!({"name": "Tier", "type": "text"})),
+    ];
+    for (path, body) in &forbidden {
+        let refused = s.post_as(&member, path, body.clone());
+        assert_eq!(refused.status, 403, "a member may not POST {path}: {}", refused.body);
+        assert!(
+            refused.body["error"].as_str().unwrap().contains("only an admin may"),
+            "{}",
+            refused.body
+        );
+        // The admin may.
+        let made = s.post(path, body.clone());
+        assert_eq!(made.status, 200, "the admin may POST {path}: {}", made.body);
+        let id = made.body["id"].as_str().unwrap();
+        let changed = s.request("PUT", &format!("{path}{id}/"), Some(&member), Some(&json!({})), &[]);
+        assert_eq!(changed.status, 403, "a member may not PUT {path}: {}", changed.body);
+        let deleted = s.request("DELETE", &format!("{path}{id}/"), Some(&member), None, &[]);
+        assert_eq!(deleted.status, 403, "a member may not DELETE {path}: {}", deleted.body);
+    }
+    let job_retry = s.post_as(&member, "job/job_0000/retry/", json!({}));
+    assert_eq!(job_retry.status, 403, "{}", job_retry.body);
+    // Data is everyone's.
+    s.post_as(&member, "lead/", json!({"name": "Member's lead"})).ok();
+    // Team management is the admin's.
+    let add = s.post_as(
+        &member,
+        "user/",
+        json!({"email": "x@test.example", "password": PASSWORD}),
+    );
+    assert_eq!(add.status, 403, "{}", add.body);
+    let me = s.get_as(&member, "me/").ok();
+    let admin_id = s.get("me/").ok()["id"].as_str().unwrap().to_string();
+    let promote = s.request(
+        "PUT",
+        &format!("user/{}/", me["id"].as_str().unwrap()),
+        Some(&member),
+        Some(&json!({"role": "admin"})),
+        &[],
+    );
+    assert_eq!(
+        promote.status, 403,
+        "a member cannot make themselves admin: {}",
+        promote.body
+    );
+    let remove_admin = s.request("DELETE", &format!("user/{admin_id}/"), Some(&member), None, &[]);
+    assert_eq!(remove_admin.status, 403);
+
+    // An admin removes a member: their key stops at once, their lead stays.
+    let ann = add_user(&s, "ann@test.example", "Ann");
+    let ann_id = ann["id"].as_str().unwrap();
+    let browser = Browser::login(&s, "ann@test.example");
+    assert_eq!(browser.send("GET", "me/", None).status, 200);
+    let mia_id = me["id"].as_str().unwrap();
+    assert_eq!(s.delete(&format!("user/{mia_id}/")).status, 204);
+    assert_eq!(s.get_as(&member, "me/").status, 401, "the removed member's key is dead");
+    assert_eq!(s.get("user/").ok()["data"].as_array().unwrap().len(), 2);
+    let leads = s.get("lead/").ok();
+    assert_eq!(
+        leads["data"][0]["display_name"], "Member's lead",
+        "what they wrote stays: {leads}"
+    );
+    assert_eq!(s.delete(&format!("user/{ann_id}/")).status, 204);
+    assert_eq!(
+        browser.send("GET", "me/", None).status,
+        401,
+        "the removed member's session is dead"
+    );
+    assert_eq!(s.get(&format!("user/{ann_id}/")).status, 404);
+}
+
+fn an_organization_keeps_at_least_one_admin(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "one_admin_always") else {
+        return;
+    };
+    let admin_id = s.get("me/").ok()["id"].as_str().unwrap().to_string();
+    let demote = s.put(&format!("user/{admin_id}/"), json!({"role": "member"}));
+    assert_eq!(demote.status, 400, "{}", demote.body);
+    assert!(
+        demote.body["error"].as_str().unwrap().contains("at least one admin"),
+        "{}",
+        demote.body
+    );
+    assert_eq!(s.delete(&format!("user/{admin_id}/")).status, 400);
+    assert_eq!(s.get("me/").ok()["organizations"][0]["role"], "admin");
+    // With a second admin, the first may step down; then the second is the last one.
+    let second = s.new_member("second@test.example", "member");
+    let second_id = s.get_as(&second, "me/").ok()["id"].as_str().unwrap().to_string();
+    s.put(&format!("user/{second_id}/"), json!({"role": "admin"})).ok();
+    s.put(&format!("user/{admin_id}/"), json!({"role": "member"})).ok();
+    let refused = s.request(
+        "PUT",
+        &format!("user/{second_id}/"),
+        Some(&second),
+        Some(&json!({"role": "member"})),
+        &[],
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    let bad_role = s.request(
+        "PUT",
+        &format!("user/{admin_id}/"),
+        Some(&second),
+        Some(&json!({"role": "owner"})),
+        &[],
+    );
+    assert_eq!(bad_role.status, 400);
+    assert!(bad_role.body["field-errors"]["role"].is_string(), "{}", bad_role.body);
+}
+
+fn everyone_changes_their_own_name_and_password(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "own_name_and_password") else {
+        return;
+    };
+    let ann = add_user(&s, "ann@test.example", "Ann");
+    let ann_id = ann["id"].as_str().unwrap();
+    let browser = Browser::login(&s, "ann@test.example");
+    let renamed = browser
+        .send(
+            "PUT",
+            &format!("user/{ann_id}/"),
+            Some(json!({"first_name": " Anna ", "last_name": "Lee"})),
+        )
+        .ok();
+    assert_eq!(renamed["display_name"], "Anna Lee");
+    let control = browser.send("PUT", &format!("user/{ann_id}/"), Some(json!({"first_name": "A\u{0}"})));
+    assert_eq!(control.status, 400);
+
+    let wrong = browser.send(
+        "POST",
+        "me/password/",
+        Some(json!({"current_password": "not it", "password": "a new password"})),
+    );
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    assert!(wrong.body["field-errors"]["current_password"].is_string());
+    let short = browser.send(
+        "POST",
+        "me/password/",
+        Some(json!({"current_password": PASSWORD, "password": "short"})),
+    );
+    assert!(short.body["field-errors"]["password"].is_string(), "{}", short.body);
+    assert_eq!(
+        login(&s, "ann@test.example", PASSWORD).status,
+        200,
+        "nothing changed yet"
+    );
+    assert_eq!(
+        browser
+            .send(
+                "POST",
+                "me/password/",
+                Some(json!({"current_password": PASSWORD, "password": "a new password"}))
+            )
+            .status,
+        204
+    );
+    assert_eq!(browser.send("GET", "me/", None).status, 401, "the old session ended");
+    assert_eq!(login(&s, "ann@test.example", PASSWORD).status, 401);
+    assert_eq!(login(&s, "ann@test.example", "a new password").status, 200);
+    // An admin resets the password of a member who belongs nowhere else.
+    assert_eq!(
+        s.post(&format!("user/{ann_id}/password/"), json!({"password": "set by admin"}))
+            .status,
+        204
+    );
+    assert_eq!(login(&s, "ann@test.example", "set by admin").status, 200);
 }

@@ -1,5 +1,5 @@
-//! A person's routes: login and logout (the web app's session), adding users, one's own
-//! API keys and drafts.
+//! A person's routes: login and logout (the web app's session), the team (users, roles,
+//! passwords), one's own API keys and drafts.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -20,6 +20,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/user", get(list_users).post(create_user))
+        .route("/api/v1/user/{id}", get(get_user).put(update_user).delete(remove_user))
+        .route("/api/v1/user/{id}/password", post(reset_password))
+        .route("/api/v1/me/password", post(change_password))
         .route("/api/v1/api_key", get(list_api_keys).post(create_api_key))
         .route("/api/v1/api_key/{id}", axum::routing::delete(delete_api_key))
         .route("/api/v1/draft", get(list_drafts))
@@ -86,10 +90,55 @@ pub(crate) async fn me(
     Ok(Json(user).into_response())
 }
 
-/// `POST /user/`: an admin adds a member with a password.
-pub(crate) async fn create_user(State(state): State<AppState>, Auth(actor): Auth, body: Bytes) -> ApiResult {
+async fn list_users(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {
+    Ok(whole_list(state.crm.list_users(&actor).await?))
+}
+
+async fn get_user(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(state.crm.user(&actor, &id).await?).into_response())
+}
+
+/// `POST /user/`: an admin adds a member: a new account with a password, or an existing
+/// account, untouched, as a member.
+async fn create_user(State(state): State<AppState>, Auth(actor): Auth, body: Bytes) -> ApiResult {
     let input = parse_body(&body)?;
     Ok(Json(state.crm.create_user(&actor, &input).await?).into_response())
+}
+
+/// `PUT /user/{id}/`: one's own name; an admin changes a member's role.
+async fn update_user(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let input = parse_body(&body)?;
+    Ok(Json(state.crm.update_user(&actor, &id, &input).await?).into_response())
+}
+
+/// `DELETE /user/{id}/`: an admin removes a member from the organization.
+async fn remove_user(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    state.crm.remove_member(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /user/{id}/password/` `{password}`: an admin resets a member's password.
+async fn reset_password(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let input = parse_body(&body)?;
+    state.crm.reset_member_password(&actor, &id, &input).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /me/password/` `{current_password, password}`: the caller's own password.
+async fn change_password(State(state): State<AppState>, Auth(actor): Auth, body: Bytes) -> ApiResult {
+    let input = parse_body(&body)?;
+    state.crm.change_own_password(&actor, &input).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// A list answered whole, in Close's page shape.

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use rapport_core::FieldErrors;
+use rapport_crm::Permission;
 use rapport_queue::{JobFilter, JobState, QueueError, LATENCY_BUCKETS_MS};
 use serde_json::{json, Value};
 
@@ -79,11 +80,13 @@ async fn get_job(State(state): State<AppState>, Auth(actor): Auth, Path(id): Pat
 }
 
 async fn retry_job(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    actor.require(Permission::ManageJobs)?;
     let job = state.queue.ledger().retry(&id, Some(&actor.organization_id)).await?;
     Ok(Json(job.to_json()).into_response())
 }
 
 async fn discard_job(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    actor.require(Permission::ManageJobs)?;
     state.queue.ledger().discard(&id, Some(&actor.organization_id)).await?;
     Ok(Json(json!({})).into_response())
 }

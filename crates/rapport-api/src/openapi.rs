@@ -113,6 +113,13 @@ fn errors() -> Map<String, Value> {
         json_response("Missing or invalid API key", schema_ref("error")),
     );
     responses.insert(
+        "403".into(),
+        json_response(
+            "The caller's role does not allow this (see SECURITY.md's roles table)",
+            schema_ref("error"),
+        ),
+    );
+    responses.insert(
         "404".into(),
         json_response("Not found (or in another organization)", schema_ref("error")),
     );
@@ -223,7 +230,37 @@ pub fn openapi_document() -> Value {
         "get": operation("Users of the organization".into(), "user", vec![], None, json_response("Users", list_schema(any.clone()))),
         "post": operation("Add a member who logs in with a password (admins)".into(), "user", vec![], Some(new_user), json_response("The user", any.clone())),
     }));
-    paths.insert("/api/v1/user/{id}/".into(), json!({"get": operation("A user".into(), "user", vec![id_param()], None, json_response("The user", any.clone()))}));
+    let user_change = json!({"type": "object", "properties": {
+        "first_name": {"type": "string", "maxLength": 200}, "last_name": {"type": "string", "maxLength": 200},
+        "role": {"type": "string", "enum": ["admin", "member"]}}});
+    let no_content = json!({"204": {"description": "Done"}});
+    paths.insert("/api/v1/user/{id}/".into(), json!({
+        "get": operation("A user".into(), "user", vec![id_param()], None, json_response("The user", any.clone())),
+        "put": operation("Change one's own name, or a member's role (admins); the organization keeps one admin".into(), "user", vec![id_param()], Some(user_change), json_response("The user", any.clone())),
+        "delete": {"summary": "Remove a member (admins): their keys and sessions end, their data stays", "tags": ["user"], "parameters": [id_param()], "responses": errors_with(no_content.clone())},
+    }));
+    let password = |required: Vec<&str>| {
+        let mut properties = Map::new();
+        for field in &required {
+            properties.insert(
+                field.to_string(),
+                json!({"type": "string", "minLength": 1, "maxLength": 1000}),
+            );
+        }
+        json!({"type": "object", "required": required, "properties": properties})
+    };
+    paths.insert(
+        "/api/v1/user/{id}/password/".into(),
+        json!({"post": {
+        "summary": "Set a member's password (admins; only for a member of no other organization)", "tags": ["user"],
+        "parameters": [id_param()],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": password(vec!["password"])}}},
+        "responses": errors_with(no_content.clone())}}),
+    );
+    paths.insert("/api/v1/me/password/".into(), json!({"post": {
+        "summary": "Change one's own password; other sessions end", "tags": ["user"],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": password(vec!["current_password", "password"])}}},
+        "responses": errors_with(no_content)}}));
     paths.insert(
         "/api/v1/organization/{id}/".into(),
         json!({
@@ -439,6 +476,15 @@ fn chat_paths(paths: &mut Map<String, Value>) {
     paths.insert("/widget/ws".into(), json!({"get": {
         "summary": "The visitor's websocket (`key`, `token`, `after`): `message`, `typing`, `operators`, `ready` frames; send `message`, `typing`, `read`, `ping`",
         "tags": ["widget"], "security": [], "responses": {"101": {"description": "Switching to the websocket protocol"}}}}));
+}
+
+/// The error responses with `ok` as the success ones (e.g. `{"204": …}`).
+fn errors_with(ok: Value) -> Value {
+    let mut responses = errors();
+    if let Value::Object(ok) = ok {
+        responses.extend(ok);
+    }
+    Value::Object(responses)
 }
 
 fn with_ok(ok: Value) -> Map<String, Value> {

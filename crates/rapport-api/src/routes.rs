@@ -24,8 +24,6 @@ pub const EVENT_SEQ_HEADER: &str = "x-rapport-event-seq";
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new()
         .route("/api/v1/me", get(crate::account::me))
-        .route("/api/v1/user", get(list_users).post(crate::account::create_user))
-        .route("/api/v1/user/{id}", get(get_user))
         .route(
             "/api/v1/organization/{id}",
             get(get_organization).put(update_organization),
@@ -321,14 +319,6 @@ async fn update(
 
 async fn delete(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, kind: Kind) -> ApiResult {
     Ok(written(state.crm.delete(&actor, kind, &id).await?))
-}
-
-async fn list_users(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {
-    Ok(crate::account::whole_list(state.crm.list_users(&actor).await?))
-}
-
-async fn get_user(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
-    Ok(Json(state.crm.user(&actor, &id).await?).into_response())
 }
 
 async fn get_organization(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {

@@ -1,6 +1,5 @@
 //! Organizations, users, memberships and API keys; the defaults a new organization starts with.
 
-use argon2::password_hash::{PasswordHasher, SaltString};
 use rapport_core::{new_id, time, validate, FieldErrors, Kind};
 use rapport_store::{DbError, RowExt, Stmt};
 use serde_json::{json, Map, Value};
@@ -77,7 +76,11 @@ impl Crm {
             Some(row) => row.text(0).to_string(),
             None => {
                 let user_id = new_id("user");
-                let hash = new.admin_password.as_deref().map(hash_password).transpose()?;
+                let hash = new
+                    .admin_password
+                    .as_deref()
+                    .map(crate::passwords::hash_now)
+                    .transpose()?;
                 stmts.push(Stmt::new(
                     "INSERT INTO users (id, email, first_name, last_name, password_hash, date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     vec![
@@ -157,7 +160,8 @@ impl Crm {
     }
 
     /// Adds a user (new, or existing in another organization) to an organization as
-    /// `admin` or `member`.
+    /// `admin` or `member`. A new account gets the names and `password_hash` given; an
+    /// existing account is never touched (its password and profile are its owner's).
     pub async fn add_member(
         &self,
         organization_id: &str,
@@ -165,13 +169,14 @@ impl Crm {
         first_name: &str,
         last_name: &str,
         role: &str,
+        password_hash: Option<String>,
     ) -> CrmResult<Actor> {
         let mut errors = FieldErrors::new();
         let email = validate::email(email)
             .map_err(|m| errors.add("email", m))
             .unwrap_or_default()
             .to_lowercase();
-        if !matches!(role, "admin" | "member") {
+        if crate::Role::parse(role).is_none() {
             errors.add("role", "must be admin or member");
         }
         errors.into_result(())?;
@@ -194,8 +199,16 @@ impl Crm {
             None => {
                 let user_id = new_id("user");
                 stmts.push(Stmt::new(
-                    "INSERT INTO users (id, email, first_name, last_name, password_hash, date_created, date_updated) VALUES (?, ?, ?, ?, NULL, ?, ?)",
-                    vec![user_id.clone().into(), email.clone().into(), first_name.into(), last_name.into(), now.clone().into(), now.clone().into()],
+                    "INSERT INTO users (id, email, first_name, last_name, password_hash, date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    vec![
+                        user_id.clone().into(),
+                        email.clone().into(),
+                        first_name.trim().into(),
+                        last_name.trim().into(),
+                        password_hash.into(),
+                        now.clone().into(),
+                        now.clone().into(),
+                    ],
                 ));
                 user_id
             }
@@ -455,14 +468,4 @@ fn as_map(v: Value) -> Map<String, Value> {
 
 pub fn key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
-}
-
-pub(crate) fn hash_password(password: &str) -> CrmResult<String> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| CrmError::Db(DbError::Backend(format!("no random source: {e}"))))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| CrmError::Db(DbError::Backend(e.to_string())))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| CrmError::Db(DbError::Backend(format!("cannot hash the password: {e}"))))
 }

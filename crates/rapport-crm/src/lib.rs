@@ -15,10 +15,13 @@ mod indexer;
 mod limits;
 mod list;
 mod meta;
+mod passwords;
 mod render;
+mod roles;
 mod search;
 mod sessions;
 mod system;
+mod team;
 mod write;
 
 use rapport_core::FieldErrors;
@@ -29,6 +32,7 @@ pub use chat::{Posted, Visitor, Website, DEFAULT_NOTIFY_DELAY_SECONDS, MAX_BODY_
 pub use events::{DispatchEvent, EventPage, EventQuery, LoggedEvent, PushEvent};
 pub use indexer::RebuildReport;
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
+pub use roles::{permissions_markdown, Permission, Role, PERMISSIONS};
 pub use search::TimeZone;
 pub use sessions::{Session, LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS, MAX_DRAFT_CHARS, SESSION_SECONDS};
 pub use write::{Idempotency, Written};

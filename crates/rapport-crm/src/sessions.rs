@@ -5,12 +5,12 @@
 //! A session token and an API key are stored only as SHA-256 hashes: a copy of the
 //! database lets nobody act as a user.
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use rapport_core::{new_id, time, FieldErrors};
 use rapport_store::{Row, RowExt, SqlValue};
 use serde_json::{json, Value};
 
-use crate::accounts::{hash_password, key_hash};
+use crate::accounts::key_hash;
+use crate::passwords;
 use crate::{Actor, Crm, CrmError, CrmResult};
 
 /// How long a login lasts.
@@ -18,7 +18,6 @@ pub const SESSION_SECONDS: i64 = 30 * 24 * 3600;
 /// Longest draft body, in characters.
 pub const MAX_DRAFT_CHARS: usize = 100_000;
 const MAX_DRAFT_KEY_CHARS: usize = 200;
-const MIN_PASSWORD_CHARS: usize = 8;
 /// Failed logins an email may have within [`LOGIN_WINDOW_SECONDS`]; past them a login is
 /// refused before its password is checked, until the oldest failure leaves the window.
 /// Counted in the store, so that every node enforces one limit; by email, so that
@@ -85,19 +84,7 @@ impl Crm {
             .await?;
         let member = rows.iter().find(|r| organization_id.is_none_or(|org| r.text(2) == org));
         let stored = member.and_then(|r| r.opt_text(1)).map(str::to_string);
-        let password = password.to_string();
-        // Argon2 takes tens of milliseconds of CPU: off the async threads. An unknown user
-        // is checked against a dummy hash, so both answers take as long.
-        let valid = tokio::task::spawn_blocking(move || {
-            let hash = stored.unwrap_or_else(dummy_hash);
-            PasswordHash::new(&hash).is_ok_and(|parsed| {
-                argon2::Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-        })
-        .await
-        .unwrap_or(false);
+        let valid = passwords::verify(stored, password).await?;
         let Some(member) = member.filter(|_| valid) else {
             // The attempt's row stays: it is the failure the throttle counts.
             return Ok(None);
@@ -214,58 +201,6 @@ impl Crm {
                 "DELETE FROM sessions WHERE token_hash = ?",
                 vec![key_hash(token).into()],
             )
-            .await?;
-        Ok(())
-    }
-
-    /// `POST /user/`: an admin adds a member who logs in with `password`.
-    pub async fn create_user(&self, actor: &Actor, input: &Value) -> CrmResult<Value> {
-        if actor.role != "admin" {
-            return Err(CrmError::Forbidden("only an admin may add users".into()));
-        }
-        let text = |field: &str| input.get(field).and_then(Value::as_str).unwrap_or_default().to_string();
-        let (email, password, role) = (
-            text("email"),
-            text("password"),
-            input
-                .get("role")
-                .and_then(Value::as_str)
-                .unwrap_or("member")
-                .to_string(),
-        );
-        let mut errors = FieldErrors::new();
-        if password.chars().count() < MIN_PASSWORD_CHARS {
-            errors.add("password", format!("at least {MIN_PASSWORD_CHARS} characters"));
-        }
-        errors.into_result(())?;
-        let member = self
-            .add_member(
-                &actor.organization_id,
-                &email,
-                &text("first_name"),
-                &text("last_name"),
-                &role,
-            )
-            .await?;
-        self.set_password(&member.user_id, &password).await?;
-        self.user(actor, &member.user_id).await
-    }
-
-    /// Sets a user's password (hashed with Argon2id).
-    pub async fn set_password(&self, user_id: &str, password: &str) -> CrmResult<()> {
-        let password = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| CrmError::Unavailable(format!("cannot hash the password: {e}")))??;
-        self.db
-            .execute(
-                "UPDATE users SET password_hash = ?, date_updated = ? WHERE id = ?",
-                vec![hash.into(), time::format(time::now()).into(), user_id.into()],
-            )
-            .await?;
-        // Other logins of the user end with the old password.
-        self.db
-            .execute("DELETE FROM sessions WHERE user_id = ?", vec![user_id.into()])
             .await?;
         Ok(())
     }
@@ -395,15 +330,6 @@ impl Crm {
 
 fn render_draft(r: &Row) -> Value {
     json!({"key": r.text(0), "body": r.text(1), "date_updated": r.text(2)})
-}
-
-/// The Argon2id hash of a random password nobody knows: what an unknown email is checked
-/// against.
-fn dummy_hash() -> String {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY
-        .get_or_init(|| hash_password(&secret("none")).unwrap_or_default())
-        .clone()
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use crate::doc::{Doc, COLUMNS, CONTACT_TYPE, IN_ORGANIZATION};
 use crate::events::NewEvent;
 use crate::meta::OrgMeta;
 use crate::render::{changed_fields, render};
+use crate::roles::Permission;
 use crate::{Actor, Crm, CrmError, CrmResult};
 
 /// An `Idempotency-Key` sent with a create: a retry returns the first result.
@@ -295,6 +296,7 @@ impl Crm {
         plan: &mut Plan,
     ) -> CrmResult<Map<String, Value>> {
         refuse_if_server_recorded(kind, "created")?;
+        refuse_unless_permitted(kind, actor)?;
         if kind == Kind::Conversation {
             return Err(CrmError::Refused(
                 "a conversation starts with a visitor's message in a website's widget".into(),
@@ -486,6 +488,7 @@ impl Crm {
         let before = self.load(actor, kind, id).await?;
         refuse_unless_owner(&before, actor)?;
         refuse_if_server_recorded(kind, "changed")?;
+        refuse_unless_permitted(kind, actor)?;
         let checked = check_input(kind, input, Mode::Update, &self.config.phone_region)?;
         let meta = self.meta(actor).await?;
         let now = time::format(time::now());
@@ -544,6 +547,7 @@ impl Crm {
         let doc = self.load(actor, kind, id).await?;
         refuse_unless_owner(&doc, actor)?;
         refuse_if_server_recorded(kind, "deleted")?;
+        refuse_unless_permitted(kind, actor)?;
         let meta = self.meta(actor).await?;
         let now = time::format(time::now());
         match kind {
@@ -972,15 +976,19 @@ fn refuse_if_server_recorded(kind: Kind, verb: &str) -> CrmResult<()> {
 
 /// Smart Views are changed by their owner or an admin.
 fn refuse_unless_owner(doc: &Doc, actor: &Actor) -> CrmResult<()> {
-    if doc.kind == Kind::SavedSearch
-        && doc.created_by.as_deref() != Some(actor.user_id.as_str())
-        && actor.role != "admin"
-    {
-        return Err(CrmError::Forbidden(
-            "only its owner or an admin can change this Smart View".into(),
-        ));
+    if doc.kind == Kind::SavedSearch && doc.created_by.as_deref() != Some(actor.user_id.as_str()) {
+        return actor.require(Permission::ManageOthersSmartViews);
     }
     Ok(())
+}
+
+/// The organization's configuration (statuses, pipelines, custom fields, websites,
+/// webhooks) is written by admins only (`roles.rs`).
+fn refuse_unless_permitted(kind: Kind, actor: &Actor) -> CrmResult<()> {
+    match Permission::to_write(kind) {
+        Some(permission) => actor.require(permission),
+        None => Ok(()),
+    }
 }
 
 /// Resolves a `status` label given instead of a `status_id`.

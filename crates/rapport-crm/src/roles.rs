@@ -1,0 +1,201 @@
+//! Who may do what: one table ([`PERMISSIONS`]) that every check reads and the docs print.
+//!
+//! A member works the CRM's data (leads, contacts, activities, opportunities, tasks,
+//! conversations), their own API keys, drafts and Smart Views. Everything that shapes how
+//! the whole team works, or reaches outside the server, is an admin's.
+
+use rapport_core::Kind;
+
+use crate::{Actor, CrmError, CrmResult};
+
+/// A role within one organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+/// Something only some roles may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    ManageOrganization,
+    ManageUsers,
+    ManageWebhooks,
+    ManageWebsites,
+    ManageStatuses,
+    ManagePipelines,
+    ManageCustomFields,
+    ManageJobs,
+    ManageOthersSmartViews,
+}
+
+/// The roles table: each permission, what it covers, and the roles that hold it.
+pub const PERMISSIONS: &[(Permission, &str, &[Role])] = &[
+    (
+        Permission::ManageOrganization,
+        "rename the organization",
+        &[Role::Admin],
+    ),
+    (
+        Permission::ManageUsers,
+        "add and remove members, change roles, reset a member's password",
+        &[Role::Admin],
+    ),
+    (
+        Permission::ManageWebhooks,
+        "create, change and delete webhook and Slack subscriptions",
+        &[Role::Admin],
+    ),
+    (
+        Permission::ManageWebsites,
+        "create, change and delete chat websites, rotate their identity secret",
+        &[Role::Admin],
+    ),
+    (
+        Permission::ManageStatuses,
+        "create, change and delete lead and opportunity statuses",
+        &[Role::Admin],
+    ),
+    (
+        Permission::ManagePipelines,
+        "create, change and delete pipelines",
+        &[Role::Admin],
+    ),
+    (
+        Permission::ManageCustomFields,
+        "create, change and delete custom fields",
+        &[Role::Admin],
+    ),
+    (
+        Permission::ManageJobs,
+        "retry and discard background jobs",
+        &[Role::Admin],
+    ),
+    (
+        Permission::ManageOthersSmartViews,
+        "change and delete another user's Smart Views",
+        &[Role::Admin],
+    ),
+];
+
+impl Permission {
+    fn row(self) -> &'static (Permission, &'static str, &'static [Role]) {
+        PERMISSIONS
+            .iter()
+            .find(|(p, _, _)| *p == self)
+            .expect("every permission has a row in PERMISSIONS")
+    }
+
+    /// What the permission covers, as the docs and error messages say it.
+    pub fn description(self) -> &'static str {
+        self.row().1
+    }
+
+    pub fn granted_to(self, role: Role) -> bool {
+        self.row().2.contains(&role)
+    }
+
+    /// The permission a write of `kind` needs, beyond being a member.
+    pub fn to_write(kind: Kind) -> Option<Permission> {
+        match kind {
+            Kind::WebhookSubscription => Some(Permission::ManageWebhooks),
+            Kind::Website => Some(Permission::ManageWebsites),
+            Kind::LeadStatus | Kind::OpportunityStatus => Some(Permission::ManageStatuses),
+            Kind::Pipeline => Some(Permission::ManagePipelines),
+            k if k.is_custom_field() => Some(Permission::ManageCustomFields),
+            _ => None,
+        }
+    }
+}
+
+impl Actor {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::Member)
+    }
+
+    pub fn may(&self, permission: Permission) -> bool {
+        permission.granted_to(self.role())
+    }
+
+    /// `Forbidden` naming what the caller tried, unless their role allows it.
+    pub fn require(&self, permission: Permission) -> CrmResult<()> {
+        if self.may(permission) {
+            return Ok(());
+        }
+        Err(CrmError::Forbidden(format!(
+            "only an admin may {}; your role is {}",
+            permission.description(),
+            self.role().as_str()
+        )))
+    }
+}
+
+/// The roles table in Markdown, as SECURITY.md and the API docs print it.
+pub fn permissions_markdown() -> String {
+    let mut out = String::from("| permission | admin | member |\n|---|---|---|\n");
+    for (permission, description, _) in PERMISSIONS {
+        let mark = |role| if permission.granted_to(role) { "yes" } else { "no" };
+        out.push_str(&format!(
+            "| {description} | {} | {} |\n",
+            mark(Role::Admin),
+            mark(Role::Member)
+        ));
+    }
+    out.push_str("| leads, contacts, activities, opportunities, tasks, conversations | yes | yes |\n");
+    out.push_str("| one's own API keys, drafts and Smart Views | yes | yes |\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_permission_has_one_row_and_members_hold_none() {
+        for (permission, _, roles) in PERMISSIONS {
+            assert_eq!(PERMISSIONS.iter().filter(|(p, _, _)| p == permission).count(), 1);
+            assert!(roles.contains(&Role::Admin), "{permission:?}");
+            assert!(!permission.granted_to(Role::Member), "{permission:?}");
+        }
+    }
+
+    #[test]
+    fn configuration_kinds_need_an_admin_and_data_kinds_do_not() {
+        for kind in [
+            Kind::Website,
+            Kind::WebhookSubscription,
+            Kind::LeadStatus,
+            Kind::Pipeline,
+            Kind::LeadCustomField,
+        ] {
+            assert!(Permission::to_write(kind).is_some(), "{kind:?}");
+        }
+        for kind in [
+            Kind::Lead,
+            Kind::Contact,
+            Kind::Note,
+            Kind::Task,
+            Kind::SavedSearch,
+            Kind::Conversation,
+        ] {
+            assert_eq!(Permission::to_write(kind), None, "{kind:?}");
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! An organization's team: admins add members, change roles, remove members and reset a
+//! member's password; everyone changes their own name and password.
+//!
+//! An account (email, names, password) may belong to several organizations, so an admin
+//! of one never changes what the account's owner uses elsewhere: adding an existing
+//! account makes it a member and nothing more, and only a member who belongs to no other
+//! organization can have their password reset by an admin. Every organization keeps at
+//! least one admin: the checks run inside the write, after the organization's row is
+//! locked, so two admins demoting each other at once cannot both succeed.
+
+use rapport_core::{time, validate, FieldErrors};
+use rapport_store::{DbError, Expect, RowExt, Stmt};
+use serde_json::{Map, Value};
+
+use crate::events::NewEvent;
+use crate::roles::{Permission, Role};
+use crate::{passwords, Actor, Crm, CrmError, CrmResult};
+
+/// Longest first or last name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Removes the membership unless it is the organization's last admin.
+const DELETE_UNLESS_LAST_ADMIN: &str = "DELETE FROM memberships WHERE organization_id = ? AND user_id = ? \
+     AND (role <> 'admin' OR (SELECT COUNT(*) FROM memberships WHERE organization_id = ? AND role = 'admin') > 1)";
+/// Changes the role unless that leaves the organization without an admin.
+const SET_ROLE_UNLESS_LAST_ADMIN: &str = "UPDATE memberships SET role = ? WHERE organization_id = ? AND user_id = ? \
+     AND (? = 'admin' OR role <> 'admin' OR (SELECT COUNT(*) FROM memberships WHERE organization_id = ? AND role = 'admin') > 1)";
+
+fn text<'a>(input: &'a Value, field: &str) -> Option<&'a str> {
+    input.get(field).and_then(Value::as_str)
+}
+
+/// A first or last name: trimmed, no control characters, bounded.
+fn name(input: &Value, field: &str, errors: &mut FieldErrors) -> Option<String> {
+    match input.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.chars().any(char::is_control) => {
+            errors.add(field, "must not contain control characters");
+            None
+        }
+        Some(Value::String(s)) if s.trim().chars().count() > MAX_NAME_CHARS => {
+            errors.add(field, format!("at most {MAX_NAME_CHARS} characters"));
+            None
+        }
+        Some(Value::String(s)) => Some(s.trim().to_string()),
+        Some(_) => {
+            errors.add(field, "expected a string");
+            None
+        }
+    }
+}
+
+impl Crm {
+    /// `POST /user/`: an admin adds a member. A new account logs in with `password`; an
+    /// existing one keeps its own password and names, and simply joins.
+    pub async fn create_user(&self, actor: &Actor, input: &Value) -> CrmResult<Value> {
+        actor.require(Permission::ManageUsers)?;
+        let mut errors = FieldErrors::new();
+        if !input.is_object() {
+            return Err(FieldErrors::general("expected a JSON object").into());
+        }
+        let email = match text(input, "email").map(validate::email) {
+            Some(Ok(email)) => email.to_lowercase(),
+            Some(Err(message)) => {
+                errors.add("email", message);
+                String::new()
+            }
+            None => {
+                errors.add("email", "required");
+                String::new()
+            }
+        };
+        let first_name = name(input, "first_name", &mut errors).unwrap_or_default();
+        let last_name = name(input, "last_name", &mut errors).unwrap_or_default();
+        let role = match input.get("role") {
+            None | Some(Value::Null) => Role::Member,
+            Some(value) => value.as_str().and_then(Role::parse).unwrap_or_else(|| {
+                errors.add("role", "must be admin or member");
+                Role::Member
+            }),
+        };
+        let password = text(input, "password");
+        match password {
+            Some(p) => {
+                if let Err(CrmError::Invalid(e)) = passwords::check("password", p) {
+                    errors.merge_prefixed("", e);
+                }
+            }
+            None => errors.add("password", "required: the new member's first password"),
+        }
+        errors.into_result(())?;
+        let existing = self
+            .db
+            .query_opt("SELECT id FROM users WHERE email = ?", &[email.as_str().into()])
+            .await?;
+        // Only a new account takes the password; hashing it for an existing one would
+        // also tell the caller, by the time taken, nothing they may not know.
+        let hash = match (&existing, password) {
+            (None, Some(p)) => Some(passwords::hash("password", p).await?),
+            _ => None,
+        };
+        let member = self
+            .add_member(
+                &actor.organization_id,
+                &email,
+                &first_name,
+                &last_name,
+                role.as_str(),
+                hash,
+            )
+            .await?;
+        self.user(actor, &member.user_id).await
+    }
+
+    /// `PUT /user/{id}/`: one's own `first_name` and `last_name`; an admin sets a
+    /// member's `role`.
+    pub async fn update_user(&self, actor: &Actor, id: &str, input: &Value) -> CrmResult<Value> {
+        let before = self.user(actor, id).await?;
+        let Some(fields) = input.as_object() else {
+            return Err(FieldErrors::general("expected a JSON object").into());
+        };
+        let mut errors = FieldErrors::new();
+        let own = id == actor.user_id;
+        let mut names = Vec::new();
+        let mut role = None;
+        for (field, value) in fields {
+            match field.as_str() {
+                "first_name" | "last_name" if !own => {
+                    if value != &before[field.as_str()] {
+                        errors.add(field, "only the user changes their own name");
+                    }
+                }
+                "first_name" | "last_name" => {
+                    if let Some(n) = name(input, field, &mut errors) {
+                        names.push((field.as_str(), n));
+                    }
+                }
+                "role" => match value.as_str().and_then(Role::parse) {
+                    Some(r) if r.as_str() == before["role"] => {}
+                    Some(r) => role = Some(r),
+                    None => errors.add("role", "must be admin or member"),
+                },
+                // Read-only fields sent back unchanged, as clients do after a GET.
+                _ if value == &before[field.as_str()] => {}
+                _ => errors.add(field, "unknown or read-only field for a user"),
+            }
+        }
+        errors.into_result(())?;
+        if role.is_some() {
+            actor.require(Permission::ManageUsers)?;
+        }
+        let now = time::format(time::now());
+        let mut stmts = vec![Stmt::one(
+            "UPDATE organizations SET meta_version = meta_version + 1 WHERE id = ?",
+            vec![actor.organization_id.as_str().into()],
+        )];
+        for (field, value) in &names {
+            stmts.push(Stmt::new(
+                format!("UPDATE users SET {field} = ?, date_updated = ? WHERE id = ?"),
+                vec![value.as_str().into(), now.as_str().into(), id.into()],
+            ));
+        }
+        if let Some(role) = role {
+            let r = role.as_str();
+            stmts.push(Stmt::one(
+                SET_ROLE_UNLESS_LAST_ADMIN,
+                vec![
+                    r.into(),
+                    actor.organization_id.as_str().into(),
+                    id.into(),
+                    r.into(),
+                    actor.organization_id.as_str().into(),
+                ],
+            ));
+        }
+        if names.is_empty() && role.is_none() {
+            return Ok(before);
+        }
+        let mut after = before.clone();
+        for (field, value) in &names {
+            after[*field] = value.as_str().into();
+        }
+        if let Some(role) = role {
+            after["role"] = role.as_str().into();
+        }
+        self.write_membership_change(actor, stmts, "updated", &before, &after, &now)
+            .await
+            .map_err(|e| match e {
+                CrmError::Db(DbError::Conflict) => last_admin(),
+                e => e,
+            })?;
+        self.user(actor, id).await
+    }
+
+    /// `DELETE /user/{id}/`: the member leaves the organization; their API keys and
+    /// sessions there end at once, what they wrote stays.
+    pub async fn remove_member(&self, actor: &Actor, id: &str) -> CrmResult<()> {
+        actor.require(Permission::ManageUsers)?;
+        let before = self.user(actor, id).await?;
+        let org = actor.organization_id.as_str();
+        let stmts = vec![
+            Stmt::one(
+                "UPDATE organizations SET meta_version = meta_version + 1 WHERE id = ?",
+                vec![org.into()],
+            ),
+            Stmt::one(DELETE_UNLESS_LAST_ADMIN, vec![org.into(), id.into(), org.into()]),
+            Stmt::new(
+                "DELETE FROM api_keys WHERE organization_id = ? AND user_id = ?",
+                vec![org.into(), id.into()],
+            ),
+            Stmt::new(
+                "DELETE FROM sessions WHERE organization_id = ? AND user_id = ?",
+                vec![org.into(), id.into()],
+            ),
+            Stmt::new(
+                "DELETE FROM drafts WHERE organization_id = ? AND user_id = ?",
+                vec![org.into(), id.into()],
+            ),
+        ];
+        let now = time::format(time::now());
+        self.write_membership_change(actor, stmts, "deleted", &before, &Value::Null, &now)
+            .await
+            .map_err(|e| match e {
+                CrmError::Db(DbError::Conflict) => last_admin(),
+                e => e,
+            })
+    }
+
+    /// `POST /me/password/` `{current_password, password}`: the caller's new password;
+    /// their other sessions end.
+    pub async fn change_own_password(&self, actor: &Actor, input: &Value) -> CrmResult<()> {
+        let current = text(input, "current_password").unwrap_or_default();
+        let new = text(input, "password").unwrap_or_default();
+        if current.is_empty() {
+            return Err(FieldErrors::field("current_password", "required").into());
+        }
+        passwords::check("password", new)?;
+        let stored = self
+            .db
+            .query_opt(
+                "SELECT password_hash FROM users WHERE id = ?",
+                &[actor.user_id.as_str().into()],
+            )
+            .await?
+            .and_then(|r| r.opt_text(0).map(str::to_string));
+        if !passwords::verify(stored, current).await? {
+            return Err(FieldErrors::field("current_password", "is not your current password").into());
+        }
+        let hash = passwords::hash("password", new).await?;
+        self.store_password(&actor.user_id, hash).await
+    }
+
+    /// `POST /user/{id}/password/` `{password}`: an admin sets a member's password, when
+    /// the member belongs to no other organization (else the account is not the admin's
+    /// to change: the member resets it themselves).
+    pub async fn reset_member_password(&self, actor: &Actor, id: &str, input: &Value) -> CrmResult<()> {
+        actor.require(Permission::ManageUsers)?;
+        self.user(actor, id).await?;
+        let password = text(input, "password").unwrap_or_default();
+        passwords::check("password", password)?;
+        let elsewhere = self
+            .db
+            .query_opt(
+                "SELECT organization_id FROM memberships WHERE user_id = ? AND organization_id <> ? LIMIT 1",
+                &[id.into(), actor.organization_id.as_str().into()],
+            )
+            .await?;
+        if elsewhere.is_some() {
+            return Err(CrmError::Forbidden(
+                "this user also belongs to another organization; they change their own password (\"forgot password\" on the login page)".into(),
+            ));
+        }
+        let hash = passwords::hash("password", password).await?;
+        self.store_password(id, hash).await
+    }
+
+    /// Stores a password hash; every session of the user ends with the old password.
+    pub(crate) async fn store_password(&self, user_id: &str, hash: String) -> CrmResult<()> {
+        let now = time::format(time::now());
+        self.db
+            .batch(vec![
+                Stmt::one(
+                    "UPDATE users SET password_hash = ?, date_updated = ? WHERE id = ?",
+                    vec![hash.into(), now.into(), user_id.into()],
+                ),
+                Stmt::new("DELETE FROM sessions WHERE user_id = ?", vec![user_id.into()]),
+            ])
+            .await?;
+        Ok(())
+    }
+
+    async fn write_membership_change(
+        &self,
+        actor: &Actor,
+        mut stmts: Vec<Stmt>,
+        action: &'static str,
+        before: &Value,
+        after: &Value,
+        now: &str,
+    ) -> CrmResult<()> {
+        let as_map = |v: &Value| v.as_object().cloned().unwrap_or_default();
+        let id = before["id"].as_str().unwrap_or_default();
+        let changed: Vec<String> = match after {
+            Value::Object(a) => a
+                .iter()
+                .filter(|(k, v)| before.get(k.as_str()) != Some(v))
+                .map(|(k, _)| k.clone())
+                .collect(),
+            _ => vec![],
+        };
+        let data = match after {
+            Value::Object(_) => as_map(after),
+            _ => Map::new(),
+        };
+        let event = NewEvent::new("membership", id, None, action, changed, as_map(before), data);
+        self.db.dialect().append_events(
+            &mut stmts,
+            [event.insert_stmt(&actor.organization_id, Some(&actor.user_id), now)],
+        );
+        debug_assert!(stmts.iter().any(|s| matches!(s.expect, Expect::One)));
+        self.db.batch(stmts).await?;
+        Ok(())
+    }
+}
+
+fn last_admin() -> CrmError {
+    CrmError::Refused("an organization keeps at least one admin; make someone else admin first".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_are_trimmed_bounded_and_printable() {
+        let mut errors = FieldErrors::new();
+        let input = json!({"a": "  Mia ", "b": "x".repeat(MAX_NAME_CHARS + 1), "c": "M\u{0}ia", "d": 3});
+        assert_eq!(name(&input, "a", &mut errors).as_deref(), Some("Mia"));
+        for field in ["b", "c", "d"] {
+            assert_eq!(name(&input, field, &mut errors), None);
+        }
+        assert_eq!(errors.fields.len(), 3, "{errors:?}");
+    }
+}
