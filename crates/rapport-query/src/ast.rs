@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{QueryError, QueryResult};
+use crate::limits::{self, MAX_QUERY_CHARS};
 use crate::print;
 use crate::text;
 
@@ -350,7 +351,22 @@ impl Query {
                 TOO_DEEP,
             ));
         }
-        Ok(Query { query, sort })
+        let query = Query { query, sort };
+        // The limits of the string form, in the same order; and the tree must print as a
+        // query string the parser takes, so its length is the string form's too.
+        limits::check(&query)?;
+        let printed = print::print(&query);
+        if printed.chars().nth(MAX_QUERY_CHARS).is_some() {
+            return Err(QueryError::new(
+                format!("the query is longer than {MAX_QUERY_CHARS} characters written as a query string"),
+                here,
+                format!(
+                    "a query has at most {MAX_QUERY_CHARS} characters in its string form: search for fewer things \
+                     at once, or split the search in several"
+                ),
+            ));
+        }
+        Ok(query)
     }
 
     /// Every Smart View the query includes with `in:` anywhere in its tree, as written

@@ -25,6 +25,28 @@
 //! Every failure is a [`QueryError`] with a byte span into the query string and a hint.
 //! No input makes the parser panic; a property test holds it to that.
 //!
+//! # Limits
+//!
+//! One search must not take unbounded time or memory (security issue #16: a 1 MB JSON
+//! query of 20,000 words took 23 s and 6.6 GB). A query is measured before any of it
+//! runs, by [`parse`] and [`Query::from_json`], and again by [`resolve`] with the Smart
+//! Views it includes expanded; what is past a limit is a [`QueryError`] (400) whose span
+//! points at the first thing past it and whose hint names the limit:
+//!
+//! | Limit | Bound | Why |
+//! |---|---|---|
+//! | [`MAX_QUERY_CHARS`] | 10,000 characters of query string; a JSON tree must print within it | parse work; every accepted tree prints to a string that parses |
+//! | [`MAX_VALUE_CHARS`] | 256 characters per word, phrase, value, field name, Smart View or sort key | the index looks a word up with an automaton of about 1,000 states, one per byte: a word of ~1,000 characters silently matched nothing |
+//! | [`MAX_WORD_BYTES`] | 768 bytes per folded word (256 three-byte letters) | the same automaton, for letters of four bytes or that fold into several |
+//! | [`MAX_CLAUSES`] | 200 clauses: each word or phrase, field clause, `has:`, `in:` and `kind(…)` | each clause costs the index a few hundred KB per search |
+//! | [`MAX_TERMS`] | 1,000 words in all values (`"new york"` is two) | each word is a term looked up in every segment |
+//! | [`MAX_DEPTH`] | 32 levels of parentheses, `not`s and related clauses | the parser and every walk of the tree recurse |
+//!
+//! Smart Views count in the query that includes them (`in:` is one clause, and the view's
+//! clauses and words are added), and at most 64 are expanded per query. "Did you mean"
+//! hints compare strings of at most [`MAX_EDIT_CHARS`] (64) characters, in three rows of
+//! the shorter one: a longer value gets no suggestion rather than a quadratic table.
+//!
 //! # Autocomplete
 //!
 //! `complete(input, cursor, ctx)` reads the query up to the byte offset `cursor` with a
@@ -149,6 +171,7 @@ mod fields;
 mod filter;
 mod lead;
 mod lexer;
+mod limits;
 mod order;
 mod parser;
 mod print;
@@ -168,6 +191,7 @@ pub use filter::{
 pub use lead::{
     Activity, ActivityKind, Address, Contact, CustomValue, CustomValues, Due, Lead, Opportunity, PreparedText, Task,
 };
+pub use limits::{MAX_CLAUSES, MAX_QUERY_CHARS, MAX_TERMS, MAX_VALUE_CHARS, MAX_WORD_BYTES};
 pub use order::{relevance, search, sort_leads};
 pub use parser::parse;
 pub use print::print;
@@ -175,4 +199,4 @@ pub use resolve::resolve;
 pub use schema::{
     CustomField, CustomFieldObject, CustomFieldType, OpportunityStatus, SavedView, SearchContext, StatusType, User,
 };
-pub use text::{fold, words, TextPattern};
+pub use text::{fold, words, TextPattern, MAX_EDIT_CHARS};

@@ -4,11 +4,16 @@
 use crate::ast::{Direction, FieldSpans, Node, ObjectType, Op, Query, SortKey, Span, MAX_DEPTH};
 use crate::error::{QueryError, QueryResult};
 use crate::lexer::{tokenize, Token, TokenKind};
+use crate::limits;
 use crate::text;
 
 /// Parses the string form of a query. Only the syntax is checked here; field names and
 /// values are checked by [`crate::resolve`].
+///
+/// A query past the limits of [`crate::limits`] is refused here, before any of it runs:
+/// the string's length first, then each clause in the order written.
 pub fn parse(input: &str) -> QueryResult<Query> {
+    limits::check_length(input)?;
     let mut parser = Parser {
         tokens: tokenize(input)?,
         pos: 0,
@@ -22,10 +27,12 @@ pub fn parse(input: &str) -> QueryResult<Query> {
         // `or_expr` stops only at the end or at a `)` it did not open.
         return Err(QueryError::new("unmatched `)`", token.span, UNMATCHED_CLOSE));
     }
-    Ok(Query {
+    let query = Query {
         query,
         sort: parser.sort,
-    })
+    };
+    limits::check(&query)?;
+    Ok(query)
 }
 
 /// Where a clause stands: `sort:` is allowed only at the top level.

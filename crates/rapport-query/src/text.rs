@@ -89,42 +89,61 @@ impl TextPattern {
     }
 }
 
+/// The longest string, in characters, that [`edit_distance`] compares: "did you mean"
+/// hints are for names and short values, and the table costs the product of the lengths.
+pub const MAX_EDIT_CHARS: usize = 64;
+
 /// Edit distance over characters, counting a swap of two neighbours as one edit (the
-/// commonest typo: `emial`), for "did you mean" suggestions.
-pub fn edit_distance(a: &str, b: &str) -> usize {
+/// commonest typo: `emial`), for "did you mean" suggestions. `None` (no suggestion) when
+/// either string is longer than [`MAX_EDIT_CHARS`]: the work is at most 64 × 64 cells,
+/// and the memory three rows of the shorter string, whatever the input.
+pub fn edit_distance(a: &str, b: &str) -> Option<usize> {
+    // `nth` stops reading at the bound: a long value is not even counted to its end.
+    if a.chars().nth(MAX_EDIT_CHARS).is_some() || b.chars().nth(MAX_EDIT_CHARS).is_some() {
+        return None;
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    // rows[i][j]: distance between a[..i] and b[..j].
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
+    // The distance is symmetric: the rows run along the shorter string.
+    let (a, b) = if a.len() < b.len() { (b, a) } else { (a, b) };
+    // Rows i - 2, i - 1 and i of the table, where row[j] is the distance between a[..i]
+    // and b[..j]; the swap of two neighbours looks two rows back.
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current: Vec<usize> = vec![0; b.len() + 1];
     for i in 1..=a.len() {
+        current[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
+            let mut best = (previous[j] + 1).min(current[j - 1] + 1).min(previous[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
+                best = best.min(before[j - 2] + 1);
             }
-            rows[i][j] = best;
+            current[j] = best;
         }
+        std::mem::swap(&mut before, &mut previous);
+        std::mem::swap(&mut previous, &mut current);
     }
-    rows[a.len()][b.len()]
+    Some(previous[b.len()])
 }
 
 /// The candidates nearest to `wanted` (at most three), if any is near enough to be a
-/// plausible typo.
+/// plausible typo. Nothing is suggested for, or as, a string longer than
+/// [`MAX_EDIT_CHARS`].
 pub fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    // Folding never makes a string more than a few times shorter (combining marks are
+    // dropped): past this, it cannot come within the bound, and is not folded at all.
+    if wanted.chars().nth(4 * MAX_EDIT_CHARS).is_some() {
+        return Vec::new();
+    }
     let wanted = fold(wanted);
+    if wanted.chars().nth(MAX_EDIT_CHARS).is_some() {
+        return Vec::new();
+    }
     let limit = (wanted.chars().count() / 3).clamp(1, 3);
     let mut scored: Vec<(usize, &str)> = candidates
         .into_iter()
-        .map(|c| (edit_distance(&wanted, &fold(c)), c))
+        .filter_map(|c| Some((edit_distance(&wanted, &fold(c))?, c)))
         .filter(|(d, _)| *d <= limit)
         .collect();
     scored.sort();
@@ -170,10 +189,32 @@ mod tests {
 
     #[test]
     fn suggests_the_nearest_names() {
-        assert_eq!(edit_distance("staus", "status"), 1);
-        assert_eq!(edit_distance("emial", "email"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("staus", "status"), Some(1));
+        assert_eq!(edit_distance("emial", "email"), Some(1));
+        assert_eq!(edit_distance("", "abc"), Some(3));
+        assert_eq!(edit_distance("abc", ""), Some(3));
+        assert_eq!(edit_distance("kitten", "sitting"), Some(3));
+        assert_eq!(edit_distance("sitting", "kitten"), Some(3));
+        assert_eq!(edit_distance("ca", "abc"), Some(3));
         assert_eq!(nearest("staus", ["status", "state", "name"]), ["status"]);
         assert!(nearest("zzzzzz", ["status"]).is_empty());
+    }
+
+    #[test]
+    fn long_strings_get_no_edit_distance_and_no_suggestion() {
+        let at_bound = "a".repeat(MAX_EDIT_CHARS);
+        assert_eq!(edit_distance(&at_bound, &"a".repeat(MAX_EDIT_CHARS - 1)), Some(1));
+        let past = "a".repeat(MAX_EDIT_CHARS + 1);
+        assert_eq!(edit_distance(&past, "a"), None);
+        assert_eq!(edit_distance("a", &past), None);
+        // The review's case: a 200,000-character value once took seconds and 740 MB.
+        let huge = "s".repeat(200_000);
+        assert_eq!(edit_distance(&huge, &huge), None);
+        assert_eq!(edit_distance(&huge, "status"), None);
+        assert!(nearest(&huge, ["status", &huge]).is_empty());
+        let huge_accented = "é".repeat(200_000);
+        assert!(nearest(&huge_accented, ["status"]).is_empty());
+        // A long candidate is never suggested, a short one still is.
+        assert_eq!(nearest("staus", [past.as_str(), "status"]), ["status"]);
     }
 }

@@ -7,6 +7,7 @@ use crate::dates::{tz_from_hours, Clock};
 use crate::error::{QueryError, QueryResult};
 use crate::fields::{self, Route, Scope, ValueType};
 use crate::filter::{self, Comparison, Field, Filter, Order, ResolvedQuery, SortField, Test};
+use crate::limits::Budget;
 use crate::schema::{CustomFieldType, SearchContext};
 use crate::text::{self, fold, TextPattern};
 
@@ -37,6 +38,7 @@ pub fn resolve(query: &Query, ctx: &SearchContext) -> QueryResult<ResolvedQuery>
         open_views: Vec::new(),
         expansions: 0,
         view_blamed: false,
+        budget: Budget::default(),
     };
     let filter = binder.node(&query.query, Scope::Lead)?;
     let keys = query
@@ -97,6 +99,8 @@ struct Binder<'a> {
     expansions: usize,
     /// Whether the error on its way out has been attributed to a Smart View already.
     view_blamed: bool,
+    /// The clauses and words bound so far, those of expanded Smart Views included.
+    budget: Budget,
 }
 
 /// A field name resolved in its scope.
@@ -110,6 +114,7 @@ struct BoundField {
 
 impl Binder<'_> {
     fn node(&mut self, node: &Node, scope: Scope) -> QueryResult<Filter> {
+        self.budget.charge(node)?;
         Ok(match node {
             Node::And { queries, .. } => Filter::And(self.nodes(queries, scope)?),
             Node::Or { queries, .. } => Filter::Or(self.nodes(queries, scope)?),

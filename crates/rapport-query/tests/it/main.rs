@@ -5,6 +5,7 @@ mod dates;
 mod errors;
 mod eval;
 mod fixture;
+mod limits;
 mod order;
 mod parse;
 mod props;
