@@ -397,6 +397,9 @@ impl VisitorFeed {
             .website(&visitor.organization_id, &visitor.website_id)
             .await?
             .ok_or(ApiError::NotFound)?;
+        // Never from before the visitor's own history: the log is the organization's.
+        let start = state.crm.visitor_log_start(&visitor).await?;
+        let after = after.map(|after| after.max(start));
         Ok(VisitorFeed {
             feed: state
                 .hub

@@ -282,6 +282,32 @@ impl Crm {
         Ok((visitor, token))
     }
 
+    /// Where a visitor's feed may start reading the log: just before their conversation's
+    /// first event, or the log's end when they have none yet. A visitor asking for the log
+    /// from further back would only make the server read other people's events to skip
+    /// them.
+    pub async fn visitor_log_start(&self, visitor: &Visitor) -> CrmResult<i64> {
+        let row = match &visitor.conversation_id {
+            Some(conversation) => {
+                self.db
+                    .query_opt(
+                        "SELECT MIN(seq) - 1 FROM events WHERE organization_id = ? AND object_id = ?",
+                        &[visitor.organization_id.as_str().into(), conversation.as_str().into()],
+                    )
+                    .await?
+            }
+            None => {
+                self.db
+                    .query_opt(
+                        "SELECT MAX(seq) FROM events WHERE organization_id = ?",
+                        &[visitor.organization_id.as_str().into()],
+                    )
+                    .await?
+            }
+        };
+        Ok(row.and_then(|r| r.opt_int(0)).unwrap_or(0))
+    }
+
     /// Records until when the visitor has a widget open (`None`: closed).
     pub async fn set_visitor_online(
         &self,

@@ -76,4 +76,33 @@ async fn tailer_never_misses_an_event(test_db: &TestDb) {
     );
 }
 
-common::on_both_backends!(tailer_never_misses_an_event);
+/// A visitor's feed starts at their own history: before their conversation's first event,
+/// or at the log's end when they have none, whatever cursor their widget sends.
+async fn a_visitors_log_starts_at_their_own_history(test_db: &TestDb) {
+    let (_, crm, actor) = common::crm_with_organization(test_db).await;
+    let website = crm
+        .create(&actor, Kind::Website, &json!({"name": "Site"}), None)
+        .await
+        .unwrap();
+    let website_id = website.object["id"].as_str().unwrap();
+    let website = crm.website(&actor.organization_id, website_id).await.unwrap().unwrap();
+    for i in 0..5 {
+        crm.create(&actor, Kind::Lead, &json!({"name": format!("before #{i}")}), None)
+            .await
+            .unwrap();
+    }
+    let (visitor, _) = crm.new_visitor(&website).await.unwrap();
+    let end = crm.last_event_seq().await.unwrap();
+    assert_eq!(
+        crm.visitor_log_start(&visitor).await.unwrap(),
+        end,
+        "nothing of theirs yet"
+    );
+    let posted = crm.post_visitor_message(&visitor, Some("c1"), "Hello").await.unwrap();
+    let visitor = crm.visitor(&actor.organization_id, &visitor.id).await.unwrap().unwrap();
+    let start = crm.visitor_log_start(&visitor).await.unwrap();
+    assert_eq!(start, end, "just before their conversation's first event");
+    assert!(start < posted.event_seq.unwrap());
+}
+
+common::on_both_backends!(tailer_never_misses_an_event, a_visitors_log_starts_at_their_own_history);
