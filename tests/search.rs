@@ -15,6 +15,7 @@ on_both_backends!(
     every_write_is_visible_to_the_next_search,
     a_write_on_one_node_is_found_on_another,
     completion_suggests_fields_and_values,
+    oversized_queries_are_refused_naming_the_limit,
 );
 
 fn ago(d: Duration) -> String {
@@ -716,4 +717,82 @@ fn completion_suggests_fields_and_values(backend: Backend) {
     let mid = s.get("query/complete/?query=stat%20acme&cursor=2").ok();
     assert_eq!(mid["replace"], json!([0, 4]));
     assert_eq!(s.get("query/complete/?query=x&cursor=many").status, 400);
+}
+
+/// Security issue #16: a query past the limits (`rapport_query::MAX_*`) is answered 400
+/// with the query error shape naming the limit, before the index runs any of it.
+fn oversized_queries_are_refused_naming_the_limit(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "oversized_queries_are_refused_naming_the_limit") else {
+        return;
+    };
+    s.post("lead/", json!({"name": "Acme Corp"})).ok();
+    let get = |query: &str| {
+        let encoded: String = query.bytes().map(|b| format!("%{b:02X}")).collect();
+        s.get(&format!("lead/?query={encoded}"))
+    };
+    #[track_caller]
+    fn refused(answer: common::Answer, message: &str, span: [usize; 2], limit: &str) {
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        let body = answer.body.as_object().unwrap();
+        assert_eq!(body.keys().collect::<Vec<_>>(), ["error", "span", "hint"], "{answer:?}");
+        assert_eq!(answer.body["error"], message, "{}", answer.body);
+        assert_eq!(answer.body["span"], json!(span), "{}", answer.body);
+        let hint = answer.body["hint"].as_str().unwrap();
+        assert!(hint.contains(limit), "the hint names the limit {limit}: {hint}");
+    }
+
+    // The review's query: 20,000 words in one `or`, in the JSON form (as a query string
+    // it would not fit in a URL).
+    let words: Vec<Value> = (0..20_000)
+        .map(|i| json!({"type": "text", "value": format!("word{i}"), "phrase": false}))
+        .collect();
+    let body = json!({"query": {"type": "or", "queries": words}});
+    assert!(body.to_string().len() > 900_000);
+    refused(
+        s.post("data/search/", body),
+        "the query has more than 200 clauses",
+        [0, 0],
+        "at most 200 clauses",
+    );
+    // As a query string: 200 clauses are searched, the 201st is pointed at.
+    let or = |n: usize| (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" or ");
+    assert_eq!(get(&or(200)).ok()["total_results"], 0);
+    let past = or(201);
+    let at = past.find("w200").unwrap();
+    refused(
+        get(&past),
+        "the query has more than 200 clauses",
+        [at, at + 4],
+        "at most 200 clauses",
+    );
+
+    // A word of a thousand characters could never be found (the index's automaton holds
+    // about a thousand bytes): it is refused clearly, not answered with nothing.
+    let word = "a".repeat(1_000);
+    refused(
+        get(&format!("acme {word}")),
+        &format!("`{}…` is longer than 256 characters", "a".repeat(20)),
+        [5, 1_005],
+        "at most 256 characters",
+    );
+    assert_eq!(get(&format!("acme {}", "a".repeat(256))).ok()["total_results"], 0);
+    assert_eq!(get("acme").ok()["total_results"], 1);
+
+    // The query string itself, and a Smart View's query when it is saved.
+    let long = format!("acme{}", " ".repeat(10_000));
+    refused(
+        get(&long),
+        "the query is longer than 10000 characters",
+        [10_000, 10_004],
+        "at most 10000 characters",
+    );
+    let view = s.post("saved_search/", json!({"name": "Too much", "query": or(201)}));
+    assert_eq!(view.status, 400, "{}", view.body);
+    let message = view.body["field-errors"]["query"].as_str().unwrap();
+    assert!(
+        message.starts_with("the query has more than 200 clauses at"),
+        "{message}"
+    );
+    s.post("saved_search/", json!({"name": "Enough", "query": or(200)}))
+        .ok();
 }

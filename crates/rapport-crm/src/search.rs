@@ -37,7 +37,7 @@ impl Crm {
     /// Checks a query against the organization and resolves its dates.
     pub async fn resolve_query(&self, actor: &Actor, query: &Query, tz: TimeZone) -> CrmResult<ResolvedQuery> {
         let ctx = self.search_context(actor, tz).await?;
-        rapport_query::resolve(query, &ctx).map_err(CrmError::Query)
+        resolve_off_runtime(query.clone(), ctx).await?.map_err(CrmError::Query)
     }
 
     /// The leads a query matches, in its order, a page of them rendered, and the total.
@@ -115,10 +115,21 @@ impl Crm {
             name: view.str("name").unwrap_or("").into(),
             query: text.into(),
         });
-        rapport_query::resolve(&query, &ctx)
+        resolve_off_runtime(query, ctx)
+            .await
+            .map_err(|e| FieldErrors::general(e.to_string()))?
             .map(|_| ())
             .map_err(|e| query_field_error(&e))
     }
+}
+
+/// Resolves a query on a blocking thread, as the index search runs: the query is bounded
+/// (`rapport_query`'s limits), but the Smart Views it includes are parsed and expanded
+/// here, up to 64 of them, which is not work for the async worker threads.
+async fn resolve_off_runtime(query: Query, ctx: SearchContext) -> CrmResult<rapport_query::QueryResult<ResolvedQuery>> {
+    tokio::task::spawn_blocking(move || rapport_query::resolve(&query, &ctx))
+        .await
+        .map_err(|e| CrmError::Unavailable(format!("the search stopped: {e}")))
 }
 
 impl Crm {
