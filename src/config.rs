@@ -61,6 +61,24 @@ pub struct Cli {
     /// webhooks and Slack messages may reach; refused by default.
     #[arg(long, env = "RAPPORT_ALLOW_ADDRESSES", global = true, value_delimiter = ',')]
     pub allow_addresses: Option<Vec<String>>,
+    /// Seconds a client has to send a request's whole header (also the longest wait for
+    /// the next request on a kept-alive connection); default 15, at most 30.
+    #[arg(long, env = "RAPPORT_HEADER_TIMEOUT", global = true)]
+    pub header_timeout: Option<u64>,
+    /// Seconds a client has to send a request's whole body; default 60.
+    #[arg(long, env = "RAPPORT_BODY_TIMEOUT", global = true)]
+    pub body_timeout: Option<u64>,
+    /// Seconds a kept-alive connection may stay without a request; default 10.
+    #[arg(long, env = "RAPPORT_IDLE_TIMEOUT", global = true)]
+    pub idle_timeout: Option<u64>,
+    /// Open connections at most on this node, websockets included; more wait to be
+    /// accepted. Default 20000.
+    #[arg(long, env = "RAPPORT_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+    /// Open websockets at most on this node (the app's and the widget's); more are
+    /// answered 503. Default 16000.
+    #[arg(long, env = "RAPPORT_MAX_WEBSOCKETS", global = true)]
+    pub max_websockets: Option<usize>,
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -194,6 +212,11 @@ struct FileSettings {
     allow_addresses: Option<Vec<String>>,
     broker_url: Option<String>,
     broker_prefix: Option<String>,
+    header_timeout: Option<u64>,
+    body_timeout: Option<u64>,
+    idle_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    max_websockets: Option<usize>,
 }
 
 /// The settings in force.
@@ -210,6 +233,7 @@ pub struct Settings {
     pub workers: rapport_workers::WorkersConfig,
     pub broker_url: Option<String>,
     pub broker_prefix: String,
+    pub serve: rapport_api::ServeOptions,
 }
 
 impl Cli {
@@ -236,7 +260,34 @@ impl Cli {
                 anyhow::bail!("sqlite_durability must be `normal` or `full`, not `{other}`")
             }
         };
+        let defaults = rapport_api::ServeOptions::default();
+        let seconds = |flag: Option<u64>, file: Option<u64>, default: std::time::Duration| {
+            flag.or(file).map_or(default, std::time::Duration::from_secs)
+        };
+        let serve = rapport_api::ServeOptions {
+            header_timeout: seconds(self.header_timeout, file.header_timeout, defaults.header_timeout),
+            body_timeout: seconds(self.body_timeout, file.body_timeout, defaults.body_timeout),
+            idle_timeout: seconds(self.idle_timeout, file.idle_timeout, defaults.idle_timeout),
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(defaults.max_connections),
+            max_websockets: self
+                .max_websockets
+                .or(file.max_websockets)
+                .unwrap_or(defaults.max_websockets),
+        };
+        anyhow::ensure!(
+            (1..=30).contains(&serve.header_timeout.as_secs()),
+            "header_timeout must be 1 to 30 seconds"
+        );
+        anyhow::ensure!(
+            serve.body_timeout.as_secs() >= 1 && serve.idle_timeout.as_secs() >= 1,
+            "body_timeout and idle_timeout must be at least 1 second"
+        );
+        anyhow::ensure!(serve.max_connections >= 1, "max_connections must be at least 1");
         Ok(Settings {
+            serve,
             data_dir,
             listen: self
                 .listen

@@ -103,6 +103,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             worker_metrics,
             hub,
         },
+        settings.serve.clone(),
         {
             let (stop, signal) = (stop.clone(), shutdown_signal());
             async move {

@@ -3,6 +3,11 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::ws::{Refused, Socket};
 use common::{Backend, TestServer};
 use serde_json::{json, Value};
 
@@ -115,5 +120,146 @@ fn awkward_values_in_every_field_get_clear_answers(backend: Backend) {
     ] {
         let answer = s.request_raw("POST", "lead/", raw);
         assert_eq!(answer.status, 400, "{raw:.40}: {}", answer.body);
+    }
+}
+
+/// A raw connection to the server.
+fn connect(s: &TestServer) -> TcpStream {
+    TcpStream::connect(s.base.trim_start_matches("http://")).expect("the server accepts connections")
+}
+
+/// What the server sends until it closes the connection or `wait` passes; and whether it
+/// closed it.
+fn read_until_closed(stream: &mut TcpStream, wait: Duration) -> (String, bool) {
+    let deadline = Instant::now() + wait;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (String::from_utf8_lossy(&received).into_owned(), false);
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&received).into_owned(), true),
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return (String::from_utf8_lossy(&received).into_owned(), false)
+            }
+            Err(_) => return (String::from_utf8_lossy(&received).into_owned(), true),
+        }
+    }
+}
+
+fn basic(key: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+}
+
+#[test]
+fn stalled_headers_bodies_and_idle_connections_are_closed() {
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        "stalled_headers_bodies_and_idle_connections_are_closed",
+        &["--header-timeout", "1", "--body-timeout", "1", "--idle-timeout", "1"],
+    )
+    .unwrap();
+    // Half a header, then nothing.
+    let started = Instant::now();
+    let mut half = connect(&s);
+    half.write_all(b"GET /api/v1/me/ HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .unwrap();
+    let (_, closed) = read_until_closed(&mut half, Duration::from_secs(6));
+    assert!(closed, "a half-sent header is cut off");
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    // Nothing at all.
+    let mut silent = connect(&s);
+    let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(6));
+    assert!(closed, "a connection that never sends is closed");
+    // A kept-alive connection answered, then left idle.
+    let mut idle = connect(&s);
+    let started = Instant::now();
+    idle.write_all(b"GET /api/v1/me/ HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let (answer, closed) = read_until_closed(&mut idle, Duration::from_secs(6));
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(closed, "an idle kept-alive connection is closed");
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    // A body that stops halfway.
+    let mut slow = connect(&s);
+    let started = Instant::now();
+    write!(
+        slow,
+        "POST /api/v1/lead/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\": ",
+        basic(&s.api_key)
+    )
+    .unwrap();
+    let (answer, closed) = read_until_closed(&mut slow, Duration::from_secs(6));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\""), "{answer}");
+    assert!(closed, "the connection of a stalled body is closed");
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    // Whole requests are served as before.
+    assert_eq!(s.get("me/").status, 200);
+}
+
+#[test]
+fn connections_past_the_cap_wait_until_one_closes() {
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        "connections_past_the_cap_wait_until_one_closes",
+        &[
+            "--max-connections",
+            "2",
+            "--header-timeout",
+            "30",
+            "--idle-timeout",
+            "30",
+        ],
+    )
+    .unwrap();
+    let mut held: Vec<TcpStream> = (0..2)
+        .map(|_| {
+            let mut c = connect(&s);
+            c.write_all(b"GET /api/v1/me/ HTTP/1.1\r\nHost: x\r\n").unwrap();
+            c
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut third = connect(&s);
+    third
+        .write_all(b"GET /api/v1/me/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (answer, _) = read_until_closed(&mut third, Duration::from_millis(1500));
+    assert_eq!(answer, "", "a third connection waits while two are open");
+    held.clear();
+    let (answer, closed) = read_until_closed(&mut third, Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 401"), "served once one closed: {answer}");
+    assert!(closed);
+    assert_eq!(s.get("me/").status, 200);
+}
+
+#[test]
+fn websockets_past_their_cap_are_refused() {
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        "websockets_past_their_cap_are_refused",
+        &["--max-websockets", "1"],
+    )
+    .unwrap();
+    let auth = format!("Basic {}", basic(&s.api_key));
+    let first = Socket::operator(&s.base, &s.api_key, None);
+    match Socket::connect(&s.base, "/api/v1/realtime", &[("Authorization", &auth)]) {
+        Err(Refused(status)) => assert_eq!(status, 503),
+        Ok(_) => panic!("a second websocket opened past the cap of 1"),
+    }
+    first.close();
+    // Its permit goes with the socket.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match Socket::connect(&s.base, "/api/v1/realtime", &[("Authorization", &auth)]) {
+            Ok(socket) => break socket.close(),
+            Err(Refused(503)) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(Refused(status)) => panic!("refused with {status} after the first closed"),
+        }
     }
 }

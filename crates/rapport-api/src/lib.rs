@@ -9,23 +9,26 @@ mod account;
 mod auth;
 mod chat;
 mod error;
+mod guard;
 mod jobs;
 mod openapi;
 mod params;
 mod rate_limit;
 mod routes;
+mod server;
 mod webapp;
 mod widget;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::Router;
-use rapport_crm::Crm;
-use tower::ServiceExt;
-
 pub use error::ApiError;
+pub use guard::MAX_BODY_BYTES;
 pub use openapi::openapi_document;
+use rapport_crm::Crm;
 pub use rate_limit::RateLimiter;
 
 /// What every handler can reach.
@@ -52,19 +55,47 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How the server treats connections.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Longest wait for a request's whole header (and, on a kept-alive connection, for
+    /// the next request's header).
+    pub header_timeout: Duration,
+    /// Longest wait for a request's whole body once its header arrived.
+    pub body_timeout: Duration,
+    /// A connection with no request in flight for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open sockets at most, websockets included; more wait to be accepted.
+    pub max_connections: usize,
+    /// Open websockets at most (`/api/v1/realtime`, `/widget/ws`); more are answered 503.
+    pub max_websockets: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            header_timeout: Duration::from_secs(15),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(10),
+            max_connections: 20_000,
+            max_websockets: 16_000,
+        }
+    }
+}
+
 /// Serves the API on `listener` until `shutdown` completes, then lets requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Close clients call `/lead/` and `/lead` alike: the trailing slash is dropped before routing.
-    let app = router(state).map_request(strip_trailing_slash);
-    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let guard = Arc::new(guard::Guard::new(&options));
+    let app = router(state).layer(axum::middleware::from_fn_with_state(guard, guard::guard));
+    server::run(listener, app, &options, shutdown).await
 }
 
+/// Close clients call `/lead/` and `/lead` alike: the trailing slash is dropped before routing.
 fn strip_trailing_slash(mut req: Request) -> Request {
     let path = req.uri().path();
     if path.len() > 1 && path.ends_with('/') {

@@ -1,0 +1,114 @@
+//! What every request goes through before its route, and every answer after it: the
+//! body read whole within the body timeout and the size limit, and a cap on open
+//! websockets.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http_body_util::BodyExt;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::server::ConnectionInfo;
+use crate::ServeOptions;
+
+/// The largest request body (axum's default limit, which the handlers' extractors apply too).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+pub(crate) struct Guard {
+    options: ServeOptions,
+    websockets: Arc<Semaphore>,
+}
+
+impl Guard {
+    pub fn new(options: &ServeOptions) -> Guard {
+        Guard {
+            options: options.clone(),
+            websockets: Arc::new(Semaphore::new(options.max_websockets)),
+        }
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": message.into()}))).into_response()
+}
+
+fn has_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+fn is_websocket(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+pub(crate) async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    // Read here, whole, so that a client sending its body slowly is cut off at the body
+    // timeout instead of holding a connection and a task for as long as it likes.
+    let body = if has_body(&parts.headers) {
+        let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+        match tokio::time::timeout(guard.options.body_timeout, limited.collect()).await {
+            Ok(Ok(collected)) => Body::from(collected.to_bytes()),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                )
+            }
+            Ok(Err(_)) => return error(StatusCode::BAD_REQUEST, "the request body could not be read"),
+            Err(_) => {
+                let mut response = error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!(
+                        "the request body did not arrive within {} s",
+                        guard.options.body_timeout.as_secs_f64()
+                    ),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+                return response;
+            }
+        }
+    } else {
+        body
+    };
+    let websocket_permit = if is_websocket(&parts.headers) {
+        match guard.websockets.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                let mut response = error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many websockets are open on this server; try again later",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                return response;
+            }
+        }
+    } else {
+        None
+    };
+    let connection = parts.extensions.get::<ConnectionInfo>().cloned();
+    let response = next.run(Request::from_parts(parts, body)).await;
+    // An upgraded socket keeps its permit until it closes.
+    if let (Some(permit), Some(connection)) = (websocket_permit, connection) {
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            *connection.websocket_permit.lock().expect("not poisoned") = Some(permit);
+        }
+    }
+    response
+}
