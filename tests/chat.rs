@@ -627,7 +627,97 @@ on_both_backends!(
     the_widget_is_held_to_its_visitor,
     a_dropped_socket_gets_every_missed_event_once,
     presence_and_private_views,
+    a_websites_identity_secret_is_shown_once,
 );
+
+/// The identity secret signs visitors' emails: shown to the admin who creates or rotates
+/// it, once, and never in reads, the event log or a replayed answer.
+fn a_websites_identity_secret_is_shown_once(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "identity_secret_shown_once") else {
+        return;
+    };
+    let site = s
+        .request(
+            "POST",
+            "website/",
+            Some(&s.api_key),
+            Some(&json!({"name": "Shop", "allowed_origins": [SHOP], "greeting": "Hi! Ask us anything."})),
+            &[("Idempotency-Key", "site-1")],
+        )
+        .ok();
+    let id = site["id"].as_str().unwrap();
+    let first = site["identity_secret"]
+        .as_str()
+        .expect("shown in the create's answer")
+        .to_string();
+    let member = s.new_member("mia@test.example", "member");
+    let replay = s.request(
+        "POST",
+        "website/",
+        Some(&s.api_key),
+        Some(&json!({"name": "Shop", "allowed_origins": [SHOP], "greeting": "Hi! Ask us anything."})),
+        &[("Idempotency-Key", "site-1")],
+    );
+    assert_eq!(replay.body["id"], id, "{}", replay.body);
+    let webhook = s
+        .request(
+            "POST",
+            "webhook/",
+            Some(&s.api_key),
+            Some(&json!({"url": "https://hooks.example/x", "events": [{"object_type": "lead", "action": "created"}]})),
+            &[("Idempotency-Key", "hook-1")],
+        )
+        .ok();
+    let signature_key = webhook["signature_key"].as_str().expect("shown once").to_string();
+    let hook_replay = s.request(
+        "POST",
+        "webhook/",
+        Some(&s.api_key),
+        Some(&json!({"url": "https://hooks.example/x", "events": [{"object_type": "lead", "action": "created"}]})),
+        &[("Idempotency-Key", "hook-1")],
+    );
+    assert_eq!(hook_replay.body["id"], webhook["id"]);
+
+    let rotated = s.post(&format!("website/{id}/rotate_secret/"), json!({})).ok();
+    let second = rotated["identity_secret"].as_str().unwrap().to_string();
+    assert_ne!(first, second);
+    assert_eq!(
+        s.post_as(&member, &format!("website/{id}/rotate_secret/"), json!({}))
+            .status,
+        403
+    );
+    let everything_read = [
+        s.get(&format!("website/{id}/")).ok(),
+        s.get("website/").ok(),
+        s.get_as(&member, &format!("website/{id}/")).ok(),
+        s.get("event/?_limit=100").ok(),
+        s.get(&format!("webhook/{}/", webhook["id"].as_str().unwrap())).ok(),
+        replay.body.clone(),
+        hook_replay.body.clone(),
+    ]
+    .map(|v| v.to_string());
+    for text in &everything_read {
+        for secret in [&first, &second, &signature_key] {
+            assert!(!text.contains(secret.as_str()), "a secret in {text}");
+        }
+    }
+
+    // Hashes made with the old secret no longer verify; the new one's do.
+    let key = site["widget_key"].as_str().unwrap();
+    let token = visitor_session(&s, key);
+    let identify = |secret: &str| {
+        widget(
+            &s,
+            "POST",
+            "identify",
+            key,
+            Some(&token),
+            Some(json!({"email": "jo@example.com", "hash": hmac_hex(secret, "jo@example.com")})),
+        )
+    };
+    assert_eq!(identify(&first).status, 401);
+    assert_eq!(identify(&second).status, 200);
+}
 
 /// Two nodes on PostgreSQL and RabbitMQ: the visitor on one, the operator on the other.
 #[test]

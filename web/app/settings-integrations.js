@@ -33,6 +33,9 @@ export function Websites({ users, sub }) {
   <//>`;
 }
 
+/** Secrets from a create's answer, kept until the new website's page shows them. */
+const freshSecrets = new Map();
+
 function WebsiteForm({ site, users, saved }) {
   const [v, setV] = useState(() => ({
     name: site ? site.name : '',
@@ -43,7 +46,17 @@ function WebsiteForm({ site, users, saved }) {
     delay: site ? String(site.notify_delay_seconds) : '180',
   }));
   const [notice, setNotice] = useState('');
-  const [showSecret, setShowSecret] = useState(false);
+  // The identity secret is shown once, in the answer to a create or a rotation.
+  const [secret, setSecret] = useState(() => {
+    const fresh = site && freshSecrets.get(site.id);
+    if (fresh) freshSecrets.delete(site.id);
+    return fresh || '';
+  });
+  const rotate = async () => {
+    if (!confirm('Make a new identity secret? Hashes your server signs with the old one stop verifying at once.')) return;
+    const rotated = await form.run(() => api.post(`website/${site.id}/rotate_secret/`, {}));
+    if (rotated) setSecret(rotated.identity_secret);
+  };
   const form = useForm();
   const set = (k) => (e) => setV({ ...v, [k]: e.target.value });
   const toggle = (id) => (e) =>
@@ -63,7 +76,10 @@ function WebsiteForm({ site, users, saved }) {
     if (!stored) return;
     await saved();
     if (site) setNotice('Saved.');
-    else location.hash = `#/settings/websites/${stored.id}`;
+    else {
+      freshSecrets.set(stored.id, stored.identity_secret);
+      location.hash = `#/settings/websites/${stored.id}`;
+    }
   };
   const remove = async () => {
     if (!confirm(`Delete the website "${site.name}"? Its widget stops working.`)) return;
@@ -83,9 +99,11 @@ function WebsiteForm({ site, users, saved }) {
       <h3>Identity verification</h3>
       <p class="muted">To mark a visitor's email as verified, your server signs it: HMAC-SHA256 of the email with this secret, passed as${' '}
         <code>identify({ email, hash })</code>.</p>
-      <p><code>${showSecret ? site.identity_secret : '•'.repeat(24)}</code>
-        <button type="button" onClick=${() => setShowSecret(!showSecret)}>${showSecret ? 'Hide' : 'Show'} secret</button>
-        <${CopyButton} text=${site.identity_secret} label="Copy secret" /></p>
+      ${secret
+        ? html`<p><code>${secret}</code> <${CopyButton} text=${secret} label="Copy secret" /></p>
+            <p class="muted">Copy it now: it is not shown again.</p>`
+        : html`<p class="muted">The secret was shown once, when it was made.</p>`}
+      <p><button type="button" onClick=${rotate} disabled=${form.busy}>Rotate secret</button></p>
     </section>`}
     <form class="card grid-form" onSubmit=${submit}>
       <h3>${site ? `Edit ${site.name}` : 'New website'}</h3>

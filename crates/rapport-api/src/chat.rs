@@ -29,7 +29,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/conversation/{id}/read", post(mark_read))
         .route("/api/v1/conversation/{id}/typing", post(typing))
+        .route("/api/v1/website/{id}/rotate_secret", post(rotate_secret))
         .route("/api/v1/realtime", get(realtime))
+}
+
+/// `POST /website/{id}/rotate_secret/` (admins): the new identity secret, shown once.
+async fn rotate_secret(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(Value::Object(state.crm.rotate_identity_secret(&actor, &id).await?)).into_response())
 }
 
 async fn list_messages(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {

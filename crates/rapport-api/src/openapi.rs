@@ -257,6 +257,12 @@ pub fn openapi_document() -> Value {
         "requestBody": {"required": true, "content": {"application/json": {"schema": password(vec!["password"])}}},
         "responses": errors_with(no_content.clone())}}),
     );
+    paths.insert(
+        "/api/v1/website/{id}/rotate_secret/".into(),
+        json!({"post": operation(
+        "A new identity secret for the website (admins), shown once in this answer; the old one stops verifying".into(),
+        "chat", vec![id_param()], None, json_response("The website, with `identity_secret`", schema_ref("website")))}),
+    );
     paths.insert("/api/v1/me/password/".into(), json!({"post": {
         "summary": "Change one's own password; other sessions end", "tags": ["user"],
         "requestBody": {"required": true, "content": {"application/json": {"schema": password(vec!["current_password", "password"])}}},

@@ -402,7 +402,7 @@ const WEBSITE: &[FieldSpec] = &[
     read_only(
         "identity_secret",
         ID,
-        "Key of the HMAC-SHA256 of a visitor's email that `identify({email, hash})` must carry to be trusted.",
+        "Key of the HMAC-SHA256 of a visitor's email that `identify({email, hash})` must carry to be trusted; returned once, in the answer to the create (or to `rotate_secret`).",
     ),
 ];
 

@@ -282,6 +282,27 @@ impl Crm {
         Ok((visitor, token))
     }
 
+    /// `POST /website/{id}/rotate_secret/`: a new identity secret, shown once in the
+    /// answer; hashes made with the old one stop verifying at once.
+    pub async fn rotate_identity_secret(&self, actor: &Actor, id: &str) -> CrmResult<Map<String, Value>> {
+        actor.require(crate::Permission::ManageWebsites)?;
+        let secret = crate::write::new_signature_key();
+        let mut website = self
+            .change_stored(
+                &actor.organization_id,
+                Some(&actor.user_id),
+                Kind::Website,
+                id,
+                |data| {
+                    data.insert("identity_secret".into(), secret.clone().into());
+                },
+            )
+            .await?
+            .ok_or(CrmError::NotFound)?;
+        website.insert("identity_secret".into(), secret.into());
+        Ok(website)
+    }
+
     /// Where a visitor's feed may start reading the log: just before their conversation's
     /// first event, or the log's end when they have none yet. A visitor asking for the log
     /// from further back would only make the server read other people's events to skip

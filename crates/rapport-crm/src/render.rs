@@ -7,6 +7,20 @@ use serde_json::{json, Map, Value};
 use crate::doc::Doc;
 use crate::meta::OrgMeta;
 
+/// Keys that are shown once, in the answer that made them (a create, a rotation), and
+/// never in reads, events, webhooks or the idempotency store.
+pub const SECRET_FIELDS: &[&str] = &["signature_key", "identity_secret"];
+
+/// The answer that shows `doc`'s secrets, once.
+pub fn with_secrets(doc: &Doc, mut rendered: Map<String, Value>) -> Map<String, Value> {
+    for field in SECRET_FIELDS {
+        if let Some(secret) = doc.data.get(*field) {
+            rendered.insert((*field).into(), secret.clone());
+        }
+    }
+    rendered
+}
+
 /// Renders `doc`; a lead takes its `contacts` (already in display order).
 pub fn render(doc: &Doc, meta: &OrgMeta, contacts: &[Doc]) -> Map<String, Value> {
     let mut out = Map::new();
@@ -62,7 +76,9 @@ fn add_computed(doc: &Doc, meta: &OrgMeta, contacts: &[Doc], out: &mut Map<Strin
     match doc.kind {
         Kind::Website | Kind::Conversation | Kind::Message => {
             // Written by the server, shown as stored.
-            for spec in specs(doc.kind).iter().filter(|s| s.access == Access::ReadOnly) {
+            let shown =
+                |s: &&rapport_core::fields::FieldSpec| s.access == Access::ReadOnly && !SECRET_FIELDS.contains(&s.name);
+            for spec in specs(doc.kind).iter().filter(shown) {
                 let value = doc.data.get(spec.name).cloned().unwrap_or(Value::Null);
                 out.entry(spec.name).or_insert(value);
             }

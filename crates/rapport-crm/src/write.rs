@@ -12,7 +12,7 @@ use crate::custom;
 use crate::doc::{Doc, COLUMNS, CONTACT_TYPE, IN_ORGANIZATION};
 use crate::events::NewEvent;
 use crate::meta::OrgMeta;
-use crate::render::{changed_fields, render};
+use crate::render::{changed_fields, render, with_secrets, SECRET_FIELDS};
 use crate::roles::Permission;
 use crate::{Actor, Crm, CrmError, CrmResult};
 
@@ -94,7 +94,8 @@ impl Crm {
                         idem.key.clone().into(),
                         idem.request_hash.clone().into(),
                         SqlValue::Int(200),
-                        Value::Object(object.clone()).to_string().into(),
+                        // A retry answers the object without its keys: they are shown once.
+                        Value::Object(without_secrets(&object)).to_string().into(),
                         time::format(time::now()).into(),
                     ],
                 ));
@@ -408,16 +409,13 @@ impl Crm {
                         ],
                     ));
                 }
-                let mut rendered = render(&doc, &meta, &[]);
+                let rendered = render(&doc, &meta, &[]);
                 plan.insert(
                     &doc,
                     NewEvent::created(kind, &doc.id, doc.lead_id.as_deref(), rendered.clone()),
                 );
-                if kind == Kind::WebhookSubscription {
-                    // Shown once, to its creator; never in reads or the event log.
-                    rendered.insert("signature_key".into(), doc.data.get("signature_key").cloned().into());
-                }
-                Ok(rendered)
+                // Keys are shown once, to their creator; never in reads or the event log.
+                Ok(with_secrets(&doc, rendered))
             }
         }
     }
@@ -961,6 +959,14 @@ fn plan_status_change(actor: &Actor, meta: &OrgMeta, before: &Doc, after: &Doc, 
         &activity,
         NewEvent::created(Kind::LeadStatusChange, &activity.id, Some(&after.id), rendered),
     );
+}
+
+fn without_secrets(object: &Map<String, Value>) -> Map<String, Value> {
+    let mut copy = object.clone();
+    for field in SECRET_FIELDS {
+        copy.remove(*field);
+    }
+    copy
 }
 
 /// Kinds without a route (status changes) are written by the server only.
