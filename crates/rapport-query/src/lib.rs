@@ -41,6 +41,7 @@
 //! | [`MAX_CLAUSES`] | 200 clauses: each word or phrase, field clause, `has:`, `in:` and `kind(…)` | each clause costs the index a few hundred KB per search |
 //! | [`MAX_TERMS`] | 1,000 words in all values (`"new york"` is two) | each word is a term looked up in every segment |
 //! | [`MAX_DEPTH`] | 32 levels of parentheses, `not`s and related clauses | the parser and every walk of the tree recurse |
+//! | [`MAX_EXPANDED_DEPTH`] | 128 levels of the tree with Smart Views expanded (one query string is at most ~100) | views that include views each add their nesting |
 //!
 //! Smart Views count in the query that includes them (`in:` is one clause, and the view's
 //! clauses and words are added), and at most 64 are expanded per query. "Did you mean"
@@ -191,7 +192,7 @@ pub use filter::{
 pub use lead::{
     Activity, ActivityKind, Address, Contact, CustomValue, CustomValues, Due, Lead, Opportunity, PreparedText, Task,
 };
-pub use limits::{MAX_CLAUSES, MAX_QUERY_CHARS, MAX_TERMS, MAX_VALUE_CHARS, MAX_WORD_BYTES};
+pub use limits::{MAX_CLAUSES, MAX_EXPANDED_DEPTH, MAX_QUERY_CHARS, MAX_TERMS, MAX_VALUE_CHARS, MAX_WORD_BYTES};
 pub use order::{relevance, search, sort_leads};
 pub use parser::parse;
 pub use print::print;

@@ -29,6 +29,13 @@ pub const MAX_CLAUSES: usize = 200;
 /// the search index looks up (`"new york"` is two, `calls > 3` one).
 pub const MAX_TERMS: usize = 1_000;
 
+/// The most levels of the tree of a query with the Smart Views it includes expanded in
+/// place. One query string is at most about a hundred levels ([`crate::MAX_DEPTH`]
+/// parentheses, `not`s and related clauses, each up to three levels of `and` and `or`),
+/// but views that include views each add theirs; every walk of the resolved query (the
+/// binder, the evaluator, the index's translation) recurses over it.
+pub const MAX_EXPANDED_DEPTH: usize = 128;
+
 /// Refuses a query string longer than [`MAX_QUERY_CHARS`], pointing at what is past it.
 pub(crate) fn check_length(input: &str) -> QueryResult<()> {
     let Some((past, _)) = input.char_indices().nth(MAX_QUERY_CHARS) else {
@@ -48,6 +55,8 @@ pub(crate) fn check_length(input: &str) -> QueryResult<()> {
 pub(crate) struct Budget {
     clauses: usize,
     terms: usize,
+    /// The levels of the tree the binder is in, across Smart Views.
+    depth: usize,
 }
 
 impl Budget {
@@ -77,6 +86,23 @@ impl Budget {
             ));
         }
         Ok(())
+    }
+
+    /// Goes one level down the tree, into `node`; [`Budget::leave`] comes back up.
+    pub(crate) fn enter(&mut self, node: &Node) -> QueryResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_EXPANDED_DEPTH {
+            return Err(QueryError::new(
+                format!("the query nests more than {MAX_EXPANDED_DEPTH} levels deep with its Smart Views expanded"),
+                node.span(),
+                "include fewer Smart Views that include others, or write their conditions with less nesting",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn leave(&mut self) {
+        self.depth -= 1;
     }
 
     fn value(&mut self, value: &str, span: Span) -> QueryResult<()> {

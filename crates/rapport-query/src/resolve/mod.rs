@@ -115,6 +115,13 @@ struct BoundField {
 impl Binder<'_> {
     fn node(&mut self, node: &Node, scope: Scope) -> QueryResult<Filter> {
         self.budget.charge(node)?;
+        self.budget.enter(node)?;
+        let filter = self.bind(node, scope);
+        self.budget.leave();
+        filter
+    }
+
+    fn bind(&mut self, node: &Node, scope: Scope) -> QueryResult<Filter> {
         Ok(match node {
             Node::And { queries, .. } => Filter::And(self.nodes(queries, scope)?),
             Node::Or { queries, .. } => Filter::Or(self.nodes(queries, scope)?),

@@ -2,8 +2,8 @@
 //! refuses one past it, with a span on what is past it and a hint naming the limit.
 
 use rapport_query::{
-    parse, resolve, Query, QueryError, SavedView, SearchContext, MAX_CLAUSES, MAX_DEPTH, MAX_QUERY_CHARS, MAX_TERMS,
-    MAX_VALUE_CHARS, MAX_WORD_BYTES,
+    parse, resolve, Query, QueryError, SavedView, SearchContext, MAX_CLAUSES, MAX_DEPTH, MAX_EXPANDED_DEPTH,
+    MAX_QUERY_CHARS, MAX_TERMS, MAX_VALUE_CHARS, MAX_WORD_BYTES,
 };
 use serde_json::{json, Value};
 
@@ -250,4 +250,38 @@ fn deep_nesting_is_refused_without_exhausting_the_stack() {
     }
     let at_limit = format!("{}a{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
     accepted(&at_limit);
+}
+
+#[test]
+fn smart_views_that_include_smart_views_nest_within_a_bound() {
+    // Each view is 32 `not`s deep and includes the next: 64 of them would be a tree of
+    // two thousand levels, which the binder, evaluator and index would recurse over.
+    let mut ctx = context();
+    for i in 0..64 {
+        ctx.saved_views.push(SavedView {
+            id: format!("v_n{i}"),
+            name: format!("Nested {i}"),
+            query: format!("{}in:v_n{}", "not ".repeat(MAX_DEPTH - 1), i + 1),
+        });
+    }
+    ctx.saved_views.push(SavedView {
+        id: "v_n64".into(),
+        name: "Nested 64".into(),
+        query: "acme".into(),
+    });
+    let e = resolve(&parse("in:v_n0").unwrap(), &ctx).unwrap_err();
+    assert!(
+        e.message
+            .ends_with("the query nests more than 128 levels deep with its Smart Views expanded"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.span, (0, 7));
+    assert_has_hint(&e, "in:v_n0");
+    // Three views of 32 levels (and their `in:`s) are within it.
+    accepted_in("in:v_n61", &ctx);
+    // The deepest query string, three levels of the tree per group, is within it.
+    let deepest = (0..MAX_DEPTH).fold("a".to_string(), |inner, i| format!("(x{i} {inner} or b{i})"));
+    accepted(&deepest);
+    const { assert!(MAX_EXPANDED_DEPTH > 3 * MAX_DEPTH + 3) };
 }
