@@ -263,3 +263,137 @@ fn websockets_past_their_cap_are_refused() {
         }
     }
 }
+
+/// Sends `request` as it is on a connection of its own; the status and the body of the
+/// answer.
+fn raw(s: &TestServer, request: &[u8]) -> (u16, String, String) {
+    let mut stream = connect(s);
+    let _ = stream.write_all(request);
+    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(10));
+    let status = answer.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    (status, head.to_string(), body.to_string())
+}
+
+fn post_raw(
+    s: &TestServer,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+    auth: Option<&str>,
+) -> (u16, String, String) {
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(content_type) = content_type {
+        request.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    if let Some(key) = auth {
+        request.push_str(&format!("Authorization: Basic {}\r\n", basic(key)));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    raw(s, request.as_bytes())
+}
+
+#[track_caller]
+fn assert_json_error(status: u16, expected: u16, head: &str, body: &str) {
+    assert_eq!(status, expected, "{head}\n\n{body}");
+    assert!(
+        head.to_ascii_lowercase().contains("content-type: application/json"),
+        "{head}"
+    );
+    let body: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    assert!(!body["error"].as_str().unwrap().is_empty(), "{body}");
+}
+
+#[test]
+fn bodies_that_are_not_json_are_refused_before_a_login() {
+    let s = TestServer::start(Backend::Sqlite, "bodies_that_are_not_json_are_refused_before_a_login").unwrap();
+    let password = "correct horse battery";
+    s.post(
+        "user/",
+        json!({"email": "ann@test.example", "first_name": "Ann", "password": password}),
+    )
+    .ok();
+    let credentials = json!({"email": "ann@test.example", "password": password}).to_string();
+    // What a form on another site can send, with no preflight: text/plain, a form, nothing.
+    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
+        let (status, head, body) = post_raw(&s, "/api/v1/auth/login/", content_type, &credentials, None);
+        assert_json_error(status, 415, &head, &body);
+        assert!(!head.to_ascii_lowercase().contains("set-cookie"), "{head}");
+        let (status, head, body) = post_raw(
+            &s,
+            "/api/v1/lead/",
+            content_type,
+            r#"{"name": "Via form"}"#,
+            Some(&s.api_key),
+        );
+        assert_json_error(status, 415, &head, &body);
+    }
+    assert_eq!(s.get("lead/").ok()["total_results"], 0, "nothing was stored");
+    let (status, head, _) = post_raw(
+        &s,
+        "/api/v1/auth/login/",
+        Some("application/json; charset=utf-8"),
+        &credentials,
+        None,
+    );
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("set-cookie: rapport_session="),
+        "{head}"
+    );
+}
+
+#[test]
+fn too_large_too_long_and_malformed_requests_answer_json() {
+    let s = TestServer::start(Backend::Sqlite, "too_large_too_long_and_malformed_requests_answer_json").unwrap();
+    let auth = basic(&s.api_key);
+    // Too large: declared, and sent in chunks with no length.
+    let (status, head, body) = raw(
+        &s,
+        format!("POST /api/v1/lead/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Type: application/json\r\nContent-Length: 3000000\r\n\r\n").as_bytes(),
+    );
+    assert_json_error(status, 413, &head, &body);
+    let mut chunked = format!("POST /api/v1/lead/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
+    let chunk = "x".repeat(1 << 20);
+    for _ in 0..3 {
+        chunked.extend_from_slice(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let (status, head, body) = raw(&s, &chunked);
+    assert_json_error(status, 413, &head, &body);
+    // A URI longer than hyper takes, and headers larger than it takes.
+    let long = format!("GET /api/v1/lead/?q={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(70_000));
+    let (status, head, body) = raw(&s, long.as_bytes());
+    assert_json_error(status, 414, &head, &body);
+    let large = format!(
+        "GET /api/v1/lead/ HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(500_000)
+    );
+    let (status, head, body) = raw(&s, large.as_bytes());
+    assert_json_error(status, 431, &head, &body);
+    // Not HTTP.
+    for malformed in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n",
+        b"GET /\x01 HTTP/1.1\r\n\r\n",
+    ] {
+        let (status, head, body) = raw(&s, malformed);
+        assert_json_error(status, 400, &head, &body);
+    }
+    // No such route, a method the route does not take.
+    let (status, head, body) = raw(
+        &s,
+        b"GET /api/v1/nothing_here HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_json_error(status, 404, &head, &body);
+    let (status, head, body) = raw(
+        &s,
+        b"PATCH /api/v1/lead HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_json_error(status, 405, &head, &body);
+    assert_eq!(s.get("me/").status, 200);
+}

@@ -377,13 +377,14 @@ impl TestServer {
         }
     }
 
-    /// Sends `body` as it is, even when it is not JSON.
+    /// Sends `body` as it is (as `application/json`), even when it is not JSON.
     pub fn request_raw(&self, method: &str, path: &str, body: &str) -> Answer {
         let auth = format!("Basic {}", base64_encode(format!("{}:", self.api_key).as_bytes()));
         let request = ureq::http::Request::builder()
             .method(method)
             .uri(self.url(path))
             .header("Authorization", auth)
+            .header("Content-Type", "application/json")
             .body(body.to_string())
             .unwrap();
         let response = self

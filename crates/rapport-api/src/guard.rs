@@ -1,6 +1,9 @@
-//! What every request goes through before its route, and every answer after it: the
-//! body read whole within the body timeout and the size limit, and a cap on open
-//! websockets.
+//! What every request goes through before its route, and every answer after it: a
+//! body sent to the API must be JSON (`Content-Type: application/json`: a form or
+//! `text/plain` body is what another site can make a browser send, with its cookie);
+//! the body is read whole within the body timeout and the size limit; a cap on open
+//! websockets; and an error answered without a JSON body (axum's rejections, a route
+//! that is not there) gets `{"error": …}`.
 
 use std::sync::Arc;
 
@@ -38,6 +41,18 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({"error": message.into()}))).into_response()
 }
 
+fn too_large() -> Response {
+    let mut response = error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+    );
+    // The rest of the body is not read: the connection cannot serve another request.
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    response
+}
+
 fn has_body(headers: &HeaderMap) -> bool {
     headers.contains_key(header::TRANSFER_ENCODING)
         || headers
@@ -53,20 +68,48 @@ fn is_websocket(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
+/// Routes whose bodies are JSON.
+fn takes_json(path: &str) -> bool {
+    path.starts_with("/api/") || path.starts_with("/widget/v1/")
+}
+
+/// `application/json`, with any parameters (`; charset=utf-8`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
 pub(crate) async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let response = admit(&guard, request, next).await;
+    with_json_error(response).await
+}
+
+async fn admit(guard: &Guard, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
+    if has_body(&parts.headers) && takes_json(parts.uri.path()) && !is_json(&parts.headers) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the request body must be JSON, sent with Content-Type: application/json",
+        );
+    }
     // Read here, whole, so that a client sending its body slowly is cut off at the body
     // timeout instead of holding a connection and a task for as long as it likes.
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return too_large();
+    }
     let body = if has_body(&parts.headers) {
         let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
         match tokio::time::timeout(guard.options.body_timeout, limited.collect()).await {
             Ok(Ok(collected)) => Body::from(collected.to_bytes()),
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                return error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-                )
-            }
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
             Ok(Err(_)) => return error(StatusCode::BAD_REQUEST, "the request body could not be read"),
             Err(_) => {
                 let mut response = error(
@@ -111,4 +154,33 @@ pub(crate) async fn guard(State(guard): State<Arc<Guard>>, request: Request, nex
         }
     }
     response
+}
+
+/// An error answered with no body or a plain-text one, as `{"error": …}`.
+async fn with_json_error(response: Response) -> Response {
+    let status = response.status();
+    let plain = match response.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(value) => value.to_str().is_ok_and(|v| v.starts_with("text/plain")),
+    };
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = match http_body_util::Limited::new(body, 64 * 1024).collect().await {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text
+    };
+    let body = json!({ "error": message }).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
 }
