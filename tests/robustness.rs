@@ -397,3 +397,67 @@ fn too_large_too_long_and_malformed_requests_answer_json() {
     assert_json_error(status, 405, &head, &body);
     assert_eq!(s.get("me/").status, 200);
 }
+
+#[test]
+fn the_app_and_the_widget_script_carry_security_headers() {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let s = TestServer::start(Backend::Sqlite, "the_app_and_the_widget_script_carry_security_headers").unwrap();
+    let page = s.request("GET", "/", None, None, &[]);
+    assert_eq!(page.status, 200);
+    let policy = page
+        .header("content-security-policy")
+        .expect("the app has a policy")
+        .to_string();
+    for directive in [
+        "default-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} in {policy}");
+    }
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    // The inline import map is allowed by its hash, as a browser computes it.
+    let html = page.body.as_str().unwrap();
+    let start = html.find("<script type=\"importmap\">").unwrap() + "<script type=\"importmap\">".len();
+    let map = &html[start..start + html[start..].find("</script>").unwrap()];
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(map.as_bytes()));
+    assert!(
+        policy.contains(&format!("script-src 'self' 'sha256-{hash}'")),
+        "{policy}"
+    );
+    for answer in [&page, &s.request("GET", "/app/main.js", None, None, &[]), &s.get("me/")] {
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(answer.header("x-frame-options"), Some("DENY"));
+        assert_eq!(answer.header("referrer-policy"), Some("same-origin"));
+        assert!(answer
+            .header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+    }
+    assert_eq!(
+        s.get("me/").header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    // The widget lives in customers' pages: its script and endpoints may be embedded.
+    let options = s.request(
+        "OPTIONS",
+        "/widget/v1/session",
+        None,
+        None,
+        &[("Origin", "https://customer.example")],
+    );
+    for answer in [&s.request("GET", "/widget.js", None, None, &[]), &options] {
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(answer.header("x-frame-options"), None);
+        assert!(
+            !answer
+                .header("content-security-policy")
+                .unwrap_or("")
+                .contains("frame-ancestors"),
+            "{:?}",
+            answer.headers
+        );
+    }
+}

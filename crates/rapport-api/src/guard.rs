@@ -2,8 +2,8 @@
 //! body sent to the API must be JSON (`Content-Type: application/json`: a form or
 //! `text/plain` body is what another site can make a browser send, with its cookie);
 //! the body is read whole within the body timeout and the size limit; a cap on open
-//! websockets; and an error answered without a JSON body (axum's rejections, a route
-//! that is not there) gets `{"error": …}`.
+//! websockets; an error answered without a JSON body (axum's rejections, a route that
+//! is not there) gets `{"error": …}`; and every answer gets the security headers.
 
 use std::sync::Arc;
 
@@ -83,8 +83,43 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 pub(crate) async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    let embeddable = is_embedded_in_other_sites(request.uri().path());
     let response = admit(&guard, request, next).await;
-    with_json_error(response).await
+    with_security_headers(with_json_error(response).await, embeddable)
+}
+
+/// The widget's script and endpoints, which customers' pages load and call.
+fn is_embedded_in_other_sites(path: &str) -> bool {
+    path == "/widget.js" || path.starts_with("/widget/")
+}
+
+/// No sniffing of content types and no referrer to other sites, on every answer; and
+/// except for the widget, which lives in customers' pages, no framing by other sites and
+/// (for answers that do not set their own) a policy that lets nothing load.
+fn with_security_headers(mut response: Response, embeddable: bool) -> Response {
+    use header::HeaderValue;
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    if !embeddable {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            // An HTML page of its own (`/api/docs`, with its inline script) is only kept
+            // out of frames.
+            let policy = if html {
+                "frame-ancestors 'none'"
+            } else {
+                "default-src 'none'; frame-ancestors 'none'"
+            };
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+        }
+    }
+    response
 }
 
 async fn admit(guard: &Guard, request: Request, next: Next) -> Response {

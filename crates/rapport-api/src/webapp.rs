@@ -97,6 +97,11 @@ fn file(path: &str, headers: &HeaderMap) -> Response {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
     let content_type = content_type(path);
+    let policy = content_security_policy(if content_type.starts_with("text/html") {
+        &bytes
+    } else {
+        b""
+    });
     let mut response = (cache, bytes).into_response();
     response
         .headers_mut()
@@ -105,7 +110,40 @@ fn file(path: &str, headers: &HeaderMap) -> Response {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // The app acts with the user's session: no other site may frame it (clickjacking).
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     response
+}
+
+/// The page's policy: scripts, styles and connections from this server only (`'self'`
+/// also covers its websockets), nothing framed or framing. The one inline script, the
+/// import map, is allowed by its hash, taken from the page as served.
+fn content_security_policy(page: &[u8]) -> String {
+    let hashes: String = inline_scripts(page)
+        .map(|script| {
+            use base64::Engine;
+            let digest = Sha256::digest(script);
+            format!(" 'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest))
+        })
+        .collect();
+    format!(
+        "default-src 'self'; script-src 'self'{hashes}; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// The contents of the page's inline `<script>` elements (those without `src`).
+fn inline_scripts(page: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let text = std::str::from_utf8(page).unwrap_or("");
+    text.match_indices("<script").filter_map(move |(start, _)| {
+        let open_end = start + text[start..].find('>')?;
+        if text[start..open_end].contains(" src=") {
+            return None;
+        }
+        let close = open_end + 1 + text[open_end + 1..].find("</script>")?;
+        Some(&page[open_end + 1..close])
+    })
 }
 
 fn content_type(path: &str) -> &'static str {
@@ -139,6 +177,21 @@ mod tests {
         }
         assert!(!assets.contains_key("package.json"));
         assert!(!assets.contains_key("vendor.sh"));
+    }
+
+    #[test]
+    fn the_policy_allows_the_import_map_by_its_hash() {
+        let page = embedded_assets()["index.html"].bytes;
+        let scripts: Vec<&[u8]> = inline_scripts(page).collect();
+        assert_eq!(scripts.len(), 1, "the import map is the only inline script");
+        assert!(String::from_utf8_lossy(scripts[0]).contains("\"imports\""));
+        let policy = content_security_policy(page);
+        assert!(policy.contains("script-src 'self' 'sha256-"), "{policy}");
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+        assert_eq!(
+            inline_scripts(b"<script src=\"/a.js\"></script><script type=\"x\">ab</script>").collect::<Vec<_>>(),
+            vec![&b"ab"[..]]
+        );
     }
 
     #[test]
