@@ -628,7 +628,118 @@ on_both_backends!(
     a_dropped_socket_gets_every_missed_event_once,
     presence_and_private_views,
     a_websites_identity_secret_is_shown_once,
+    a_visitor_reaches_only_their_own_messages_and_an_unverified_email_no_lead,
 );
+
+/// A visitor resending an operator's client id gets a message of their own, not the
+/// operator's private note; an unverified email matching a customer does not attach the
+/// chat to the customer's lead until an operator confirms it.
+fn a_visitor_reaches_only_their_own_messages_and_an_unverified_email_no_lead(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "visitor_own_messages_unverified") else {
+        return;
+    };
+    let site = new_website(&s, json!({}));
+    let key = site["widget_key"].as_str().unwrap();
+    let token = visitor_session(&s, key);
+    let first = widget(
+        &s,
+        "POST",
+        "message",
+        key,
+        Some(&token),
+        Some(json!({"client_id": "v-1", "body": "Hello"})),
+    );
+    assert_eq!(first.status, 201, "{}", first.body);
+    let conversation_id = s.get("conversation/").ok()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let note = s
+        .post(
+            &format!("conversation/{conversation_id}/message/"),
+            json!({"client_id": "note-1", "body": "Private: their card was declined", "private": true}),
+        )
+        .created();
+    let guess = widget(
+        &s,
+        "POST",
+        "message",
+        key,
+        Some(&token),
+        Some(json!({"client_id": "note-1", "body": "Hi again"})),
+    );
+    assert_eq!(guess.status, 201, "a message of the visitor's own: {}", guess.body);
+    assert_ne!(guess.body["id"], note["id"]);
+    assert!(!guess.body.to_string().contains("declined"), "{}", guess.body);
+    // Their own resend still finds their own message.
+    let resend = widget(
+        &s,
+        "POST",
+        "message",
+        key,
+        Some(&token),
+        Some(json!({"client_id": "v-1", "body": "Hello"})),
+    );
+    assert_eq!(resend.status, 200, "{}", resend.body);
+    assert_eq!(resend.body["id"], first.body["id"]);
+
+    // A customer's lead; a visitor types the customer's email, with no identity hash.
+    let customer = s
+        .post("lead/", json!({"name": "Big Customer", "contacts": [{"name": "Ceo", "emails": [{"email": "ceo@customer.example"}]}]}))
+        .ok();
+    let contact_id = customer["contacts"][0]["id"].as_str().unwrap();
+    let identified = widget(
+        &s,
+        "POST",
+        "identify",
+        key,
+        Some(&token),
+        Some(json!({"email": "CEO@customer.example"})),
+    );
+    assert_eq!(identified.status, 200, "{}", identified.body);
+    let conversation = s.get(&format!("conversation/{conversation_id}/")).ok();
+    assert_eq!(
+        conversation["lead_id"],
+        Value::Null,
+        "not on the customer's lead: {conversation}"
+    );
+    assert_eq!(conversation["email_verified"], false);
+    assert_eq!(conversation["visitor_email"], "ceo@customer.example");
+    assert_eq!(conversation["suggested_contact_id"], contact_id);
+    let timeline = s
+        .get(&format!("activity/?lead_id={}", customer["id"].as_str().unwrap()))
+        .ok();
+    assert!(!timeline.to_string().contains(&conversation_id), "{timeline}");
+    // Later messages stay off the lead too.
+    widget(
+        &s,
+        "POST",
+        "message",
+        key,
+        Some(&token),
+        Some(json!({"body": "Please refund me"})),
+    );
+    let messages = s.get(&format!("conversation/{conversation_id}/message/")).ok();
+    assert!(
+        messages["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["lead_id"].is_null()),
+        "{messages}"
+    );
+
+    // An operator confirms: the chat joins the customer's lead.
+    let linked = s.post(&format!("conversation/{conversation_id}/link/"), json!({})).ok();
+    assert_eq!(linked["lead_id"], customer["id"]);
+    assert_eq!(linked["suggested_contact_id"], Value::Null);
+    assert_eq!(linked["contact_id"], contact_id);
+    let bad = s.post(
+        &format!("conversation/{conversation_id}/link/"),
+        json!({"contact_id": "cont_nope"}),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.body);
+}
 
 /// The identity secret signs visitors' emails: shown to the admin who creates or rotates
 /// it, once, and never in reads, the event log or a replayed answer.

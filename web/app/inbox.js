@@ -315,11 +315,11 @@ function Conversation({ id, me, users, realtime, websites }) {
     }
   }, [count, typing]);
 
-  const update = async (change) => {
+  const update = async (change, request = () => api.put(`conversation/${id}`, change)) => {
     setBusy(true);
     setError('');
     try {
-      setConv(await api.put(`conversation/${id}`, change));
+      setConv(await request());
     } catch (e) {
       setError(e.message);
     } finally {
@@ -357,6 +357,9 @@ function Conversation({ id, me, users, realtime, websites }) {
           ${conv.visitor_email && !conv.email_verified ? 'email not verified · ' : ''}
           ${website ? website.name : ''} · <span class=${`status status-${conv.status}`}>${conv.status}</span>
           ${conv.lead_id && html` · <a href=${`#/lead/${conv.lead_id}`}>Open lead</a>`}
+          ${!conv.lead_id && conv.suggested_contact_id && html` · an existing contact has this email.
+            <button type="button" disabled=${busy} onClick=${() => update(null, () => api.post(`conversation/${id}/link/`, {}))}>
+              It is them: link the chat to their lead</button>`}
         </p>
       </div>
       <div class="conv-actions">

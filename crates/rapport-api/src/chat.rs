@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
             get(list_messages).post(post_message),
         )
         .route("/api/v1/conversation/{id}/read", post(mark_read))
+        .route("/api/v1/conversation/{id}/link", post(link))
         .route("/api/v1/conversation/{id}/typing", post(typing))
         .route("/api/v1/website/{id}/rotate_secret", post(rotate_secret))
         .route("/api/v1/realtime", get(realtime))
@@ -62,6 +63,16 @@ async fn post_message(
         StatusCode::OK
     };
     Ok((status, Json(Value::Object(posted.message))).into_response())
+}
+
+/// `POST /conversation/{id}/link/` `{contact_id?}`: the visitor is that contact.
+async fn link(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, body: Bytes) -> ApiResult {
+    let input = if body.is_empty() {
+        json!({})
+    } else {
+        crate::routes::parse_body(&body)?
+    };
+    Ok(Json(Value::Object(state.crm.link_conversation(&actor, &id, &input).await?)).into_response())
 }
 
 async fn mark_read(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {

@@ -263,6 +263,10 @@ pub fn openapi_document() -> Value {
         "A new identity secret for the website (admins), shown once in this answer; the old one stops verifying".into(),
         "chat", vec![id_param()], None, json_response("The website, with `identity_secret`", schema_ref("website")))}),
     );
+    paths.insert("/api/v1/conversation/{id}/link/".into(), json!({"post": operation(
+        "Confirm who the visitor is: the conversation and its messages join the lead of `contact_id` (default: `suggested_contact_id`, the contact an unverified email matched)".into(),
+        "chat", vec![id_param()], Some(json!({"type": "object", "properties": {"contact_id": {"type": "string"}}})),
+        json_response("The conversation", schema_ref("conversation")))}));
     paths.insert("/api/v1/me/password/".into(), json!({"post": {
         "summary": "Change one's own password; other sessions end", "tags": ["user"],
         "requestBody": {"required": true, "content": {"application/json": {"schema": password(vec!["current_password", "password"])}}},

@@ -429,6 +429,11 @@ const CONVERSATION: &[FieldSpec] = &[
         "Whether the email came with a valid identity hash.",
     ),
     read_only(
+        "suggested_contact_id",
+        ID,
+        "The contact an unverified visitor email matches; `POST /conversation/{id}/link/` confirms it.",
+    ),
+    read_only(
         "unread",
         FieldType::Int { min: 0, max: i64::MAX },
         "Visitor messages no operator has read.",

@@ -4,7 +4,7 @@
 //! Visitors are not users: a widget key and a visitor token (kept in the browser, stored
 //! here as a SHA-256 hash) let a visitor act on their own conversation only. Conversations
 //! and messages are objects with events like every other, so search, webhooks, real-time
-//! push and jobs see them; a message's `unique_key` is `{conversation}/{client id}`, which
+//! push and jobs see them; a message's `unique_key` is `{conversation}/{author}/{client id}`, which
 //! both de-duplicates a re-sent message and lists a conversation's messages through the
 //! unique index. Once a visitor gives an email, the conversation and its messages hang from
 //! the visitor's lead (`lead_id`), and the lead's search document counts the conversation
@@ -188,6 +188,16 @@ pub struct Posted {
     pub message: Map<String, Value>,
     pub created: bool,
     pub event_seq: Option<i64>,
+}
+
+/// A message's unique key for its author's client id: `{conversation}/{author}/{client
+/// id}`, so that a resend finds only its own author's message (a visitor guessing a
+/// private note's client id gets a new message, not the note).
+fn client_key(conversation_id: &str, author: &Author<'_>, client_id: &str) -> String {
+    match author {
+        Author::Visitor(_) => format!("{conversation_id}/visitor/{client_id}"),
+        Author::Operator(actor) => format!("{conversation_id}/{}/{client_id}", actor.user_id),
+    }
 }
 
 /// Who writes a message.
@@ -524,7 +534,10 @@ impl Crm {
                 }
             };
             let message_id = new_id(Kind::Message.id_prefix());
-            let key = format!("{}/{}", conversation.id, client_id.unwrap_or(&message_id));
+            let key = match client_id {
+                Some(client_id) => client_key(&conversation.id, &author, client_id),
+                None => format!("{}/{message_id}", conversation.id),
+            };
             let mut data = Map::new();
             data.insert("conversation_id".into(), conversation.id.clone().into());
             // Real-time push routes a message to its visitor's widget by this.
@@ -662,7 +675,7 @@ impl Crm {
                 Err(DbError::Unique(_)) => {
                     if let Some(client_id) = client_id {
                         if let Some(first) = self
-                            .message_by_client_id(organization_id, &conversation.id, client_id)
+                            .message_by_client_id(organization_id, &client_key(&conversation.id, &author, client_id))
                             .await?
                         {
                             return Ok(Posted {
@@ -683,23 +696,14 @@ impl Crm {
         Err(CrmError::Db(DbError::Conflict))
     }
 
-    async fn message_by_client_id(
-        &self,
-        organization_id: &str,
-        conversation_id: &str,
-        client_id: &str,
-    ) -> CrmResult<Option<Doc>> {
+    async fn message_by_client_id(&self, organization_id: &str, key: &str) -> CrmResult<Option<Doc>> {
         let sql =
             format!("SELECT {COLUMNS} FROM objects WHERE organization_id = ? AND object_type = ? AND unique_key = ?");
         let docs = self
             .query_docs(
                 organization_id,
                 &sql,
-                &[
-                    organization_id.into(),
-                    Kind::Message.object_type().into(),
-                    format!("{conversation_id}/{client_id}").into(),
-                ],
+                &[organization_id.into(), Kind::Message.object_type().into(), key.into()],
             )
             .await?;
         Ok(docs.into_iter().next())
@@ -773,13 +777,18 @@ impl Crm {
             None => false,
         };
         let org = &visitor.organization_id;
-        // An email already linked to this visitor's contact keeps it.
+        // An email already linked to this visitor's contact keeps it. Anyone can type an
+        // address into a widget: an unverified one never joins an existing customer's
+        // lead; operators see the match and confirm it (`link_conversation`).
         let (contact_id, lead_id) = match (&visitor.contact_id, &visitor.lead_id, &visitor.email) {
             (Some(c), Some(l), Some(e)) if *e == email && self.load_in(org, c).await?.is_some() => {
                 (c.clone(), l.clone())
             }
             _ => match self.contact_by_email(org, &email).await? {
-                Some(found) => found,
+                Some(found) if verified => found,
+                Some((suggested, _)) => {
+                    return self.identify_unverified(visitor, &email, name, &suggested).await;
+                }
                 None => self.new_lead_for_visitor(org, &email, name).await?,
             },
         };
@@ -801,6 +810,93 @@ impl Crm {
                 .await?;
         }
         self.visitor(org, &visitor.id).await?.ok_or(CrmError::NotFound)
+    }
+
+    /// An unverified email that matches an existing contact: kept on the visitor and their
+    /// conversation, with the match as `suggested_contact_id`, and no lead.
+    async fn identify_unverified(
+        &self,
+        visitor: &Visitor,
+        email: &str,
+        name: Option<&str>,
+        suggested_contact_id: &str,
+    ) -> CrmResult<Visitor> {
+        let org = &visitor.organization_id;
+        self.db
+            .batch(vec![Stmt::new(
+                "UPDATE chat_visitors SET email = ?, name = COALESCE(?, name), email_verified = 0, contact_id = NULL, lead_id = NULL WHERE id = ?",
+                vec![email.into(), name.map(str::to_string).into(), visitor.id.clone().into()],
+            )])
+            .await?;
+        if let Some(conversation_id) = &visitor.conversation_id {
+            let (email, name, suggested) = (
+                email.to_string(),
+                name.map(str::to_string),
+                suggested_contact_id.to_string(),
+            );
+            self.change_stored(org, None, Kind::Conversation, conversation_id, |c| {
+                c.insert("visitor_email".into(), email.clone().into());
+                c.insert("email_verified".into(), false.into());
+                c.insert("suggested_contact_id".into(), suggested.clone().into());
+                if let Some(name) = &name {
+                    c.insert("visitor_name".into(), name.clone().into());
+                }
+            })
+            .await?;
+        }
+        self.visitor(org, &visitor.id).await?.ok_or(CrmError::NotFound)
+    }
+
+    /// `POST /conversation/{id}/link/` `{contact_id?}`: an operator confirms who the
+    /// visitor is: the conversation, its messages and the visitor join that contact's lead
+    /// (by default the contact their unverified email matched).
+    pub async fn link_conversation(&self, actor: &Actor, id: &str, input: &Value) -> CrmResult<Map<String, Value>> {
+        let org = &actor.organization_id;
+        let conversation = self
+            .load_in(org, id)
+            .await?
+            .filter(|d| d.kind == Kind::Conversation)
+            .ok_or(CrmError::NotFound)?;
+        let contact_id = match input.get("contact_id") {
+            Some(Value::String(c)) => c.clone(),
+            None | Some(Value::Null) => match conversation.str("suggested_contact_id") {
+                Some(c) => c.to_string(),
+                None => return Err(FieldErrors::field("contact_id", "required: the contact this visitor is").into()),
+            },
+            Some(_) => return Err(FieldErrors::field("contact_id", "expected a contact id").into()),
+        };
+        let contact = self
+            .load_in(org, &contact_id)
+            .await?
+            .filter(|d| d.kind == Kind::Contact)
+            .ok_or_else(|| CrmError::Invalid(FieldErrors::field("contact_id", "no such contact")))?;
+        let lead_id = contact.lead_id.clone().unwrap_or_default();
+        let email = conversation.str("visitor_email").unwrap_or_default().to_string();
+        let verified = conversation
+            .data
+            .get("email_verified")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if let Some(visitor_id) = conversation.str("visitor_id") {
+            self.db
+                .batch(vec![Stmt::new(
+                    "UPDATE chat_visitors SET contact_id = ?, lead_id = ? WHERE id = ? AND organization_id = ?",
+                    vec![
+                        contact_id.as_str().into(),
+                        lead_id.as_str().into(),
+                        visitor_id.into(),
+                        org.as_str().into(),
+                    ],
+                )])
+                .await?;
+        }
+        let name = conversation.str("visitor_name").map(str::to_string);
+        self.move_conversation_to_lead(org, id, &lead_id, &contact_id, &email, name.as_deref(), verified)
+            .await?;
+        self.change_conversation(org, Some(&actor.user_id), id, |c| {
+            c.remove("suggested_contact_id");
+        })
+        .await
     }
 
     /// The contact (and its lead) with this email, oldest first.
