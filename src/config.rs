@@ -79,6 +79,13 @@ pub struct Cli {
     /// answered 503. Default 16000.
     #[arg(long, env = "RAPPORT_MAX_WEBSOCKETS", global = true)]
     pub max_websockets: Option<usize>,
+    /// Mark the session cookie `Secure` on every login (a deployment behind TLS); without
+    /// it, only when a proxy sends `X-Forwarded-Proto: https`.
+    #[arg(long, env = "RAPPORT_SECURE_COOKIES", global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub secure_cookies: Option<bool>,
+    /// Days a session may go unused before it ends (fractions allowed); default 7.
+    #[arg(long, env = "RAPPORT_SESSION_IDLE_DAYS", global = true)]
+    pub session_idle_days: Option<f64>,
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -217,6 +224,8 @@ struct FileSettings {
     idle_timeout: Option<u64>,
     max_connections: Option<usize>,
     max_websockets: Option<usize>,
+    secure_cookies: Option<bool>,
+    session_idle_days: Option<f64>,
 }
 
 /// The settings in force.
@@ -276,6 +285,14 @@ impl Cli {
                 .max_websockets
                 .or(file.max_websockets)
                 .unwrap_or(defaults.max_websockets),
+            secure_cookies: self.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+            session_idle: match self.session_idle_days.or(file.session_idle_days) {
+                None => defaults.session_idle,
+                Some(days) if days.is_finite() && days > 0.0 && days <= 3650.0 => {
+                    std::time::Duration::from_secs_f64(days * 86_400.0).max(std::time::Duration::from_secs(1))
+                }
+                Some(days) => anyhow::bail!("session_idle_days must be above 0 and at most 3650, not {days}"),
+            },
         };
         anyhow::ensure!(
             (1..=30).contains(&serve.header_timeout.as_secs()),

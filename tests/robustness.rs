@@ -11,7 +11,10 @@ use common::ws::{Refused, Socket};
 use common::{Backend, TestServer};
 use serde_json::{json, Value};
 
-on_both_backends!(awkward_values_in_every_field_get_clear_answers);
+on_both_backends!(
+    awkward_values_in_every_field_get_clear_answers,
+    unused_sessions_end_and_cookies_can_be_secure
+);
 
 fn awkward_values() -> Vec<Value> {
     vec![
@@ -460,4 +463,47 @@ fn the_app_and_the_widget_script_carry_security_headers() {
             answer.headers
         );
     }
+}
+
+fn unused_sessions_end_and_cookies_can_be_secure(backend: Backend) {
+    // A session unused for 5 s (0.00006 days) ends.
+    let args = ["--secure-cookies", "--session-idle-days", "0.00006"];
+    let Some(s) = TestServer::start_with(backend, "unused_sessions_end_and_cookies_can_be_secure", &args) else {
+        return;
+    };
+    let password = "correct horse battery";
+    s.post(
+        "user/",
+        json!({"email": "ann@test.example", "first_name": "Ann", "password": password}),
+    )
+    .ok();
+    let login = s.request(
+        "POST",
+        "auth/login/",
+        None,
+        Some(&json!({"email": "ann@test.example", "password": password})),
+        &[],
+    );
+    assert_eq!(login.status, 200, "{}", login.body);
+    let set_cookie = login.header("set-cookie").unwrap().to_string();
+    assert!(set_cookie.ends_with("; Secure"), "{set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let me = || {
+        s.request(
+            "GET",
+            "me/",
+            None,
+            None,
+            &[("Cookie", &cookie), ("X-Requested-With", "rapport-web")],
+        )
+        .status
+    };
+    // Used every 2.5 s, it lasts past 5 s; left alone longer, it ends.
+    for _ in 0..3 {
+        assert_eq!(me(), 200);
+        std::thread::sleep(Duration::from_millis(2500));
+    }
+    assert_eq!(me(), 200);
+    std::thread::sleep(Duration::from_millis(6500));
+    assert_eq!(me(), 401, "a session unused for longer than --session-idle-days ends");
 }

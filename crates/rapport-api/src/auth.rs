@@ -21,6 +21,14 @@ pub const SESSION_COOKIE: &str = "rapport_session";
 /// The header that echoes the session's CSRF token on writes.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// A session unused for this long ends, unless the server says otherwise: 7 days.
+pub const DEFAULT_SESSION_IDLE_SECONDS: i64 = 7 * 24 * 3600;
+
+/// How long a session may go unused (seconds), left in each request's extensions by the
+/// server.
+#[derive(Clone, Copy)]
+pub struct SessionIdle(pub i64);
+
 /// The authenticated caller.
 pub struct Auth(pub Actor);
 
@@ -64,9 +72,13 @@ impl FromRequestParts<AppState> for SessionAuth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = session_token(&parts.headers).ok_or(ApiError::LoginRequired("not logged in"))?;
+        let idle = parts
+            .extensions
+            .get::<SessionIdle>()
+            .map_or(DEFAULT_SESSION_IDLE_SECONDS, |idle| idle.0);
         let session = state
             .crm
-            .authenticate_session(token)
+            .authenticate_session(token, idle)
             .await?
             .ok_or(ApiError::LoginRequired("the session has ended; log in again"))?;
         if !same_origin(&parts.headers) {
@@ -76,7 +88,7 @@ impl FromRequestParts<AppState> for SessionAuth {
         }
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         let echoed = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-        if !safe && echoed != Some(session.csrf_token.as_str()) {
+        if !safe && !echoed.is_some_and(|echoed| same_secret(echoed, &session.csrf_token)) {
             return Err(ApiError::Forbidden(format!(
                 "a write with the session cookie must send the session's CSRF token in {CSRF_HEADER} (from the login answer or GET /api/v1/me/)"
             )));
@@ -123,6 +135,12 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|(_, authority)| !host.is_empty() && authority.eq_ignore_ascii_case(host))
 }
 
+/// Whether two secrets are equal, in a time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && std::hint::black_box(a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y))) == 0
+}
+
 /// The user name of a `Basic …` header value.
 fn basic_user(value: &str) -> Option<String> {
     let (scheme, encoded) = value.split_once(' ')?;
@@ -157,6 +175,14 @@ mod tests {
             map.append(*name, HeaderValue::from_static(value));
         }
         map
+    }
+
+    #[test]
+    fn compares_secrets_whole() {
+        assert!(same_secret("csrf_abc", "csrf_abc"));
+        assert!(!same_secret("csrf_abc", "csrf_abd"));
+        assert!(!same_secret("csrf_abc", "csrf_ab"));
+        assert!(!same_secret("", "csrf_abc"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use crate::auth::{SessionIdle, SESSION_COOKIE};
 use crate::server::ConnectionInfo;
 use crate::ServeOptions;
 
@@ -181,7 +182,14 @@ async fn admit(guard: &Guard, request: Request, next: Next) -> Response {
         None
     };
     let connection = parts.extensions.get::<ConnectionInfo>().cloned();
-    let response = next.run(Request::from_parts(parts, body)).await;
+    let mut parts = parts;
+    parts.extensions.insert(SessionIdle(
+        i64::try_from(guard.options.session_idle.as_secs()).unwrap_or(i64::MAX),
+    ));
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if guard.options.secure_cookies {
+        secure_session_cookie(response.headers_mut());
+    }
     // An upgraded socket keeps its permit until it closes.
     if let (Some(permit), Some(connection)) = (websocket_permit, connection) {
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -189,6 +197,23 @@ async fn admit(guard: &Guard, request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+/// Marks the session cookie `Secure`, so that the browser never sends it over plain HTTP.
+fn secure_session_cookie(headers: &mut HeaderMap) {
+    let cookies: Vec<header::HeaderValue> = headers.get_all(header::SET_COOKIE).iter().cloned().collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(header::SET_COOKIE);
+    for cookie in cookies {
+        let secured = cookie
+            .to_str()
+            .ok()
+            .filter(|c| c.starts_with(&format!("{SESSION_COOKIE}=")) && !c.to_ascii_lowercase().contains("; secure"))
+            .and_then(|c| header::HeaderValue::from_str(&format!("{c}; Secure")).ok());
+        headers.append(header::SET_COOKIE, secured.unwrap_or(cookie));
+    }
 }
 
 /// An error answered with no body or a plain-text one, as `{"error": …}`.

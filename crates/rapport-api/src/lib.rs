@@ -69,6 +69,11 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// Open websockets at most (`/api/v1/realtime`, `/widget/ws`); more are answered 503.
     pub max_websockets: usize,
+    /// Mark the session cookie `Secure` (behind TLS) on every login, not only when a
+    /// proxy says `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
+    /// A session unused for this long ends.
+    pub session_idle: Duration,
 }
 
 impl Default for ServeOptions {
@@ -79,6 +84,8 @@ impl Default for ServeOptions {
             idle_timeout: Duration::from_secs(10),
             max_connections: 20_000,
             max_websockets: 16_000,
+            secure_cookies: false,
+            session_idle: Duration::from_secs(auth::DEFAULT_SESSION_IDLE_SECONDS as u64),
         }
     }
 }

@@ -172,18 +172,36 @@ impl Crm {
         Ok(out.affected)
     }
 
-    /// The session behind a cookie's token, while it lasts and its user is still a member.
-    pub async fn authenticate_session(&self, token: &str) -> CrmResult<Option<Session>> {
+    /// The session behind a cookie's token, while it lasts, its user is still a member
+    /// and it was used within `idle_seconds` (a new session counts as used when made).
+    /// Its use is recorded at most every `idle_seconds / 8` (and a minute).
+    pub async fn authenticate_session(&self, token: &str, idle_seconds: i64) -> CrmResult<Option<Session>> {
+        let now = unix_now();
+        let idle_seconds = idle_seconds.max(1);
         let row = self
             .db
             .query_opt(
-                "SELECT s.organization_id, s.user_id, m.role, o.meta_version, s.csrf_token FROM sessions s \
+                "SELECT s.organization_id, s.user_id, m.role, o.meta_version, s.csrf_token, s.last_seen, s.expires_at FROM sessions s \
                  JOIN memberships m ON m.organization_id = s.organization_id AND m.user_id = s.user_id \
                  JOIN organizations o ON o.id = s.organization_id WHERE s.token_hash = ? AND s.expires_at > ?",
-                &[key_hash(token).into(), SqlValue::Int(unix_now())],
+                &[key_hash(token).into(), SqlValue::Int(now)],
             )
             .await?;
-        Ok(row.map(|r| Session {
+        let Some(r) = row else { return Ok(None) };
+        // Made at `expires_at - SESSION_SECONDS`; `last_seen` is 0 until first recorded.
+        let last_seen = r.int(5).max(r.int(6) - SESSION_SECONDS);
+        if now - last_seen >= idle_seconds {
+            return Ok(None);
+        }
+        if now - last_seen >= (idle_seconds / 8).min(60) {
+            self.db
+                .execute_alone(
+                    "UPDATE sessions SET last_seen = ? WHERE token_hash = ?",
+                    vec![SqlValue::Int(now), key_hash(token).into()],
+                )
+                .await?;
+        }
+        Ok(Some(Session {
             token: token.to_string(),
             csrf_token: r.text(4).into(),
             actor: Actor {

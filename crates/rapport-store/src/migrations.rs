@@ -203,6 +203,12 @@ CREATE TABLE rate_buckets (
 CREATE INDEX rate_buckets_full_at ON rate_buckets (full_at_ms)
 "#,
     ),
+    (
+        7,
+        r#"
+ALTER TABLE sessions ADD COLUMN last_seen BIGINT NOT NULL DEFAULT 0
+"#,
+    ),
 ];
 
 pub async fn apply(db: &Db) -> DbResult<()> {
