@@ -86,6 +86,10 @@ pub struct Cli {
     /// Days a session may go unused before it ends (fractions allowed); default 7.
     #[arg(long, env = "RAPPORT_SESSION_IDLE_DAYS", global = true)]
     pub session_idle_days: Option<f64>,
+    /// The token `/metrics` asks for (`Authorization: Bearer <token>`); without one,
+    /// `/metrics` answers only clients on this machine that no proxy forwarded.
+    #[arg(long, env = "RAPPORT_METRICS_TOKEN", global = true)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -226,6 +230,7 @@ struct FileSettings {
     max_websockets: Option<usize>,
     secure_cookies: Option<bool>,
     session_idle_days: Option<f64>,
+    metrics_token: Option<String>,
 }
 
 /// The settings in force.
@@ -285,6 +290,11 @@ impl Cli {
                 .max_websockets
                 .or(file.max_websockets)
                 .unwrap_or(defaults.max_websockets),
+            metrics_token: self
+                .metrics_token
+                .clone()
+                .or(file.metrics_token)
+                .filter(|token| !token.is_empty()),
             secure_cookies: self.secure_cookies.or(file.secure_cookies).unwrap_or(false),
             session_idle: match self.session_idle_days.or(file.session_idle_days) {
                 None => defaults.session_idle,

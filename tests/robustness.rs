@@ -507,3 +507,49 @@ fn unused_sessions_end_and_cookies_can_be_secure(backend: Backend) {
     std::thread::sleep(Duration::from_millis(6500));
     assert_eq!(me(), 401, "a session unused for longer than --session-idle-days ends");
 }
+
+#[test]
+fn metrics_need_the_token_or_a_local_client_no_proxy_forwarded() {
+    let s = TestServer::start(
+        Backend::Sqlite,
+        "metrics_need_the_token_or_a_local_client_no_proxy_forwarded",
+    )
+    .unwrap();
+    assert_eq!(s.request("GET", "/metrics", None, None, &[]).status, 200);
+    for forwarded in ["x-forwarded-for", "forwarded", "x-real-ip"] {
+        let answer = s.request("GET", "/metrics", None, None, &[(forwarded, "203.0.113.9")]);
+        assert_eq!(answer.status, 403, "{forwarded}: {}", answer.body);
+        assert!(answer.body["error"].is_string());
+    }
+    let s = TestServer::start_with(
+        Backend::Sqlite,
+        "metrics_need_the_token_or_a_local_client_no_proxy_forwarded",
+        &["--metrics-token", "s3cret-metrics"],
+    )
+    .unwrap();
+    for auth in [
+        None,
+        Some("Bearer wrong"),
+        Some("Bearer s3cret-metric"),
+        Some("Basic czNjcmV0LW1ldHJpY3M6"),
+    ] {
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", *a)).collect();
+        assert_eq!(
+            s.request("GET", "/metrics", None, None, &headers).status,
+            401,
+            "{auth:?}"
+        );
+    }
+    let answer = s.request(
+        "GET",
+        "/metrics",
+        None,
+        None,
+        &[
+            ("Authorization", "Bearer s3cret-metrics"),
+            ("X-Forwarded-For", "203.0.113.9"),
+        ],
+    );
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.as_str().unwrap().contains("rapport_"), "{}", answer.body);
+}

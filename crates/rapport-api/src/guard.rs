@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::auth::{SessionIdle, SESSION_COOKIE};
+use crate::auth::{same_secret, SessionIdle, SESSION_COOKIE};
 use crate::server::ConnectionInfo;
 use crate::ServeOptions;
 
@@ -125,6 +125,11 @@ fn with_security_headers(mut response: Response, embeddable: bool) -> Response {
 
 async fn admit(guard: &Guard, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
+    if parts.uri.path() == "/metrics" {
+        if let Some(refused) = may_read_metrics(guard, &parts) {
+            return refused;
+        }
+    }
     if has_body(&parts.headers) && takes_json(parts.uri.path()) && !is_json(&parts.headers) {
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -197,6 +202,49 @@ async fn admit(guard: &Guard, request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+/// `/metrics` tells about the jobs of every organization: with `--metrics-token`, only
+/// to who sends it; without, only to a client on this machine that no proxy forwarded.
+/// The refusal, if any.
+fn may_read_metrics(guard: &Guard, parts: &axum::http::request::Parts) -> Option<Response> {
+    let headers = &parts.headers;
+    match &guard.options.metrics_token {
+        Some(token) => {
+            let sent = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim);
+            if sent.is_some_and(|sent| same_secret(sent, token)) {
+                return None;
+            }
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "/metrics needs the metrics token: Authorization: Bearer <token>",
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            Some(response)
+        }
+        None => {
+            let local = parts
+                .extensions
+                .get::<ConnectionInfo>()
+                .is_some_and(|c| c.peer.ip().is_loopback());
+            let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+                .iter()
+                .any(|name| headers.contains_key(*name));
+            if local && !forwarded {
+                return None;
+            }
+            Some(error(
+                StatusCode::FORBIDDEN,
+                "/metrics answers only on this machine; set --metrics-token to scrape it from elsewhere",
+            ))
+        }
+    }
 }
 
 /// Marks the session cookie `Secure`, so that the browser never sends it over plain HTTP.

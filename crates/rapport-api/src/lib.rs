@@ -74,6 +74,9 @@ pub struct ServeOptions {
     pub secure_cookies: bool,
     /// A session unused for this long ends.
     pub session_idle: Duration,
+    /// `/metrics` answers a request with `Authorization: Bearer <token>`; without a token,
+    /// only a client on this machine that no proxy forwarded.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ServeOptions {
@@ -86,6 +89,7 @@ impl Default for ServeOptions {
             max_websockets: 16_000,
             secure_cookies: false,
             session_idle: Duration::from_secs(auth::DEFAULT_SESSION_IDLE_SECONDS as u64),
+            metrics_token: None,
         }
     }
 }

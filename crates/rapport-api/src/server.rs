@@ -30,6 +30,7 @@ use crate::ServeOptions;
 /// What a request knows of its connection (a request extension).
 #[derive(Clone)]
 pub(crate) struct ConnectionInfo {
+    pub peer: SocketAddr,
     /// Where an upgraded request leaves its websocket permit: it lives as long as the
     /// socket.
     pub websocket_permit: Arc<Mutex<Option<OwnedSemaphorePermit>>>,
@@ -107,6 +108,7 @@ struct Connection {
 impl Connection {
     async fn serve(mut self, stream: TcpStream, permit: OwnedSemaphorePermit) {
         let info = ConnectionInfo {
+            peer: self.peer,
             websocket_permit: Arc::new(Mutex::new(None)),
         };
         let io = TokioIo::new(Socket {
