@@ -21,7 +21,149 @@ on_both_backends!(
     other_organizations_see_nothing,
     openapi_document_and_docs_page,
     rate_limit_answers_429_as_close_does,
+    nul_characters_are_refused_and_the_log_stays_readable,
+    every_text_is_bounded_and_refused_with_a_field_error,
 );
+
+/// PostgreSQL stores no NUL in text and parses no `\u0000` as JSON: one rule refuses it
+/// everywhere, with the field's path, and nothing is stored.
+fn nul_characters_are_refused_and_the_log_stays_readable(backend: Backend) {
+    let Some(s) = server(backend, "nul_refused") else {
+        return;
+    };
+    let lead = new_lead(&s, "Plain");
+    let cases = [
+        (
+            "saved_search/",
+            json!({"name": "Cold\u{0}", "query": "status:potential"}),
+            "name",
+        ),
+        ("website/", json!({"name": "Shop\u{0}"}), "name"),
+        (
+            "lead/",
+            json!({"name": "Acme", "contacts": [{"name": "Jo\u{0}"}]}),
+            "contacts[0].name",
+        ),
+        (
+            "activity/note/",
+            json!({"lead_id": lead["id"], "note": "a\u{0}b"}),
+            "note",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let refused = s.post(path, body);
+        assert_eq!(refused.status, 400, "{path}: {}", refused.body);
+        let message = refused.body["field-errors"][field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{field} in {}", refused.body));
+        assert!(message.contains("NUL"), "{message}");
+    }
+    let renamed = s.put(&format!("lead/{}/", id(&lead)), json!({"name": "x\u{0}"}));
+    assert_eq!(renamed.status, 400);
+    let draft = s.request(
+        "PUT",
+        "draft/k/",
+        Some(&s.api_key),
+        Some(&json!({"body": "\u{0}"})),
+        &[],
+    );
+    assert_eq!(draft.status, 400, "{}", draft.body);
+    let events = s.get("event/?_limit=100").ok();
+    assert!(!events["data"].as_array().unwrap().is_empty());
+    assert_eq!(
+        s.get("saved_search/").ok()["data"].as_array().unwrap().len(),
+        0,
+        "nothing stored"
+    );
+}
+
+fn every_text_is_bounded_and_refused_with_a_field_error(backend: Backend) {
+    let Some(s) = server(backend, "texts_bounded") else {
+        return;
+    };
+    let long = |n: usize| "x".repeat(n);
+    let email = format!("{}@example.com", long(12_000));
+    let cases = [
+        ("user/", json!({"email": email, "password": "long enough"}), "email"),
+        (
+            "lead/",
+            json!({"name": "A", "contacts": [{"emails": [{"email": email}]}]}),
+            "contacts[0].emails[0].email",
+        ),
+        (
+            "webhook/",
+            json!({"url": format!("https://hooks.example/{}", long(3_000)), "events": [{"object_type": "lead", "action": "created"}]}),
+            "url",
+        ),
+        ("lead/", json!({"name": long(600)}), "name"),
+        (
+            "lead/",
+            json!({"name": "A", "url": format!("https://a.example/{}", long(3_000))}),
+            "url",
+        ),
+        (
+            "website/",
+            json!({"name": "S", "allowed_origins": [format!("https://{}.example", long(600))]}),
+            "allowed_origins[0]",
+        ),
+        (
+            "custom_field/lead/",
+            json!({"name": "Tier", "type": "choices", "choices": vec!["c"; 1_001]}),
+            "choices",
+        ),
+        (
+            "custom_field/lead/",
+            json!({"name": "Tier", "type": "choices", "choices": [long(501)]}),
+            "choices[0]",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let refused = s.post(path, body);
+        assert_eq!(refused.status, 400, "{path}: {}", refused.body);
+        assert!(
+            refused.body["field-errors"][field].is_string(),
+            "{field} in {}",
+            refused.body
+        );
+        assert!(
+            refused.body.to_string().len() < 2_000,
+            "the answer does not echo the value: {}",
+            refused.body
+        );
+    }
+    let org = s.get("me/").ok()["organization_id"].as_str().unwrap().to_string();
+    let renamed = s.put(&format!("organization/{org}/"), json!({"name": long(201)}));
+    assert!(renamed.body["field-errors"]["name"].is_string(), "{}", renamed.body);
+    let skip = s.get("lead/?_skip=99999999999");
+    assert_eq!(skip.status, 400);
+    assert!(skip.body["field-errors"]["_skip"].is_string());
+    // A user's drafts are bounded in number.
+    for i in 0..rapport_crm::MAX_DRAFTS {
+        let saved = s.request(
+            "PUT",
+            &format!("draft/d{i}/"),
+            Some(&s.api_key),
+            Some(&json!({"body": "x"})),
+            &[],
+        );
+        assert_eq!(saved.status, 200, "{}", saved.body);
+    }
+    let over = s.request(
+        "PUT",
+        "draft/one-more/",
+        Some(&s.api_key),
+        Some(&json!({"body": "x"})),
+        &[],
+    );
+    assert_eq!(over.status, 400, "{}", over.body);
+    let again = s.request("PUT", "draft/d0/", Some(&s.api_key), Some(&json!({"body": "y"})), &[]);
+    assert_eq!(again.status, 200, "an existing draft is still saved");
+    assert_eq!(
+        s.get("lead/").ok()["data"].as_array().unwrap().len(),
+        0,
+        "nothing stored"
+    );
+}
 
 fn server(backend: Backend, test: &str) -> Option<TestServer> {
     TestServer::start(backend, test)

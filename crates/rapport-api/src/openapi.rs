@@ -146,7 +146,11 @@ fn id_param() -> Value {
 
 fn list_params() -> Vec<Value> {
     vec![
-        query_param("_skip", "Objects to skip.", json!({"type": "integer", "minimum": 0})),
+        query_param(
+            "_skip",
+            "Objects to skip.",
+            json!({"type": "integer", "minimum": 0, "maximum": crate::params::MAX_SKIP}),
+        ),
         query_param(
             "_limit",
             "Page size; default 100, at most 200 (larger values are clamped).",

@@ -6,8 +6,10 @@ use rapport_core::FieldErrors;
 use rapport_crm::{ListQuery, DEFAULT_LIMIT, MAX_LIMIT};
 use serde_json::{Map, Value};
 
-/// The largest `_skip`: beyond it no page has anything, and SQL offsets stay in range.
-const MAX_SKIP: usize = 1 << 40;
+/// The largest `_skip`: a page that deep costs the server a sort of `_skip + _limit`
+/// candidates (an offset in SQL, a bounded buffer in the search index), so the cost of a
+/// request stays bounded; more is an export's job.
+pub const MAX_SKIP: usize = 100_000;
 
 /// Decodes `a=1&b=x+y` into pairs, in order.
 pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {

@@ -75,7 +75,11 @@ pub(crate) fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(FieldErrors::general("the request body is empty; expected a JSON object").into());
     }
-    serde_json::from_slice(body).map_err(|e| FieldErrors::general(format!("invalid JSON: {e}")).into())
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::from(FieldErrors::general(format!("invalid JSON: {e}"))))?;
+    let mut errors = FieldErrors::new();
+    rapport_core::validate::refuse_nul(&value, "", &mut errors);
+    errors.into_result(value).map_err(ApiError::from)
 }
 
 fn written(w: Written) -> Response {

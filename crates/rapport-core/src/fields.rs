@@ -573,6 +573,12 @@ pub fn check_input(
 ) -> Result<Checked, FieldErrors> {
     let specs = specs(kind);
     let mut errors = FieldErrors::new();
+    for (name, value) in input {
+        crate::validate::refuse_nul(value, name, &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let mut checked = Checked::default();
     for (name, value) in input {
         if let Some(cf_id) = name.strip_prefix("custom.") {
@@ -732,6 +738,10 @@ pub fn check_value(ty: FieldType, value: &Value, phone_region: &str) -> Result<V
             let mut errors = FieldErrors::new();
             for (i, item) in items.iter().enumerate() {
                 match item.as_str().map(str::trim) {
+                    Some(s) if s.chars().count() > validate::MAX_LABEL_CHARS => errors.add(
+                        format!("[{i}]"),
+                        format!("at most {} characters", validate::MAX_LABEL_CHARS),
+                    ),
                     Some(s) if !s.is_empty() => out.push(Value::String(s.to_string())),
                     _ => errors.add(format!("[{i}]"), "expected a non-empty string"),
                 }
@@ -852,10 +862,20 @@ fn type_name(value: &Value) -> &'static str {
 }
 
 fn list(value: &Value) -> Result<&Vec<Value>, FieldErrors> {
-    value
+    let items = value
         .as_array()
-        .ok_or_else(|| FieldErrors::field("", format!("expected a list, got {}", type_name(value))))
+        .ok_or_else(|| FieldErrors::field("", format!("expected a list, got {}", type_name(value))))?;
+    if items.len() > validate::MAX_LIST_ITEMS {
+        return Err(FieldErrors::field(
+            "",
+            format!("at most {} items", validate::MAX_LIST_ITEMS),
+        ));
+    }
+    Ok(items)
 }
+
+/// The longest string inside a list's object (an address line, a user agent).
+const MAX_PART_CHARS: usize = 2_000;
 
 /// A list of objects whose keys are all in `allowed` and whose values are strings or null;
 /// `finish` checks and normalizes each one further.
@@ -879,6 +899,8 @@ fn objects(
                 item_errors.add(k, format!("unknown field; expected one of {}", allowed.join(", ")));
             } else if !(v.is_string() || v.is_null()) {
                 item_errors.add(k, format!("expected a string, got {}", type_name(v)));
+            } else if v.as_str().is_some_and(|s| s.chars().count() > MAX_PART_CHARS) {
+                item_errors.add(k, format!("at most {MAX_PART_CHARS} characters"));
             } else {
                 clean.insert(k.clone(), v.clone());
             }

@@ -66,10 +66,59 @@ impl fmt::Display for FieldErrors {
 
 impl std::error::Error for FieldErrors {}
 
+/// The longest email address SMTP carries (RFC 5321's path limit less the brackets).
+pub const MAX_EMAIL_CHARS: usize = 254;
+/// The longest URL browsers and servers reliably handle.
+pub const MAX_URL_CHARS: usize = 2_048;
+/// A phone number as typed, with spaces, dashes and an extension.
+pub const MAX_PHONE_CHARS: usize = 64;
+/// The most items of any list field (labels, emails, phones, addresses, choices…).
+pub const MAX_LIST_ITEMS: usize = 1_000;
+/// The longest label of a list (a choice, an origin, an operator id).
+pub const MAX_LABEL_CHARS: usize = 500;
+
+/// One rule for every text on both databases: no NUL character, in values or in keys
+/// (PostgreSQL cannot store it in text, nor parse `\u0000` as JSON). Each string that
+/// has one is named by its path (`contacts[0].name`).
+pub fn refuse_nul(value: &serde_json::Value, path: &str, errors: &mut FieldErrors) {
+    use serde_json::Value;
+    const MESSAGE: &str = "must not contain the NUL character (\\u0000)";
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => errors.add(if path.is_empty() { "body" } else { path }, MESSAGE),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                refuse_nul(item, &format!("{path}[{i}]"), errors);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                if key.contains('\0') {
+                    errors.add(join(&key.replace('\0', "\\u0000")), MESSAGE);
+                } else {
+                    refuse_nul(item, &join(key), errors);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Trims and checks an email address: one `@`, a non-empty local part, a domain with a dot
 /// and no spaces. Kept permissive on purpose: the mail server is the real judge.
 pub fn email(raw: &str) -> Result<String, String> {
     let s = raw.trim();
+    if s.chars().count() > MAX_EMAIL_CHARS {
+        return Err(format!(
+            "at most {MAX_EMAIL_CHARS} characters (an email address cannot be longer)"
+        ));
+    }
     let Some((local, domain)) = s.rsplit_once('@') else {
         return Err(format!("`{s}` is not a valid email address"));
     };
@@ -87,6 +136,9 @@ pub fn email(raw: &str) -> Result<String, String> {
 /// Parses a phone number and returns it in E.164 (`+14155550123`). Numbers without a
 /// country code are read as `default_region` numbers (ISO 3166 code, e.g. `US`).
 pub fn phone_e164(raw: &str, default_region: &str) -> Result<String, String> {
+    if raw.chars().count() > MAX_PHONE_CHARS {
+        return Err(format!("at most {MAX_PHONE_CHARS} characters"));
+    }
     use phonenumber::country::Id;
     // A number with its country code needs no region; giving one anyway makes the
     // phonenumber crate strip that region's national prefix (`1` for the US) from foreign
@@ -115,6 +167,9 @@ pub fn phone_formatted(e164: &str) -> String {
 /// type them that way.
 pub fn url(raw: &str) -> Result<String, String> {
     let s = raw.trim();
+    if s.chars().count() > MAX_URL_CHARS {
+        return Err(format!("at most {MAX_URL_CHARS} characters"));
+    }
     let candidate = if s.contains("://") {
         s.to_string()
     } else {
@@ -180,5 +235,19 @@ mod tests {
         assert_eq!(e.fields["name"], "first");
         assert_eq!(e.fields["contacts[0].emails"], "bad");
         assert_eq!(e.to_string(), "contacts[0].emails: bad; name: first");
+    }
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::*;
+
+    #[test]
+    fn nul_is_refused_anywhere_by_path() {
+        let input = serde_json::json!({"name": "a\u{0}b", "contacts": [{"emails": [{"email": "x\u{0}"}]}], "k\u{0}": 1, "ok": "fine"});
+        let mut errors = FieldErrors::new();
+        refuse_nul(&input, "", &mut errors);
+        let paths: Vec<&str> = errors.fields.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["contacts[0].emails[0].email", "k\\u0000", "name"]);
     }
 }

@@ -32,6 +32,7 @@ pub struct ApiKeyCreated {
     pub date_created: String,
 }
 
+const MAX_ORGANIZATION_NAME_CHARS: usize = 200;
 const DEFAULT_LEAD_STATUSES: [&str; 4] = ["Potential", "Bad Fit", "Qualified", "Customer"];
 const DEFAULT_OPPORTUNITY_STATUSES: [(&str, &str); 3] = [("Active", "active"), ("Won", "won"), ("Lost", "lost")];
 
@@ -51,6 +52,8 @@ impl Crm {
         let mut errors = FieldErrors::new();
         if new.name.trim().is_empty() {
             errors.add("name", "an organization needs a name");
+        } else if new.name.trim().chars().count() > MAX_ORGANIZATION_NAME_CHARS {
+            errors.add("name", format!("at most {MAX_ORGANIZATION_NAME_CHARS} characters"));
         }
         let email = validate::email(&new.admin_email)
             .map_err(|m| errors.add("email", m))
@@ -416,6 +419,9 @@ impl Crm {
             Some(obj) => {
                 for (k, v) in obj {
                     match (k.as_str(), v.as_str()) {
+                        ("name", Some(n)) if n.trim().chars().count() > MAX_ORGANIZATION_NAME_CHARS => {
+                            errors.add("name", format!("at most {MAX_ORGANIZATION_NAME_CHARS} characters"))
+                        }
                         ("name", Some(n)) if !n.trim().is_empty() => name = Some(n.trim().to_string()),
                         ("name", _) => errors.add("name", "expected a non-empty string"),
                         _ => errors.add(k, "unknown or read-only field for an organization"),

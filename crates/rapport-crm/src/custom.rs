@@ -41,6 +41,7 @@ pub fn apply(
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let checked = match (&value, multiple) {
+            (Value::Array(items), true) if items.len() > MAX_VALUES => Err(format!("at most {MAX_VALUES} values")),
             (Value::Array(items), true) => items
                 .iter()
                 .map(|v| check(field, meta, v))
@@ -56,6 +57,19 @@ pub fn apply(
             }
             Err(message) => errors.add(key, message),
         }
+    }
+}
+
+/// The longest text value of a custom field.
+pub const MAX_TEXT_CHARS: usize = 10_000;
+/// The most values of a field that accepts several.
+pub const MAX_VALUES: usize = 1_000;
+
+/// A value as an error message quotes it: at most 100 characters.
+fn short(text: &str) -> String {
+    match text.char_indices().nth(100) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
     }
 }
 
@@ -75,6 +89,9 @@ fn check(field: &crate::doc::Doc, meta: &OrgMeta, value: &Value) -> Result<Value
     let ty = field.str("type").unwrap_or("text");
     match ty {
         "text" => match value {
+            Value::String(s) if s.chars().count() > MAX_TEXT_CHARS => {
+                Err(format!("at most {MAX_TEXT_CHARS} characters"))
+            }
             Value::String(s) => Ok(Value::String(s.clone())),
             Value::Number(n) => Ok(Value::String(n.to_string())),
             _ => Err("expected text".into()),
@@ -86,19 +103,19 @@ fn check(field: &crate::doc::Doc, meta: &OrgMeta, value: &Value) -> Result<Value
                 .parse::<f64>()
                 .ok()
                 .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
-                .ok_or_else(|| format!("`{s}` is not a number")),
+                .ok_or_else(|| format!("`{}` is not a number", short(s))),
             _ => Err("expected a number".into()),
         },
         "date" => value
             .as_str()
             .and_then(time::parse_date)
             .map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
-            .ok_or_else(|| format!("expected a date YYYY-MM-DD, got {value}")),
+            .ok_or_else(|| format!("expected a date YYYY-MM-DD, got {}", short(&value.to_string()))),
         "datetime" => value
             .as_str()
             .and_then(time::parse_datetime)
             .map(|t| Value::String(time::format(t)))
-            .ok_or_else(|| format!("expected an ISO 8601 date-time, got {value}")),
+            .ok_or_else(|| format!("expected an ISO 8601 date-time, got {}", short(&value.to_string()))),
         "choices" => {
             let choices: Vec<&str> = field
                 .data
@@ -113,7 +130,7 @@ fn check(field: &crate::doc::Doc, meta: &OrgMeta, value: &Value) -> Result<Value
                 .iter()
                 .find(|c| c.eq_ignore_ascii_case(given.trim()))
                 .map(|c| Value::String(c.to_string()))
-                .ok_or_else(|| format!("`{given}` is not one of: {}", choices.join(", ")))
+                .ok_or_else(|| format!("`{}` is not one of: {}", short(given), choices.join(", ")))
         }
         "user" => {
             let given = value.as_str().ok_or("expected a user id")?;
@@ -121,7 +138,7 @@ fn check(field: &crate::doc::Doc, meta: &OrgMeta, value: &Value) -> Result<Value
                 .iter()
                 .find(|u| u.id == given || u.email.eq_ignore_ascii_case(given))
                 .map(|u| Value::String(u.id.clone()))
-                .ok_or_else(|| format!("`{given}` is not a user of this organization"))
+                .ok_or_else(|| format!("`{}` is not a user of this organization", short(given)))
         }
         other => Err(format!("custom field has unknown type `{other}`")),
     }

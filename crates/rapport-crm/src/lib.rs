@@ -34,7 +34,9 @@ pub use indexer::RebuildReport;
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use roles::{permissions_markdown, Permission, Role, PERMISSIONS};
 pub use search::TimeZone;
-pub use sessions::{Session, LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS, MAX_DRAFT_CHARS, SESSION_SECONDS};
+pub use sessions::{
+    Session, LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS, MAX_DRAFTS, MAX_DRAFT_CHARS, SESSION_SECONDS,
+};
 pub use write::{Idempotency, Written};
 
 /// Who is acting: a user within one organization.

@@ -18,6 +18,8 @@ pub const SESSION_SECONDS: i64 = 30 * 24 * 3600;
 /// Longest draft body, in characters.
 pub const MAX_DRAFT_CHARS: usize = 100_000;
 const MAX_DRAFT_KEY_CHARS: usize = 200;
+/// Drafts one user may keep in one organization.
+pub const MAX_DRAFTS: i64 = 1_000;
 /// Failed logins an email may have within [`LOGIN_WINDOW_SECONDS`]; past them a login is
 /// refused before its password is checked, until the oldest failure leaves the window.
 /// Counted in the store, so that every node enforces one limit; by email, so that
@@ -314,6 +316,19 @@ impl Crm {
             }
         };
         errors.into_result(())?;
+        let count = self
+            .db
+            .query_opt(
+                "SELECT COUNT(*), SUM(CASE WHEN draft_key = ? THEN 1 ELSE 0 END) FROM drafts WHERE organization_id = ? AND user_id = ?",
+                &[key.into(), actor.organization_id.clone().into(), actor.user_id.clone().into()],
+            )
+            .await?;
+        let (drafts, this_one) = count.map_or((0, 0), |r| (r.int(0), r.opt_int(1).unwrap_or(0)));
+        if this_one == 0 && drafts >= MAX_DRAFTS {
+            return Err(CrmError::Refused(format!(
+                "you have {MAX_DRAFTS} drafts already; send or delete some first"
+            )));
+        }
         let now = time::format(time::now());
         self.db
             .execute(
