@@ -209,6 +209,16 @@ CREATE INDEX rate_buckets_full_at ON rate_buckets (full_at_ms)
 ALTER TABLE sessions ADD COLUMN last_seen BIGINT NOT NULL DEFAULT 0
 "#,
     ),
+    (
+        8,
+        // NULs written before input refused them: PostgreSQL cannot parse `\u0000` as
+        // JSON, which broke every read of the log that looks inside events.
+        r#"
+UPDATE events SET data = replace(data, '\u0000', ''), previous_data = replace(previous_data, '\u0000', '')
+ WHERE data LIKE '%\u0000%' ESCAPE '!' OR previous_data LIKE '%\u0000%' ESCAPE '!';
+UPDATE objects SET data = replace(data, '\u0000', '') WHERE data LIKE '%\u0000%' ESCAPE '!'
+"#,
+    ),
 ];
 
 pub async fn apply(db: &Db) -> DbResult<()> {
