@@ -99,6 +99,7 @@ fn is_embedded_in_other_sites(path: &str) -> bool {
 /// (for answers that do not set their own) a policy that lets nothing load.
 fn with_security_headers(mut response: Response, embeddable: bool) -> Response {
     use header::HeaderValue;
+    let status = response.status();
     let html = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -109,7 +110,8 @@ fn with_security_headers(mut response: Response, embeddable: bool) -> Response {
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if !embeddable {
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        // A 304 lends its headers to the cached answer, whose own policy stands.
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) && status != StatusCode::NOT_MODIFIED {
             // An HTML page of its own (`/api/docs`, with its inline script) is only kept
             // out of frames.
             let policy = if html {

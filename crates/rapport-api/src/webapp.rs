@@ -93,15 +93,19 @@ fn file(path: &str, headers: &HeaderMap) -> Response {
             HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\"")),
         ),
     ];
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(tag.as_str()) {
-        return (StatusCode::NOT_MODIFIED, cache).into_response();
-    }
     let content_type = content_type(path);
     let policy = content_security_policy(if content_type.starts_with("text/html") {
         &bytes
     } else {
         b""
     });
+    let policy = HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("default-src 'self'"));
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(tag.as_str()) {
+        // A browser keeps the page it has with the headers of this answer: the same policy.
+        let mut response = (StatusCode::NOT_MODIFIED, cache).into_response();
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+        return response;
+    }
     let mut response = (cache, bytes).into_response();
     response
         .headers_mut()
@@ -110,9 +114,7 @@ fn file(path: &str, headers: &HeaderMap) -> Response {
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // The app acts with the user's session: no other site may frame it (clickjacking).
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if let Ok(policy) = HeaderValue::from_str(&policy) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     response
 }
 
