@@ -18,7 +18,69 @@ on_both_backends!(
     admins_manage_the_team_and_members_work_the_data,
     an_organization_keeps_at_least_one_admin,
     everyone_changes_their_own_name_and_password,
+    revoking_a_credential_closes_its_open_sockets,
 );
+
+/// A deleted API key, a logout, a password change and a removal each close the sockets
+/// that credential opened, within a second or two; other sockets stay.
+fn revoking_a_credential_closes_its_open_sockets(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "revocation_closes_sockets") else {
+        return;
+    };
+    let open = |headers: &[(&str, &str)]| {
+        let mut socket =
+            Socket::connect(&s.base, "/api/v1/realtime", headers).unwrap_or_else(|Refused(status)| panic!("{status}"));
+        socket.wait_for(10, "hello", |f| f["type"] == "hello");
+        socket
+    };
+    let revoked = |socket: &mut Socket, what: &str| {
+        assert!(socket.closes_within(5), "{what} closes the socket");
+        assert_eq!(socket.close_code, Some(4401), "{what}");
+    };
+    let mut admin = Socket::operator(&s.base, &s.api_key, None);
+    admin.wait_for(10, "hello", |f| f["type"] == "hello");
+
+    // A deleted API key.
+    let key = s.post("api_key/", json!({"name": "script"})).ok();
+    let mut by_key = Socket::operator(&s.base, key["key"].as_str().unwrap(), None);
+    by_key.wait_for(10, "hello", |f| f["type"] == "hello");
+    assert_eq!(
+        s.delete(&format!("api_key/{}/", key["id"].as_str().unwrap())).status,
+        204
+    );
+    revoked(&mut by_key, "deleting the key");
+
+    // A logout, and a password change (which ends every session of the user).
+    let ann = add_user(&s, "ann@test.example", "Ann");
+    let browser = Browser::login(&s, "ann@test.example");
+    let mut by_cookie = open(&[("Cookie", &browser.cookie), ("Origin", &s.base)]);
+    assert_eq!(browser.send("POST", "auth/logout/", Some(json!({}))).status, 204);
+    revoked(&mut by_cookie, "logging out");
+    let browser = Browser::login(&s, "ann@test.example");
+    let mut by_cookie = open(&[("Cookie", &browser.cookie), ("Origin", &s.base)]);
+    let change = browser.send(
+        "POST",
+        "me/password/",
+        Some(json!({"current_password": PASSWORD, "password": "another password"})),
+    );
+    assert_eq!(change.status, 204, "{}", change.body);
+    revoked(&mut by_cookie, "changing the password");
+
+    // Removal from the organization.
+    let mia = s.new_member("mia@test.example", "member");
+    let mut by_member = Socket::operator(&s.base, &mia, None);
+    by_member.wait_for(10, "hello", |f| f["type"] == "hello");
+    let mia_id = s.get_as(&mia, "me/").ok()["id"].as_str().unwrap().to_string();
+    assert_eq!(s.delete(&format!("user/{mia_id}/")).status, 204);
+    revoked(&mut by_member, "removing the member");
+
+    // The admin's own socket lives on.
+    let lead = s.post("lead/", json!({"name": "Still live"})).ok();
+    admin.wait_for(10, "the admin's socket still works", |f| {
+        f["type"] == "lead.created" && f["data"]["object_id"] == lead["id"]
+    });
+    let _ = ann;
+}
 
 const PASSWORD: &str = "correct horse battery";
 

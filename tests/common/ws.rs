@@ -13,6 +13,8 @@ pub struct Socket {
     pub frames: Vec<Value>,
     /// How many of `frames` `wait_for` has looked at.
     cursor: usize,
+    /// The server's close code, once it closed the socket.
+    pub close_code: Option<u16>,
 }
 
 /// Why a connection was refused: the HTTP status.
@@ -41,6 +43,7 @@ impl Socket {
                     ws,
                     frames: Vec::new(),
                     cursor: 0,
+                    close_code: None,
                 })
             }
             Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
@@ -76,7 +79,10 @@ impl Socket {
                         .push(serde_json::from_str(text.as_str()).expect("frames are JSON"));
                     return true;
                 }
-                Ok(Message::Close(_)) => return false,
+                Ok(Message::Close(frame)) => {
+                    self.close_code = frame.map(|f| u16::from(f.code));
+                    return false;
+                }
                 Ok(_) => {}
                 Err(tungstenite::Error::Io(e))
                     if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
@@ -124,6 +130,17 @@ impl Socket {
                 return;
             }
         }
+    }
+
+    /// Whether the server closes the socket within `seconds` (its code in `close_code`).
+    pub fn closes_within(&mut self, seconds: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while Instant::now() < deadline {
+            if !self.pump(Duration::from_millis(50)) {
+                return true;
+            }
+        }
+        false
     }
 
     /// The frames of a type received so far.

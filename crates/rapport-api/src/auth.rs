@@ -32,6 +32,30 @@ pub struct SessionIdle(pub i64);
 /// The authenticated caller.
 pub struct Auth(pub Actor);
 
+/// The credential a request was authenticated with, left in its extensions by [`Auth`]:
+/// a long-lived socket checks it again, so that revoking it closes the socket.
+#[derive(Clone)]
+pub enum Credential {
+    ApiKey(String),
+    Session { token: String, idle_seconds: i64 },
+}
+
+impl Credential {
+    /// Whether the credential still authenticates `actor` (not deleted, logged out,
+    /// expired, or its user removed from the organization).
+    pub async fn still_valid(&self, state: &AppState, actor: &Actor) -> Result<bool, ApiError> {
+        let now = match self {
+            Credential::ApiKey(key) => state.crm.authenticate_api_key(key).await?,
+            Credential::Session { token, idle_seconds } => state
+                .crm
+                .authenticate_session(token, *idle_seconds)
+                .await?
+                .map(|s| s.actor),
+        };
+        Ok(now.is_some_and(|now| now.user_id == actor.user_id && now.organization_id == actor.organization_id))
+    }
+}
+
 /// The caller authenticated by the session cookie (the web app's own routes).
 pub struct SessionAuth(pub Session);
 
@@ -54,6 +78,7 @@ impl FromRequestParts<AppState> for Auth {
                 .await?
                 .ok_or(ApiError::Unauthorized("invalid API key"))?;
             check_rate(state, &key).await?;
+            parts.extensions.insert(Credential::ApiKey(key));
             return Ok(Auth(actor));
         }
         if session_token(&parts.headers).is_none() && !from_web_app(&parts.headers) {
@@ -94,6 +119,10 @@ impl FromRequestParts<AppState> for SessionAuth {
             )));
         }
         check_rate(state, &session.actor.user_id).await?;
+        parts.extensions.insert(Credential::Session {
+            token: token.to_string(),
+            idle_seconds: idle,
+        });
         Ok(SessionAuth(session))
     }
 }

@@ -5,17 +5,17 @@
 //! (`/api/v1/website/`, `/api/v1/conversation/?status=open&assigned_to=…&unread__gt=0`).
 
 use axum::body::Bytes;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use rapport_crm::Actor;
 use rapport_realtime::{Feed, Live, Scope, Typing};
 use serde_json::{json, Map, Value};
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Credential};
 use crate::params::parse_query;
 use crate::{ApiError, AppState};
 
@@ -118,6 +118,7 @@ async fn operator_typing(state: &AppState, actor: &Actor, conversation: &Map<Str
 async fn realtime(
     State(state): State<AppState>,
     Auth(actor): Auth,
+    Extension(credential): Extension<Credential>,
     RawQuery(raw): RawQuery,
     upgrade: WebSocketUpgrade,
 ) -> ApiResult {
@@ -130,7 +131,7 @@ async fn realtime(
         })?),
         None => None,
     };
-    Ok(small_buffers(upgrade).on_upgrade(move |socket| operator_socket(state, actor, since, socket)))
+    Ok(small_buffers(upgrade).on_upgrade(move |socket| operator_socket(state, actor, credential, since, socket)))
 }
 
 /// Sockets mostly idle: tungstenite's default 128 KiB read buffer per socket would be
@@ -171,7 +172,19 @@ pub(crate) fn live_frame(actor: &Actor, live: &Live) -> Option<Message> {
     }
 }
 
-async fn operator_socket(state: AppState, actor: Actor, since: Option<i64>, mut socket: WebSocket) {
+/// How often an open socket checks its credential again: a deleted key, a logout, a
+/// password change or a removal closes it within this.
+const RECHECK_CREDENTIAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// The close code of a socket whose credential was revoked (4000–4999: the application's).
+const CLOSE_REVOKED: u16 = 4401;
+
+async fn operator_socket(
+    state: AppState,
+    actor: Actor,
+    credential: Credential,
+    since: Option<i64>,
+    mut socket: WebSocket,
+) {
     // A sequence number this log never reached (another server's, a restored backup): the
     // client's state cannot be caught up; it must reload, then follow from now.
     let newest = state.crm.last_event_seq().await.unwrap_or(0);
@@ -195,8 +208,18 @@ async fn operator_socket(state: AppState, actor: Actor, since: Option<i64>, mut 
     if socket.send(frame("hello", Some(feed.last_seq()), hello)).await.is_err() {
         return;
     }
+    let mut recheck = tokio::time::interval(RECHECK_CREDENTIAL);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = recheck.tick() => {
+                // A store that does not answer keeps the socket: it is not a revocation.
+                if let Ok(false) = credential.still_valid(&state, &actor).await {
+                    let close = CloseFrame { code: CLOSE_REVOKED, reason: "the credential was revoked; sign in again".into() };
+                    let _ = socket.send(Message::Close(Some(close))).await;
+                    return;
+                }
+            }
             item = feed.next() => {
                 let Ok(live) = item else {
                     let _ = socket.send(Message::Close(None)).await;
