@@ -132,12 +132,6 @@ async fn admit(guard: &Guard, request: Request, next: Next) -> Response {
             return refused;
         }
     }
-    if has_body(&parts.headers) && takes_json(parts.uri.path()) && !is_json(&parts.headers) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the request body must be JSON, sent with Content-Type: application/json",
-        );
-    }
     // Read here, whole, so that a client sending its body slowly is cut off at the body
     // timeout instead of holding a connection and a task for as long as it likes.
     let declared = parts
@@ -151,7 +145,17 @@ async fn admit(guard: &Guard, request: Request, next: Next) -> Response {
     let body = if has_body(&parts.headers) {
         let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
         match tokio::time::timeout(guard.options.body_timeout, limited.collect()).await {
-            Ok(Ok(collected)) => Body::from(collected.to_bytes()),
+            Ok(Ok(collected)) => {
+                let bytes = collected.to_bytes();
+                // An empty chunked body (a bodiless POST from some clients) is no body.
+                if !bytes.is_empty() && takes_json(parts.uri.path()) && !is_json(&parts.headers) {
+                    return error(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "the request body must be JSON, sent with Content-Type: application/json",
+                    );
+                }
+                Body::from(bytes)
+            }
             Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
             Ok(Err(_)) => return error(StatusCode::BAD_REQUEST, "the request body could not be read"),
             Err(_) => {
