@@ -57,6 +57,10 @@ pub struct Cli {
     /// (`security`: none, starttls or tls).
     #[arg(long, env = "RAPPORT_SMTP_URL", global = true)]
     pub smtp_url: Option<String>,
+    /// The address people reach the web app at (`https://crm.example.com`), for links in
+    /// emails ("forgot password"); default: `http://` and the listen address.
+    #[arg(long, env = "RAPPORT_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// Private, loopback or link-local addresses (IPs or CIDR ranges, comma-separated) that
     /// webhooks and Slack messages may reach; refused by default.
     #[arg(long, env = "RAPPORT_ALLOW_ADDRESSES", global = true, value_delimiter = ',')]
@@ -220,6 +224,7 @@ struct FileSettings {
     rate_limit: Option<u32>,
     log: Option<String>,
     smtp: Option<rapport_delivery::SmtpConfig>,
+    public_url: Option<String>,
     allow_addresses: Option<Vec<String>>,
     broker_url: Option<String>,
     broker_prefix: Option<String>,
@@ -248,6 +253,8 @@ pub struct Settings {
     pub broker_url: Option<String>,
     pub broker_prefix: String,
     pub serve: rapport_api::ServeOptions,
+    /// Where links in emails point; `None`: the listen address.
+    pub public_url: Option<String>,
 }
 
 impl Cli {
@@ -313,7 +320,15 @@ impl Cli {
             "body_timeout and idle_timeout must be at least 1 second"
         );
         anyhow::ensure!(serve.max_connections >= 1, "max_connections must be at least 1");
+        let public_url = self.public_url.clone().or(file.public_url);
+        if let Some(url) = &public_url {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "public_url must start with http:// or https://, not `{url}`"
+            );
+        }
         Ok(Settings {
+            public_url,
             serve,
             data_dir,
             listen: self

@@ -102,6 +102,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             queue: queue.clone(),
             worker_metrics,
             hub,
+            account_mail: account_mail(&settings, address)?,
         },
         settings.serve.clone(),
         {
@@ -378,6 +379,25 @@ pub async fn create_user(
     eprintln!("Added {email} ({}) to {organization} as {role}.", member.user_id);
     println!("{}", key.key);
     Ok(())
+}
+
+/// Account emails when SMTP is configured; links point to `public_url`, else to the
+/// address the server listens on.
+fn account_mail(
+    settings: &Settings,
+    address: std::net::SocketAddr,
+) -> anyhow::Result<Option<rapport_api::AccountMail>> {
+    let Some(smtp) = settings.workers.smtp.clone() else {
+        return Ok(None);
+    };
+    let mailer = rapport_delivery::Mailer::new(smtp).context("SMTP settings")?;
+    Ok(Some(rapport_api::AccountMail {
+        mailer: std::sync::Arc::new(mailer),
+        public_url: settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}")),
+    }))
 }
 
 /// Forgets what only mattered for a while: every minute, rate-limit windows a minute old,

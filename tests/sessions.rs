@@ -19,7 +19,107 @@ on_both_backends!(
     an_organization_keeps_at_least_one_admin,
     everyone_changes_their_own_name_and_password,
     revoking_a_credential_closes_its_open_sockets,
+    a_forgotten_password_is_reset_through_a_single_use_emailed_link,
 );
+
+/// "Forgot password": the same answer for any email, a link by email to the account's
+/// owner that works once, and sessions that end with the old password.
+fn a_forgotten_password_is_reset_through_a_single_use_emailed_link(backend: Backend) {
+    let Some(smtp) = rapport_testkit::smtp::SmtpServer::start("password_reset") else {
+        return;
+    };
+    let smtp_url = format!(
+        "smtp://127.0.0.1:{}?security=none&from=rapport%40test.example",
+        smtp.port
+    );
+    let args = [
+        "--smtp-url",
+        smtp_url.as_str(),
+        "--public-url",
+        "https://crm.test.example",
+    ];
+    let Some(s) = TestServer::start_with(backend, "password_reset", &args) else {
+        return;
+    };
+    add_user(&s, "ann@test.example", "Ann");
+    let browser = Browser::login(&s, "ann@test.example");
+    let ask = |email: &str| {
+        s.request(
+            "POST",
+            "auth/password_reset/",
+            None,
+            Some(&json!({"email": email})),
+            &[("Host", "evil.example")],
+        )
+    };
+    let known = ask("Ann@test.example");
+    let unknown = ask("nobody@test.example");
+    assert_eq!(
+        (known.status, unknown.status),
+        (202, 202),
+        "{} {}",
+        known.body,
+        unknown.body
+    );
+    assert_eq!(known.body, unknown.body, "nobody learns which emails have accounts");
+    assert_eq!(ask("not an email").status, 400);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let message = loop {
+        if let Some(m) = smtp.messages().into_iter().find(|m| m.contains("ann@test.example")) {
+            break m;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reset email: {}", smtp.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(!smtp.messages().iter().any(|m| m.contains("nobody@test.example")));
+    // Quoted-printable bodies wrap long lines with a trailing `=`.
+    let message = message.replace("=\r\n", "").replace("=\n", "");
+    let link = message
+        .split_whitespace()
+        .find(|w| w.contains("/#/reset-password/"))
+        .expect("a link in the email")
+        .to_string();
+    assert!(
+        link.starts_with("https://crm.test.example/"),
+        "the configured address, never the request's Host: {link}"
+    );
+    let token = link.rsplit('/').next().unwrap().trim();
+
+    let confirm = |token: &str, password: &str| {
+        s.request(
+            "POST",
+            "auth/password_reset/confirm/",
+            None,
+            Some(&json!({"token": token, "password": password})),
+            &[],
+        )
+    };
+    let short = confirm(token, "short");
+    assert!(short.body["field-errors"]["password"].is_string(), "{}", short.body);
+    assert_eq!(confirm("reset_forged", "a brand new password").status, 400);
+    assert_eq!(confirm(token, "a brand new password").status, 204);
+    assert_eq!(login(&s, "ann@test.example", "a brand new password").status, 200);
+    assert_eq!(login(&s, "ann@test.example", PASSWORD).status, 401);
+    assert_eq!(browser.send("GET", "me/", None).status, 401, "old sessions ended");
+    let again = confirm(token, "yet another password");
+    assert_eq!(again.status, 400, "used once: {}", again.body);
+    assert!(again.body["field-errors"]["token"].is_string());
+    // A mailbox is not flooded: a few links per hour, then silence (the same answer).
+    for _ in 0..rapport_crm::RESETS_PER_HOUR + 2 {
+        assert_eq!(ask("ann@test.example").status, 202);
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let sent = smtp
+        .messages()
+        .iter()
+        .filter(|m| m.contains("ann@test.example"))
+        .count() as i64;
+    assert_eq!(
+        sent,
+        1 + rapport_crm::RESETS_PER_HOUR,
+        "the used link no longer counts; then the cap"
+    );
+}
 
 /// A deleted API key, a logout, a password change and a removal each close the sockets
 /// that credential opened, within a second or two; other sockets stay.

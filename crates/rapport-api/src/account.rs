@@ -20,6 +20,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/password_reset", post(request_password_reset))
+        .route("/api/v1/auth/password_reset/confirm", post(confirm_password_reset))
         .route("/api/v1/user", get(list_users).post(create_user))
         .route("/api/v1/user/{id}", get(get_user).put(update_user).delete(remove_user))
         .route("/api/v1/user/{id}/password", post(reset_password))
@@ -57,6 +59,53 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// `POST /auth/password_reset/` `{email}`: emails a single-use link to set a new
+/// password. Answered 202 at once, whether the email has an account or not; the email
+/// is sent after the answer (a slow SMTP server tells nothing either).
+async fn request_password_reset(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let input = parse_body(&body)?;
+    let Some(mail) = state.account_mail.clone() else {
+        return Err(ApiError::Unavailable(
+            "this server sends no email (no SMTP configured); an admin can set a new password for you".into(),
+        ));
+    };
+    let email = input.get("email").and_then(Value::as_str).unwrap_or_default();
+    if let Some(reset) = state.crm.request_password_reset(email).await? {
+        tokio::spawn(async move {
+            let link = format!(
+                "{}/#/reset-password/{}",
+                mail.public_url.trim_end_matches('/'),
+                reset.token
+            );
+            let minutes = rapport_crm::RESET_SECONDS / 60;
+            let email = rapport_delivery::Email {
+                to: vec![reset.email.clone()],
+                subject: "Set a new Rapport password".into(),
+                text_body: format!(
+                    "Someone asked to set a new password for the Rapport account {}.\n\n\
+                     To choose one, open this link within {minutes} minutes (it works once):\n{link}\n\n\
+                     If it was not you, ignore this email: your password stays as it is.\n",
+                    reset.email
+                ),
+                ..Default::default()
+            };
+            if let Err(e) = mail.mailer.send(&email).await {
+                tracing::warn!(error = %e, "cannot send a password reset email");
+            }
+        });
+    }
+    Ok((StatusCode::ACCEPTED, Json(json!({"sent_if_known": true}))).into_response())
+}
+
+/// `POST /auth/password_reset/confirm/` `{token, password}`: the new password; every
+/// session of the account ends.
+async fn confirm_password_reset(State(state): State<AppState>, body: Bytes) -> ApiResult {
+    let input = parse_body(&body)?;
+    let text = |field: &str| input.get(field).and_then(Value::as_str).unwrap_or_default();
+    state.crm.reset_password(text("token"), text("password")).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// A TLS proxy in front says so; the cookie is then never sent over plain HTTP.

@@ -42,6 +42,16 @@ pub struct AppState {
     pub worker_metrics: rapport_queue::WorkerMetrics,
     /// Real-time push (`/api/v1/realtime`, `/widget/ws`).
     pub hub: rapport_realtime::Hub,
+    /// Email to people about their account ("forgot password"); `None` without SMTP.
+    pub account_mail: Option<AccountMail>,
+}
+
+/// What account emails need: an SMTP server, and the address links in them point to
+/// (configured, never taken from a request's `Host`, which the requester chooses).
+#[derive(Clone)]
+pub struct AccountMail {
+    pub mailer: std::sync::Arc<rapport_delivery::Mailer>,
+    pub public_url: String,
 }
 
 /// The application's routes.

@@ -531,6 +531,28 @@ fn account_paths(paths: &mut Map<String, Value>) {
         "/api/v1/auth/logout/".into(),
         json!({"post": {"summary": "End the session and clear its cookie", "tags": ["auth"], "security": [{"session": []}], "responses": {"204": {"description": "Logged out"}}}}),
     );
+    paths.insert(
+        "/api/v1/auth/password_reset/".into(),
+        json!({"post": {
+            "summary": format!("Forgot password: emails the account a link that sets a new password, valid {} minutes and once, at most {} per hour. The same 202 answer whether the email has an account or not; 503 when the server has no SMTP", rapport_crm::RESET_SECONDS / 60, rapport_crm::RESETS_PER_HOUR),
+            "tags": ["auth"], "security": [],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["email"], "properties": {"email": {"type": "string", "maxLength": 254}}}}}},
+            "responses": {"202": json_response("Sent, if the email has an account", json!({"type": "object"})),
+                          "400": json_response("Not an email address", schema_ref("validation_error")),
+                          "503": json_response("No SMTP configured", schema_ref("error"))},
+        }}),
+    );
+    paths.insert(
+        "/api/v1/auth/password_reset/confirm/".into(),
+        json!({"post": {
+            "summary": "Set the new password with the emailed link's token; every session of the account ends",
+            "tags": ["auth"], "security": [],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["token", "password"], "properties": {
+                "token": {"type": "string"}, "password": {"type": "string", "minLength": 8, "maxLength": 1000}}}}}},
+            "responses": {"204": {"description": "Password set"},
+                          "400": json_response("A used, expired or unknown token, or a password too short", schema_ref("validation_error"))},
+        }}),
+    );
     let key = json!({"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "date_created": {"type": "string"}}});
     paths.insert(
         "/api/v1/api_key/".into(),

@@ -37,6 +37,7 @@ pub use search::TimeZone;
 pub use sessions::{
     Session, LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS, MAX_DRAFTS, MAX_DRAFT_CHARS, SESSION_SECONDS,
 };
+pub use team::{PasswordReset, RESETS_PER_HOUR, RESET_SECONDS};
 pub use write::{Idempotency, Written};
 
 /// Who is acting: a user within one organization.

@@ -52,7 +52,7 @@ pub(crate) fn wait_text(seconds: u64) -> String {
 }
 
 /// A random token of 256 bits, base 62.
-fn secret(prefix: &str) -> String {
+pub(crate) fn secret(prefix: &str) -> String {
     format!("{prefix}_{}{}", &new_id("x")[2..], &new_id("x")[2..])
 }
 

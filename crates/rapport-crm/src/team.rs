@@ -9,12 +9,25 @@
 //! locked, so two admins demoting each other at once cannot both succeed.
 
 use rapport_core::{time, validate, FieldErrors};
-use rapport_store::{DbError, Expect, RowExt, Stmt};
+use rapport_store::{DbError, Expect, RowExt, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
+use crate::accounts::key_hash;
 use crate::events::NewEvent;
 use crate::roles::{Permission, Role};
 use crate::{passwords, Actor, Crm, CrmError, CrmResult};
+
+/// How long a "forgot password" link works.
+pub const RESET_SECONDS: i64 = 3600;
+/// Reset links an account may be sent per hour.
+pub const RESETS_PER_HOUR: i64 = 3;
+
+/// A reset link to email: to whom, and the token it carries (shown nowhere else).
+#[derive(Debug, Clone)]
+pub struct PasswordReset {
+    pub email: String,
+    pub token: String,
+}
 
 /// Longest first or last name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
@@ -272,6 +285,97 @@ impl Crm {
         }
         let hash = passwords::hash("password", password).await?;
         self.store_password(id, hash).await
+    }
+
+    /// "Forgot password": a single-use token for the account with `email`, valid for
+    /// [`RESET_SECONDS`], stored as a hash; `None` for an unknown email, or one that asked
+    /// [`RESETS_PER_HOUR`] times within the hour already (no mailbox flooded). The caller
+    /// answers alike in every case, so nobody learns which emails have accounts.
+    pub async fn request_password_reset(&self, email: &str) -> CrmResult<Option<PasswordReset>> {
+        let email = match validate::email(email) {
+            Ok(email) => email.to_lowercase(),
+            Err(message) => return Err(FieldErrors::field("email", message).into()),
+        };
+        let Some(user) = self
+            .db
+            .query_opt("SELECT id FROM users WHERE email = ?", &[email.as_str().into()])
+            .await?
+        else {
+            return Ok(None);
+        };
+        let user_id = user.text(0).to_string();
+        let now = time::now().timestamp();
+        let recent = self
+            .db
+            .query_opt(
+                "SELECT COUNT(*) FROM password_resets WHERE user_id = ? AND expires_at > ?",
+                &[user_id.as_str().into(), SqlValue::Int(now)],
+            )
+            .await?
+            .map_or(0, |r| r.int(0));
+        if recent >= RESETS_PER_HOUR {
+            return Ok(None);
+        }
+        let token = crate::sessions::secret("reset");
+        self.db
+            .batch(vec![
+                Stmt::new(
+                    "DELETE FROM password_resets WHERE expires_at <= ?",
+                    vec![SqlValue::Int(now)],
+                ),
+                Stmt::new(
+                    "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
+                    vec![
+                        key_hash(&token).into(),
+                        user_id.into(),
+                        SqlValue::Int(now + RESET_SECONDS),
+                    ],
+                ),
+            ])
+            .await?;
+        Ok(Some(PasswordReset { email, token }))
+    }
+
+    /// Sets the password of the account a reset token was made for; the token is used up,
+    /// with any other of the account's, and every session of the account ends.
+    pub async fn reset_password(&self, token: &str, password: &str) -> CrmResult<()> {
+        passwords::check("password", password)?;
+        let now = time::now().timestamp();
+        let row = self
+            .db
+            .query_opt(
+                "SELECT user_id FROM password_resets WHERE token_hash = ? AND expires_at > ?",
+                &[key_hash(token).into(), SqlValue::Int(now)],
+            )
+            .await?;
+        let invalid = || FieldErrors::field("token", "this link is invalid, used or expired; ask for a new one").into();
+        let Some(row) = row else { return Err(invalid()) };
+        let user_id = row.text(0).to_string();
+        let hash = passwords::hash("password", password).await?;
+        // The token is taken in the same write that sets the password: used once only.
+        let taken = self
+            .db
+            .batch(vec![
+                Stmt::one(
+                    "DELETE FROM password_resets WHERE token_hash = ? AND expires_at > ?",
+                    vec![key_hash(token).into(), SqlValue::Int(now)],
+                ),
+                Stmt::new(
+                    "DELETE FROM password_resets WHERE user_id = ?",
+                    vec![user_id.as_str().into()],
+                ),
+                Stmt::one(
+                    "UPDATE users SET password_hash = ?, date_updated = ? WHERE id = ?",
+                    vec![hash.into(), time::format(time::now()).into(), user_id.as_str().into()],
+                ),
+                Stmt::new("DELETE FROM sessions WHERE user_id = ?", vec![user_id.as_str().into()]),
+            ])
+            .await;
+        match taken {
+            Ok(_) => Ok(()),
+            Err(DbError::Conflict) => Err(invalid()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Stores a password hash; every session of the user ends with the old password.

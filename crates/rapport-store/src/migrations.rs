@@ -219,6 +219,17 @@ UPDATE events SET data = replace(data, '\u0000', ''), previous_data = replace(pr
 UPDATE objects SET data = replace(data, '\u0000', '') WHERE data LIKE '%\u0000%' ESCAPE '!'
 "#,
     ),
+    (
+        9,
+        r#"
+CREATE TABLE password_resets (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX password_resets_user ON password_resets (user_id, expires_at)
+"#,
+    ),
 ];
 
 pub async fn apply(db: &Db) -> DbResult<()> {
