@@ -159,6 +159,37 @@ pub enum UserCommand {
         #[arg(long, default_value = "member")]
         role: String,
     },
+    /// List an organization's members: id, email, role, name (tab-separated).
+    List {
+        /// Organization id.
+        #[arg(long)]
+        organization: String,
+    },
+    /// Make a member an admin or a member (an organization keeps one admin).
+    Role {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        organization: String,
+        /// admin or member.
+        #[arg(long)]
+        role: String,
+    },
+    /// Remove a member from an organization: their API keys and sessions there end at
+    /// once, what they wrote stays.
+    Remove {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        organization: String,
+    },
+    /// Set an account's password (for every organization it belongs to): read from
+    /// standard input when piped, else a new random one printed on stdout. Every session
+    /// of the account ends.
+    Password {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -56,13 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             organization,
             name,
         }) => startup::create_api_key(settings, &email, organization.as_deref(), &name).await,
-        Command::User(config::UserCommand::Create {
-            email,
-            organization,
-            first_name,
-            last_name,
-            role,
-        }) => startup::create_user(settings, &email, &organization, &first_name, &last_name, &role).await,
+        Command::User(command) => startup::user(settings, command).await,
         Command::Org(config::OrgCommand::Create {
             name,
             email,

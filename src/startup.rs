@@ -363,24 +363,6 @@ pub async fn create_organization(
     Ok(())
 }
 
-pub async fn create_user(
-    settings: Settings,
-    email: &str,
-    organization: &str,
-    first_name: &str,
-    last_name: &str,
-    role: &str,
-) -> anyhow::Result<()> {
-    let crm = open(&settings, UsesIndex::No).await?;
-    let member = crm
-        .add_member(organization, email, first_name, last_name, role, None)
-        .await?;
-    let key = crm.create_api_key(email, Some(organization), "cli").await?;
-    eprintln!("Added {email} ({}) to {organization} as {role}.", member.user_id);
-    println!("{}", key.key);
-    Ok(())
-}
-
 /// Account emails when SMTP is configured; links point to `public_url`, else to the
 /// address the server listens on.
 fn account_mail(
@@ -398,6 +380,74 @@ fn account_mail(
             .clone()
             .unwrap_or_else(|| format!("http://{address}")),
     }))
+}
+
+/// `rapport user list|role|remove|password`: the machine's operator manages a team
+/// without the API (the same rules: one admin always, sessions end with a password).
+pub async fn user(settings: Settings, command: crate::config::UserCommand) -> anyhow::Result<()> {
+    use crate::config::UserCommand;
+    let crm = open(&settings, UsesIndex::No).await?;
+    match command {
+        UserCommand::Create {
+            email,
+            organization,
+            first_name,
+            last_name,
+            role,
+        } => {
+            let member = crm
+                .add_member(&organization, &email, &first_name, &last_name, &role, None)
+                .await?;
+            let key = crm.create_api_key(&email, Some(&organization), "cli").await?;
+            eprintln!("Added {email} ({}) to {organization} as {role}.", member.user_id);
+            println!("{}", key.key);
+        }
+        UserCommand::List { organization } => {
+            let admin = crm.operator_actor(&organization, None).await?;
+            for user in crm.list_users(&admin).await? {
+                let text = |field: &str| user[field].as_str().unwrap_or_default().to_string();
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    text("id"),
+                    text("email"),
+                    text("role"),
+                    text("display_name")
+                );
+            }
+        }
+        UserCommand::Role {
+            email,
+            organization,
+            role,
+        } => {
+            let admin = crm.operator_actor(&organization, Some(&email)).await?;
+            let id = admin.user_id.clone();
+            crm.update_user(&admin, &id, &serde_json::json!({"role": role})).await?;
+            eprintln!("{email} is now {role} of {organization}.");
+        }
+        UserCommand::Remove { email, organization } => {
+            let admin = crm.operator_actor(&organization, Some(&email)).await?;
+            let id = admin.user_id.clone();
+            crm.remove_member(&admin, &id).await?;
+            eprintln!("Removed {email} from {organization}.");
+        }
+        UserCommand::Password { email } => {
+            use std::io::IsTerminal;
+            let (password, generated) = if std::io::stdin().is_terminal() {
+                (rapport_core::new_id("pw")[3..].to_string(), true)
+            } else {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                (line.trim_end_matches(['\r', '\n']).to_string(), false)
+            };
+            crm.set_password_by_operator(&email, &password).await?;
+            if generated {
+                println!("{password}");
+            }
+            eprintln!("Set a new password for {email}; its sessions ended.");
+        }
+    }
+    Ok(())
 }
 
 /// Forgets what only mattered for a while: every minute, rate-limit windows a minute old,

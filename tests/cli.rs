@@ -10,6 +10,7 @@ on_both_backends!(
     apikey_create_prints_only_a_working_key,
     org_create_makes_a_separate_tenant,
     user_create_adds_a_member,
+    user_commands_manage_the_team,
 );
 
 fn reindex_rebuilds_the_search_index_from_the_store(backend: Backend) {
@@ -210,4 +211,75 @@ fn first_start_bootstraps_once_and_bad_settings_are_refused() {
         String::from_utf8_lossy(&bad_file.stderr)
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `rapport user list|role|remove|password`: the team managed from the machine, under the
+/// API's rules.
+fn user_commands_manage_the_team(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "user_commands") else {
+        return;
+    };
+    let org = s.get("me/").ok()["organization_id"].as_str().unwrap().to_string();
+    let key = s.new_member("mia@test.example", "member");
+    let stdout = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).to_string();
+
+    let list = s.cli(&["user", "list", "--organization", &org]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let lines: Vec<String> = stdout(&list).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("mia@test.example\tmember")),
+        "{lines:?}"
+    );
+
+    let promote = s.cli(&[
+        "user",
+        "role",
+        "--email",
+        "mia@test.example",
+        "--organization",
+        &org,
+        "--role",
+        "admin",
+    ]);
+    assert!(promote.status.success(), "{}", stderr(&promote));
+    assert_eq!(s.get_as(&key, "me/").ok()["organizations"][0]["role"], "admin");
+
+    // The password: piped in (not printed), or made up and printed.
+    let out = s.cli_with_input(&["user", "password", "--email", "mia@test.example"], "piped password\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "a piped password is not printed");
+    let login = |password: &str| {
+        s.request(
+            "POST",
+            "auth/login/",
+            None,
+            Some(&json!({"email": "mia@test.example", "password": password})),
+            &[],
+        )
+        .status
+    };
+    assert_eq!(login("piped password"), 200);
+    let unknown = s.cli_with_input(
+        &["user", "password", "--email", "nobody@test.example"],
+        "whatever password\n",
+    );
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("no account"), "{}", stderr(&unknown));
+
+    // The admin is removed; Mia, admin now, is the last one and cannot be removed.
+    let remove_admin = s.cli(&[
+        "user",
+        "remove",
+        "--email",
+        "admin@test.example",
+        "--organization",
+        &org,
+    ]);
+    assert!(remove_admin.status.success(), "{}", stderr(&remove_admin));
+    assert_eq!(s.get("me/").status, 401, "the removed admin's key is dead");
+    let last = s.cli(&["user", "remove", "--email", "mia@test.example", "--organization", &org]);
+    assert!(!last.status.success());
+    assert!(stderr(&last).contains("at least one admin"), "{}", stderr(&last));
 }

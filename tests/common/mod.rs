@@ -314,6 +314,20 @@ impl TestServer {
         self.command(args).output().expect("the rapport binary runs")
     }
 
+    /// Runs the binary with `input` piped to its standard input.
+    pub fn cli_with_input(&self, args: &[&str], input: &str) -> std::process::Output {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the rapport binary runs");
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     /// Starts `rapport worker` with `args` on this server's database; the caller kills it.
     pub fn spawn_worker(&self, args: &[&str]) -> Child {
         let args: Vec<&str> = std::iter::once("worker").chain(args.iter().copied()).collect();

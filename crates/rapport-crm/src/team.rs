@@ -378,6 +378,50 @@ impl Crm {
         }
     }
 
+    /// The CLI's actor in `organization_id`: the machine's operator acts as an admin; as
+    /// the member with `email` when given (who must belong to it).
+    pub async fn operator_actor(&self, organization_id: &str, email: Option<&str>) -> CrmResult<Actor> {
+        let org = self
+            .db
+            .query_opt("SELECT id FROM organizations WHERE id = ?", &[organization_id.into()])
+            .await?;
+        if org.is_none() {
+            return Err(CrmError::Refused(format!("no organization `{organization_id}`")));
+        }
+        let user_id = match email {
+            Some(email) => {
+                let email = email.trim().to_lowercase();
+                let row = self
+                    .db
+                    .query_opt(
+                        "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id WHERE u.email = ? AND m.organization_id = ?",
+                        &[email.as_str().into(), organization_id.into()],
+                    )
+                    .await?
+                    .ok_or_else(|| CrmError::Refused(format!("`{email}` is not a member of `{organization_id}`")))?;
+                row.text(0).to_string()
+            }
+            None => String::new(),
+        };
+        Ok(Actor {
+            organization_id: organization_id.into(),
+            user_id,
+            role: Role::Admin.as_str().into(),
+            meta_version: 0,
+        })
+    }
+
+    /// The machine's operator sets an account's password (`rapport user password`).
+    pub async fn set_password_by_operator(&self, email: &str, password: &str) -> CrmResult<()> {
+        let row = self
+            .db
+            .query_opt("SELECT id FROM users WHERE email = ?", &[email.trim().to_lowercase().into()])
+            .await?
+            .ok_or_else(|| CrmError::Refused(format!("no account with email `{}`", email.trim())))?;
+        let hash = passwords::hash("password", password).await?;
+        self.store_password(row.text(0), hash).await
+    }
+
     /// Stores a password hash; every session of the user ends with the old password.
     pub(crate) async fn store_password(&self, user_id: &str, hash: String) -> CrmResult<()> {
         let now = time::format(time::now());
