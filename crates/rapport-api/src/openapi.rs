@@ -61,6 +61,13 @@ fn property(spec: &FieldSpec) -> Value {
         Access::ReadOnly => {
             obj.insert("readOnly".into(), true.into());
         }
+        // A lead's contacts are given on create and come back with it.
+        Access::WriteOnly { .. } if spec.ty == FieldType::Contacts => {
+            obj.insert(
+                "description".into(),
+                format!("{} Set on create only; read back with the lead.", spec.doc).into(),
+            );
+        }
         Access::WriteOnly { .. } => {
             obj.insert("writeOnly".into(), true.into());
         }
@@ -82,12 +89,31 @@ fn kind_schema(kind: Kind) -> Value {
         properties.insert("lead_id".into(), json!({"type": "string", "readOnly": true}));
     }
     properties.insert("date_created".into(), json!({"type": "string", "format": "date-time"}));
-    let required: Vec<&str> = own.iter().filter(|s| s.required).map(|s| s.name).collect();
-    let mut schema = json!({"type": "object", "properties": properties, "required": required});
+    if kind == Kind::Pipeline {
+        // Stored as labels, answered as the statuses themselves.
+        properties.insert(
+            "statuses".into(),
+            json!({"type": "array", "readOnly": true, "description": "The pipeline's opportunity statuses.",
+                "items": {"type": "object", "properties": {"id": {"type": "string"}, "label": {"type": "string"},
+                "status_type": {"type": "string", "enum": rapport_core::fields::STATUS_TYPES}}}}),
+        );
+    }
+    // No `required` here: the schema describes answers too, and `_fields` may leave out
+    // anything; what a create needs is in `create_body`.
+    let mut schema = json!({"type": "object", "properties": properties});
     if kind.custom_field_kind().is_some() {
         schema["patternProperties"] = json!({"^custom\\.cf_": {"description": "A custom field value, checked against the field's type and choices."}});
     }
     schema
+}
+
+/// A create's body: the kind's schema with the fields a create needs.
+fn create_body(kind: Kind, name: &str) -> Value {
+    let required: Vec<&str> = specs(kind).iter().filter(|s| s.required).map(|s| s.name).collect();
+    if required.is_empty() {
+        return schema_ref(name);
+    }
+    json!({"allOf": [schema_ref(name), {"required": required}]})
 }
 
 fn schema_ref(name: &str) -> Value {
@@ -176,11 +202,19 @@ pub fn openapi_document() -> Value {
     let mut schemas = Map::new();
     schemas.insert(
         "error".into(),
-        json!({"type": "object", "properties": {"error": {"type": "string"}}}),
+        json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}),
     );
     schemas.insert(
         "validation_error".into(),
-        json!({"type": "object", "properties": {"errors": {"type": "array", "items": {"type": "string"}}, "field-errors": {"type": "object", "additionalProperties": {"type": "string"}}}}),
+        json!({"type": "object", "required": ["errors", "field-errors"], "properties": {
+            "errors": {"type": "array", "items": {"type": "string"}},
+            "field-errors": {"type": "object", "additionalProperties": {"type": "string"}},
+            "error": {"type": "string", "description": "A refusal that is not about one field (also the only item of `errors`)."}}}),
+    );
+    schemas.insert(
+        "query_error".into(),
+        json!({"type": "object", "required": ["error", "span", "hint"], "properties": {"error": {"type": "string"}, "span": {"type": "array", "items": {"type": "integer"},
+            "description": "Byte offsets [start, end) into the query"}, "hint": {"type": "string"}}}),
     );
     for kind in Kind::ALL {
         let name = kind.object_type().replace('.', "_");
@@ -211,7 +245,7 @@ pub fn openapi_document() -> Value {
                     "tags": [tag],
                     "parameters": [{"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"},
                                     "description": "A retry with the same key returns the first result."}],
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": schema_ref(&name)}}},
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": create_body(kind, &name)}}},
                     "responses": with_ok(one()),
                 },
             }),
@@ -333,9 +367,8 @@ pub fn openapi_document() -> Value {
     let tz = json!({"name": "X-TZ-Offset", "in": "header", "required": false, "schema": {"type": "number"},
         "description": "The caller's time zone in hours east of UTC, for today, this week and day boundaries."});
     let query_error = json_response(
-        "The query cannot be run",
-        json!({"type": "object", "required": ["error", "span", "hint"], "properties": {"error": {"type": "string"}, "span": {"type": "array", "items": {"type": "integer"},
-            "description": "Byte offsets [start, end) into the query"}, "hint": {"type": "string"}}}),
+        "The query cannot be run (`error`, `span`, `hint`), or another parameter is invalid (`errors`, `field-errors`)",
+        json!({"anyOf": [schema_ref("query_error"), schema_ref("validation_error")]}),
     );
     paths.insert(
         "/api/v1/data/search/".into(),
@@ -411,6 +444,7 @@ pub fn openapi_document() -> Value {
     chat_paths(&mut paths);
     account_paths(&mut paths);
     paths.insert("/api/v1/openapi.json".into(), json!({"get": {"summary": "This document", "security": [], "responses": {"200": json_response("OpenAPI 3.1", any)}}}));
+    declare_errors(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Rapport API", "version": env!("CARGO_PKG_VERSION"),
@@ -490,6 +524,47 @@ fn chat_paths(paths: &mut Map<String, Value>) {
     paths.insert("/widget/ws".into(), json!({"get": {
         "summary": "The visitor's websocket (`key`, `token`, `after`): `message`, `typing`, `operators`, `ready` frames; send `message`, `typing`, `read`, `ping`",
         "tags": ["widget"], "security": [], "responses": {"101": {"description": "Switching to the websocket protocol"}}}}));
+}
+
+/// The errors any request may meet, whatever its route: a 400 answers
+/// `validation_error`, every other status `error`.
+const STANDARD_ERRORS: &[(&str, &str)] = &[
+    ("400", "Invalid input: `errors` and `field-errors` (a refusal not about one field also has `error`)"),
+    ("401", "Missing or invalid credentials"),
+    ("403", "Not allowed to this caller (see SECURITY.md's roles table), or a cookie request from another origin or without its CSRF token"),
+    ("404", "Not found (or in another organization)"),
+    ("408", "The request body came too slowly"),
+    ("409", "The object kept changing while this request ran; try again"),
+    ("413", "The request body is too large"),
+    ("415", "A body that is not `application/json`"),
+    ("422", "An `Idempotency-Key` sent again with another request"),
+    ("429", "Too many requests (`--rate-limit`, failed logins, a visitor's messages); `Retry-After` says when to retry"),
+    ("503", "Busy or a dependency is unavailable; `Retry-After` says when to retry"),
+];
+
+/// Every operation declares the standard errors, each with its body; an operation's own
+/// description of one is kept.
+fn declare_errors(paths: &mut Map<String, Value>) {
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for op in item.values_mut() {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, description) in STANDARD_ERRORS {
+                let schema = schema_ref(if *status == "400" { "validation_error" } else { "error" });
+                match responses.get_mut(*status) {
+                    None => {
+                        responses.insert(status.to_string(), json_response(description, schema));
+                    }
+                    Some(response) if response.get("content").is_none() => {
+                        response["content"] = json!({"application/json": {"schema": schema}});
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
 }
 
 /// The error responses with `ok` as the success ones (e.g. `{"204": …}`).
@@ -605,5 +680,25 @@ mod tests {
             doc["components"]["schemas"]["lead"]["properties"]["status"]["writeOnly"],
             true
         );
+    }
+
+    #[test]
+    fn the_document_describes_what_the_server_answers() {
+        let doc = openapi_document();
+        let schemas = &doc["components"]["schemas"];
+        // `_fields` may leave anything out: only a create's body has required fields.
+        assert!(schemas["pipeline"].get("required").is_none());
+        let create = &doc["paths"]["/api/v1/pipeline/"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(create["allOf"][1]["required"], json!(["name"]));
+        assert_eq!(schemas["pipeline"]["properties"]["statuses"]["items"]["type"], "object");
+        assert!(schemas["lead"]["properties"]["contacts"].get("writeOnly").is_none());
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for (status, _) in STANDARD_ERRORS {
+                    let schema = &op["responses"][*status]["content"]["application/json"]["schema"];
+                    assert!(schema.is_object(), "{method} {path} declares no {status} body");
+                }
+            }
+        }
     }
 }
