@@ -32,7 +32,8 @@ export function useList(path) {
 
 /**
  * A form's state around one API call: `run(fn)` shows the server's field errors next to
- * the fields (`err(name)`) and any other failure in `alert()`, placed after the fields.
+ * the fields (`err(name)`) and any other failure in `alert()`, placed after the fields;
+ * it answers what `fn` answered (true for nothing), or false when it failed.
  */
 export function useForm() {
   const [state, setState] = useState({ busy: false, message: '', fields: {} });
@@ -42,7 +43,8 @@ export function useForm() {
     try {
       const out = await fn();
       setState({ busy: false, message: '', fields: {} });
-      return out === undefined ? true : out;
+      // A 204 (a delete, a password set) answers no body: null, and still a success.
+      return out === undefined || out === null ? true : out;
     } catch (e) {
       setState({ busy: false, message: e.message, fields: e.fieldErrors || {} });
       return false;
