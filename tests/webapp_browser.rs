@@ -1,8 +1,10 @@
 //! The web app in headless Chromium, as its users use it (`tests/browser/webapp.mjs` and
 //! `inbox.mjs` drive the browser): logging in, searching and saving a Smart View, editing
 //! a lead and adding a note that survives a reload, a query's typo shown inline, two users
-//! seeing each other's changes and presence live, and the inbox answering a visitor of the
-//! website widget. Screenshots of each screen are left in `target/test-artifacts/`.
+//! seeing each other's changes and presence live, an admin managing the team (a member
+//! added, given another role and password, renamed by themselves and removed, landing on
+//! the login screen), "forgot password", and the inbox answering a visitor of the website
+//! widget. Screenshots of each screen are left in `target/test-artifacts/`.
 //!
 //! The page-load budget is measured here with the Performance API; the JavaScript size
 //! is checked (it does not depend on the machine's speed), the timings are printed and kept
@@ -97,7 +99,14 @@ fn run_in_browser(test: &str, script: &str, screenshots: &[&str]) -> Option<(Tes
 
 #[test]
 fn sales_people_search_edit_and_see_each_other_live_in_chromium() {
-    let screenshots = ["login.png", "leads.png", "lead.png", "query-error.png", "two-users.png"];
+    let screenshots = [
+        "login.png",
+        "leads.png",
+        "lead.png",
+        "query-error.png",
+        "two-users.png",
+        "team.png",
+    ];
     let Some((s, _team, run)) = run_in_browser("webapp_browser", "webapp.mjs", &screenshots) else {
         return;
     };
@@ -112,6 +121,19 @@ fn sales_people_search_edit_and_see_each_other_live_in_chromium() {
     assert!(
         notes["data"].as_array().is_some_and(|n| !n.is_empty()),
         "the note added in the browser is stored: {notes}"
+    );
+
+    // The member the admin added in the browser was removed again.
+    let users = s.get("user/").ok();
+    let emails: Vec<&str> = users["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["email"].as_str())
+        .collect();
+    assert!(
+        emails.contains(&"ann@test.example") && !emails.iter().any(|e| e.starts_with("max.")),
+        "the member added and removed in the browser is gone: {users}"
     );
 
     let metrics: Value = run

@@ -28,7 +28,7 @@ const stamp = Date.now().toString(36);
 const VISITOR_LINE = `Hello, is anyone there? (${stamp})`;
 const REPLY = `Yes, how can we help? (${stamp})`;
 const NOTE = `Internal: check their plan (${stamp})`;
-const SETTINGS = ['statuses', 'pipelines', 'custom-fields', 'users', 'api-keys', 'websites', 'webhooks', 'slack'];
+const SETTINGS = ['account', 'team', 'statuses', 'pipelines', 'custom-fields', 'api-keys', 'websites', 'webhooks', 'slack'];
 
 const rest = restClient(base, apiKey, STEP);
 

@@ -1,7 +1,11 @@
 // Drives the web app in headless Chromium as two sales people would: log in, search with
 // the query language and save a Smart View, open a lead, edit it, add a note that
 // survives a reload, see a typo underlined in the query, and watch each other's changes
-// and presence live. Seeds its own data through the REST API (user 1's key).
+// and presence live. Then the team: user 1 (an admin) adds a member, changes their role
+// and sets their password; the member (a third browser) sees admin settings read-only,
+// renames themselves, changes their password, is removed and lands on the login screen;
+// "forgot password" shows the server's message (no SMTP here), a bad reset link is
+// refused. Seeds its own data through the REST API (user 1's key).
 //
 // Environment: RAPPORT_URL, RAPPORT_USER1_EMAIL, RAPPORT_USER1_PASSWORD,
 // RAPPORT_USER2_EMAIL, RAPPORT_USER2_PASSWORD, RAPPORT_API_KEY, ARTIFACTS_DIR (screenshots),
@@ -450,6 +454,121 @@ try {
     const second = (await rest('GET', `lead/?query=${encodeURIComponent(`${TAG} sort:name`)}&_limit=2`)).data[1];
     await rest('PUT', `lead/${second.id}`, { name: `${TAG} Company 001 renamed` });
     await page2.locator('table.results tbody tr', { hasText: `${TAG} Company 001 renamed` }).waitFor({ timeout: LIVE });
+  });
+
+  // --- The team: an admin adds a member, who renames themselves, changes their password
+  // and is removed; the signed-out screens (forgot password, the emailed link).
+  const member = {
+    email: `max.${TAG}@test.example`,
+    first: 'Max',
+    last: `Member ${TAG}`,
+    password: `first password ${TAG}`,
+    reset: `reset password ${TAG}`,
+    changed: `own password ${TAG}`,
+  };
+  const memberRow = (p) => p.locator('.settings table.team tbody tr', { hasText: member.email });
+  const storedMember = async () => (await rest('GET', 'user/')).data.find((u) => u.email === member.email);
+  await step('the admin adds a member in Settings → Team; a short password is refused next to its field', async () => {
+    await page.goto(`${base}/#/settings/team`);
+    await page.locator('.settings [data-screen="team"][data-ready]').waitFor();
+    const form = page.locator('form', { has: page.getByRole('heading', { name: 'Add a member' }) });
+    await form.getByLabel('Email').fill(member.email);
+    await form.getByLabel('First name').fill(member.first);
+    await form.getByLabel('Last name').fill(member.last);
+    await form.getByLabel('Role').selectOption('admin');
+    await form.getByLabel('Password').fill('short');
+    await form.getByRole('button', { name: 'Add member' }).click();
+    await page.locator('#nu-password-error', { hasText: 'at least' }).waitFor();
+    await form.getByLabel('Password').fill(member.password);
+    await form.getByRole('button', { name: 'Add member' }).click();
+    await memberRow(page).waitFor();
+    const stored = await storedMember();
+    if (!stored || stored.role !== 'admin') throw new Error(`stored: ${JSON.stringify(stored)}`);
+  });
+  await step("the admin changes the member's role", async () => {
+    await memberRow(page).locator('select').selectOption('member');
+    await page.locator('.settings .notice[role="status"]', { hasText: 'is now a member' }).waitFor();
+    await until('the stored role', async () => (await storedMember()).role === 'member');
+  });
+  await step("the admin sets the member's password", async () => {
+    await memberRow(page).getByRole('button', { name: /^Reset the password/ }).click();
+    await until('focus in the new password', () => page.evaluate(() => document.activeElement?.id?.startsWith('reset-')));
+    await page.keyboard.type(member.reset);
+    await page.keyboard.press('Enter');
+    await page.locator('.settings .notice[role="status"]', { hasText: 'password is set' }).waitFor();
+  });
+  await page.screenshot({ path: join(artifacts, 'team.png'), fullPage: true });
+
+  const context3 = await browser.newContext({ viewport: { width: 1360, height: 860 } });
+  const page3 = await context3.newPage();
+  watch(page3, 'new member');
+  await step('the member logs in (another browser) and sees the team read-only', async () => {
+    await page3.goto(`${base}/#/settings/team`);
+    await page3.fill('#login-email', member.email);
+    await page3.fill('#login-password', member.reset);
+    await page3.keyboard.press('Enter');
+    await memberRow(page3).waitFor();
+    if (await page3.locator('.settings select, .settings button').count()) throw new Error('a member sees team controls');
+  });
+  await step('a member sees admin-only settings without their controls', async () => {
+    await page3.evaluate(() => (location.hash = '#/settings/statuses'));
+    await page3.locator('.settings [data-screen="statuses"][data-ready]').waitFor();
+    await page3.locator('.readonly-note', { hasText: 'Only an admin' }).waitFor();
+    if (await page3.locator('.settings-screen form, .settings-screen button').count()) throw new Error('a member sees status controls');
+  });
+  const renamed = `Maxine${TAG}`;
+  await step('the member renames themselves in My account', async () => {
+    await page3.evaluate(() => (location.hash = '#/settings/account'));
+    await page3.locator('.settings [data-screen="account"][data-ready]').waitFor();
+    await page3.getByLabel('First name').fill(renamed);
+    await page3.getByRole('button', { name: 'Save name' }).click();
+    await page3.locator('.settings .notice[role="status"]', { hasText: 'saved' }).waitFor();
+    await page3.locator('.topbar .whoami', { hasText: renamed }).waitFor();
+    await until('the stored name', async () => (await storedMember()).first_name === renamed);
+    await page.reload();
+    await memberRow(page).filter({ hasText: renamed }).waitFor();
+  });
+  await step('the member changes their password and lands on the login screen, told so', async () => {
+    await page3.fill('#acct-current', member.reset);
+    await page3.fill('#acct-password', member.changed);
+    await page3.fill('#acct-confirm', member.changed);
+    await page3.getByRole('button', { name: 'Change password' }).click();
+    await page3.locator('.login-form [role="status"]', { hasText: 'password has changed' }).waitFor();
+    await page3.fill('#login-email', member.email);
+    await page3.fill('#login-password', member.changed);
+    await page3.keyboard.press('Enter');
+    await page3.locator('.settings [data-screen="account"][data-ready]').waitFor();
+  });
+  await step('the admin removes the member; the dialog names them and says their data stays', async () => {
+    let asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      d.accept();
+    });
+    await memberRow(page).getByRole('button', { name: /^Remove/ }).click();
+    await memberRow(page).waitFor({ state: 'detached' });
+    if (!asked.includes(renamed) || !asked.includes('data stay')) throw new Error(`the dialog said ${JSON.stringify(asked)}`);
+    if (await storedMember()) throw new Error('the member is still in the organization');
+  });
+  await step("the removed member's next action lands on the login screen", async () => {
+    await page3.evaluate(() => (location.hash = '#/leads'));
+    await page3.locator('#login-email').waitFor();
+    await page3.locator('.login-form [role="alert"]', { hasText: 'session has ended' }).waitFor();
+  });
+  await step("forgot password on a server without SMTP shows the server's message", async () => {
+    await page3.getByRole('link', { name: 'Forgot password?' }).click();
+    await page3.getByLabel('Email').fill(member.email);
+    await page3.getByRole('button', { name: 'Email me a link' }).click();
+    await page3.locator('.login-form [role="alert"]', { hasText: 'no SMTP' }).waitFor();
+    if (await page3.locator('.login-form [role="status"]').innerText()) throw new Error('the confirmation shows with the error');
+  });
+  await step('a reset link that is not valid is refused inline, without a session', async () => {
+    await page3.goto(`${base}/#/reset-password/not-a-real-token`);
+    await page3.fill('#reset-password', member.reset);
+    await page3.fill('#reset-confirm', member.reset);
+    await page3.getByRole('button', { name: 'Set password' }).click();
+    await page3.locator('.login-form [role="alert"]', { hasText: 'invalid, used or expired' }).waitFor();
+    await context3.close();
   });
 
   await step('a new lead is created from the leads page', async () => {

@@ -4,7 +4,8 @@
 // event: object_type, action, object_id, lead_id, user_id, data, changed_fields), the
 // event's own `{object_type}.{action}` (`lead.updated`, `message.created`), `presence`
 // (`{users: [{user_id, viewing}]}`, viewing a lead id or null), `typing`, `hello`, `ready`, `resync`,
-// `disconnected`.
+// `disconnected`, `unauthorized` (the server closed the socket because the session ended:
+// logged out elsewhere, password changed, removed from the organization).
 
 export class Realtime {
   constructor() {
@@ -23,10 +24,12 @@ export class Realtime {
 
   stop() {
     this.closed = true;
+    clearTimeout(this.retry);
     if (this.socket) this.socket.close();
   }
 
   connect() {
+    if (this.closed) return; // stopped while a reconnect was waiting
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const since = this.lastSeq === null ? '' : `?since=${this.lastSeq}`;
     const socket = new WebSocket(`${scheme}://${location.host}/api/v1/realtime${since}`);
@@ -47,11 +50,13 @@ export class Realtime {
       if (!builtIn.includes(frame.type)) this.emit('event', frame.data, frame);
       this.emit(frame.type, frame.data, frame);
     };
-    socket.onclose = () => {
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return; // a socket from before a stop() and start()
       this.socket = null;
       this.emit('disconnected');
+      if (event.code === 4401) this.emit('unauthorized');
       if (this.closed) return;
-      setTimeout(() => this.connect(), this.delay);
+      this.retry = setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, 10000);
     };
   }

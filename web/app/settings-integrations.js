@@ -1,13 +1,21 @@
 // Settings that reach outside: websites (the chat widget), webhook subscriptions, Slack
 // (a website's incoming-webhook URL for its chats, and subscriptions with target `slack`
-// for CRM events).
+// for CRM events). A member sees them read-only (`useCanManage`).
 
 import { useState } from 'preact/hooks';
 import { api } from './api.js';
-import { html, useList, useForm, Field, CopyButton, Loaded, lines, userName } from './settings-ui.js';
+import { html, useList, useForm, Field, CopyButton, Loaded, lines, userName, useCanManage } from './settings-ui.js';
 
 export function Websites({ users, sub }) {
   const sites = useList('website/');
+  const can = useCanManage();
+  if (sub && !can) {
+    const site = (sites.items || []).find((s) => s.id === sub);
+    return html`<${Loaded} screen="websites" lists=${[sites]}>
+      <p><a href="#/settings/websites">← All websites</a></p>
+      ${site ? html`<${Snippet} site=${site} />` : html`<p class="form-error" role="alert">This website does not exist (any more).</p>`}
+    <//>`;
+  }
   if (sub) {
     const site = sub === 'new' ? null : (sites.items || []).find((s) => s.id === sub);
     return html`<${Loaded} screen="websites" lists=${[sites]}>
@@ -18,7 +26,8 @@ export function Websites({ users, sub }) {
     <//>`;
   }
   return html`<${Loaded} screen="websites" lists=${[sites]}>
-    <p class="muted">Each website is a chat inbox with its own widget. <a class="button primary" href="#/settings/websites/new">New website</a></p>
+    <p class="muted">Each website is a chat inbox with its own widget.
+      ${can && html` <a class="button primary" href="#/settings/websites/new">New website</a>`}</p>
     <ul class="rows">
       ${(sites.items || []).map(
         (s) => html`<li key=${s.id} class="row">
@@ -29,8 +38,21 @@ export function Websites({ users, sub }) {
         </li>`,
       )}
     </ul>
-    ${sites.items && !sites.items.length && html`<p class="muted">No website yet: add one to put the chat widget on your site.</p>`}
+    ${sites.items && !sites.items.length && html`<p class="muted">No website yet${can ? ': add one to put the chat widget on your site' : ''}.</p>`}
   <//>`;
+}
+
+const snippetOf = (site) => `<script src="${location.origin}/widget.js" data-key="${site.widget_key}" async></script>`;
+
+/** A website's widget snippet, for whoever puts it on the site. */
+function Snippet({ site }) {
+  const snippet = snippetOf(site);
+  return html`<section class="card" aria-labelledby="snippet-title">
+    <h3 id="snippet-title">Widget snippet of ${site.name}</h3>
+    <p class="muted">Paste it before <code>${'</body>'}</code> on every page of the website.</p>
+    <pre class="snippet"><code>${snippet}</code></pre>
+    <${CopyButton} text=${snippet} label="Copy snippet" />
+  </section>`;
 }
 
 /** Secrets from a create's answer, kept until the new website's page shows them. */
@@ -88,7 +110,7 @@ function WebsiteForm({ site, users, saved }) {
       location.hash = '#/settings/websites';
     }
   };
-  const snippet = site && `<script src="${location.origin}/widget.js" data-key="${site.widget_key}" async></script>`;
+  const snippet = site && snippetOf(site);
   return html`<div>
     ${site &&
     html`<section class="card" aria-labelledby="snippet-title">
@@ -155,6 +177,7 @@ const eventKey = (e) => `${e.object_type}/${e.action}`;
 
 function Subscriptions({ target, screen }) {
   const hooks = useList('webhook/');
+  const can = useCanManage();
   const [editing, setEditing] = useState(null);
   const mine = (hooks.items || []).filter((w) => (w.target || 'webhook') === target);
   const done = () => {
@@ -173,12 +196,12 @@ function Subscriptions({ target, screen }) {
               ${w.paused_reason && html`<span class="form-error">${w.paused_reason}</span>`}
               ${w.failing_since && html`<span class="form-error">failing since ${new Date(w.failing_since).toLocaleString()}</span>`}
               <span class="grow"></span>
-              <button type="button" onClick=${() => setEditing(w.id)} aria-label=${`Edit ${w.url}`}>Edit</button>
+              ${can && html`<button type="button" onClick=${() => setEditing(w.id)} aria-label=${`Edit ${w.url}`}>Edit</button>`}
             </li>`,
       )}
     </ul>
     ${hooks.items && !mine.length && html`<p class="muted">None yet.</p>`}
-    <${SubscriptionForm} key=${target} target=${target} done=${hooks.reload} />
+    ${can && html`<${SubscriptionForm} key=${target} target=${target} done=${hooks.reload} />`}
   <//>`;
 }
 
@@ -272,9 +295,14 @@ export function Slack() {
 }
 
 function SiteSlack({ site }) {
+  const can = useCanManage();
   const [url, setUrl] = useState(site.slack_webhook_url || '');
   const [notice, setNotice] = useState('');
   const form = useForm();
+  if (!can) {
+    return html`<p class="row"><strong>${site.name}</strong>
+      ${site.slack_webhook_url ? html`<code class="url">${site.slack_webhook_url}</code>` : html`<span class="muted">no Slack webhook</span>`}</p>`;
+  }
   const submit = async (e) => {
     e.preventDefault();
     setNotice('');

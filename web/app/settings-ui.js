@@ -1,12 +1,24 @@
 // Building blocks of the settings screens: a list loaded from the API, a form that shows
-// the server's field errors next to its fields, a copy button.
+// the server's field errors next to its fields, a copy button, and whether the signed-in
+// user may change what a screen shows (an admin) or only read it (a member).
 
-import { h } from 'preact';
-import { useState, useEffect, useCallback } from 'preact/hooks';
+import { h, createContext } from 'preact';
+import { useState, useEffect, useCallback, useContext } from 'preact/hooks';
 import htm from 'htm';
 import { api } from './api.js';
 
 export const html = htm.bind(h);
+
+/** The caller's role in the organization they are signed in to, from `GET /me/`. */
+export function roleOf(me) {
+  const org = me && (me.organizations || []).find((o) => o.id === me.organization_id);
+  return (org && org.role) || (me && me.role) || 'member';
+}
+export const isAdmin = (me) => roleOf(me) === 'admin';
+
+/** True where the screen's controls may change things (an admin's settings). */
+export const CanManage = createContext(true);
+export const useCanManage = () => useContext(CanManage);
 
 /** `GET path` → `data`, with `reload`. */
 export function useList(path) {
@@ -99,9 +111,11 @@ export const userName = (u) => u.display_name || [u.first_name, u.last_name].fil
 
 /** One row that renames an object (`label` or `name`) in place and deletes it. */
 export function RenameRow({ path, item, field = 'label', what, onChange, children }) {
+  const can = useCanManage();
   const [value, setValue] = useState(item[field]);
   const form = useForm();
   useEffect(() => setValue(item[field]), [item[field]]);
+  if (!can) return html`<li class="row"><span>${item[field]}</span>${children}</li>`;
   const save = (e) => {
     e.preventDefault();
     form.run(() => api.put(`${path}${item.id}`, { [field]: value.trim() })).then((ok) => ok && onChange());
@@ -123,10 +137,12 @@ export function RenameRow({ path, item, field = 'label', what, onChange, childre
   </li>`;
 }
 
-/** A one-field form that adds an object. */
+/** A one-field form that adds an object (none where the user may not change things). */
 export function AddForm({ path, field = 'label', label, button, extra = {}, onAdded, children }) {
+  const can = useCanManage();
   const [value, setValue] = useState('');
   const form = useForm();
+  if (!can) return null;
   const id = `add-${path.replace(/\W/g, '-')}`;
   const add = (e) => {
     e.preventDefault();
