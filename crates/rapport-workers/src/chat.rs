@@ -48,22 +48,36 @@ pub(crate) async fn jobs_for_message(
         return Ok(Vec::new());
     };
     let payload = json!({"conversation_id": conversation_id, "message_id": event.object_id});
-    let job = |task: &str, delay_seconds: i64| {
+    let job = |task: &str, delay_seconds: i64, dedupe_key: String| {
         NewJob::new(task, &event.organization_id, payload.clone())
-            .dedupe_key(event.object_id.clone())
+            .dedupe_key(dedupe_key)
             .event_seq(event.seq)
             .run_at(time::now().timestamp_millis() + delay_seconds * 1000)
+    };
+    // Emails are coalesced per conversation: one per side until that side reads it (the
+    // read mark is in the key), so a flood of messages is one email, not one each.
+    let Some(conversation) = crm.conversation(&event.organization_id, conversation_id).await? else {
+        return Ok(Vec::new());
+    };
+    let until_read = |mark: &str| {
+        let read = conversation.get(mark).and_then(Value::as_str).unwrap_or("never");
+        format!("{conversation_id}:{read}")
     };
     let mut jobs = Vec::new();
     match data.get("author").and_then(Value::as_str) {
         Some("visitor") => {
-            jobs.push(job(CHAT_NOTIFY_UNREAD, website.notify_delay_seconds()));
+            let delay = website.notify_delay_seconds();
+            jobs.push(job(CHAT_NOTIFY_UNREAD, delay, until_read("operator_read_at")));
             if website.slack_webhook_url().is_some() {
-                jobs.push(job(CHAT_SLACK, 0));
+                jobs.push(job(CHAT_SLACK, 0, event.object_id.clone()));
             }
         }
         Some("operator") if data.get("private") != Some(&Value::Bool(true)) => {
-            jobs.push(job(CHAT_EMAIL_VISITOR, VISITOR_GRACE_SECONDS));
+            jobs.push(job(
+                CHAT_EMAIL_VISITOR,
+                VISITOR_GRACE_SECONDS,
+                until_read("visitor_read_at"),
+            ));
         }
         _ => {}
     }
