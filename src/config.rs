@@ -61,6 +61,11 @@ pub struct Cli {
     /// emails ("forgot password"); default: `http://` and the listen address.
     #[arg(long, env = "RAPPORT_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// Behind a reverse proxy: the header it puts the client's address in
+    /// (`X-Forwarded-For`: its last entry is used), for limits per client address.
+    /// Without it the connection's address is the client's.
+    #[arg(long, env = "RAPPORT_CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
     /// Private, loopback or link-local addresses (IPs or CIDR ranges, comma-separated) that
     /// webhooks and Slack messages may reach; refused by default.
     #[arg(long, env = "RAPPORT_ALLOW_ADDRESSES", global = true, value_delimiter = ',')]
@@ -256,6 +261,7 @@ struct FileSettings {
     log: Option<String>,
     smtp: Option<rapport_delivery::SmtpConfig>,
     public_url: Option<String>,
+    client_ip_header: Option<String>,
     allow_addresses: Option<Vec<String>>,
     broker_url: Option<String>,
     broker_prefix: Option<String>,
@@ -334,6 +340,11 @@ impl Cli {
                 .or(file.metrics_token)
                 .filter(|token| !token.is_empty()),
             secure_cookies: self.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+            client_ip_header: self
+                .client_ip_header
+                .clone()
+                .or(file.client_ip_header)
+                .filter(|name| !name.trim().is_empty()),
             session_idle: match self.session_idle_days.or(file.session_idle_days) {
                 None => defaults.session_idle,
                 Some(days) if days.is_finite() && days > 0.0 && days <= 3650.0 => {

@@ -629,7 +629,77 @@ on_both_backends!(
     presence_and_private_views,
     a_websites_identity_secret_is_shown_once,
     a_visitor_reaches_only_their_own_messages_and_an_unverified_email_no_lead,
+    one_address_cannot_flood_a_website_with_visitors_and_conversations,
 );
+
+/// Sessions, conversations and leads a single address may start per minute are bounded;
+/// other addresses go on as usual.
+fn one_address_cannot_flood_a_website_with_visitors_and_conversations(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "visitor_caps_per_address") else {
+        return;
+    };
+    let site = new_website(&s, json!({}));
+    let key = site["widget_key"].as_str().unwrap();
+    let from = |address: &str, path: &str, token: Option<&str>, body: Value| {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![
+            ("X-Widget-Key", key),
+            ("Origin", SHOP),
+            (common::CLIENT_IP_HEADER, address),
+        ];
+        if let Some(b) = &bearer {
+            headers.push(("Authorization", b.as_str()));
+        }
+        s.request(
+            "POST",
+            &format!("{}/widget/v1/{path}", s.base),
+            None,
+            Some(&body),
+            &headers,
+        )
+    };
+    let flooder = "198.51.100.9";
+    let sessions = rapport_crm::limits::VISITOR_SESSIONS.burst;
+    let mut tokens = Vec::new();
+    for _ in 0..sessions {
+        let session = from(flooder, "session", None, json!({})).ok();
+        tokens.push(session["visitor_token"].as_str().unwrap().to_string());
+    }
+    let refused = from(flooder, "session", None, json!({}));
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body["error"].as_str().unwrap().contains("from your address"));
+    // A returning visitor (with their token) is not a new session.
+    assert_eq!(from(flooder, "session", Some(&tokens[0]), json!({})).status, 200);
+    // Conversations: each visitor's first message starts one.
+    let conversations = rapport_crm::limits::CONVERSATIONS.burst as usize;
+    for token in &tokens[..conversations] {
+        let sent = from(flooder, "message", Some(token), json!({"body": "spam"}));
+        assert_eq!(sent.status, 201, "{}", sent.body);
+    }
+    let refused = from(
+        flooder,
+        "message",
+        Some(&tokens[conversations]),
+        json!({"body": "spam"}),
+    );
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    // A visitor already in a conversation goes on writing.
+    assert_eq!(
+        from(flooder, "message", Some(&tokens[0]), json!({"body": "more"})).status,
+        201
+    );
+    assert_eq!(
+        s.get("conversation/").ok()["data"].as_array().unwrap().len(),
+        conversations
+    );
+    // Someone else is served as usual.
+    let other = from("198.51.100.10", "session", None, json!({})).ok();
+    let token = other["visitor_token"].as_str().unwrap();
+    assert_eq!(
+        from("198.51.100.10", "message", Some(token), json!({"body": "Hello"})).status,
+        201
+    );
+}
 
 /// A visitor resending an operator's client id gets a message of their own, not the
 /// operator's private note; an unverified email matching a customer does not attach the

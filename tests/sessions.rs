@@ -20,7 +20,32 @@ on_both_backends!(
     everyone_changes_their_own_name_and_password,
     revoking_a_credential_closes_its_open_sockets,
     a_forgotten_password_is_reset_through_a_single_use_emailed_link,
+    one_address_is_limited_whatever_email_it_tries,
 );
+
+/// Password spraying from one address: past the address's allowance, every login is
+/// refused (whatever the email) while other addresses log in as usual.
+fn one_address_is_limited_whatever_email_it_tries(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "logins_per_address") else {
+        return;
+    };
+    add_user(&s, "ann@test.example", "Ann");
+    let sprayer = "192.0.2.7";
+    let burst = rapport_crm::limits::LOGINS.burst as usize;
+    for i in 0..burst {
+        let answer = login_from(&s, sprayer, &format!("user{i}@test.example"), "Winter2026!");
+        assert_eq!(answer.status, 401, "attempt {i}: {}", answer.body);
+    }
+    let refused = login_from(&s, sprayer, "ann@test.example", PASSWORD);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused.body["error"].as_str().unwrap().contains("from your address"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(login_from(&s, "192.0.2.8", "ann@test.example", PASSWORD).status, 200);
+}
 
 /// "Forgot password": the same answer for any email, a link by email to the account's
 /// owner that works once, and sessions that end with the old password.
@@ -44,12 +69,13 @@ fn a_forgotten_password_is_reset_through_a_single_use_emailed_link(backend: Back
     add_user(&s, "ann@test.example", "Ann");
     let browser = Browser::login(&s, "ann@test.example");
     let ask = |email: &str| {
+        let address = common::fresh_client_address();
         s.request(
             "POST",
             "auth/password_reset/",
             None,
             Some(&json!({"email": email})),
-            &[("Host", "evil.example")],
+            &[("Host", "evil.example"), (common::CLIENT_IP_HEADER, &address)],
         )
     };
     let known = ask("Ann@test.example");
@@ -227,13 +253,18 @@ impl<'a> Browser<'a> {
     }
 }
 
+/// A login from an address of its own (the per-address limit is tested on its own).
 fn login(s: &TestServer, email: &str, password: &str) -> Answer {
+    login_from(s, &common::fresh_client_address(), email, password)
+}
+
+fn login_from(s: &TestServer, address: &str, email: &str, password: &str) -> Answer {
     s.request(
         "POST",
         "auth/login/",
         None,
         Some(&json!({"email": email, "password": password})),
-        &[],
+        &[(common::CLIENT_IP_HEADER, address)],
     )
 }
 

@@ -21,6 +21,16 @@ pub enum Backend {
     PostgresRabbitMq,
 }
 
+/// The header the test servers take a client's address from.
+pub const CLIENT_IP_HEADER: &str = "X-Test-Client";
+
+/// A client address of its own for each call (10.x.y.z): requests that should not meet
+/// the per-address limits.
+pub fn fresh_client_address() -> String {
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)
+}
+
 /// Starts `rapport serve` on `database_url`; returns the process, its base URL, and the API
 /// key it printed if it set up a fresh database.
 fn spawn_server(
@@ -35,6 +45,10 @@ fn spawn_server(
             "127.0.0.1:0",
             "--admin-email",
             "admin@test.example",
+            // Tests that make many logins or visitors send their own addresses in it, so
+            // that they meet the per-address limits only where they test them.
+            "--client-ip-header",
+            CLIENT_IP_HEADER,
         ])
         .args(extra_args)
         .arg("--data-dir")

@@ -11,8 +11,10 @@ use rapport_core::FieldErrors;
 use serde_json::{json, Value};
 
 use crate::auth::{Auth, CsrfToken, SessionAuth, SESSION_COOKIE};
+use crate::client::ClientAddress;
 use crate::routes::parse_body;
 use crate::{ApiError, AppState};
+use rapport_crm::limits;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -37,8 +39,9 @@ pub fn routes() -> Router<AppState> {
 
 /// `POST /auth/login/` `{email, password, organization_id?}`: sets the session cookie and
 /// answers the user with the CSRF token that writes must echo.
-async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult {
+async fn login(State(state): State<AppState>, client: ClientAddress, headers: HeaderMap, body: Bytes) -> ApiResult {
     let input = parse_body(&body)?;
+    client.take(&state, &limits::LOGINS).await?;
     let text = |field: &str| input.get(field).and_then(Value::as_str).unwrap_or_default();
     let organization = input.get("organization_id").and_then(Value::as_str);
     let session = state
@@ -64,8 +67,9 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
 /// `POST /auth/password_reset/` `{email}`: emails a single-use link to set a new
 /// password. Answered 202 at once, whether the email has an account or not; the email
 /// is sent after the answer (a slow SMTP server tells nothing either).
-async fn request_password_reset(State(state): State<AppState>, body: Bytes) -> ApiResult {
+async fn request_password_reset(State(state): State<AppState>, client: ClientAddress, body: Bytes) -> ApiResult {
     let input = parse_body(&body)?;
+    client.take(&state, &limits::PASSWORD_RESETS).await?;
     let Some(mail) = state.account_mail.clone() else {
         return Err(ApiError::Unavailable(
             "this server sends no email (no SMTP configured); an admin can set a new password for you".into(),

@@ -32,6 +32,12 @@ pub enum ApiError {
         message: String,
         retry_after_seconds: u64,
     },
+    /// One client address did something too often (`rapport_crm::limits`): 429.
+    TooManyFromClient {
+        message: String,
+        limit: u32,
+        retry_after_seconds: u64,
+    },
     /// A search query that cannot be run: `{"error", "span", "hint"}`.
     Query(rapport_query::QueryError),
     Internal(String),
@@ -90,6 +96,11 @@ impl IntoResponse for ApiError {
                 message,
                 retry_after_seconds,
             } => return too_many_requests(message, rapport_crm::LOGIN_FAILURES_ALLOWED, retry_after_seconds),
+            ApiError::TooManyFromClient {
+                message,
+                limit,
+                retry_after_seconds,
+            } => return too_many_requests(message, limit.into(), retry_after_seconds),
             ApiError::Unavailable(message) => {
                 let body = Json(json!({"error": message}));
                 return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], body).into_response();

@@ -194,6 +194,9 @@ async fn admit(guard: &Guard, request: Request, next: Next) -> Response {
     };
     let connection = parts.extensions.get::<ConnectionInfo>().cloned();
     let mut parts = parts;
+    if let Some(name) = &guard.options.client_ip_header {
+        parts.extensions.insert(crate::client::ClientIpHeader(name.clone()));
+    }
     parts.extensions.insert(SessionIdle(
         i64::try_from(guard.options.session_idle.as_secs()).unwrap_or(i64::MAX),
     ));

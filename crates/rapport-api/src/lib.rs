@@ -8,6 +8,7 @@
 mod account;
 mod auth;
 mod chat;
+mod client;
 mod error;
 mod guard;
 mod jobs;
@@ -84,6 +85,9 @@ pub struct ServeOptions {
     pub secure_cookies: bool,
     /// A session unused for this long ends.
     pub session_idle: Duration,
+    /// The header a reverse proxy puts the client's address in (`X-Forwarded-For`, last
+    /// entry); `None`: the connection's address.
+    pub client_ip_header: Option<String>,
     /// `/metrics` answers a request with `Authorization: Bearer <token>`; without a token,
     /// only a client on this machine that no proxy forwarded.
     pub metrics_token: Option<String>,
@@ -100,6 +104,7 @@ impl Default for ServeOptions {
             secure_cookies: false,
             session_idle: Duration::from_secs(auth::DEFAULT_SESSION_IDLE_SECONDS as u64),
             metrics_token: None,
+            client_ip_header: None,
         }
     }
 }

@@ -24,8 +24,10 @@ use rapport_crm::{Visitor, Website};
 use rapport_realtime::{Feed, Live, PresenceEntry, Scope, Typing};
 use serde_json::{json, Map, Value};
 
+use crate::client::ClientAddress;
 use crate::params::parse_query;
 use crate::{ApiError, AppState};
+use rapport_crm::limits;
 
 const WIDGET_JS: &str = include_str!("../../../web/widget.js");
 
@@ -176,14 +178,17 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn session(State(state): State<AppState>, client: ClientAddress, headers: HeaderMap) -> Response {
     let result = async {
         let key = headers.get("x-widget-key").and_then(|v| v.to_str().ok());
         let website = website_of(&state, key, &headers).await?;
         // A stale token is refused, so the widget knows to drop it.
         let (visitor, token) = match bearer(&headers) {
             Some(token) => (visitor_of(&state, &website, Some(token)).await?, token.to_string()),
-            None => state.crm.new_visitor(&website).await?,
+            None => {
+                client.take(&state, &limits::VISITOR_SESSIONS).await?;
+                state.crm.new_visitor(&website).await?
+            }
         };
         let seq = state.hub.position();
         let org = &website.organization_id;
@@ -212,11 +217,11 @@ async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response 
     answer(result, &headers)
 }
 
-async fn send(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn send(State(state): State<AppState>, client: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
     let result = async {
         let (_, visitor) = caller(&state, &headers).await?;
         let input = body_object(&body)?;
-        let posted = post_from_visitor(&state, &visitor, &input).await?;
+        let posted = post_from_visitor(&state, &visitor, &input, &client).await?;
         let status = if posted.created {
             StatusCode::CREATED
         } else {
@@ -232,7 +237,11 @@ async fn post_from_visitor(
     state: &AppState,
     visitor: &Visitor,
     input: &Map<String, Value>,
+    client: &ClientAddress,
 ) -> Result<rapport_crm::Posted, ApiError> {
+    if visitor.conversation_id.is_none() {
+        client.take(state, &limits::CONVERSATIONS).await?;
+    }
     // A bucket in the store, so that a visitor is slowed down whichever node they reach.
     let now_ms = rapport_core::time::now().timestamp_millis();
     let interval_ms = REFILL.as_millis() as i64;
@@ -308,9 +317,10 @@ async fn poll(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): 
     answer(result, &headers)
 }
 
-async fn identify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn identify(State(state): State<AppState>, client: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
     let result = async {
         let (website, visitor) = caller(&state, &headers).await?;
+        client.take(&state, &limits::VISITOR_LEADS).await?;
         let input = body_object(&body)?;
         let text = |name: &str| input.get(name).and_then(Value::as_str);
         let email = text("email").ok_or_else(|| ApiError::from(FieldErrors::field("email", "required")))?;
@@ -459,6 +469,7 @@ impl VisitorFeed {
 /// `GET /widget/ws?key=…&token=…&after=SEQ`.
 async fn websocket(
     State(state): State<AppState>,
+    client: ClientAddress,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     upgrade: WebSocketUpgrade,
@@ -477,7 +488,7 @@ async fn websocket(
         };
         let view = VisitorFeed::new(&state, visitor, after).await?;
         Ok::<_, ApiError>(
-            crate::chat::small_buffers(upgrade).on_upgrade(move |socket| visitor_socket(state, view, socket)),
+            crate::chat::small_buffers(upgrade).on_upgrade(move |socket| visitor_socket(state, view, client, socket)),
         )
     }
     .await;
@@ -488,7 +499,7 @@ fn text_frame(value: Value) -> Message {
     Message::Text(value.to_string().into())
 }
 
-async fn visitor_socket(state: AppState, mut view: VisitorFeed, mut socket: WebSocket) {
+async fn visitor_socket(state: AppState, mut view: VisitorFeed, client: ClientAddress, mut socket: WebSocket) {
     let online_until = || Some(rapport_core::time::now() + chrono::TimeDelta::seconds(ONLINE_FOR.as_secs() as i64));
     let _ = state.crm.set_visitor_online(&view.visitor, online_until()).await;
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -520,7 +531,7 @@ async fn visitor_socket(state: AppState, mut view: VisitorFeed, mut socket: WebS
             incoming = socket.recv() => {
                 let Some(Ok(message)) = incoming else { break false };
                 let Message::Text(text) = message else { continue };
-                let reply = visitor_request(&state, &mut view, text.as_str()).await;
+                let reply = visitor_request(&state, &mut view, &client, text.as_str()).await;
                 if let Some(reply) = reply {
                     if socket.send(text_frame(reply)).await.is_err() {
                         break false;
@@ -536,7 +547,12 @@ async fn visitor_socket(state: AppState, mut view: VisitorFeed, mut socket: WebS
 }
 
 /// Handles a frame from the visitor; the answer to send back, if any.
-async fn visitor_request(state: &AppState, view: &mut VisitorFeed, text: &str) -> Option<Value> {
+async fn visitor_request(
+    state: &AppState,
+    view: &mut VisitorFeed,
+    client: &ClientAddress,
+    text: &str,
+) -> Option<Value> {
     let Ok(Value::Object(request)) = serde_json::from_str::<Value>(text) else {
         return Some(json!({"type": "error", "data": {"error": "frames are JSON objects"}}));
     };
@@ -560,7 +576,7 @@ async fn visitor_request(state: &AppState, view: &mut VisitorFeed, text: &str) -
         }
         Some("message") => {
             let client_id = request.get("client_id").cloned().unwrap_or(Value::Null);
-            match post_from_visitor(state, &view.visitor, &request).await {
+            match post_from_visitor(state, &view.visitor, &request, client).await {
                 Ok(posted) => {
                     // The store chose the conversation (the visitor's, or a new one).
                     view.visitor.conversation_id = posted
@@ -584,10 +600,18 @@ async fn visitor_request(state: &AppState, view: &mut VisitorFeed, text: &str) -
     }
 }
 
+/// An error as a visitor reads it: what they can act on, never the server's internals.
 fn error_text(e: &ApiError) -> String {
     match e {
         ApiError::Invalid(errors) => errors.to_string(),
         ApiError::RateLimited { .. } => "too many messages; wait a moment".into(),
-        other => format!("{other:?}"),
+        ApiError::TooManyFromClient { message, .. } => message.clone(),
+        ApiError::NotFound => "this conversation is no longer available".into(),
+        ApiError::BadRequest(message) | ApiError::Forbidden(message) | ApiError::Conflict(message) => message.clone(),
+        ApiError::Internal(cause) => {
+            tracing::error!(%cause, "a visitor's request failed");
+            "something went wrong on our side; try again in a moment".into()
+        }
+        _ => "the message could not be sent; try again in a moment".into(),
     }
 }

@@ -262,6 +262,10 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Starts `rapport serve` with `extra` flags; returns it, its address and the API key it
 /// printed (on a first start only).
+/// The header the benchmark's clients give their address in, so that a load from one
+/// machine is many clients to the server's per-address limits, as real traffic is.
+pub const CLIENT_IP_HEADER: &str = "X-Bench-Client";
+
 fn spawn(
     exe: &std::path::Path,
     url: &str,
@@ -270,6 +274,7 @@ fn spawn(
 ) -> anyhow::Result<(Child, String, Option<String>)> {
     let mut child = Command::new(exe)
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+        .args(["--client-ip-header", CLIENT_IP_HEADER])
         .arg("--data-dir")
         .arg(data_dir)
         .args(extra)

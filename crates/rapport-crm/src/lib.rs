@@ -12,7 +12,7 @@ mod custom;
 mod doc;
 mod events;
 mod indexer;
-mod limits;
+pub mod limits;
 mod list;
 mod meta;
 mod passwords;

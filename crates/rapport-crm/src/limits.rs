@@ -85,3 +85,63 @@ impl Crm {
         Ok(out.affected)
     }
 }
+
+/// What one client address may do at a pace, whoever it claims to be: a burst, then one
+/// more every `every_seconds`. Counted in the store's buckets, so every node shares them.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientLimit {
+    /// What is limited, as the refusal says it ("log in").
+    pub action: &'static str,
+    pub burst: u32,
+    pub every_seconds: u32,
+}
+
+/// Logins per address: 20 at once, then one every 3 s (a person mistyping never meets
+/// it; a password sprayer meets it at once). Beside the per-email throttle.
+pub const LOGINS: ClientLimit = ClientLimit {
+    action: "log in",
+    burst: 20,
+    every_seconds: 3,
+};
+/// "Forgot password" requests per address.
+pub const PASSWORD_RESETS: ClientLimit = ClientLimit {
+    action: "ask for a password reset",
+    burst: 5,
+    every_seconds: 60,
+};
+/// New widget visitors per address.
+pub const VISITOR_SESSIONS: ClientLimit = ClientLimit {
+    action: "start a chat session",
+    burst: 20,
+    every_seconds: 3,
+};
+/// New conversations per address.
+pub const CONVERSATIONS: ClientLimit = ClientLimit {
+    action: "start a conversation",
+    burst: 10,
+    every_seconds: 6,
+};
+/// Visitor identifications (each may make a lead) per address.
+pub const VISITOR_LEADS: ClientLimit = ClientLimit {
+    action: "give an email in the chat",
+    burst: 10,
+    every_seconds: 6,
+};
+
+impl Crm {
+    /// Takes one of `limit` for the client at `address`: `None` when it may go on, else
+    /// the seconds to wait. A store that cannot count lets the client through (logged).
+    pub async fn take_client_allowance(&self, limit: &ClientLimit, address: std::net::IpAddr) -> Option<u64> {
+        let interval_ms = i64::from(limit.every_seconds) * 1000;
+        let key = format!("client:{}:{address}", limit.action);
+        let now_ms = rapport_core::time::now().timestamp_millis();
+        match self.take_rate_token(&key, now_ms, limit.burst, interval_ms).await {
+            Ok(true) => None,
+            Ok(false) => Some(u64::from(limit.every_seconds)),
+            Err(e) => {
+                tracing::warn!(error = %e, action = limit.action, "cannot count a client's requests; letting it through");
+                None
+            }
+        }
+    }
+}

@@ -415,7 +415,10 @@ impl Crm {
     pub async fn set_password_by_operator(&self, email: &str, password: &str) -> CrmResult<()> {
         let row = self
             .db
-            .query_opt("SELECT id FROM users WHERE email = ?", &[email.trim().to_lowercase().into()])
+            .query_opt(
+                "SELECT id FROM users WHERE email = ?",
+                &[email.trim().to_lowercase().into()],
+            )
             .await?
             .ok_or_else(|| CrmError::Refused(format!("no account with email `{}`", email.trim())))?;
         let hash = passwords::hash("password", password).await?;

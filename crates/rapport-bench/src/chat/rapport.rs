@@ -155,19 +155,26 @@ async fn website(server: &Server) -> anyhow::Result<String> {
 
 /// Starts `n` visitor sessions; returns their tokens.
 async fn sessions(server: &Server, key: &str, n: usize) -> anyhow::Result<Vec<String>> {
-    let request = format!(
-        "POST /widget/v1/session HTTP/1.1\r\nHost: {}\r\nX-Widget-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}",
-        server.addr
-    )
-    .into_bytes();
+    // Each visitor from an address of its own, as on a real website (one address may
+    // start only a few sessions a minute).
+    let request = |c: usize, i: usize| {
+        format!(
+            "POST /widget/v1/session HTTP/1.1\r\nHost: {}\r\nX-Widget-Key: {key}\r\n{}: 10.{c}.{}.{}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}",
+            server.addr,
+            crate::CLIENT_IP_HEADER,
+            (i >> 8) & 255,
+            i & 255
+        )
+        .into_bytes()
+    };
     let mut tasks = Vec::new();
     for c in 0..SESSION_CONNECTIONS {
         let count = n / SESSION_CONNECTIONS + usize::from(c < n % SESSION_CONNECTIONS);
         let mut conn = Connection::open(&server.addr).await?;
-        let request = request.clone();
+        let requests: Vec<Vec<u8>> = (0..count).map(|i| request(c, i)).collect();
         tasks.push(tokio::spawn(async move {
             let mut tokens = Vec::with_capacity(count);
-            for _ in 0..count {
+            for request in requests {
                 let (status, body) = conn.send(&request).await?;
                 if status != 200 {
                     bail!("a widget session: {status} {}", String::from_utf8_lossy(&body));
