@@ -137,6 +137,11 @@ const BLOCKED: &[(IpNet, &str)] = &[
         "link-local (169.254.0.0/16, cloud metadata)",
     ),
     (IpNet::v4(172, 16, 0, 0, 12), "private (RFC 1918)"),
+    (IpNet::v4(192, 0, 0, 0, 24), "IETF protocol assignments (192.0.0.0/24)"),
+    (IpNet::v4(192, 0, 2, 0, 24), "documentation (TEST-NET-1)"),
+    (IpNet::v4(198, 18, 0, 0, 15), "network benchmarking (198.18.0.0/15)"),
+    (IpNet::v4(198, 51, 100, 0, 24), "documentation (TEST-NET-2)"),
+    (IpNet::v4(203, 0, 113, 0, 24), "documentation (TEST-NET-3)"),
     (IpNet::v4(192, 168, 0, 0, 16), "private (RFC 1918)"),
     (IpNet::v4(224, 0, 0, 0, 4), "multicast"),
     (IpNet::v4(240, 0, 0, 0, 4), "reserved and broadcast (240.0.0.0/4)"),
@@ -159,18 +164,37 @@ const BLOCKED: &[(IpNet, &str)] = &[
         "site-local IPv6 (fec0::/10, deprecated)",
     ),
     (IpNet::v6([0xff00, 0, 0, 0, 0, 0, 0, 0], 8), "multicast"),
+    (
+        IpNet::v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 32),
+        "Teredo tunnel (2001::/32), whose IPv4 end cannot be judged",
+    ),
+    (
+        IpNet::v6([0x100, 0, 0, 0, 0, 0, 0, 0], 64),
+        "discard-only IPv6 (100::/64)",
+    ),
+    (
+        IpNet::v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32),
+        "documentation IPv6 (2001:db8::/32)",
+    ),
 ];
+
+/// 6to4: `2002:aabb:ccdd::/48` reaches the IPv4 address `aa.bb.cc.dd`.
+const SIX_TO_FOUR: IpNet = IpNet::v6([0x2002, 0, 0, 0, 0, 0, 0, 0], 16);
 
 /// The well-known NAT64 prefix: `64:ff9b::a.b.c.d` reaches the IPv4 address `a.b.c.d`.
 const NAT64: IpNet = IpNet::v6([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96);
 
-/// The range `ip` is refused for, if any. IPv4-mapped (`::ffff:a.b.c.d`) and NAT64
+/// The range `ip` is refused for, if any. IPv4-mapped (`::ffff:a.b.c.d`), NAT64 and 6to4
 /// addresses are judged by the IPv4 address they reach.
 fn blocked_range(ip: IpAddr) -> Option<&'static str> {
     let ip = ip.to_canonical();
     if let IpAddr::V6(v6) = ip {
         if NAT64.contains(ip) {
             let [.., a, b, c, d] = v6.octets();
+            return blocked_range(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
+        }
+        if SIX_TO_FOUR.contains(ip) {
+            let [_, _, a, b, c, d, ..] = v6.octets();
             return blocked_range(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
         }
     }
@@ -288,6 +312,12 @@ mod tests {
             ("::ffff:169.254.169.254", Some("link-local")),
             ("64:ff9b::a9fe:a9fe", Some("link-local")),
             ("::7f00:1", Some("IPv4-compatible")),
+            ("198.18.0.1", Some("benchmarking")),
+            ("198.19.255.255", Some("benchmarking")),
+            ("192.0.0.8", Some("IETF protocol assignments")),
+            ("2002:7f00:1::", Some("loopback")),
+            ("2002:a9fe:a9fe::1", Some("link-local")),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", Some("Teredo")),
             // Public addresses, including neighbours of the blocked ranges.
             ("93.184.216.34", None),
             ("8.8.8.8", None),
@@ -297,6 +327,10 @@ mod tests {
             ("2606:4700::1111", None),
             ("::ffff:93.184.216.34", None),
             ("64:ff9b::808:808", None),
+            ("198.20.0.1", None),
+            ("192.0.1.1", None),
+            ("2002:808:808::1", None),
+            ("2001:4860::8888", None),
         ] {
             check(&policy, ip, expect);
         }
