@@ -630,7 +630,46 @@ on_both_backends!(
     a_websites_identity_secret_is_shown_once,
     a_visitor_reaches_only_their_own_messages_and_an_unverified_email_no_lead,
     one_address_cannot_flood_a_website_with_visitors_and_conversations,
+    widget_answers_are_readable_only_by_the_websites_origins,
 );
+
+/// CORS: another site's page gets no `Access-Control-Allow-Origin`, on refusals too.
+fn widget_answers_are_readable_only_by_the_websites_origins(backend: Backend) {
+    let Some(s) = TestServer::start(backend, "widget_cors") else {
+        return;
+    };
+    let site = new_website(&s, json!({}));
+    let key = site["widget_key"].as_str().unwrap();
+    let call = |origin: &str, key: &str, token: Option<&str>| {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("X-Widget-Key", key), ("Origin", origin)];
+        if let Some(b) = &bearer {
+            headers.push(("Authorization", b.as_str()));
+        }
+        s.request(
+            "POST",
+            &format!("{}/widget/v1/session", s.base),
+            None,
+            Some(&json!({})),
+            &headers,
+        )
+    };
+    let ok = call(SHOP, key, None);
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("access-control-allow-origin"), Some(SHOP));
+    let refused = call(SHOP, key, Some("vt_stale"));
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.header("access-control-allow-origin"),
+        Some(SHOP),
+        "the widget reads its own refusals"
+    );
+    for (origin, key) in [("https://evil.example", key), (SHOP, "wk_unknown")] {
+        let answer = call(origin, key, None);
+        assert!(answer.status >= 400, "{}", answer.body);
+        assert_eq!(answer.header("access-control-allow-origin"), None, "{origin} {key}");
+    }
+}
 
 /// Sessions, conversations and leads a single address may start per minute are bounded;
 /// other addresses go on as usual.

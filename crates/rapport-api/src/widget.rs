@@ -164,8 +164,26 @@ fn operators_among(online: &[PresenceEntry], website: &Website) -> bool {
         .any(|entry| operators.is_empty() || operators.contains(&entry.user_id))
 }
 
-fn answer(result: Result<Response, ApiError>, headers: &HeaderMap) -> Response {
-    with_cors(result.unwrap_or_else(IntoResponse::into_response), headers)
+/// The answer, readable by the page only when its website allows the page's origin: an
+/// answer came after `website_of` allowed it; a refusal is checked again, since it may be
+/// the refusal of that very origin or key.
+async fn answer(state: &AppState, result: Result<Response, ApiError>, headers: &HeaderMap) -> Response {
+    match result {
+        Ok(response) => with_cors(response, headers),
+        Err(e) => {
+            let key = headers.get("x-widget-key").and_then(|v| v.to_str().ok());
+            let allowed = match key {
+                Some(key) => website_of(state, Some(key), headers).await.is_ok(),
+                None => false,
+            };
+            let response = e.into_response();
+            if allowed {
+                with_cors(response, headers)
+            } else {
+                response
+            }
+        }
+    }
 }
 
 fn body_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
@@ -214,7 +232,7 @@ async fn session(State(state): State<AppState>, client: ClientAddress, headers: 
         .into_response())
     }
     .await;
-    answer(result, &headers)
+    answer(&state, result, &headers).await
 }
 
 async fn send(State(state): State<AppState>, client: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
@@ -230,7 +248,7 @@ async fn send(State(state): State<AppState>, client: ClientAddress, headers: Hea
         Ok((status, Json(visitor_view(&posted.message, posted.event_seq))).into_response())
     }
     .await;
-    answer(result, &headers)
+    answer(&state, result, &headers).await
 }
 
 async fn post_from_visitor(
@@ -314,7 +332,7 @@ async fn poll(State(state): State<AppState>, headers: HeaderMap, RawQuery(raw): 
         )
     }
     .await;
-    answer(result, &headers)
+    answer(&state, result, &headers).await
 }
 
 async fn identify(State(state): State<AppState>, client: ClientAddress, headers: HeaderMap, body: Bytes) -> Response {
@@ -337,7 +355,7 @@ async fn identify(State(state): State<AppState>, client: ClientAddress, headers:
         Ok(Json(json!({"visitor": visitor.public()})).into_response())
     }
     .await;
-    answer(result, &headers)
+    answer(&state, result, &headers).await
 }
 
 async fn typing(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -352,7 +370,7 @@ async fn typing(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
         Ok(StatusCode::NO_CONTENT.into_response())
     }
     .await;
-    answer(result, &headers)
+    answer(&state, result, &headers).await
 }
 
 fn visitor_typing(state: &AppState, visitor: &Visitor, typing: bool) {
@@ -378,7 +396,7 @@ async fn read(State(state): State<AppState>, headers: HeaderMap) -> Response {
         Ok(StatusCode::NO_CONTENT.into_response())
     }
     .await;
-    answer(result, &headers)
+    answer(&state, result, &headers).await
 }
 
 /// What a visitor receives.
