@@ -23,7 +23,38 @@ on_both_backends!(
     rate_limit_answers_429_as_close_does,
     nul_characters_are_refused_and_the_log_stays_readable,
     every_text_is_bounded_and_refused_with_a_field_error,
+    a_put_may_repeat_unchanged_create_only_fields,
 );
+
+/// Clients read an object and send it back: an unchanged `lead_id` is no change, a new
+/// one is still refused.
+fn a_put_may_repeat_unchanged_create_only_fields(backend: Backend) {
+    let Some(s) = server(backend, "put_repeats_lead_id") else {
+        return;
+    };
+    let lead = new_lead(&s, "Acme");
+    let other = new_lead(&s, "Other");
+    let task = s.post("task/", json!({"lead_id": id(&lead), "text": "Call back"})).ok();
+    let path = format!("task/{}/", id(&task));
+    let changed = s
+        .put(&path, json!({"lead_id": id(&lead), "text": "Call back today"}))
+        .ok();
+    assert_eq!(changed["text"], "Call back today");
+    assert_eq!(changed["lead_id"], lead["id"]);
+    let moved = s.put(&path, json!({"lead_id": id(&other)}));
+    assert_eq!(moved.status, 400);
+    assert!(moved.body["field-errors"]["lead_id"].is_string(), "{}", moved.body);
+    let note = s
+        .post("activity/note/", json!({"lead_id": id(&lead), "note": "n"}))
+        .ok();
+    let back = s
+        .put(
+            &format!("activity/note/{}/", id(&note)),
+            json!({"lead_id": id(&lead), "note": "m"}),
+        )
+        .ok();
+    assert_eq!(back["note"], "m");
+}
 
 /// PostgreSQL stores no NUL in text and parses no `\u0000` as JSON: one rule refuses it
 /// everywhere, with the field's path, and nothing is stored.

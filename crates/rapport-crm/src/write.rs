@@ -487,8 +487,21 @@ impl Crm {
         refuse_unless_owner(&before, actor)?;
         refuse_if_server_recorded(kind, "changed")?;
         refuse_unless_permitted(kind, actor)?;
-        let checked = check_input(kind, input, Mode::Update, &self.config.phone_region)?;
         let meta = self.meta(actor).await?;
+        // A client that read the object and sends it back repeats fields it may not
+        // change (`lead_id`…): unchanged, they are no change.
+        let shown = render(&before, &meta, &[]);
+        let input: Map<String, Value> = input
+            .iter()
+            .filter(|(name, value)| {
+                let create_only = specs(kind)
+                    .iter()
+                    .any(|s| s.name == name.as_str() && s.access == Access::CreateOnly);
+                !(create_only && shown.get(name.as_str()) == Some(value))
+            })
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let checked = check_input(kind, &input, Mode::Update, &self.config.phone_region)?;
         let now = time::format(time::now());
         let mut doc = before.clone();
         doc.version += 1;
