@@ -64,6 +64,12 @@ impl From<CrmError> for ApiError {
             CrmError::Query(e) => ApiError::Query(e),
             CrmError::Unavailable(message) => ApiError::Unavailable(message),
             CrmError::Db(DbError::NulInText) => ApiError::Invalid(FieldErrors::general(DbError::NulInText.to_string())),
+            CrmError::Db(DbError::Unwritable(cause)) => {
+                tracing::error!(%cause, "the database cannot write");
+                ApiError::Unavailable(
+                    "the server cannot store data right now (its disk is full or read-only); nothing was changed: try again shortly".into(),
+                )
+            }
             CrmError::Db(DbError::Backend(cause)) => ApiError::Internal(cause),
         }
     }

@@ -29,6 +29,10 @@ pub enum DbError {
     /// so they behave alike.
     #[error("text must not contain the NUL character (\\u0000)")]
     NulInText,
+    /// The database cannot write now (a read-only file or file system, a full disk, an
+    /// I/O error): nothing was written, and writes work again once the cause is fixed.
+    #[error("the database cannot write: {0}")]
+    Unwritable(String),
     #[error("database error: {0}")]
     Backend(String),
 }

@@ -447,6 +447,16 @@ fn translate(e: tokio_postgres::Error) -> DbError {
         if *db.code() == SqlState::UNIQUE_VIOLATION {
             return DbError::Unique(db.constraint().unwrap_or("unique").to_string());
         }
+        let code = db.code();
+        if [
+            &SqlState::DISK_FULL,
+            &SqlState::READ_ONLY_SQL_TRANSACTION,
+            &SqlState::IO_ERROR,
+        ]
+        .contains(&code)
+        {
+            return DbError::Unwritable(format!("{}: {}", code.code(), db.message()));
+        }
         return DbError::Backend(format!("{}: {}", db.code().code(), db.message()));
     }
     DbError::Backend(e.to_string())

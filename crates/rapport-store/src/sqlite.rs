@@ -135,7 +135,7 @@ fn commit_group(conn: &mut Connection, group: Vec<(Vec<Stmt>, WriteReply)>) {
     let began = conn.execute_batch("BEGIN IMMEDIATE").map_err(backend);
     if let Err(e) = began {
         for (_, reply) in group {
-            let _ = reply.send(Err(DbError::Backend(e.to_string())));
+            let _ = reply.send(Err(e.clone()));
         }
         return;
     }
@@ -150,11 +150,11 @@ fn commit_group(conn: &mut Connection, group: Vec<(Vec<Stmt>, WriteReply)>) {
             // every batch of the group so far is undone, and none after it may run in it.
             let message = "the database rolled the write back; try again";
             for (_, earlier) in results.drain(..) {
-                let _ = earlier.send(Err(DbError::Backend(message.into())));
+                let _ = earlier.send(Err(DbError::Unwritable(message.into())));
             }
-            let _ = reply.send(result.and(Err(DbError::Backend(message.into()))));
+            let _ = reply.send(result.and(Err(DbError::Unwritable(message.into()))));
             for (_, later) in group.by_ref() {
-                let _ = later.send(Err(DbError::Backend(message.into())));
+                let _ = later.send(Err(DbError::Unwritable(message.into())));
             }
             return;
         }
@@ -177,8 +177,9 @@ fn commit_group(conn: &mut Connection, group: Vec<(Vec<Stmt>, WriteReply)>) {
         }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
+            let failed = backend(e);
             for (_, reply) in results {
-                let _ = reply.send(Err(DbError::Backend(format!("commit failed: {e}"))));
+                let _ = reply.send(Err(failed.clone()));
             }
         }
     }
@@ -281,7 +282,11 @@ impl ToSql for SqlValue {
 }
 
 fn backend(e: rusqlite::Error) -> DbError {
-    DbError::Backend(e.to_string())
+    use rusqlite::ErrorCode::{CannotOpen, DiskFull, ReadOnly, SystemIoFailure};
+    match e.sqlite_error_code() {
+        Some(ReadOnly | DiskFull | SystemIoFailure | CannotOpen) => DbError::Unwritable(e.to_string()),
+        _ => DbError::Backend(e.to_string()),
+    }
 }
 
 fn translate(e: rusqlite::Error) -> DbError {
@@ -293,4 +298,24 @@ fn translate(e: rusqlite::Error) -> DbError {
         }
     }
     backend(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database SQLite cannot write (read-only here; a full disk or an I/O error alike)
+    /// is `Unwritable`, which the API answers 503, not an internal error.
+    #[test]
+    fn a_read_only_database_is_unwritable() {
+        let path = std::env::temp_dir().join(format!("rapport-readonly-{}.db", std::process::id()));
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        let read_only = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let error = read_only.execute("INSERT INTO t (x) VALUES (1)", []).unwrap_err();
+        assert!(matches!(backend(error), DbError::Unwritable(_)));
+        let _ = std::fs::remove_file(&path);
+    }
 }
