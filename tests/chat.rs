@@ -631,7 +631,56 @@ on_both_backends!(
     a_visitor_reaches_only_their_own_messages_and_an_unverified_email_no_lead,
     one_address_cannot_flood_a_website_with_visitors_and_conversations,
     widget_answers_are_readable_only_by_the_websites_origins,
+    a_flood_of_messages_is_one_email_until_someone_reads,
 );
+
+/// Notifications are coalesced per conversation: ten unread messages are one email to
+/// the operators; once an operator has read the conversation, the next message is news.
+fn a_flood_of_messages_is_one_email_until_someone_reads(backend: Backend) {
+    let Some(smtp) = rapport_testkit::smtp::SmtpServer::start("chat_emails_coalesced") else {
+        return;
+    };
+    let smtp_url = format!(
+        "smtp://127.0.0.1:{}?security=none&from=rapport%40test.example",
+        smtp.port
+    );
+    let Some(s) = TestServer::start_with(backend, "chat_emails_coalesced", &["--smtp-url", smtp_url.as_str()]) else {
+        return;
+    };
+    let site = new_website(&s, json!({"notify_delay_seconds": 1}));
+    let key = site["widget_key"].as_str().unwrap();
+    let token = visitor_session(&s, key);
+    for i in 0..10 {
+        let sent = widget(
+            &s,
+            "POST",
+            "message",
+            key,
+            Some(&token),
+            Some(json!({"body": format!("Flood {i}")})),
+        );
+        assert_eq!(sent.status, 201, "{}", sent.body);
+    }
+    let unread_emails = || smtp.messages().iter().filter(|m| m.contains("Flood")).count();
+    wait_until(30, "the unread-message email", || unread_emails() >= 1);
+    // Every job has had its chance to run (the delay is a second).
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(unread_emails(), 1, "one email for ten messages");
+    let conversation_id = s.get("conversation/").ok()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.post(&format!("conversation/{conversation_id}/read/"), json!({})).ok();
+    widget(
+        &s,
+        "POST",
+        "message",
+        key,
+        Some(&token),
+        Some(json!({"body": "Flood again"})),
+    );
+    wait_until(30, "the next email, after the read", || unread_emails() >= 2);
+}
 
 /// CORS: another site's page gets no `Access-Control-Allow-Origin`, on refusals too.
 fn widget_answers_are_readable_only_by_the_websites_origins(backend: Backend) {
