@@ -177,6 +177,16 @@ mod tests {
     }
 
     #[test]
+    fn security_md_prints_this_table() {
+        let doc = include_str!("../../../SECURITY.md");
+        assert!(
+            doc.contains(&permissions_markdown()),
+            "SECURITY.md's roles table differs from PERMISSIONS; paste:\n{}",
+            permissions_markdown()
+        );
+    }
+
+    #[test]
     fn configuration_kinds_need_an_admin_and_data_kinds_do_not() {
         for kind in [
             Kind::Website,
