@@ -141,8 +141,14 @@ fn time_zone(headers: &HeaderMap) -> Result<TimeZone, ApiError> {
 
 /// `POST /data/search/`: the query in its JSON form.
 async fn data_search(State(state): State<AppState>, Auth(actor): Auth, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let body = parse_body(&body)?;
-    let query = rapport_query::Query::from_json(&body).map_err(ApiError::Query)?;
+    // Up to 2 MiB of JSON made into a query tree: work for a blocking thread.
+    let (body, query) = tokio::task::spawn_blocking(move || {
+        let body = parse_body(&body)?;
+        let query = rapport_query::Query::from_json(&body).map_err(ApiError::Query)?;
+        Ok::<_, ApiError>((body, query))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the query parser stopped: {e}")))??;
     let mut errors = FieldErrors::new();
     let limit = match body.get("_limit") {
         None | Some(Value::Null) => rapport_crm::DEFAULT_LIMIT,
@@ -160,6 +166,7 @@ async fn data_search(State(state): State<AppState>, Auth(actor): Auth, headers: 
             .as_str()
             .and_then(|c| c.strip_prefix('o'))
             .and_then(|n| n.parse().ok())
+            .filter(|n| *n <= crate::params::MAX_SKIP)
             .unwrap_or_else(|| {
                 errors.add("cursor", "not a cursor this server returned");
                 0
