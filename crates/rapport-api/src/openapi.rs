@@ -107,6 +107,76 @@ fn kind_schema(kind: Kind) -> Value {
     schema
 }
 
+/// Operation ids for a kind's five operations (`list_lead`, `create_lead`, `get_lead`,
+/// `update_lead`, `delete_lead`).
+fn name_object_operations(paths: &mut Map<String, Value>, path: &str, name: &str) {
+    let ops = [
+        (format!("/api/v1/{path}/"), "get", "list"),
+        (format!("/api/v1/{path}/"), "post", "create"),
+        (format!("/api/v1/{path}/{{id}}/"), "get", "get"),
+        (format!("/api/v1/{path}/{{id}}/"), "put", "update"),
+        (format!("/api/v1/{path}/{{id}}/"), "delete", "delete"),
+    ];
+    for (route, method, verb) in ops {
+        if let Some(op) = paths.get_mut(&route).and_then(|item| item.get_mut(method)) {
+            op["operationId"] = format!("{verb}_{name}").into();
+        }
+    }
+}
+
+/// An operation id for every operation without one (`post_conversation_by_id_read`), and
+/// links from what a collection's list (its first object) and create (the new object)
+/// answer to the operations on one object of it (`…/{id}/…`), so a client, or a fuzzer,
+/// can follow them.
+fn link_operations(paths: &mut Map<String, Value>) {
+    let routes: Vec<String> = paths.keys().cloned().collect();
+    for route in &routes {
+        let slug = route
+            .trim_start_matches("/api/v1/")
+            .trim_matches('/')
+            .replace("{id}", "by_id")
+            .replace("{key}", "by_key")
+            .replace(['/', '.'], "_");
+        let Some(item) = paths.get_mut(route).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (method, op) in item.iter_mut() {
+            if op.get("operationId").is_none() {
+                op["operationId"] = format!("{method}_{slug}").into();
+            }
+        }
+    }
+    for route in routes.iter().filter(|r| r.ends_with('/') && !r.contains('{')) {
+        let one = format!("{route}{{id}}/");
+        let targets: Vec<String> = routes
+            .iter()
+            .filter(|r| r.starts_with(&one))
+            .filter_map(|r| paths[r].as_object())
+            .flat_map(|item| {
+                item.values()
+                    .filter_map(|op| op["operationId"].as_str().map(String::from))
+            })
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        let links = |pointer: &str| -> Value {
+            let id = format!("$response.body#{pointer}");
+            let links: Map<String, Value> = targets
+                .iter()
+                .map(|target| (target.clone(), json!({"operationId": target, "parameters": {"id": id}})))
+                .collect();
+            Value::Object(links)
+        };
+        let Some(item) = paths.get_mut(route) else { continue };
+        for (method, pointer) in [("get", "/data/0/id"), ("post", "/id")] {
+            if let Some(ok) = item.get_mut(method).and_then(|op| op["responses"].get_mut("200")) {
+                ok["links"] = links(pointer);
+            }
+        }
+    }
+}
+
 /// A create's body: the kind's schema with the fields a create needs.
 fn create_body(kind: Kind, name: &str) -> Value {
     let required: Vec<&str> = specs(kind).iter().filter(|s| s.required).map(|s| s.name).collect();
@@ -258,6 +328,7 @@ pub fn openapi_document() -> Value {
                 "delete": operation(format!("Delete a {label}"), tag, vec![id_param()], None, json_response("Deleted", json!({"type": "object"}))),
             }),
         );
+        name_object_operations(&mut paths, path, &name);
     }
     let any = json!({"type": "object"});
     paths.insert("/api/v1/me/".into(), json!({"get": operation("The caller, with their organizations".into(), "user", vec![], None, json_response("The user", any.clone()))}));
@@ -330,7 +401,7 @@ pub fn openapi_document() -> Value {
     paths.insert(
         "/api/v1/activity/".into(),
         json!({"get": operation("Activities of every kind, newest first".into(), "activity", activity_params, None,
-            json_response("A page", list_schema(json!({"oneOf": activity_kinds}))))}),
+            json_response("A page", list_schema(json!({"anyOf": activity_kinds}))))}),
     );
     let event_params = [
         "object_type",
@@ -444,6 +515,7 @@ pub fn openapi_document() -> Value {
     chat_paths(&mut paths);
     account_paths(&mut paths);
     paths.insert("/api/v1/openapi.json".into(), json!({"get": {"summary": "This document", "security": [], "responses": {"200": json_response("OpenAPI 3.1", any)}}}));
+    link_operations(&mut paths);
     declare_errors(&mut paths);
     json!({
         "openapi": "3.1.0",
@@ -692,6 +764,13 @@ mod tests {
         assert_eq!(create["allOf"][1]["required"], json!(["name"]));
         assert_eq!(schemas["pipeline"]["properties"]["statuses"]["items"]["type"], "object");
         assert!(schemas["lead"]["properties"]["contacts"].get("writeOnly").is_none());
+        let created = &doc["paths"]["/api/v1/lead/"]["post"]["responses"]["200"]["links"]["update_lead"];
+        assert_eq!(created["parameters"]["id"], "$response.body#/id");
+        let listed = &doc["paths"]["/api/v1/conversation/"]["get"]["responses"]["200"]["links"];
+        assert_eq!(
+            listed["post_conversation_by_id_read"]["parameters"]["id"],
+            "$response.body#/data/0/id"
+        );
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 for (status, _) in STANDARD_ERRORS {
