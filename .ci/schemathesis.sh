@@ -33,6 +33,36 @@ exclude=(
   --exclude-name "DELETE /api/v1/api_key/{id}/"
 )
 
+# One object of every kind, so the operations on one object (`…/{id}/…`) reach it: the
+# document links a list's first object and a create's answer to them, and schemathesis's
+# stateful phase follows those links.
+seed() {
+  local base=$1 key=$2 lead site token
+  post() { curl -sf -u "$key:" -H 'Content-Type: application/json' -X POST "$base/api/v1/$1/" -d "$2"; }
+  id() { python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'; }
+  lead=$(post lead '{"name": "Seeded", "contacts": [{"name": "Ann", "emails": [{"email": "ann@seed.example"}]}]}' | id)
+  post contact "{\"lead_id\": \"$lead\", \"name\": \"Bob\"}" >/dev/null
+  post opportunity "{\"lead_id\": \"$lead\", \"value\": 100}" >/dev/null
+  for activity in note call email sms meeting; do
+    post "activity/$activity" "{\"lead_id\": \"$lead\"}" >/dev/null
+  done
+  post task "{\"lead_id\": \"$lead\", \"text\": \"Call back\"}" >/dev/null
+  for kind in lead contact opportunity; do
+    post "custom_field/$kind" '{"name": "Tier", "type": "text"}' >/dev/null
+  done
+  post saved_search '{"name": "Seeded", "query": "name:Seeded"}' >/dev/null
+  post webhook '{"url": "https://hooks.seed.example/x", "events": [{"object_type": "lead", "action": "created"}]}' >/dev/null
+  post user '{"email": "member@test.example", "password": "a long password"}' >/dev/null
+  # A conversation starts with a visitor's message in the widget.
+  site=$(post website '{"name": "Site", "allowed_origins": ["https://site.example"]}' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["widget_key"])')
+  local widget=(-sf -H "X-Widget-Key: $site" -H 'Origin: https://site.example' -H 'Content-Type: application/json')
+  token=$(curl "${widget[@]}" -X POST "$base/widget/v1/session" -d '{}' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["visitor_token"])')
+  curl "${widget[@]}" -H "Authorization: Bearer $token" -X POST "$base/widget/v1/message" \
+    -d '{"client_id": "c1", "body": "Hello"}' >/dev/null
+}
+
 run_backend() {
   local backend=$1 tmp db_name="" url out pid base key status
   tmp=$(mktemp -d)
@@ -67,6 +97,11 @@ run_backend() {
   case $base in http*) ;; *) base="http://$base" ;; esac
   echo "schemathesis on $backend against $base"
   set +e
+  if ! (seed "$base" "$key"); then
+    echo "seeding the server failed ($backend)" >&2
+    kill "$pid" 2>/dev/null || true
+    return 1
+  fi
   # From the temporary directory, where schemathesis and hypothesis leave their caches.
   cd "$tmp"
   # A fixed seed and a bounded number of examples per operation: the same run every time,
