@@ -799,14 +799,8 @@ fn a_visitor_reaches_only_their_own_messages_and_an_unverified_email_no_lead(bac
     let site = new_website(&s, json!({}));
     let key = site["widget_key"].as_str().unwrap();
     let token = visitor_session(&s, key);
-    let first = widget(
-        &s,
-        "POST",
-        "message",
-        key,
-        Some(&token),
-        Some(json!({"client_id": "v-1", "body": "Hello"})),
-    );
+    let say = |message: Value| widget(&s, "POST", "message", key, Some(&token), Some(message));
+    let first = say(json!({"client_id": "v-1", "body": "Hello"}));
     assert_eq!(first.status, 201, "{}", first.body);
     let conversation_id = s.get("conversation/").ok()["data"][0]["id"]
         .as_str()
@@ -818,26 +812,12 @@ fn a_visitor_reaches_only_their_own_messages_and_an_unverified_email_no_lead(bac
             json!({"client_id": "note-1", "body": "Private: their card was declined", "private": true}),
         )
         .created();
-    let guess = widget(
-        &s,
-        "POST",
-        "message",
-        key,
-        Some(&token),
-        Some(json!({"client_id": "note-1", "body": "Hi again"})),
-    );
+    let guess = say(json!({"client_id": "note-1", "body": "Hi again"}));
     assert_eq!(guess.status, 201, "a message of the visitor's own: {}", guess.body);
     assert_ne!(guess.body["id"], note["id"]);
     assert!(!guess.body.to_string().contains("declined"), "{}", guess.body);
     // Their own resend still finds their own message.
-    let resend = widget(
-        &s,
-        "POST",
-        "message",
-        key,
-        Some(&token),
-        Some(json!({"client_id": "v-1", "body": "Hello"})),
-    );
+    let resend = say(json!({"client_id": "v-1", "body": "Hello"}));
     assert_eq!(resend.status, 200, "{}", resend.body);
     assert_eq!(resend.body["id"], first.body["id"]);
 
@@ -869,14 +849,7 @@ fn a_visitor_reaches_only_their_own_messages_and_an_unverified_email_no_lead(bac
         .ok();
     assert!(!timeline.to_string().contains(&conversation_id), "{timeline}");
     // Later messages stay off the lead too.
-    widget(
-        &s,
-        "POST",
-        "message",
-        key,
-        Some(&token),
-        Some(json!({"body": "Please refund me"})),
-    );
+    say(json!({"body": "Please refund me"}));
     let messages = s.get(&format!("conversation/{conversation_id}/message/")).ok();
     assert!(
         messages["data"]
