@@ -1,6 +1,6 @@
 //! Argon2id, with a bound on the work: each hash takes tens of milliseconds of a core and
-//! about 19 MB, so at most one per core runs at a time (on blocking threads, never the
-//! async ones), and past [`MAX_WAITING`] waiting hashes a caller is told to come back
+//! about 19 MB, so at most one per two cores runs at a time (on blocking threads, never
+//! the async ones), and past [`MAX_WAITING`] waiting hashes a caller is told to come back
 //! instead of queueing, so that a login flood cannot take the server's cores or memory.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,6 +18,11 @@ pub const MAX_PASSWORD_CHARS: usize = 1_000;
 /// Hashes waiting for a core beyond which a caller is answered 503 at once.
 pub const MAX_WAITING: usize = 64;
 
+/// Hashes at once: half the cores (at least one), so that a flood of logins leaves the
+/// other half to everything else the server does.
+static RUNNING: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1));
+
 struct Slots {
     running: Semaphore,
     waiting: AtomicUsize,
@@ -26,7 +31,7 @@ struct Slots {
 fn slots() -> &'static Slots {
     static SLOTS: OnceLock<Slots> = OnceLock::new();
     SLOTS.get_or_init(|| Slots {
-        running: Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+        running: Semaphore::new(*RUNNING),
         waiting: AtomicUsize::new(0),
     })
 }
