@@ -24,7 +24,62 @@ on_both_backends!(
     nul_characters_are_refused_and_the_log_stays_readable,
     every_text_is_bounded_and_refused_with_a_field_error,
     a_put_may_repeat_unchanged_create_only_fields,
+    every_error_answer_carries_its_code,
 );
+
+/// Programs branch on `code`, never on the text: every error answer has one, from the
+/// table in docs/errors.md.
+fn every_error_answer_carries_its_code(backend: Backend) {
+    let Some(s) = server(backend, "error_codes") else {
+        return;
+    };
+    let member = s.new_member("mia@test.example", "member");
+    let raw = |method: &str, path: &str, headers: &[(&str, &str)]| s.request(method, path, None, None, headers);
+    let cases = [
+        (s.get("lead/lead_missing/"), "not_found"),
+        (s.get("no_such_route/"), "not_found"),
+        (raw("GET", "lead/", &[]), "unauthorized"),
+        (s.post("lead/", json!({"name": 3})), "invalid_input"),
+        (s.get("lead/?query=stauts:potential"), "invalid_query"),
+        (s.post_as(&member, "pipeline/", json!({"name": "P"})), "forbidden"),
+        (s.request_raw("POST", "lead/", "not json"), "invalid_input"),
+        (
+            s.request("DELETE", "me/", Some(&s.api_key), None, &[]),
+            "method_not_allowed",
+        ),
+        (
+            s.request(
+                "POST",
+                "lead/",
+                Some(&s.api_key),
+                None,
+                &[("Content-Type", "text/plain"), ("Content-Length", "0")],
+            ),
+            "invalid_input",
+        ),
+    ];
+    for (answer, code) in cases {
+        assert!(answer.status >= 400, "{}", answer.body);
+        assert_eq!(answer.body["code"], code, "status {}: {}", answer.status, answer.body);
+        assert!(
+            rapport_api::CODES
+                .iter()
+                .any(|(_, name, status, _)| *name == code && *status == answer.status),
+            "{code} {}",
+            answer.status
+        );
+    }
+    let status = s.post("status/lead/", json!({"label": "Hot"})).ok();
+    s.post("lead/", json!({"name": "Uses Hot", "status_id": status["id"]}))
+        .ok();
+    let in_use = s.delete(&format!("status/lead/{}/", id(&status)));
+    assert_eq!(
+        (in_use.status, in_use.body["code"].as_str()),
+        (400, Some("refused")),
+        "{}",
+        in_use.body
+    );
+}
 
 /// Clients read an object and send it back: an unchanged `lead_id` is no change, a new
 /// one is still refused.

@@ -8,6 +8,8 @@ use axum::Json;
 use rapport_core::FieldErrors;
 use rapport_crm::CrmError;
 use rapport_store::DbError;
+
+use crate::codes::{self, Code};
 use serde_json::json;
 
 #[derive(Debug)]
@@ -27,6 +29,8 @@ pub enum ApiError {
         reset_seconds: u64,
     },
     Unavailable(String),
+    /// The database cannot write now: 503, nothing was changed.
+    StoreUnwritable(String),
     /// Too many failed logins: 429 with `Retry-After` and `RateLimit`.
     TooManyLogins {
         message: String,
@@ -66,7 +70,7 @@ impl From<CrmError> for ApiError {
             CrmError::Db(DbError::NulInText) => ApiError::Invalid(FieldErrors::general(DbError::NulInText.to_string())),
             CrmError::Db(DbError::Unwritable(cause)) => {
                 tracing::error!(%cause, "the database cannot write");
-                ApiError::Unavailable(
+                ApiError::StoreUnwritable(
                     "the server cannot store data right now (its disk is full or read-only); nothing was changed: try again shortly".into(),
                 )
             }
@@ -81,64 +85,82 @@ impl From<FieldErrors> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The error's machine-readable code (`codes.rs`).
+    pub fn code(&self) -> Code {
+        match self {
+            ApiError::Unauthorized(_) => Code::Unauthorized,
+            ApiError::LoginRequired(_) => Code::LoginRequired,
+            ApiError::NotFound => Code::NotFound,
+            ApiError::Invalid(_) => Code::InvalidInput,
+            ApiError::BadRequest(_) => Code::Refused,
+            ApiError::Forbidden(_) => Code::Forbidden,
+            ApiError::Unprocessable(_) => Code::IdempotencyKeyReused,
+            ApiError::Conflict(_) => Code::Conflict,
+            ApiError::RateLimited { .. } => Code::RateLimited,
+            ApiError::Unavailable(_) => Code::Unavailable,
+            ApiError::StoreUnwritable(_) => Code::StoreUnwritable,
+            ApiError::TooManyLogins { .. } => Code::TooManyLogins,
+            ApiError::TooManyFromClient { .. } => Code::TooManyFromClient,
+            ApiError::Query(_) => Code::InvalidQuery,
+            ApiError::Internal(_) => Code::Internal,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, body) = match self {
-            ApiError::Unauthorized(message) => {
-                let body = Json(json!({"error": message}));
+        let code = self.code();
+        let message = |text: String| codes::body(code, text);
+        let body = match self {
+            ApiError::Unauthorized(text) => {
                 return (
-                    StatusCode::UNAUTHORIZED,
+                    code.status(),
                     [(header::WWW_AUTHENTICATE, "Basic realm=\"Rapport\"")],
-                    body,
+                    Json(message(text.into())),
                 )
                     .into_response();
             }
-            ApiError::LoginRequired(message) => (StatusCode::UNAUTHORIZED, json!({"error": message})),
             ApiError::RateLimited { limit, reset_seconds } => {
-                let message = format!("rate limit of {limit} requests per second exceeded; retry in {reset_seconds} s");
-                return too_many_requests(message, limit.into(), reset_seconds);
+                let text = format!("rate limit of {limit} requests per second exceeded; retry in {reset_seconds} s");
+                return too_many_requests(message(text), limit.into(), reset_seconds);
             }
             ApiError::TooManyLogins {
-                message,
+                message: text,
                 retry_after_seconds,
-            } => return too_many_requests(message, rapport_crm::LOGIN_FAILURES_ALLOWED, retry_after_seconds),
+            } => return too_many_requests(message(text), rapport_crm::LOGIN_FAILURES_ALLOWED, retry_after_seconds),
             ApiError::TooManyFromClient {
-                message,
+                message: text,
                 limit,
                 retry_after_seconds,
-            } => return too_many_requests(message, limit.into(), retry_after_seconds),
-            ApiError::Unavailable(message) => {
-                let body = Json(json!({"error": message}));
-                return (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "1")], body).into_response();
+            } => return too_many_requests(message(text), limit.into(), retry_after_seconds),
+            ApiError::Unavailable(text) | ApiError::StoreUnwritable(text) => {
+                return (code.status(), [(header::RETRY_AFTER, "1")], Json(message(text))).into_response();
             }
-            ApiError::Query(e) => (StatusCode::BAD_REQUEST, e.to_json()),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, json!({"error": "not found"})),
-            ApiError::Invalid(e) => (
-                StatusCode::BAD_REQUEST,
-                json!({"errors": e.errors, "field-errors": e.fields}),
-            ),
-            ApiError::BadRequest(message) => (
-                StatusCode::BAD_REQUEST,
-                json!({"error": message, "errors": [message], "field-errors": {}}),
-            ),
-            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, json!({"error": message})),
-            ApiError::Unprocessable(message) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": message})),
-            ApiError::Conflict(message) => (StatusCode::CONFLICT, json!({"error": message})),
+            ApiError::Query(e) => {
+                let mut body = e.to_json();
+                body["code"] = code.name().into();
+                body
+            }
+            ApiError::NotFound => message("not found".into()),
+            ApiError::Invalid(e) => json!({"errors": e.errors, "field-errors": e.fields, "code": code.name()}),
+            ApiError::BadRequest(text) => {
+                json!({"error": text, "errors": [text], "field-errors": {}, "code": code.name()})
+            }
+            ApiError::LoginRequired(text) => message(text.into()),
+            ApiError::Forbidden(text) | ApiError::Unprocessable(text) | ApiError::Conflict(text) => message(text),
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"error": "internal error; the server log has the details"}),
-                )
+                message("internal error; the server log has the details".into())
             }
         };
-        (status, Json(body)).into_response()
+        (code.status(), Json(body)).into_response()
     }
 }
 
 /// 429 with Close's `RateLimit` header and `Retry-After`.
-fn too_many_requests(message: String, limit: i64, reset_seconds: u64) -> Response {
+fn too_many_requests(body: serde_json::Value, limit: i64, reset_seconds: u64) -> Response {
     let rate = format!("limit={limit}, remaining=0, reset={reset_seconds}");
     let headers = [("ratelimit", rate), ("retry-after", reset_seconds.to_string())];
-    (StatusCode::TOO_MANY_REQUESTS, headers, Json(json!({"error": message}))).into_response()
+    (StatusCode::TOO_MANY_REQUESTS, headers, Json(body)).into_response()
 }

@@ -14,10 +14,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http_body_util::BodyExt;
-use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::auth::{same_secret, SessionIdle, SESSION_COOKIE};
+use crate::codes::Code;
 use crate::server::ConnectionInfo;
 use crate::ServeOptions;
 
@@ -39,7 +39,7 @@ impl Guard {
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({"error": message.into()}))).into_response()
+    (status, Json(crate::codes::body(Code::of_status(status), message))).into_response()
 }
 
 fn too_large() -> Response {
@@ -293,7 +293,7 @@ async fn with_json_error(response: Response) -> Response {
     } else {
         text
     };
-    let body = json!({ "error": message }).to_string();
+    let body = crate::codes::body(Code::of_status(status), message).to_string();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
         header::CONTENT_TYPE,

@@ -9,6 +9,7 @@ mod account;
 mod auth;
 mod chat;
 mod client;
+mod codes;
 mod error;
 mod guard;
 mod jobs;
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use axum::Router;
+pub use codes::{codes_markdown, Code, CODES};
 pub use error::ApiError;
 pub use guard::MAX_BODY_BYTES;
 pub use openapi::openapi_document;

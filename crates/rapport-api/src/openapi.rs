@@ -270,21 +270,24 @@ fn list_params() -> Vec<Value> {
 pub fn openapi_document() -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
+    let code = json!({"type": "string", "enum": crate::codes::names(),
+        "description": "What went wrong, for programs: one of the codes in docs/errors.md; a code never changes meaning."});
     schemas.insert(
         "error".into(),
-        json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}),
+        json!({"type": "object", "required": ["error", "code"], "properties": {"error": {"type": "string"}, "code": code}}),
     );
     schemas.insert(
         "validation_error".into(),
-        json!({"type": "object", "required": ["errors", "field-errors"], "properties": {
+        json!({"type": "object", "required": ["errors", "field-errors", "code"], "properties": {
             "errors": {"type": "array", "items": {"type": "string"}},
             "field-errors": {"type": "object", "additionalProperties": {"type": "string"}},
-            "error": {"type": "string", "description": "A refusal that is not about one field (also the only item of `errors`)."}}}),
+            "error": {"type": "string", "description": "A refusal that is not about one field (also the only item of `errors`)."},
+            "code": code}}),
     );
     schemas.insert(
         "query_error".into(),
-        json!({"type": "object", "required": ["error", "span", "hint"], "properties": {"error": {"type": "string"}, "span": {"type": "array", "items": {"type": "integer"},
-            "description": "Byte offsets [start, end) into the query"}, "hint": {"type": "string"}}}),
+        json!({"type": "object", "required": ["error", "span", "hint", "code"], "properties": {"error": {"type": "string"}, "span": {"type": "array", "items": {"type": "integer"},
+            "description": "Byte offsets [start, end) into the query"}, "hint": {"type": "string"}, "code": code}}),
     );
     for kind in Kind::ALL {
         let name = kind.object_type().replace('.', "_");

@@ -407,6 +407,9 @@ async fn docs() -> Html<&'static str> {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    let body = Json(json!({"error": format!("no route for {}", uri.path())}));
+    let body = Json(crate::codes::body(
+        crate::Code::NotFound,
+        format!("no route for {}", uri.path()),
+    ));
     (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")], body).into_response()
 }

@@ -25,6 +25,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use crate::codes::Code;
 use crate::ServeOptions;
 
 /// What a request knows of its connection (a request extension).
@@ -284,17 +285,17 @@ impl AsyncWrite for Socket {
 fn json_parse_error(head: &[u8]) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(head).ok()?;
     let (status_line, rest) = text.strip_prefix("HTTP/1.1 ")?.split_once("\r\n")?;
-    let message = match status_line.get(..3)? {
-        "400" => "the request is not valid HTTP",
-        "414" => "the URI is too long",
-        "431" => "the request's headers are too large",
+    let (code, message) = match status_line.get(..3)? {
+        "400" => (Code::BadRequest, "the request is not valid HTTP"),
+        "414" => (Code::UriTooLong, "the URI is too long"),
+        "431" => (Code::HeadersTooLarge, "the request's headers are too large"),
         _ => return None,
     };
     let rest = rest.strip_prefix("connection: close\r\ncontent-length: 0\r\n")?;
     if !rest.ends_with("\r\n\r\n") || rest[..rest.len() - 2].contains("\r\n\r\n") {
         return None;
     }
-    let body = serde_json::json!({ "error": message }).to_string();
+    let body = crate::codes::body(code, message).to_string();
     Some(
         format!(
             "HTTP/1.1 {status_line}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{rest}{body}",
@@ -314,7 +315,7 @@ mod tests {
         let json = String::from_utf8(json_parse_error(head).unwrap()).unwrap();
         assert_eq!(
             json,
-            "HTTP/1.1 414 URI Too Long\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 31\r\ndate: Mon, 07 Dec 2026 18:53:25 GMT\r\n\r\n{\"error\":\"the URI is too long\"}"
+            "HTTP/1.1 414 URI Too Long\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 53\r\ndate: Mon, 07 Dec 2026 18:53:25 GMT\r\n\r\n{\"error\":\"the URI is too long\",\"code\":\"uri_too_long\"}"
         );
         // The application's answers are left alone.
         assert!(json_parse_error(
