@@ -69,13 +69,16 @@ async fn login(State(state): State<AppState>, client: ClientAddress, headers: He
 /// is sent after the answer (a slow SMTP server tells nothing either).
 async fn request_password_reset(State(state): State<AppState>, client: ClientAddress, body: Bytes) -> ApiResult {
     let input = parse_body(&body)?;
+    let email = input.get("email").and_then(Value::as_str).unwrap_or_default();
+    if let Err(message) = rapport_core::validate::email(email) {
+        return Err(FieldErrors::field("email", message).into());
+    }
     client.take(&state, &limits::PASSWORD_RESETS).await?;
     let Some(mail) = state.account_mail.clone() else {
         return Err(ApiError::Unavailable(
             "this server sends no email (no SMTP configured); an admin can set a new password for you".into(),
         ));
     };
-    let email = input.get("email").and_then(Value::as_str).unwrap_or_default();
     if let Some(reset) = state.crm.request_password_reset(email).await? {
         tokio::spawn(async move {
             let link = format!(
