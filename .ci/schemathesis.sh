@@ -25,7 +25,7 @@ pg_base=${RAPPORT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
 #   API key, so the call only ever answers "not a session" and tests nothing.
 # - DELETE /api/v1/api_key/{id}/ would revoke the very key the run authenticates with
 #   (schemathesis takes the ids GET /api/v1/api_key/ lists), answering 401 to everything
-#   after it; tests/sessions.rs covers revocation.
+#   after it; tests/e2e/sessions.rs covers revocation.
 exclude=(
   --exclude-path /api/v1/realtime/
   --exclude-path /widget/ws

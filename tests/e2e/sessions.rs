@@ -2,7 +2,7 @@
 //! cookie-authenticated write must echo, the Origin check, users added by admins, one's
 //! own API keys and drafts. Each test runs on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::ws::{Refused, Socket};
 use common::{Answer, Backend, TestServer};

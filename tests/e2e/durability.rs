@@ -1,7 +1,7 @@
 //! What a process crash or a deploy does to stored data: a write that was answered 2xx
 //! survives `kill -9`; SIGTERM lets the server finish and exit cleanly.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestServer};
 use serde_json::json;

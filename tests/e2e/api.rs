@@ -1,6 +1,6 @@
 //! The REST API end to end: the real binary, on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{Answer, Backend, TestServer};
 use serde_json::{json, Value};
@@ -1232,7 +1232,7 @@ fn other_organizations_see_nothing(backend: Backend) {
         let get = s.get_as(&b, &url);
         assert_eq!(
             (get.status, &get.body),
-            (404, &json!({"error": "not found"})),
+            (404, &json!({"error": "not found", "code": "not_found"})),
             "GET {url} as B"
         );
         assert_eq!(s.get_as(&a, &url).status, 200, "GET {url} as A");

@@ -2,7 +2,7 @@
 //! and get it back: no message is missed, and signals between the nodes work again.
 //! In a test binary of its own, because stopping the broker affects every test using it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

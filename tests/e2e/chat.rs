@@ -2,7 +2,7 @@
 //! website's widget, operators on `/api/v1/realtime`, notifications by Slack and email to
 //! servers the test runs, and sockets that drop and come back without missing an event.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The official Close Python client (`closeio_api`) works against Rapport unchanged.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! The `rapport` command line: first start, API keys for scripts, organizations.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestServer};
 use serde_json::json;

@@ -9,7 +9,7 @@
 //! Without them the test is skipped loudly, unless `RAPPORT_REQUIRE_BROWSER=1` (CI) makes
 //! that a failure.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,7 +1,7 @@
 //! The lead search language through the API, on SQLite and PostgreSQL: a fixed set of
 //! leads made through the REST API, and a table of queries with the leads each must find.
 
-mod common;
+use crate::common;
 
 use chrono::{Duration, Utc};
 use common::{Backend, TestServer};
@@ -734,7 +734,12 @@ fn oversized_queries_are_refused_naming_the_limit(backend: Backend) {
     fn refused(answer: common::Answer, message: &str, span: [usize; 2], limit: &str) {
         assert_eq!(answer.status, 400, "{}", answer.body);
         let body = answer.body.as_object().unwrap();
-        assert_eq!(body.keys().collect::<Vec<_>>(), ["error", "span", "hint"], "{answer:?}");
+        assert_eq!(
+            body.keys().collect::<Vec<_>>(),
+            ["error", "span", "hint", "code"],
+            "{answer:?}"
+        );
+        assert_eq!(answer.body["code"], "invalid_query");
         assert_eq!(answer.body["error"], message, "{}", answer.body);
         assert_eq!(answer.body["span"], json!(span), "{}", answer.body);
         let hint = answer.body["hint"].as_str().unwrap();

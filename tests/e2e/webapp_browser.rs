@@ -11,7 +11,7 @@
 //! in `target/test-artifacts/webapp-metrics.json` (speed is judged in benchmarks, not in
 //! tests).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

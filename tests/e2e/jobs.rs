@@ -2,7 +2,7 @@
 //! by a real HTTP receiver, Slack messages, dead letters through the API and the CLI, and
 //! processes really killed (`kill -9`) while jobs are in flight.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;
