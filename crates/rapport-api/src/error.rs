@@ -63,7 +63,7 @@ impl From<CrmError> for ApiError {
                 ApiError::Conflict("the object kept changing while this request ran; try again".into())
             }
             CrmError::Db(DbError::Unique(index)) => {
-                ApiError::BadRequest(format!("this would duplicate a unique value ({index})"))
+                ApiError::BadRequest(format!("this would duplicate a unique value (in {index})"))
             }
             CrmError::Query(e) => ApiError::Query(e),
             CrmError::Unavailable(message) => ApiError::Unavailable(message),

@@ -90,9 +90,7 @@ impl Crm {
         let opened = self.search.index.get_or_init(|| {
             let index = match &self.search.dir {
                 Some(dir) => SearchIndex::open(dir).map_err(|e| match e {
-                    rapport_index::IndexError::Tantivy(tantivy_error)
-                        if tantivy_error.to_string().contains("LockBusy") =>
-                    {
+                    e if e.is_busy() => {
                         format!(
                             "the search index at {} is in use by another rapport process",
                             dir.display()

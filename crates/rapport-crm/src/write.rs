@@ -103,14 +103,14 @@ impl Crm {
             match self.commit(actor, kind, plan).await {
                 Ok(event_seq) => return Ok(Written { object, event_seq }),
                 Err(CrmError::Db(DbError::Conflict)) if attempt < MAX_ATTEMPTS => continue,
-                Err(CrmError::Db(DbError::Unique(index))) if index.contains("idempotency") => {
+                Err(CrmError::Db(DbError::Unique(table))) if table == IDEMPOTENCY_TABLE => {
                     // The same key committed concurrently: answer with its result.
                     if let Some(idem) = idempotency {
                         if let Some(previous) = self.idempotent_replay(actor, idem).await? {
                             return Ok(previous);
                         }
                     }
-                    return Err(CrmError::Db(DbError::Unique(index)));
+                    return Err(CrmError::Db(DbError::Unique(table)));
                 }
                 Err(e) => return Err(e),
             }
@@ -203,7 +203,7 @@ impl Crm {
         plan: Plan,
     ) -> CrmResult<i64> {
         match self.commit_plan(organization_id, user_id, kind, plan).await {
-            Err(DbError::Unique(index)) if !index.contains("idempotency") => {
+            Err(DbError::Unique(table)) if table != IDEMPOTENCY_TABLE => {
                 let field = if matches!(kind, Kind::LeadStatus | Kind::OpportunityStatus) {
                     "label"
                 } else {
@@ -973,6 +973,9 @@ fn plan_status_change(actor: &Actor, meta: &OrgMeta, before: &Doc, after: &Doc, 
         NewEvent::created(Kind::LeadStatusChange, &activity.id, Some(&after.id), rendered),
     );
 }
+
+/// Where `Idempotency-Key` answers are kept; a unique refusal there is a concurrent retry.
+const IDEMPOTENCY_TABLE: &str = "idempotency_keys";
 
 fn without_secrets(object: &Map<String, Value>) -> Map<String, Value> {
     let mut copy = object.clone();

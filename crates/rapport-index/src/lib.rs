@@ -54,6 +54,19 @@ pub enum IndexError {
     Io(#[from] std::io::Error),
 }
 
+impl IndexError {
+    /// Another process holds the index's writer lock (another node on the same data dir).
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            IndexError::Tantivy(tantivy::TantivyError::LockFailure(
+                tantivy::directory::error::LockError::LockBusy,
+                _
+            ))
+        )
+    }
+}
+
 pub type IndexResult<T> = Result<T, IndexError>;
 
 /// What a commit records besides the documents.

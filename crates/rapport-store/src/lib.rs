@@ -22,8 +22,9 @@ pub enum DbError {
     /// A statement marked [`Expect::One`] changed no row: someone else changed it first.
     #[error("the object was changed or removed concurrently")]
     Conflict,
-    /// A unique index refused the write; carries the index name.
-    #[error("unique constraint violated: {0}")]
+    /// A unique index refused the write; carries the name of its table (the same on
+    /// both databases), which callers compare to tell one refusal from another.
+    #[error("a unique index of {0} refused the write")]
     Unique(String),
     /// Text with a NUL character, which PostgreSQL cannot store; refused on both databases
     /// so they behave alike.

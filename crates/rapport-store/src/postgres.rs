@@ -445,7 +445,7 @@ fn pool_error(e: deadpool_postgres::PoolError) -> DbError {
 fn translate(e: tokio_postgres::Error) -> DbError {
     if let Some(db) = e.as_db_error() {
         if *db.code() == SqlState::UNIQUE_VIOLATION {
-            return DbError::Unique(db.constraint().unwrap_or("unique").to_string());
+            return DbError::Unique(db.table().unwrap_or("unknown").to_string());
         }
         let code = db.code();
         if [

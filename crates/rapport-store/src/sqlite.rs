@@ -294,7 +294,13 @@ fn translate(e: rusqlite::Error) -> DbError {
         if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
             || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
         {
-            return DbError::Unique(message.clone());
+            // "UNIQUE constraint failed: table.column, table.column"
+            let table = message
+                .rsplit("failed: ")
+                .next()
+                .and_then(|columns| columns.split('.').next())
+                .unwrap_or("unknown");
+            return DbError::Unique(table.trim().to_string());
         }
     }
     backend(e)
