@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=$PWD/target/debug/rapport
+bin=${CARGO_TARGET_DIR:-$PWD/target}/debug/rapport
 [ -x "$bin" ] || { echo "$bin is missing: run cargo build (or cargo test) first" >&2; exit 1; }
 pg_base=${RAPPORT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
 
