@@ -50,10 +50,20 @@
 //! and `rabbitmq`.
 //!
 //!     cargo build --release -p rapport-bench -p rapport && target/release/rapport-bench --chat 10000 --backend all
+//!
+//! With `--flood [--backend sqlite|postgres|both] [--seconds 30] [--connections 32]
+//! [--query-connections 8] [--rate 50]` it runs the benchmark of security issue #16
+//! (`flood.rs`): the GET-lead latency of a steady client alone and while a distributed
+//! login flood (every attempt an Argon2 hash) and a flood of the heaviest query the server
+//! accepts run, and the peak memory of that query. SQLite unless `--backend` says
+//! otherwise.
+//!
+//!     cargo build --release -p rapport -p rapport-bench && target/release/rapport-bench --flood --seconds 30
 
 mod backend;
 mod bulk;
 mod chat;
+mod flood;
 mod jobs;
 mod pg_peer;
 mod search;
@@ -97,10 +107,16 @@ struct Options {
     pace_ms: u64,
     /// Run the chat benchmark with this many websockets instead.
     chat: Option<usize>,
-    /// Visitor messages per second in the chat benchmark.
+    /// Visitor messages per second in the chat benchmark; GETs per second in the flood one.
     rate: usize,
+    /// `--rate` was given (the two benchmarks have different defaults).
+    rate_given: bool,
     /// Measure the web app in Chromium on the search benchmark's store.
     browser_budget: bool,
+    /// Run the flood benchmark (security issue #16) instead.
+    flood: bool,
+    /// Connections of the flood benchmark's query flood.
+    query_connections: usize,
 }
 
 const USAGE: &str = "\
@@ -117,6 +133,9 @@ The job queue, with Celery and graphile-worker as peers:
                 [--latency-events 1000] [--pace-ms 5] [--no-peer]
 Chat fan-out, with a socket.io relay as the peer:
   rapport-bench --chat N [--backend sqlite|rabbitmq|all] [--rate 1000] [--seconds 10] [--no-peer]
+GET latency under a login flood and a query flood, and the worst query's memory (issue 16):
+  rapport-bench --flood [--backend sqlite|postgres|both] [--seconds 30] [--connections 32]
+                [--query-connections 8] [--rate 50] [--seed-leads 2000]
 
 The crate docs (crates/rapport-bench/src/main.rs) say what each one measures.";
 
@@ -140,7 +159,10 @@ fn options() -> anyhow::Result<Options> {
         pace_ms: 5,
         chat: None,
         rate: 1000,
+        rate_given: false,
         browser_budget: false,
+        flood: false,
+        query_connections: 8,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -177,6 +199,12 @@ fn options() -> anyhow::Result<Options> {
                 i += 1;
                 continue;
             }
+            "--flood" => {
+                o.flood = true;
+                i += 1;
+                continue;
+            }
+            "--query-connections" => o.query_connections = value.parse().context("--query-connections")?,
             "--reuse" => o.reuse = Some(value.into()),
             "--peer-runs" => o.peer_runs = Some(value.parse().context("--peer-runs")?),
             "--backend" => o.backend = Some(value),
@@ -191,10 +219,16 @@ fn options() -> anyhow::Result<Options> {
             "--latency-events" => o.latency_events = value.parse().context("--latency-events")?,
             "--pace-ms" => o.pace_ms = value.parse().context("--pace-ms")?,
             "--chat" => o.chat = Some(value.parse().context("--chat")?),
-            "--rate" => o.rate = value.parse().context("--rate")?,
+            "--rate" => {
+                o.rate = value.parse().context("--rate")?;
+                o.rate_given = true;
+            }
             other => bail!("unknown option {other}\n\n{USAGE}"),
         }
         i += 2;
+    }
+    if o.flood && o.backend.is_none() {
+        o.backends = vec!["sqlite"];
     }
     if o.jobs.is_none() && o.chat.is_none() {
         if let Some(backend) = &o.backend {
@@ -223,6 +257,18 @@ impl Options {
             pace: Duration::from_millis(self.pace_ms),
             peers: !self.no_peer,
         })
+    }
+
+    fn flood_options(&self) -> flood::FloodOptions {
+        flood::FloodOptions {
+            backends: self.backends.clone(),
+            seconds: self.seconds,
+            leads: self.seed_leads,
+            login_connections: self.connections,
+            query_connections: self.query_connections,
+            // `--rate` is the chat benchmark's messages/s unless given.
+            rate: if self.rate_given { self.rate } else { 50 },
+        }
     }
 
     fn chat_options(&self, connections: usize) -> anyhow::Result<chat::ChatOptions> {
@@ -575,12 +621,11 @@ fn lead_body(i: usize) -> Value {
     })
 }
 
-async fn bench_backend(backend: &'static str, o: &Options) -> anyhow::Result<Vec<(String, Figures)>> {
-    let server = Server::start(backend)?;
-    // Seed through the API, as a client would.
+/// Creates `leads` leads of two contacts each through the API, as a client would; their ids.
+async fn seed(server: &Server, leads: usize) -> anyhow::Result<Vec<String>> {
     let mut conn = Connection::open(&server.addr).await?;
     let mut ids = Vec::new();
-    for i in 0..o.seed_leads {
+    for i in 0..leads {
         let (status, body) = conn
             .send(&server.request("POST", "/api/v1/lead/", Some(&lead_body(i))))
             .await?;
@@ -590,6 +635,12 @@ async fn bench_backend(backend: &'static str, o: &Options) -> anyhow::Result<Vec
         let lead: Value = serde_json::from_slice(&body)?;
         ids.push(lead["id"].as_str().context("lead id")?.to_string());
     }
+    Ok(ids)
+}
+
+async fn bench_backend(backend: &'static str, o: &Options) -> anyhow::Result<Vec<(String, Figures)>> {
+    let server = Server::start(backend)?;
+    let ids = seed(&server, o.seed_leads).await?;
     let gets: Vec<Vec<u8>> = ids
         .iter()
         .map(|id| server.request("GET", &format!("/api/v1/lead/{id}/"), None))
@@ -625,6 +676,9 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(connections) = o.chat {
         return chat::run(&o.chat_options(connections)?);
+    }
+    if o.flood {
+        return flood::run(&o.flood_options());
     }
     // One thread for the load generator: the server keeps the other core.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

@@ -246,7 +246,7 @@ async fn post(conn: &mut Connection, server: &Server, path: &str, body: &Value) 
     Ok(serde_json::from_slice(&bytes)?)
 }
 
-fn encode(query: &str) -> String {
+pub(crate) fn encode(query: &str) -> String {
     query
         .bytes()
         .map(|b| {
