@@ -20,6 +20,7 @@ mod render;
 mod roles;
 mod search;
 mod sessions;
+mod slots;
 mod system;
 mod team;
 mod write;

@@ -3,14 +3,12 @@
 //! the async ones), and past [`MAX_WAITING`] waiting hashes a caller is told to come back
 //! instead of queueing, so that a login flood cannot take the server's cores or memory.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+use crate::slots::{half_the_cores, Slots};
+use crate::{CrmError, CrmResult};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rapport_core::FieldErrors;
-use tokio::sync::Semaphore;
-
-use crate::{CrmError, CrmResult};
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Long passphrases fit; a megabyte does not.
@@ -18,60 +16,39 @@ pub const MAX_PASSWORD_CHARS: usize = 1_000;
 /// Hashes waiting for a core beyond which a caller is answered 503 at once.
 pub const MAX_WAITING: usize = 64;
 
-/// Hashes at once: half the cores (at least one), so that a flood of logins leaves the
-/// other half to everything else the server does.
-static RUNNING: std::sync::LazyLock<usize> =
-    std::sync::LazyLock::new(|| (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1));
-
-struct Slots {
-    running: Semaphore,
-    waiting: AtomicUsize,
-}
-
+/// Password checks: one per two cores at a time, 64 waiting at most.
 fn slots() -> &'static Slots {
     static SLOTS: OnceLock<Slots> = OnceLock::new();
-    SLOTS.get_or_init(|| Slots {
-        running: Semaphore::new(*RUNNING),
-        waiting: AtomicUsize::new(0),
+    SLOTS.get_or_init(|| {
+        Slots::new(
+            half_the_cores(),
+            MAX_WAITING,
+            "the server is busy checking passwords; try again in a second",
+        )
     })
-}
-
-/// Runs `work` on a blocking thread once a slot is free.
-async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> CrmResult<T> {
-    let slots = slots();
-    let busy = || CrmError::Unavailable("the server is busy checking passwords; try again in a second".into());
-    if slots.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING {
-        slots.waiting.fetch_sub(1, Ordering::SeqCst);
-        return Err(busy());
-    }
-    let permit = slots.running.acquire().await;
-    slots.waiting.fetch_sub(1, Ordering::SeqCst);
-    let _permit = permit.map_err(|_| busy())?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| CrmError::Unavailable(format!("cannot check the password: {e}")))
 }
 
 /// Whether `password` matches the stored hash; `None` (an unknown user) is checked
 /// against a dummy hash, so both answers take as long.
 pub async fn verify(stored: Option<String>, password: &str) -> CrmResult<bool> {
     let password = password.to_string();
-    bounded(move || {
-        let hash = stored.unwrap_or_else(dummy_hash);
-        PasswordHash::new(&hash).is_ok_and(|parsed| {
-            argon2::Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
+    slots()
+        .run(move || {
+            let hash = stored.unwrap_or_else(dummy_hash);
+            PasswordHash::new(&hash).is_ok_and(|parsed| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
         })
-    })
-    .await
+        .await
 }
 
 /// The Argon2id hash of a new password, after checking its length.
 pub async fn hash(field: &str, password: &str) -> CrmResult<String> {
     check(field, password)?;
     let password = password.to_string();
-    bounded(move || hash_now(&password)).await?
+    slots().run(move || hash_now(&password)).await?
 }
 
 /// A new password's length, as a field error on `field`.

@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::doc::{Doc, COLUMNS, IN_ORGANIZATION};
 use crate::list::{render_with_contacts, Page};
 use crate::meta::OrgMeta;
+use crate::slots::{half_the_cores, Slots};
 use crate::{Actor, Crm, CrmError, CrmResult};
 
 /// The caller's time zone, from `X-TZ-Offset` (hours east of UTC).
@@ -54,9 +55,9 @@ impl Crm {
         let resolved = self.resolve_query(actor, query, tz).await?;
         let index = self.index_caught_up().await?;
         let organization_id = actor.organization_id.clone();
-        let hits = tokio::task::spawn_blocking(move || index.search(&organization_id, &resolved, skip, limit))
-            .await
-            .map_err(|e| CrmError::Unavailable(format!("the search stopped: {e}")))?
+        let hits = search_slots()
+            .run(move || index.search(&organization_id, &resolved, skip, limit))
+            .await?
             .map_err(|e| CrmError::Unavailable(e.to_string()))?;
         let (total, ids) = (hits.total, hits.ids);
         let meta = self.meta(actor).await?;
@@ -460,4 +461,18 @@ pub(crate) fn lead_of(lead: &Doc, children: &[Doc], meta: &OrgMeta) -> Lead {
         }
     }
     out
+}
+
+/// Searches of the index at once: half the cores (a query within the limits may still
+/// take a core for half a second), 64 waiting at most; the other half serves everything
+/// else, so reading a lead stays fast during a flood of heavy searches.
+fn search_slots() -> &'static Slots {
+    static SLOTS: std::sync::OnceLock<Slots> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        Slots::new(
+            half_the_cores(),
+            64,
+            "the server is busy with other searches; try again in a moment",
+        )
+    })
 }
