@@ -261,6 +261,23 @@ struct Series {
 }
 
 impl Series {
+    /// Sends one request and records its answer and time; a connection that failed is
+    /// counted and opened again.
+    async fn send(&mut self, conn: &mut Connection, addr: &str, request: &[u8]) -> anyhow::Result<()> {
+        let sent = Instant::now();
+        match conn.send(request).await {
+            Ok((status, _)) => {
+                *self.statuses.entry(status).or_default() += 1;
+                self.latencies_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+            Err(_) => {
+                self.broken += 1;
+                *conn = Connection::open(addr).await?;
+            }
+        }
+        Ok(())
+    }
+
     fn merge(&mut self, other: Series) {
         self.latencies_ms.extend(other.latencies_ms);
         for (status, n) in other.statuses {
@@ -349,17 +366,7 @@ fn probe(
                         random ^= random >> 7;
                         random ^= random << 17;
                         let request = &requests[(random % requests.len() as u64) as usize];
-                        let sent = Instant::now();
-                        match conn.send(request).await {
-                            Ok((status, _)) => {
-                                *series.statuses.entry(status).or_default() += 1;
-                                series.latencies_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
-                            }
-                            Err(_) => {
-                                series.broken += 1;
-                                conn = Connection::open(&addr).await?;
-                            }
-                        }
+                        series.send(&mut conn, &addr, request).await?;
                     }
                     anyhow::Ok(series)
                 }));
@@ -409,17 +416,7 @@ async fn flood(
             let mut series = Series::default();
             while !stop.load(Ordering::Relaxed) {
                 let request = next(count.fetch_add(1, Ordering::Relaxed));
-                let sent = Instant::now();
-                match conn.send(&request).await {
-                    Ok((status, _)) => {
-                        *series.statuses.entry(status).or_default() += 1;
-                        series.latencies_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    Err(_) => {
-                        series.broken += 1;
-                        conn = Connection::open(&addr).await?;
-                    }
-                }
+                series.send(&mut conn, &addr, &request).await?;
             }
             anyhow::Ok(series)
         }));
