@@ -6,20 +6,21 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use rapport_core::FieldErrors;
 use serde_json::{json, Value};
 
 use crate::auth::{Auth, CsrfToken, SessionAuth, SESSION_COOKIE};
 use crate::client::ClientAddress;
+use crate::route_table::Routes;
 use crate::routes::parse_body;
 use crate::{ApiError, AppState};
 use rapport_crm::limits;
 
 type ApiResult = Result<Response, ApiError>;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/password_reset", post(request_password_reset))

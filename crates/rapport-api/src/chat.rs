@@ -10,19 +10,20 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use rapport_crm::Actor;
 use rapport_realtime::{Feed, Live, Scope, Typing};
 use serde_json::{json, Map, Value};
 
 use crate::auth::{Auth, Credential};
 use crate::params::parse_query;
+use crate::route_table::Routes;
 use crate::{ApiError, AppState};
 
 type ApiResult = Result<Response, ApiError>;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route(
             "/api/v1/conversation/{id}/message",
             get(list_messages).post(post_message),

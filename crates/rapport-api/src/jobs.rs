@@ -7,7 +7,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use rapport_core::FieldErrors;
 use rapport_crm::Permission;
 use rapport_queue::{JobFilter, JobState, QueueError, LATENCY_BUCKETS_MS};
@@ -15,12 +15,13 @@ use serde_json::{json, Value};
 
 use crate::auth::Auth;
 use crate::params::{list_params, parse_query, project};
+use crate::route_table::Routes;
 use crate::{ApiError, AppState};
 
 type ApiResult = Result<Response, ApiError>;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/api/v1/job", get(list_jobs))
         .route("/api/v1/job/{id}", get(get_job).delete(discard_job))
         .route("/api/v1/job/{id}/retry", post(retry_job))

@@ -16,6 +16,7 @@ mod jobs;
 mod openapi;
 mod params;
 mod rate_limit;
+mod route_table;
 mod routes;
 mod server;
 mod webapp;
@@ -57,15 +58,19 @@ pub struct AccountMail {
     pub public_url: String,
 }
 
-/// The application's routes.
-pub fn router(state: AppState) -> Router {
+/// Every route of the application, with its paths.
+fn all_routes() -> route_table::Routes {
     routes::routes()
         .merge(account::routes())
         .merge(jobs::routes())
         .merge(chat::routes())
         .merge(widget::routes())
         .merge(webapp::routes())
-        .with_state(state)
+}
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    all_routes().into_router().with_state(state)
 }
 
 /// How the server treats connections.
@@ -138,4 +143,37 @@ fn strip_trailing_slash(mut req: Request) -> Request {
         }
     }
     req
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// Paths the document leaves out on purpose: the web app's files, the widget's script,
+    /// Prometheus' text and the page that renders the document.
+    const NOT_API: &[&str] = &["/", "/app/{*path}", "/widget.js", "/metrics", "/api/docs"];
+
+    #[test]
+    fn every_route_is_in_the_document_and_every_documented_path_is_routed() {
+        let routed: BTreeSet<String> = super::all_routes()
+            .paths()
+            .iter()
+            .filter(|p| !NOT_API.contains(&p.as_str()))
+            .map(|p| p.trim_end_matches('/').to_string())
+            .collect();
+        let document = super::openapi_document();
+        let documented: BTreeSet<String> = document["paths"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|p| p.trim_end_matches('/').to_string())
+            .collect();
+        assert!(routed.len() > 40 && routed.contains("/api/v1/lead/{id}"), "{routed:?}");
+        let undocumented: Vec<&String> = routed.difference(&documented).collect();
+        let unrouted: Vec<&String> = documented.difference(&routed).collect();
+        assert!(
+            undocumented.is_empty() && unrouted.is_empty(),
+            "routes missing from the OpenAPI document: {undocumented:?}; documented paths with no route: {unrouted:?}"
+        );
+    }
 }

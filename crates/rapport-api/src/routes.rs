@@ -5,7 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use rapport_core::{FieldErrors, Kind};
 use rapport_crm::{EventQuery, Idempotency, TimeZone, Written};
 use serde_json::{json, Value};
@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
 use crate::params::{list_params, param, parse_query, project, split_fields};
+use crate::route_table::Routes;
 use crate::{openapi, ApiError, AppState};
 
 type ApiResult = Result<Response, ApiError>;
@@ -21,8 +22,8 @@ type ApiResult = Result<Response, ApiError>;
 /// for consumers of the event log (search, real time) to catch up with its own write.
 pub const EVENT_SEQ_HEADER: &str = "x-rapport-event-seq";
 
-pub fn routes() -> Router<AppState> {
-    let mut router = Router::new()
+pub fn routes() -> Routes {
+    let mut router = Routes::new()
         .route("/api/v1/me", get(crate::account::me))
         .route(
             "/api/v1/organization/{id}",

@@ -13,17 +13,16 @@ use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use sha2::{Digest, Sha256};
 
-use crate::AppState;
+use crate::route_table::Routes;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/web_app_files.rs"));
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route(
             "/",
             get(|headers: HeaderMap| async move { file("index.html", &headers) }),

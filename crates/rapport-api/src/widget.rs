@@ -18,7 +18,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use rapport_core::FieldErrors;
 use rapport_crm::{Visitor, Website};
 use rapport_realtime::{Feed, Live, PresenceEntry, Scope, Typing};
@@ -26,6 +26,7 @@ use serde_json::{json, Map, Value};
 
 use crate::client::ClientAddress;
 use crate::params::parse_query;
+use crate::route_table::Routes;
 use crate::{ApiError, AppState};
 use rapport_crm::limits;
 
@@ -42,8 +43,8 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 const ONLINE_FOR: Duration = Duration::from_secs(300);
 const HEARTBEAT: Duration = Duration::from_secs(120);
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/widget.js", get(widget_js))
         .route("/widget/v1/session", post(session).options(preflight))
         .route("/widget/v1/message", get(poll).post(send).options(preflight))
