@@ -634,3 +634,19 @@ fn error_text(e: &ApiError) -> String {
         _ => "the message could not be sent; try again in a moment".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_visitor_never_reads_the_servers_internals() {
+        let internal = ApiError::Internal("database error: connection to 10.0.0.5 refused, password=hunter2".into());
+        let text = error_text(&internal);
+        assert!(!text.contains("10.0.0.5") && !text.contains("hunter2"), "{text}");
+        let unavailable = ApiError::Unavailable("the index is 3 batches behind on node-b".into());
+        assert!(!error_text(&unavailable).contains("node-b"));
+        let invalid = ApiError::Invalid(FieldErrors::field("body", "a message needs some text"));
+        assert!(error_text(&invalid).contains("a message needs some text"));
+    }
+}
