@@ -32,16 +32,8 @@ use rapport_crm::limits;
 
 const WIDGET_JS: &str = include_str!("../../../web/widget.js");
 
-/// A visitor may send this many messages at once, then one every [`REFILL`].
-const BURST: u32 = 10;
-const REFILL: Duration = Duration::from_secs(2);
 /// Longest wait of a long poll.
 const MAX_WAIT: Duration = Duration::from_secs(30);
-/// A visitor with an open widget counts as online until this long after its last sign
-/// (a socket closes with a write that says so; this bounds a node that died). Renewed
-/// every [`HEARTBEAT`]: 10,000 open widgets cost under 100 writes a second.
-const ONLINE_FOR: Duration = Duration::from_secs(300);
-const HEARTBEAT: Duration = Duration::from_secs(120);
 
 pub fn routes() -> Routes {
     Routes::new()
@@ -261,22 +253,12 @@ async fn post_from_visitor(
     if visitor.conversation_id.is_none() {
         client.take(state, &limits::CONVERSATIONS).await?;
     }
-    // A bucket in the store, so that a visitor is slowed down whichever node they reach.
-    let now_ms = rapport_core::time::now().timestamp_millis();
-    let interval_ms = REFILL.as_millis() as i64;
-    match state
-        .crm
-        .take_rate_token(&format!("visitor:{}", visitor.id), now_ms, BURST, interval_ms)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(ApiError::RateLimited {
-                limit: BURST,
-                reset_seconds: REFILL.as_secs(),
-            })
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot count a visitor's message against the limit; letting it through"),
+    let pace = &limits::VISITOR_MESSAGES;
+    if let Some(wait) = state.crm.take_visitor_allowance(pace, visitor).await {
+        return Err(ApiError::RateLimited {
+            limit: pace.burst,
+            reset_seconds: wait,
+        });
     }
     let body = input.get("body").and_then(Value::as_str).unwrap_or("");
     let client_id = input.get("client_id").and_then(Value::as_str);
@@ -519,9 +501,11 @@ fn text_frame(value: Value) -> Message {
 }
 
 async fn visitor_socket(state: AppState, mut view: VisitorFeed, client: ClientAddress, mut socket: WebSocket) {
-    let online_until = || Some(rapport_core::time::now() + chrono::TimeDelta::seconds(ONLINE_FOR.as_secs() as i64));
+    let online_until = || {
+        Some(rapport_core::time::now() + chrono::TimeDelta::seconds(rapport_crm::VISITOR_ONLINE_FOR.as_secs() as i64))
+    };
     let _ = state.crm.set_visitor_online(&view.visitor, online_until()).await;
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut heartbeat = tokio::time::interval(rapport_crm::VISITOR_HEARTBEAT);
     heartbeat.tick().await;
     let sent_ok = loop {
         tokio::select! {

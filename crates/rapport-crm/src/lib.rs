@@ -29,7 +29,9 @@ use rapport_core::FieldErrors;
 use rapport_store::{Db, DbError};
 
 pub use accounts::{ApiKeyCreated, NewOrganization};
-pub use chat::{Posted, Visitor, Website, DEFAULT_NOTIFY_DELAY_SECONDS, MAX_BODY_CHARS};
+pub use chat::{
+    Posted, Visitor, Website, DEFAULT_NOTIFY_DELAY_SECONDS, MAX_BODY_CHARS, VISITOR_HEARTBEAT, VISITOR_ONLINE_FOR,
+};
 pub use events::{DispatchEvent, EventPage, EventQuery, LoggedEvent, PushEvent};
 pub use indexer::RebuildReport;
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};

@@ -128,14 +128,30 @@ pub const VISITOR_LEADS: ClientLimit = ClientLimit {
     every_seconds: 6,
 };
 
+/// Messages per visitor, whichever node they reach: 10 at once, then one every 2 s.
+pub const VISITOR_MESSAGES: ClientLimit = ClientLimit {
+    action: "send a message",
+    burst: 10,
+    every_seconds: 2,
+};
+
 impl Crm {
     /// Takes one of `limit` for the client at `address`: `None` when it may go on, else
     /// the seconds to wait. A store that cannot count lets the client through (logged).
     pub async fn take_client_allowance(&self, limit: &ClientLimit, address: std::net::IpAddr) -> Option<u64> {
+        self.take_allowance(limit, &format!("client:{}:{address}", limit.action))
+            .await
+    }
+
+    /// Takes one of `limit` for a visitor, wherever they write from.
+    pub async fn take_visitor_allowance(&self, limit: &ClientLimit, visitor: &crate::Visitor) -> Option<u64> {
+        self.take_allowance(limit, &format!("visitor:{}", visitor.id)).await
+    }
+
+    async fn take_allowance(&self, limit: &ClientLimit, key: &str) -> Option<u64> {
         let interval_ms = i64::from(limit.every_seconds) * 1000;
-        let key = format!("client:{}:{address}", limit.action);
         let now_ms = rapport_core::time::now().timestamp_millis();
-        match self.take_rate_token(&key, now_ms, limit.burst, interval_ms).await {
+        match self.take_rate_token(key, now_ms, limit.burst, interval_ms).await {
             Ok(true) => None,
             Ok(false) => Some(u64::from(limit.every_seconds)),
             Err(e) => {
