@@ -154,19 +154,11 @@ fn frame(kind: &str, seq: Option<i64>, data: Value) -> Message {
     Message::Text(frame.to_string().into())
 }
 
-/// Whether the actor may see this event: everything of the organization but other users'
-/// private Smart Views (as in `/api/v1/event/`).
-fn visible_to(actor: &Actor, event: &Value) -> bool {
-    if event["object_type"] != "saved_search" {
-        return true;
-    }
-    let data = &event["data"];
-    data["is_shared"] == true || data["user_id"] == actor.user_id.as_str()
-}
-
 pub(crate) fn live_frame(actor: &Actor, live: &Live) -> Option<Message> {
     match live {
-        Live::Event(live) => visible_to(actor, &live.event.event).then(|| Message::Text(live.frame.as_str().into())),
+        Live::Event(live) => actor
+            .sees_event(&live.event.event)
+            .then(|| Message::Text(live.frame.as_str().into())),
         Live::Typing(typing) => Some(frame("typing", None, json!(typing.as_ref()))),
         Live::Presence(entries) => Some(frame("presence", None, json!({"users": entries.as_ref()}))),
         Live::Ready => None,

@@ -178,8 +178,26 @@ fn query_field_error(e: &rapport_query::QueryError) -> FieldErrors {
 }
 
 pub(crate) fn view_visible(view: &Doc, actor: &Actor) -> bool {
-    view.created_by.as_deref() == Some(actor.user_id.as_str())
-        || view.data.get("is_shared").and_then(Value::as_bool) == Some(true)
+    let shared = view.data.get("is_shared").and_then(Value::as_bool) == Some(true);
+    actor.sees_view(view.created_by.as_deref(), shared)
+}
+
+impl Actor {
+    /// Smart Views are seen by their owner, and by everyone once shared: the rule in Rust
+    /// (`events.rs` and `list.rs` write it in SQL, over the same two fields).
+    pub fn sees_view(&self, owner: Option<&str>, shared: bool) -> bool {
+        shared || owner == Some(self.user_id.as_str())
+    }
+
+    /// Whether a logged event is the caller's to see: everything of the organization but
+    /// the events of other users' private Smart Views.
+    pub fn sees_event(&self, event: &Value) -> bool {
+        if event["object_type"] != "saved_search" {
+            return true;
+        }
+        let data = &event["data"];
+        self.sees_view(data["user_id"].as_str(), data["is_shared"] == true)
+    }
 }
 
 fn context_of(meta: &OrgMeta, views: Vec<Doc>, actor: &Actor, tz: TimeZone) -> SearchContext {
