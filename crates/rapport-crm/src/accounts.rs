@@ -465,7 +465,7 @@ fn render_user(r: &rapport_store::Row) -> Value {
     })
 }
 
-fn as_map(v: Value) -> Map<String, Value> {
+pub(crate) fn as_map(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),

@@ -9,7 +9,7 @@
 //! locked, so two admins demoting each other at once cannot both succeed.
 
 use rapport_core::{time, validate, FieldErrors};
-use rapport_store::{DbError, Expect, RowExt, SqlValue, Stmt};
+use rapport_store::{DbError, RowExt, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
 use crate::accounts::key_hash;
@@ -353,24 +353,18 @@ impl Crm {
         let user_id = row.text(0).to_string();
         let hash = passwords::hash("password", password).await?;
         // The token is taken in the same write that sets the password: used once only.
-        let taken = self
-            .db
-            .batch(vec![
-                Stmt::one(
-                    "DELETE FROM password_resets WHERE token_hash = ? AND expires_at > ?",
-                    vec![key_hash(token).into(), SqlValue::Int(now)],
-                ),
-                Stmt::new(
-                    "DELETE FROM password_resets WHERE user_id = ?",
-                    vec![user_id.as_str().into()],
-                ),
-                Stmt::one(
-                    "UPDATE users SET password_hash = ?, date_updated = ? WHERE id = ?",
-                    vec![hash.into(), time::format(time::now()).into(), user_id.as_str().into()],
-                ),
-                Stmt::new("DELETE FROM sessions WHERE user_id = ?", vec![user_id.as_str().into()]),
-            ])
-            .await;
+        let mut stmts = vec![
+            Stmt::one(
+                "DELETE FROM password_resets WHERE token_hash = ? AND expires_at > ?",
+                vec![key_hash(token).into(), SqlValue::Int(now)],
+            ),
+            Stmt::new(
+                "DELETE FROM password_resets WHERE user_id = ?",
+                vec![user_id.as_str().into()],
+            ),
+        ];
+        stmts.extend(password_stmts(&user_id, hash));
+        let taken = self.db.batch(stmts).await;
         match taken {
             Ok(_) => Ok(()),
             Err(DbError::Conflict) => Err(invalid()),
@@ -427,16 +421,7 @@ impl Crm {
 
     /// Stores a password hash; every session of the user ends with the old password.
     pub(crate) async fn store_password(&self, user_id: &str, hash: String) -> CrmResult<()> {
-        let now = time::format(time::now());
-        self.db
-            .batch(vec![
-                Stmt::one(
-                    "UPDATE users SET password_hash = ?, date_updated = ? WHERE id = ?",
-                    vec![hash.into(), now.into(), user_id.into()],
-                ),
-                Stmt::new("DELETE FROM sessions WHERE user_id = ?", vec![user_id.into()]),
-            ])
-            .await?;
+        self.db.batch(password_stmts(user_id, hash)).await?;
         Ok(())
     }
 
@@ -449,7 +434,7 @@ impl Crm {
         after: &Value,
         now: &str,
     ) -> CrmResult<()> {
-        let as_map = |v: &Value| v.as_object().cloned().unwrap_or_default();
+        let as_map = |v: &Value| crate::accounts::as_map(v.clone());
         let id = before["id"].as_str().unwrap_or_default();
         let changed: Vec<String> = match after {
             Value::Object(a) => a
@@ -468,10 +453,20 @@ impl Crm {
             &mut stmts,
             [event.insert_stmt(&actor.organization_id, Some(&actor.user_id), now)],
         );
-        debug_assert!(stmts.iter().any(|s| matches!(s.expect, Expect::One)));
         self.db.batch(stmts).await?;
         Ok(())
     }
+}
+
+/// A new password hash, and the end of every session that knew the old password.
+fn password_stmts(user_id: &str, hash: String) -> Vec<Stmt> {
+    vec![
+        Stmt::one(
+            "UPDATE users SET password_hash = ?, date_updated = ? WHERE id = ?",
+            vec![hash.into(), time::format(time::now()).into(), user_id.into()],
+        ),
+        Stmt::new("DELETE FROM sessions WHERE user_id = ?", vec![user_id.into()]),
+    ]
 }
 
 fn last_admin() -> CrmError {
