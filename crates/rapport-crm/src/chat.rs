@@ -899,10 +899,7 @@ impl Crm {
         let name = conversation.str("visitor_name").map(str::to_string);
         self.move_conversation_to_lead(org, id, &lead_id, &contact_id, &email, name.as_deref(), verified)
             .await?;
-        self.change_conversation(org, Some(&actor.user_id), id, |c| {
-            c.remove("suggested_contact_id");
-        })
-        .await
+        self.conversation(org, id).await?.ok_or(CrmError::NotFound)
     }
 
     /// The contact (and its lead) with this email, oldest first.
@@ -990,6 +987,8 @@ impl Crm {
             let mut doc = before.clone();
             doc.lead_id = Some(lead_id.into());
             doc.data.insert("contact_id".into(), contact_id.into());
+            // Linked: whatever an unverified email suggested is settled.
+            doc.data.remove("suggested_contact_id");
             doc.data.insert("visitor_email".into(), email.into());
             doc.data.insert("email_verified".into(), verified.into());
             if let Some(name) = name {
