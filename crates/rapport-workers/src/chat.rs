@@ -34,16 +34,16 @@ pub(crate) async fn jobs_for_message(
     }
     let data = &event.data;
     let conversation_id = data.get("conversation_id").and_then(Value::as_str).unwrap_or_default();
-    // Messages carry their website; those written before it did are looked up.
-    let website_id = match data.get("website_id").and_then(Value::as_str) {
-        Some(id) => id.to_string(),
-        None => {
-            let Some(conversation) = crm.conversation(&event.organization_id, conversation_id).await? else {
-                return Ok(Vec::new());
-            };
-            text(&conversation, "website_id").to_string()
-        }
+    // The conversation is read once: its read marks key the emails below, and messages
+    // written before they carried their website find it there.
+    let Some(conversation) = crm.conversation(&event.organization_id, conversation_id).await? else {
+        return Ok(Vec::new());
     };
+    let website_id = data
+        .get("website_id")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| text(&conversation, "website_id"))
+        .to_string();
     let Some(website) = crm.website(&event.organization_id, &website_id).await? else {
         return Ok(Vec::new());
     };
@@ -56,9 +56,6 @@ pub(crate) async fn jobs_for_message(
     };
     // Emails are coalesced per conversation: one per side until that side reads it (the
     // read mark is in the key), so a flood of messages is one email, not one each.
-    let Some(conversation) = crm.conversation(&event.organization_id, conversation_id).await? else {
-        return Ok(Vec::new());
-    };
     let until_read = |mark: &str| {
         let read = conversation.get(mark).and_then(Value::as_str).unwrap_or("never");
         format!("{conversation_id}:{read}")
