@@ -209,6 +209,7 @@ try {
     const texts = await page.locator('#query-suggestions [role="option"] .qs-text').allInnerTexts();
     const index = texts.indexOf('status:');
     for (let i = 0; i <= index; i++) await page.keyboard.press('ArrowDown');
+    await page.locator('#query-suggestions [role="option"][aria-selected="true"]', { hasText: 'status:' }).waitFor();
     await page.keyboard.press('Enter');
     await until('status: in the bar', async () => (await input.inputValue()) === 'status:');
     await page.locator('#query-suggestions [role="option"]', { hasText: statuses[0].label }).first().waitFor();

@@ -118,7 +118,14 @@ function overlay(text, tokens, err) {
 export function QueryBar({ value, onChange, onSubmit, error: latestError, busy }) {
   const inputRef = useRef();
   const hlRef = useRef();
-  const [menu, setMenu] = useState({ open: false, items: [], replace: null, active: -1 });
+  const [menu, setMenuState] = useState({ open: false, items: [], replace: null, active: -1 });
+  // Keys can arrive faster than renders (a fast typist, a slow machine): every key reads and
+  // writes the latest menu through this ref, never the one captured by the last render.
+  const menuRef = useRef(menu);
+  const setMenu = (next) => {
+    menuRef.current = typeof next === 'function' ? next(menuRef.current) : next;
+    setMenuState(menuRef.current);
+  };
   const pendingCursor = useRef(null);
   const completeTimer = useRef(0);
   const completeAbort = useRef(null);
@@ -159,10 +166,15 @@ export function QueryBar({ value, onChange, onSubmit, error: latestError, busy }
       completeAbort.current = ctrl;
       try {
         const answer = await api.get(`query/complete?${qs({ query: text, cursor: indexToByte(text, cursor) })}`, { signal: ctrl.signal });
-        if (ctrl.signal.aborted || document.activeElement !== inputRef.current) return;
+        const input = inputRef.current;
+        // An answer for text that has since changed is stale: the next answer replaces it.
+        if (ctrl.signal.aborted || document.activeElement !== input || input.value !== text) return;
         const items = answer.suggestions || [];
         const [rs, re] = answer.replace || [cursor, cursor];
-        setMenu({ open: items.length > 0, items, replace: [byteToIndex(text, rs), byteToIndex(text, re)], active: -1 });
+        // The same suggestions again (a cursor move) keep the highlighted one.
+        const was = menuRef.current;
+        const kept = was.open && was.active >= 0 ? items.findIndex((i) => i.text === was.items[was.active].text) : -1;
+        setMenu({ open: items.length > 0, items, replace: [byteToIndex(text, rs), byteToIndex(text, re)], active: kept });
       } catch {
         // Suggestions are a help; a failed request leaves the menu closed.
       }
@@ -179,7 +191,8 @@ export function QueryBar({ value, onChange, onSubmit, error: latestError, busy }
   useEffect(() => () => clearTimeout(completeTimer.current), []);
 
   const accept = (item) => {
-    const [rs, re] = menu.replace;
+    const [rs, re] = menuRef.current.replace;
+    const value = inputRef.current.value;
     let insert = item.text;
     const after = value.slice(re);
     const continues = /[:(]$/.test(insert);
@@ -201,14 +214,15 @@ export function QueryBar({ value, onChange, onSubmit, error: latestError, busy }
   };
 
   const onKeyDown = (e) => {
+    const menu = menuRef.current;
     const n = menu.items.length;
     if (e.key === ' ' && e.ctrlKey) {
       e.preventDefault();
       lastCompleted.current = '';
-      complete(value, e.target.selectionStart, 0);
+      complete(e.target.value, e.target.selectionStart, 0);
     } else if (e.key === 'ArrowDown') {
       e.preventDefault();
-      if (!menu.open) complete(value, e.target.selectionStart, 0);
+      if (!menu.open) complete(e.target.value, e.target.selectionStart, 0);
       else setMenu({ ...menu, active: (menu.active + 1) % n });
     } else if (e.key === 'ArrowUp' && menu.open) {
       e.preventDefault();
@@ -219,7 +233,7 @@ export function QueryBar({ value, onChange, onSubmit, error: latestError, busy }
     } else if (e.key === 'Enter') {
       e.preventDefault();
       close();
-      onSubmit(value);
+      onSubmit(e.target.value);
     } else if (e.key === 'Escape') {
       if (menu.open) {
         e.preventDefault();
@@ -234,7 +248,7 @@ export function QueryBar({ value, onChange, onSubmit, error: latestError, busy }
   const onCursorMove = (e) => {
     syncScroll();
     if (e.type === 'click' || e.key === 'ArrowLeft' || e.key === 'ArrowRight' || e.key === 'Home' || e.key === 'End') {
-      complete(value, e.target.selectionStart);
+      complete(e.target.value, e.target.selectionStart);
     }
   };
 
