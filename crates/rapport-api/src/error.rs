@@ -74,7 +74,7 @@ impl From<CrmError> for ApiError {
                     "the server cannot store data right now (its disk is full or read-only); nothing was changed: try again shortly".into(),
                 )
             }
-            CrmError::Db(DbError::Backend(cause)) => ApiError::Internal(cause),
+            CrmError::Db(e @ (DbError::Backend(_) | DbError::Column { .. })) => ApiError::Internal(e.to_string()),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! A stored object: its columns and its JSON document, and the statements that write it.
 
 use rapport_core::Kind;
-use rapport_store::{Row, RowExt, SqlValue, Stmt};
+use rapport_store::{Row, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
 use crate::{Crm, CrmError, CrmResult};
@@ -45,29 +45,25 @@ impl Doc {
 
     /// The same, taking the row's strings rather than copying them.
     pub fn from_owned_row(organization_id: &str, mut row: Row) -> CrmResult<Doc> {
-        let kind = Kind::from_object_type(row.text(1))
-            .ok_or_else(|| CrmError::Refused(format!("unknown object type `{}` in the store", row.text(1))))?;
-        let data = match serde_json::from_str(row.text(4)) {
+        let object_type: &str = row.get("object_type")?;
+        let kind = Kind::from_object_type(object_type)
+            .ok_or_else(|| CrmError::Refused(format!("unknown object type `{object_type}` in the store")))?;
+        let data = match serde_json::from_str(row.get("data")?) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        let version = row.int(5);
-        let mut take = |i: usize| match row.get_mut(i).map(std::mem::take) {
-            Some(SqlValue::Text(s)) => Some(s),
-            _ => None,
-        };
         Ok(Doc {
-            id: take(0).unwrap_or_default(),
+            version: row.get("version")?,
+            id: row.take("id")?,
             kind,
             organization_id: organization_id.to_string(),
-            lead_id: take(2),
-            unique_key: take(3),
+            lead_id: row.take("lead_id")?,
+            unique_key: row.take("unique_key")?,
             data,
-            version,
-            date_created: take(6).unwrap_or_default(),
-            date_updated: take(7).unwrap_or_default(),
-            created_by: take(8),
-            updated_by: take(9),
+            date_created: row.take("date_created")?,
+            date_updated: row.take("date_updated")?,
+            created_by: row.take("created_by")?,
+            updated_by: row.take("updated_by")?,
         })
     }
 

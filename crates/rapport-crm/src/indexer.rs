@@ -241,10 +241,7 @@ impl Crm {
         let orgs = self.db.query("SELECT id FROM organizations ORDER BY id", &[]).await?;
         let mut leads = 0;
         for org in orgs {
-            let Some(SqlValue::Text(org_id)) = org.first() else {
-                continue;
-            };
-            leads += self.index_organization(index, org_id).await?;
+            leads += self.index_organization(index, org.get("id")?).await?;
         }
         index.commit(cursor).map_err(index_error)?;
         Ok(leads)

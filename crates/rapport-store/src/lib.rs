@@ -14,7 +14,7 @@ mod value;
 use std::sync::Arc;
 
 pub use sqlite::Durability;
-pub use value::{Row, RowExt, SqlValue};
+pub use value::{FromColumn, Row, RowExt, SqlValue, TakeColumn};
 
 /// What went wrong in the store, in terms a caller can act on.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -36,6 +36,9 @@ pub enum DbError {
     Unwritable(String),
     #[error("database error: {0}")]
     Backend(String),
+    /// A row read that does not match what the query returned: a bug, named precisely.
+    #[error("column `{column}`: {problem}")]
+    Column { column: String, problem: String },
 }
 
 pub type DbResult<T> = Result<T, DbError>;

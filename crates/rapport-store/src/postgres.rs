@@ -95,7 +95,7 @@ impl PgDb {
     pub async fn query(&self, sql: &str, params: &[SqlValue]) -> DbResult<Vec<Row>> {
         let (client, stmt) = self.prepared(sql).await?;
         let rows = client.query(&stmt, &param_refs(params)).await.map_err(translate)?;
-        rows.iter().map(decode_row).collect()
+        decode_rows(&rows)
     }
 
     /// Runs one statement in a transaction of its own, on a pooled connection: outside
@@ -113,7 +113,7 @@ impl PgDb {
         let rows = client.query(&stmt, &param_refs(params)).await.map_err(translate)?;
         Ok(StmtOutput {
             affected: rows.len() as u64,
-            rows: rows.iter().map(decode_row).collect::<DbResult<_>>()?,
+            rows: decode_rows(&rows)?,
         })
     }
 
@@ -270,7 +270,7 @@ async fn run_pipelined(
             })
         } else {
             let rows = tx.query(prepared, &params).await.map_err(translate)?;
-            let rows = rows.iter().map(decode_row).collect::<DbResult<Vec<_>>>()?;
+            let rows = decode_rows(&rows)?;
             Ok(StmtOutput {
                 affected: rows.len() as u64,
                 rows,
@@ -305,7 +305,7 @@ async fn run_one_by_one(tx: &deadpool_postgres::Transaction<'_>, stmts: &[Stmt])
             }
         } else {
             let rows = tx.query(&prepared, &params).await.map_err(translate)?;
-            let rows = rows.iter().map(decode_row).collect::<DbResult<Vec<_>>>()?;
+            let rows = decode_rows(&rows)?;
             StmtOutput {
                 affected: rows.len() as u64,
                 rows,
@@ -391,7 +391,16 @@ fn param_refs(params: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
-fn decode_row(row: &tokio_postgres::Row) -> DbResult<Row> {
+/// The rows of one result; they share one list of column names.
+fn decode_rows(rows: &[tokio_postgres::Row]) -> DbResult<Vec<Row>> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let names: std::sync::Arc<[String]> = first.columns().iter().map(|c| c.name().to_string()).collect();
+    rows.iter().map(|row| decode_row(row, &names)).collect()
+}
+
+fn decode_row(row: &tokio_postgres::Row, names: &std::sync::Arc<[String]>) -> DbResult<Row> {
     let mut values = Vec::with_capacity(row.len());
     for (i, column) in row.columns().iter().enumerate() {
         let value = match *column.type_() {
@@ -410,7 +419,7 @@ fn decode_row(row: &tokio_postgres::Row) -> DbResult<Row> {
         };
         values.push(value.map_err(translate)?.unwrap_or(SqlValue::Null));
     }
-    Ok(values)
+    Ok(Row::new(names.clone(), values))
 }
 
 impl ToSql for SqlValue {

@@ -251,7 +251,8 @@ fn run_query(conn: &Connection, sql: &str, params: &[SqlValue]) -> DbResult<Vec<
 }
 
 fn collect_rows(stmt: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -> DbResult<Vec<Row>> {
-    let columns = stmt.column_count();
+    let names: std::sync::Arc<[String]> = stmt.column_names().into_iter().map(str::to_string).collect();
+    let columns = names.len();
     let mut rows = stmt
         .query(rusqlite::params_from_iter(params.iter()))
         .map_err(translate)?;
@@ -266,7 +267,7 @@ fn collect_rows(stmt: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -
                 ValueRef::Text(t) | ValueRef::Blob(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
             });
         }
-        out.push(values);
+        out.push(Row::new(names.clone(), values));
     }
     Ok(out)
 }

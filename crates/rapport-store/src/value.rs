@@ -1,6 +1,10 @@
 //! The values that cross the store boundary: integers, text and null. Everything richer
 //! (JSON documents, times) is text in a documented format, so both databases agree.
 
+use std::sync::Arc;
+
+use crate::{DbError, DbResult};
+
 /// A SQL parameter or column value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum SqlValue {
@@ -41,11 +45,156 @@ impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
     }
 }
 
-/// A result row, columns in `SELECT` order.
-pub type Row = Vec<SqlValue>;
+/// A result row: its values by column name, as the `SELECT` names them.
+///
+/// Read with [`Row::get`]: a column that is missing, null where a value is required, or of
+/// the wrong type is a [`DbError::Column`](crate::DbError::Column) naming it, never a
+/// silent empty value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    columns: Arc<[String]>,
+    values: Vec<SqlValue>,
+}
 
-/// Typed access to a row's columns. Reading a column of the wrong type gives the type's
-/// empty value: the schema is ours, so a mismatch is a bug caught by tests, not input.
+impl Row {
+    /// `values` in the order of `columns` (shared by every row of one result).
+    pub fn new(columns: Arc<[String]>, values: Vec<SqlValue>) -> Row {
+        debug_assert_eq!(columns.len(), values.len());
+        Row { columns, values }
+    }
+
+    /// The column `name`, decoded as `T` (`&str`, `String`, `i64`, `bool`, or an `Option`
+    /// of one of them for a nullable column).
+    pub fn get<'a, T: FromColumn<'a>>(&'a self, name: &str) -> DbResult<T> {
+        let value = self.value(name)?;
+        T::from_column(value).ok_or_else(|| DbError::Column {
+            column: name.to_string(),
+            problem: format!("{} is not {}", value.describe(), T::EXPECTED),
+        })
+    }
+
+    /// The column `name`, moved out of the row (which keeps a null in its place): reading
+    /// many rows' text without copying it.
+    pub fn take<T: for<'a> FromColumn<'a> + TakeColumn>(&mut self, name: &str) -> DbResult<T> {
+        self.get::<T>(name)?;
+        let i = self.columns.iter().position(|c| c == name).expect("checked by get");
+        Ok(T::take_column(std::mem::take(&mut self.values[i])))
+    }
+
+    /// The raw value of the column `name`.
+    pub fn value(&self, name: &str) -> DbResult<&SqlValue> {
+        match self.columns.iter().position(|c| c == name) {
+            Some(i) => Ok(&self.values[i]),
+            None => Err(DbError::Column {
+                column: name.to_string(),
+                problem: format!("not in the result (its columns: {})", self.columns.join(", ")),
+            }),
+        }
+    }
+
+    /// The column names, in `SELECT` order.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The values, in `SELECT` order.
+    pub fn values(&self) -> &[SqlValue] {
+        &self.values
+    }
+
+    pub fn into_values(self) -> Vec<SqlValue> {
+        self.values
+    }
+}
+
+impl SqlValue {
+    fn describe(&self) -> &'static str {
+        match self {
+            SqlValue::Null => "null",
+            SqlValue::Int(_) => "an integer",
+            SqlValue::Text(_) => "text",
+        }
+    }
+}
+
+/// A Rust type a column decodes to; `None` when the value does not fit.
+pub trait FromColumn<'a>: Sized {
+    /// What the type expects, for the error message.
+    const EXPECTED: &'static str;
+    fn from_column(value: &'a SqlValue) -> Option<Self>;
+}
+
+impl<'a> FromColumn<'a> for &'a str {
+    const EXPECTED: &'static str = "text";
+    fn from_column(value: &'a SqlValue) -> Option<Self> {
+        match value {
+            SqlValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> FromColumn<'a> for String {
+    const EXPECTED: &'static str = "text";
+    fn from_column(value: &'a SqlValue) -> Option<Self> {
+        <&str>::from_column(value).map(str::to_string)
+    }
+}
+
+/// An owned type a column can be moved into ([`Row::take`]).
+pub trait TakeColumn {
+    /// `value` has already been checked by [`FromColumn::from_column`].
+    fn take_column(value: SqlValue) -> Self;
+}
+
+impl TakeColumn for String {
+    fn take_column(value: SqlValue) -> Self {
+        match value {
+            SqlValue::Text(s) => s,
+            _ => String::new(),
+        }
+    }
+}
+
+impl TakeColumn for Option<String> {
+    fn take_column(value: SqlValue) -> Self {
+        match value {
+            SqlValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> FromColumn<'a> for i64 {
+    const EXPECTED: &'static str = "an integer";
+    fn from_column(value: &'a SqlValue) -> Option<Self> {
+        match value {
+            SqlValue::Int(n) => Some(*n),
+            // SQLite gives text for a numeric expression over text; PostgreSQL for NUMERIC.
+            SqlValue::Text(s) => s.parse().ok(),
+            SqlValue::Null => None,
+        }
+    }
+}
+
+impl<'a> FromColumn<'a> for bool {
+    const EXPECTED: &'static str = "a boolean (0 or 1)";
+    fn from_column(value: &'a SqlValue) -> Option<Self> {
+        i64::from_column(value).map(|n| n != 0)
+    }
+}
+
+impl<'a, T: FromColumn<'a>> FromColumn<'a> for Option<T> {
+    const EXPECTED: &'static str = T::EXPECTED;
+    fn from_column(value: &'a SqlValue) -> Option<Self> {
+        match value {
+            SqlValue::Null => Some(None),
+            v => T::from_column(v).map(Some),
+        }
+    }
+}
+
+/// Positional access, being replaced by [`Row::get`].
 pub trait RowExt {
     fn text(&self, i: usize) -> &str;
     fn opt_text(&self, i: usize) -> Option<&str>;
@@ -60,24 +209,55 @@ impl RowExt for Row {
     }
 
     fn opt_text(&self, i: usize) -> Option<&str> {
-        match self.get(i) {
+        match self.values.get(i) {
             Some(SqlValue::Text(s)) => Some(s),
             _ => None,
         }
     }
 
     fn opt_int(&self, i: usize) -> Option<i64> {
-        match self.get(i) {
+        match self.values.get(i) {
             Some(SqlValue::Null) | None => None,
             _ => Some(self.int(i)),
         }
     }
 
     fn int(&self, i: usize) -> i64 {
-        match self.get(i) {
+        match self.values.get(i) {
             Some(SqlValue::Int(n)) => *n,
             Some(SqlValue::Text(s)) => s.parse().unwrap_or(0),
             _ => 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> Row {
+        let columns: Arc<[String]> = ["id", "n", "gone"].map(String::from).into();
+        Row::new(columns, vec!["le_1".into(), SqlValue::Int(7), SqlValue::Null])
+    }
+
+    #[test]
+    fn columns_are_read_by_name() {
+        let r = row();
+        assert_eq!(r.get::<&str>("id").unwrap(), "le_1");
+        assert_eq!(r.get::<i64>("n").unwrap(), 7);
+        assert!(r.get::<bool>("n").unwrap());
+        assert_eq!(r.get::<Option<String>>("gone").unwrap(), None);
+        assert_eq!(r.get::<Option<i64>>("n").unwrap(), Some(7));
+    }
+
+    #[test]
+    fn a_wrong_read_names_the_column_and_what_was_there() {
+        let r = row();
+        let missing = r.get::<&str>("name").unwrap_err().to_string();
+        assert_eq!(missing, "column `name`: not in the result (its columns: id, n, gone)");
+        let null = r.get::<String>("gone").unwrap_err().to_string();
+        assert_eq!(null, "column `gone`: null is not text");
+        let wrong = r.get::<i64>("id").unwrap_err().to_string();
+        assert_eq!(wrong, "column `id`: text is not an integer");
     }
 }

@@ -88,7 +88,7 @@ async fn concurrent_batches_commit_alone_or_not_at_all(backend: Backend) {
             (0, Ok(outputs)) => {
                 assert_eq!(outputs[1].affected, 1, "batch {n} sees its own insert");
                 let seq = outputs[event].rows.first().expect("the event's seq");
-                seqs.push((n, seq[0].clone()));
+                seqs.push((n, seq.get::<i64>("seq").unwrap()));
             }
             (1, Err(DbError::Conflict)) | (2, Err(DbError::Unique(_))) => {}
             (fate, outcome) => panic!("batch {n} (fate {fate}) answered {:?}", outcome.map(|o| o.len())),
@@ -103,8 +103,8 @@ async fn concurrent_batches_commit_alone_or_not_at_all(backend: Backend) {
     let expected: Vec<usize> = (0..BATCHES).filter(|n| fate(*n) == 0).collect();
     assert_eq!(rows.len(), expected.len());
     for (row, n) in rows.iter().zip(&expected) {
-        assert_eq!(row[0], format!("row-{n}").into());
-        assert_eq!(row[1], (*n as i64 + 1000).into());
+        assert_eq!(row.get::<&str>("k").unwrap(), format!("row-{n}"));
+        assert_eq!(row.get::<i64>("v").unwrap(), *n as i64 + 1000);
     }
     let events = db
         .query(
@@ -118,8 +118,8 @@ async fn concurrent_batches_commit_alone_or_not_at_all(backend: Backend) {
     for (n, seq) in seqs {
         let event = events
             .iter()
-            .find(|e| e[0] == seq)
+            .find(|e| e.get::<i64>("seq").unwrap() == seq)
             .unwrap_or_else(|| panic!("batch {n}'s event {seq:?}"));
-        assert_eq!(event[1], format!("row-{n}").into());
+        assert_eq!(event.get::<&str>("object_id").unwrap(), format!("row-{n}"));
     }
 }
