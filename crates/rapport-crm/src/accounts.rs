@@ -1,7 +1,7 @@
 //! Organizations, users, memberships and API keys; the defaults a new organization starts with.
 
 use rapport_core::{new_id, time, validate, FieldErrors, Kind};
-use rapport_store::{DbError, RowExt, Stmt};
+use rapport_store::{DbError, DbResult, Stmt};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -76,7 +76,7 @@ impl Crm {
             ],
         )];
         let user_id = match existing {
-            Some(row) => row.text(0).to_string(),
+            Some(row) => row.get::<String>("id")?,
             None => {
                 let user_id = new_id("user");
                 let hash = new
@@ -198,7 +198,7 @@ impl Crm {
             .await?;
         let mut stmts = Vec::new();
         let user_id = match existing {
-            Some(row) => row.text(0).to_string(),
+            Some(row) => row.get::<String>("id")?,
             None => {
                 let user_id = new_id("user");
                 stmts.push(Stmt::new(
@@ -268,21 +268,26 @@ impl Crm {
         if rows.is_empty() {
             return Err(CrmError::Refused(format!("no user with email `{email}`")));
         }
+        let orgs = rows
+            .iter()
+            .map(|r| r.get::<&str>("organization_id"))
+            .collect::<DbResult<Vec<&str>>>()?;
         let row = match organization_id {
-            Some(org) => rows
+            Some(org) => orgs
                 .iter()
-                .find(|r| r.text(1) == org)
+                .position(|o| *o == org)
+                .map(|i| &rows[i])
                 .ok_or_else(|| CrmError::Refused(format!("`{email}` is not a member of `{org}`")))?,
             None if rows.len() == 1 => &rows[0],
             None => {
-                let orgs: Vec<&str> = rows.iter().map(|r| r.text(1)).collect();
                 return Err(CrmError::Refused(format!(
                     "`{email}` belongs to several organizations ({}); choose one",
                     orgs.join(", ")
                 )));
             }
         };
-        self.insert_api_key(row.text(1), row.text(0), name).await
+        self.insert_api_key(row.get("organization_id")?, row.get("id")?, name)
+            .await
     }
 
     /// Stores a new API key of a member (its hash only) and returns the key.
@@ -326,11 +331,12 @@ impl Crm {
                 &[key_hash(key).into()],
             )
             .await?;
-        Ok(row.map(|r| Actor {
-            organization_id: r.text(0).into(),
-            user_id: r.text(1).into(),
-            role: r.text(2).into(),
-            meta_version: r.int(3),
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(Actor {
+            organization_id: r.get("organization_id")?,
+            user_id: r.get("user_id")?,
+            role: r.get("role")?,
+            meta_version: r.get("meta_version")?,
         }))
     }
 
@@ -344,10 +350,16 @@ impl Crm {
                 &[actor.user_id.clone().into()],
             )
             .await?;
-        let orgs: Vec<Value> = orgs
+        let orgs = orgs
             .iter()
-            .map(|r| json!({"id": r.text(0), "name": r.text(1), "role": r.text(2)}))
-            .collect();
+            .map(|r| -> DbResult<Value> {
+                Ok(json!({
+                    "id": r.get::<&str>("id")?,
+                    "name": r.get::<&str>("name")?,
+                    "role": r.get::<&str>("role")?,
+                }))
+            })
+            .collect::<DbResult<Vec<Value>>>()?;
         user["organizations"] = Value::Array(orgs);
         user["organization_id"] = actor.organization_id.clone().into();
         Ok(user)
@@ -362,7 +374,7 @@ impl Crm {
                 &[actor.organization_id.clone().into()],
             )
             .await?;
-        Ok(rows.iter().map(render_user).collect())
+        Ok(rows.iter().map(render_user).collect::<DbResult<_>>()?)
     }
 
     /// `GET /user/{id}/`: a user of the caller's organization.
@@ -374,7 +386,7 @@ impl Crm {
                 &[actor.organization_id.clone().into(), id.into()],
             )
             .await?;
-        row.as_ref().map(render_user).ok_or(CrmError::NotFound)
+        row.as_ref().map(render_user).transpose()?.ok_or(CrmError::NotFound)
     }
 
     pub async fn organization(&self, actor: &Actor, id: &str) -> CrmResult<Value> {
@@ -397,10 +409,10 @@ impl Crm {
         };
         let memberships: Vec<Value> = self.list_users(actor).await?;
         Ok(json!({
-            "id": row.text(0),
-            "name": row.text(1),
-            "date_created": row.text(2),
-            "date_updated": row.text(3),
+            "id": row.get::<&str>("id")?,
+            "name": row.get::<&str>("name")?,
+            "date_created": row.get::<&str>("date_created")?,
+            "date_updated": row.get::<&str>("date_updated")?,
             "lead_statuses": statuses(Kind::LeadStatus),
             "opportunity_statuses": statuses(Kind::OpportunityStatus),
             "memberships": memberships,
@@ -452,17 +464,18 @@ impl Crm {
 
 const USER_SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.date_created, u.date_updated, m.role FROM users u JOIN memberships m ON m.user_id = u.id";
 
-fn render_user(r: &rapport_store::Row) -> Value {
-    json!({
-        "id": r.text(0),
-        "email": r.text(1),
-        "first_name": r.text(2),
-        "last_name": r.text(3),
-        "display_name": full_name(r.text(2), r.text(3)),
-        "date_created": r.text(4),
-        "date_updated": r.text(5),
-        "role": r.text(6),
-    })
+fn render_user(r: &rapport_store::Row) -> DbResult<Value> {
+    let (first_name, last_name) = (r.get::<&str>("first_name")?, r.get::<&str>("last_name")?);
+    Ok(json!({
+        "id": r.get::<&str>("id")?,
+        "email": r.get::<&str>("email")?,
+        "first_name": first_name,
+        "last_name": last_name,
+        "display_name": full_name(first_name, last_name),
+        "date_created": r.get::<&str>("date_created")?,
+        "date_updated": r.get::<&str>("date_updated")?,
+        "role": r.get::<&str>("role")?,
+    }))
 }
 
 pub(crate) fn as_map(v: Value) -> Map<String, Value> {

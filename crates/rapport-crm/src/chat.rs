@@ -12,7 +12,7 @@
 
 use hmac::{Hmac, Mac};
 use rapport_core::{new_id, time, FieldErrors, Kind};
-use rapport_store::{DbError, RowExt, SqlValue, Stmt};
+use rapport_store::{DbError, DbResult, SqlValue, Stmt};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -103,18 +103,18 @@ const VISITOR_COLUMNS: &str =
     "id, organization_id, website_id, name, email, email_verified, contact_id, lead_id, conversation_id";
 
 impl Visitor {
-    fn from_row(row: &rapport_store::Row) -> Visitor {
-        Visitor {
-            id: row.text(0).into(),
-            organization_id: row.text(1).into(),
-            website_id: row.text(2).into(),
-            name: row.opt_text(3).map(Into::into),
-            email: row.opt_text(4).map(Into::into),
-            email_verified: row.int(5) != 0,
-            contact_id: row.opt_text(6).map(Into::into),
-            lead_id: row.opt_text(7).map(Into::into),
-            conversation_id: row.opt_text(8).map(Into::into),
-        }
+    fn from_row(row: &rapport_store::Row) -> DbResult<Visitor> {
+        Ok(Visitor {
+            id: row.get("id")?,
+            organization_id: row.get("organization_id")?,
+            website_id: row.get("website_id")?,
+            name: row.get("name")?,
+            email: row.get("email")?,
+            email_verified: row.get("email_verified")?,
+            contact_id: row.get("contact_id")?,
+            lead_id: row.get("lead_id")?,
+            conversation_id: row.get("conversation_id")?,
+        })
     }
 
     /// How the widget shows the visitor.
@@ -229,14 +229,12 @@ impl Crm {
             .db
             .query(&sql, &[key.into(), Kind::Website.object_type().into()])
             .await?;
-        Ok(rows.first().map(|r| {
-            let org = r.text(0).to_string();
-            let data = serde_json::from_str(r.text(5)).unwrap_or_default();
-            Website {
-                id: r.text(1).into(),
-                organization_id: org,
-                data,
-            }
+        let Some(r) = rows.first() else { return Ok(None) };
+        let data = serde_json::from_str(r.get::<&str>("data")?).unwrap_or_default();
+        Ok(Some(Website {
+            id: r.get("id")?,
+            organization_id: r.get("organization_id")?,
+            data,
         }))
     }
 
@@ -259,13 +257,13 @@ impl Crm {
             .db
             .query(&sql, &[token_hash(token).into(), website.id.clone().into()])
             .await?;
-        Ok(rows.first().map(Visitor::from_row))
+        Ok(rows.first().map(Visitor::from_row).transpose()?)
     }
 
     pub async fn visitor(&self, organization_id: &str, id: &str) -> CrmResult<Option<Visitor>> {
         let sql = format!("SELECT {VISITOR_COLUMNS} FROM chat_visitors WHERE id = ? AND organization_id = ?");
         let rows = self.db.query(&sql, &[id.into(), organization_id.into()]).await?;
-        Ok(rows.first().map(Visitor::from_row))
+        Ok(rows.first().map(Visitor::from_row).transpose()?)
     }
 
     /// A new visitor of the website, and the token that identifies them from now on.
@@ -328,7 +326,7 @@ impl Crm {
             Some(conversation) => {
                 self.db
                     .query_opt(
-                        "SELECT MIN(seq) - 1 FROM events WHERE organization_id = ? AND object_id = ?",
+                        "SELECT MIN(seq) - 1 AS seq FROM events WHERE organization_id = ? AND object_id = ?",
                         &[visitor.organization_id.as_str().into(), conversation.as_str().into()],
                     )
                     .await?
@@ -336,13 +334,17 @@ impl Crm {
             None => {
                 self.db
                     .query_opt(
-                        "SELECT MAX(seq) FROM events WHERE organization_id = ?",
+                        "SELECT MAX(seq) AS seq FROM events WHERE organization_id = ?",
                         &[visitor.organization_id.as_str().into()],
                     )
                     .await?
             }
         };
-        Ok(row.and_then(|r| r.opt_int(0)).unwrap_or(0))
+        let seq = match row {
+            Some(r) => r.get::<Option<i64>>("seq")?,
+            None => None,
+        };
+        Ok(seq.unwrap_or(0))
     }
 
     /// Records until when the visitor has a widget open (`None`: closed).
@@ -369,7 +371,10 @@ impl Crm {
                 &[visitor_id.into(), organization_id.into()],
             )
             .await?;
-        let until = rows.first().and_then(|r| r.opt_text(0)).and_then(time::parse_datetime);
+        let until = match rows.first() {
+            Some(r) => r.get::<Option<&str>>("online_until")?.and_then(time::parse_datetime),
+            None => None,
+        };
         Ok(until.is_some_and(|u| u > time::now()))
     }
 
@@ -915,7 +920,7 @@ impl Crm {
             )
             .await?;
         for row in &rows {
-            let Some(doc) = self.load_in(organization_id, row.text(0)).await? else {
+            let Some(doc) = self.load_in(organization_id, row.get::<&str>("id")?).await? else {
                 continue;
             };
             let has = doc

@@ -3,7 +3,7 @@
 //! it took), so a busy key costs the store one write per chunk, not one per request, and
 //! all the nodes together never let through more than the limit in a window.
 
-use rapport_store::{RowExt, SqlValue};
+use rapport_store::SqlValue;
 
 use crate::accounts::key_hash;
 use crate::{Crm, CrmResult};
@@ -26,7 +26,10 @@ impl Crm {
                 ],
             )
             .await?;
-        let taken = out.rows.first().map_or(i64::from(wanted), |row| row.int(0));
+        let taken = match out.rows.first() {
+            Some(row) => row.get::<i64>("taken")?,
+            None => i64::from(wanted),
+        };
         // What the window had left before this claim, up to what was asked.
         let before = taken - i64::from(wanted);
         Ok((i64::from(limit) - before).clamp(0, wanted.into()) as u32)

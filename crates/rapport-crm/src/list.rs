@@ -3,7 +3,7 @@
 
 use rapport_core::fields::{specs, Access, FieldType};
 use rapport_core::{time, FieldErrors, Kind};
-use rapport_store::{JsonType, RowExt, SqlValue};
+use rapport_store::{JsonType, SqlValue};
 use serde_json::{Map, Value};
 
 use crate::doc::{Doc, COLUMNS, CONTACT_TYPE};
@@ -167,13 +167,11 @@ impl Crm {
             return Err(e.into());
         }
         let limit = q.limit.min(MAX_LIMIT);
-        let count_sql = format!("SELECT COUNT(*) FROM objects WHERE {filter_sql}");
-        let total = self
-            .db
-            .query_opt(&count_sql, &params)
-            .await?
-            .map(|r| r.int(0))
-            .unwrap_or(0);
+        let count_sql = format!("SELECT COUNT(*) AS n FROM objects WHERE {filter_sql}");
+        let total = match self.db.query_opt(&count_sql, &params).await? {
+            Some(r) => r.get::<i64>("n")?,
+            None => 0,
+        };
         let mut data = Vec::new();
         if limit > 0 {
             let sql = format!(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use rapport_core::Kind;
-use rapport_store::{RowExt, SqlValue};
+use rapport_store::{DbResult, SqlValue};
 
 use crate::doc::{Doc, COLUMNS};
 use crate::{Actor, Crm, CrmResult};
@@ -109,7 +109,10 @@ impl Crm {
             organization_id: org.into(),
             user_id: String::new(),
             role: String::new(),
-            meta_version: row.map_or(0, |r| r.int(0)),
+            meta_version: match row {
+                Some(r) => r.get("meta_version")?,
+                None => 0,
+            },
         };
         self.meta(&actor).await
     }
@@ -135,12 +138,14 @@ impl Crm {
             )
             .await?
             .iter()
-            .map(|r| UserRef {
-                id: r.text(0).into(),
-                email: r.text(1).into(),
-                name: full_name(r.text(2), r.text(3)),
+            .map(|r| -> DbResult<UserRef> {
+                Ok(UserRef {
+                    id: r.get("id")?,
+                    email: r.get("email")?,
+                    name: full_name(r.get("first_name")?, r.get("last_name")?),
+                })
             })
-            .collect();
+            .collect::<DbResult<_>>()?;
         Ok(OrgMeta { docs, users })
     }
 }

@@ -6,7 +6,7 @@
 //! database lets nobody act as a user.
 
 use rapport_core::{new_id, time, FieldErrors};
-use rapport_store::{Row, RowExt, SqlValue};
+use rapport_store::{DbResult, Row, SqlValue};
 use serde_json::{json, Value};
 
 use crate::accounts::key_hash;
@@ -84,8 +84,18 @@ impl Crm {
                 &[email.as_str().into()],
             )
             .await?;
-        let member = rows.iter().find(|r| organization_id.is_none_or(|org| r.text(2) == org));
-        let stored = member.and_then(|r| r.opt_text(1)).map(str::to_string);
+        let mut member = None;
+        for r in &rows {
+            let org = r.get::<&str>("organization_id")?;
+            if organization_id.is_none_or(|wanted| org == wanted) {
+                member = Some(r);
+                break;
+            }
+        }
+        let stored = match member {
+            Some(r) => r.get::<Option<String>>("password_hash")?,
+            None => None,
+        };
         let valid = passwords::verify(stored, password).await?;
         let Some(member) = member.filter(|_| valid) else {
             // The attempt's row stays: it is the failure the throttle counts.
@@ -101,10 +111,10 @@ impl Crm {
             token: secret("sess"),
             csrf_token: secret("csrf"),
             actor: Actor {
-                organization_id: member.text(2).into(),
-                user_id: member.text(0).into(),
-                role: member.text(3).into(),
-                meta_version: member.int(4),
+                organization_id: member.get::<String>("organization_id")?,
+                user_id: member.get::<String>("id")?,
+                role: member.get::<String>("role")?,
+                meta_version: member.get("meta_version")?,
             },
         };
         let now = unix_now();
@@ -147,11 +157,17 @@ impl Crm {
         let row = self
             .db
             .query_opt(
-                "SELECT COUNT(*), MIN(at) FROM login_attempts WHERE email_hash = ? AND at > ?",
+                "SELECT COUNT(*) AS attempts, MIN(at) AS oldest FROM login_attempts WHERE email_hash = ? AND at > ?",
                 &[email_hash.into(), SqlValue::Int(since)],
             )
             .await?;
-        let (attempts, oldest) = row.map_or((0, now), |r| (r.int(0), r.opt_int(1).unwrap_or(now)));
+        let (attempts, oldest) = match row {
+            Some(r) => (
+                r.get::<i64>("attempts")?,
+                r.get::<Option<i64>>("oldest")?.unwrap_or(now),
+            ),
+            None => (0, now),
+        };
         if attempts <= LOGIN_FAILURES_ALLOWED {
             return Ok(());
         }
@@ -191,7 +207,9 @@ impl Crm {
             .await?;
         let Some(r) = row else { return Ok(None) };
         // Made at `expires_at - SESSION_SECONDS`; `last_seen` is 0 until first recorded.
-        let last_seen = r.int(5).max(r.int(6) - SESSION_SECONDS);
+        let last_seen = r
+            .get::<i64>("last_seen")?
+            .max(r.get::<i64>("expires_at")? - SESSION_SECONDS);
         if now - last_seen >= idle_seconds {
             return Ok(None);
         }
@@ -205,12 +223,12 @@ impl Crm {
         }
         Ok(Some(Session {
             token: token.to_string(),
-            csrf_token: r.text(4).into(),
+            csrf_token: r.get("csrf_token")?,
             actor: Actor {
-                organization_id: r.text(0).into(),
-                user_id: r.text(1).into(),
-                role: r.text(2).into(),
-                meta_version: r.int(3),
+                organization_id: r.get("organization_id")?,
+                user_id: r.get("user_id")?,
+                role: r.get("role")?,
+                meta_version: r.get("meta_version")?,
             },
         }))
     }
@@ -234,10 +252,17 @@ impl Crm {
                 &[actor.organization_id.clone().into(), actor.user_id.clone().into()],
             )
             .await?;
-        Ok(rows
+        let keys = rows
             .iter()
-            .map(|r| json!({"id": r.text(0), "name": r.text(1), "date_created": r.text(2)}))
-            .collect())
+            .map(|r| -> DbResult<Value> {
+                Ok(json!({
+                    "id": r.get::<&str>("id")?,
+                    "name": r.get::<&str>("name")?,
+                    "date_created": r.get::<&str>("date_created")?,
+                }))
+            })
+            .collect::<DbResult<_>>()?;
+        Ok(keys)
     }
 
     /// `POST /api_key/`: a new key for the caller; the answer is the only time it is shown.
@@ -284,7 +309,7 @@ impl Crm {
                 &[actor.organization_id.clone().into(), actor.user_id.clone().into()],
             )
             .await?;
-        Ok(rows.iter().map(render_draft).collect())
+        Ok(rows.iter().map(render_draft).collect::<DbResult<_>>()?)
     }
 
     pub async fn draft(&self, actor: &Actor, key: &str) -> CrmResult<Value> {
@@ -295,7 +320,7 @@ impl Crm {
                 &[actor.organization_id.clone().into(), actor.user_id.clone().into(), key.into()],
             )
             .await?;
-        row.as_ref().map(render_draft).ok_or(CrmError::NotFound)
+        row.as_ref().map(render_draft).transpose()?.ok_or(CrmError::NotFound)
     }
 
     /// `PUT /draft/{key}/`: saves `body` (a string) as the caller's draft under `key`.
@@ -319,11 +344,14 @@ impl Crm {
         let count = self
             .db
             .query_opt(
-                "SELECT COUNT(*), SUM(CASE WHEN draft_key = ? THEN 1 ELSE 0 END) FROM drafts WHERE organization_id = ? AND user_id = ?",
+                "SELECT COUNT(*) AS drafts, SUM(CASE WHEN draft_key = ? THEN 1 ELSE 0 END) AS this_one FROM drafts WHERE organization_id = ? AND user_id = ?",
                 &[key.into(), actor.organization_id.clone().into(), actor.user_id.clone().into()],
             )
             .await?;
-        let (drafts, this_one) = count.map_or((0, 0), |r| (r.int(0), r.opt_int(1).unwrap_or(0)));
+        let (drafts, this_one) = match count {
+            Some(r) => (r.get::<i64>("drafts")?, r.get::<Option<i64>>("this_one")?.unwrap_or(0)),
+            None => (0, 0),
+        };
         if this_one == 0 && drafts >= MAX_DRAFTS {
             return Err(CrmError::Refused(format!(
                 "you have {MAX_DRAFTS} drafts already; send or delete some first"
@@ -361,8 +389,12 @@ impl Crm {
     }
 }
 
-fn render_draft(r: &Row) -> Value {
-    json!({"key": r.text(0), "body": r.text(1), "date_updated": r.text(2)})
+fn render_draft(r: &Row) -> DbResult<Value> {
+    Ok(json!({
+        "key": r.get::<&str>("draft_key")?,
+        "body": r.get::<&str>("body")?,
+        "date_updated": r.get::<&str>("date_updated")?,
+    }))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! locked, so two admins demoting each other at once cannot both succeed.
 
 use rapport_core::{time, validate, FieldErrors};
-use rapport_store::{DbError, RowExt, SqlValue, Stmt};
+use rapport_store::{DbError, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
 use crate::accounts::key_hash;
@@ -248,14 +248,17 @@ impl Crm {
             return Err(FieldErrors::field("current_password", "required").into());
         }
         passwords::check("password", new)?;
-        let stored = self
+        let stored = match self
             .db
             .query_opt(
                 "SELECT password_hash FROM users WHERE id = ?",
                 &[actor.user_id.as_str().into()],
             )
             .await?
-            .and_then(|r| r.opt_text(0).map(str::to_string));
+        {
+            Some(r) => r.get::<Option<String>>("password_hash")?,
+            None => None,
+        };
         if !passwords::verify(stored, current).await? {
             return Err(FieldErrors::field("current_password", "is not your current password").into());
         }
@@ -303,16 +306,19 @@ impl Crm {
         else {
             return Ok(None);
         };
-        let user_id = user.text(0).to_string();
+        let user_id = user.get::<String>("id")?;
         let now = time::now().timestamp();
-        let recent = self
+        let recent = match self
             .db
             .query_opt(
-                "SELECT COUNT(*) FROM password_resets WHERE user_id = ? AND expires_at > ?",
+                "SELECT COUNT(*) AS n FROM password_resets WHERE user_id = ? AND expires_at > ?",
                 &[user_id.as_str().into(), SqlValue::Int(now)],
             )
             .await?
-            .map_or(0, |r| r.int(0));
+        {
+            Some(r) => r.get::<i64>("n")?,
+            None => 0,
+        };
         if recent >= RESETS_PER_HOUR {
             return Ok(None);
         }
@@ -350,7 +356,7 @@ impl Crm {
             .await?;
         let invalid = || FieldErrors::field("token", "this link is invalid, used or expired; ask for a new one").into();
         let Some(row) = row else { return Err(invalid()) };
-        let user_id = row.text(0).to_string();
+        let user_id = row.get::<String>("user_id")?;
         let hash = passwords::hash("password", password).await?;
         // The token is taken in the same write that sets the password: used once only.
         let mut stmts = vec![
@@ -393,7 +399,7 @@ impl Crm {
                     )
                     .await?
                     .ok_or_else(|| CrmError::Refused(format!("`{email}` is not a member of `{organization_id}`")))?;
-                row.text(0).to_string()
+                row.get::<String>("id")?
             }
             None => String::new(),
         };
@@ -416,7 +422,7 @@ impl Crm {
             .await?
             .ok_or_else(|| CrmError::Refused(format!("no account with email `{}`", email.trim())))?;
         let hash = passwords::hash("password", password).await?;
-        self.store_password(row.text(0), hash).await
+        self.store_password(row.get("id")?, hash).await
     }
 
     /// Stores a password hash; every session of the user ends with the old password.

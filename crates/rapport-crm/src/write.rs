@@ -5,7 +5,7 @@
 
 use rapport_core::fields::{check_input, specs, Access, FieldType, Mode};
 use rapport_core::{new_id, time, FieldErrors, Kind};
-use rapport_store::{DbError, RowExt, SqlValue, Stmt};
+use rapport_store::{DbError, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
 use crate::custom;
@@ -178,10 +178,10 @@ impl Crm {
             )
             .await?;
         let Some(row) = row else { return Ok(None) };
-        if row.text(0) != idem.request_hash {
+        if row.get::<&str>("request_hash")? != idem.request_hash {
             return Err(CrmError::IdempotencyMismatch);
         }
-        let object = match serde_json::from_str(row.text(1)) {
+        let object = match serde_json::from_str(row.get::<&str>("body")?) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
@@ -236,12 +236,12 @@ impl Crm {
         let event_stmts = self.db.dialect().append_events(&mut stmts, inserts);
         let outputs = self.db.batch(stmts).await?;
         self.events_committed.notify_waiters();
-        Ok(outputs[event_stmts]
-            .iter()
-            .filter_map(|o| o.rows.first())
-            .map(|r| r.int(0))
-            .max()
-            .unwrap_or(0))
+        let mut last_seq: Option<i64> = None;
+        for row in outputs[event_stmts].iter().filter_map(|o| o.rows.first()) {
+            let seq = row.get::<i64>("seq")?;
+            last_seq = Some(last_seq.map_or(seq, |last| last.max(seq)));
+        }
+        Ok(last_seq.unwrap_or(0))
     }
 
     /// Loads an object of `kind` in the actor's organization.
@@ -682,7 +682,8 @@ impl Crm {
 
     async fn refuse_if_used(&self, actor: &Actor, kind: Kind, field: &str, id: &str, what: &str) -> CrmResult<()> {
         let expr = self.db.dialect().json_field(field, rapport_store::JsonType::Text);
-        let sql = format!("SELECT COUNT(*) FROM objects WHERE organization_id = ? AND object_type = ? AND {expr} = ?");
+        let sql =
+            format!("SELECT COUNT(*) AS n FROM objects WHERE organization_id = ? AND object_type = ? AND {expr} = ?");
         let row = self
             .db
             .query_opt(
@@ -694,7 +695,10 @@ impl Crm {
                 ],
             )
             .await?;
-        let count = row.map(|r| r.int(0)).unwrap_or(0);
+        let count = match row {
+            Some(r) => r.get::<i64>("n")?,
+            None => 0,
+        };
         if count > 0 {
             let plural = if count == 1 { "" } else { "s" };
             return Err(CrmError::Refused(format!(

@@ -7,7 +7,7 @@ mod common;
 use common::TestDb;
 use rapport_core::Kind;
 use rapport_crm::CrmError;
-use rapport_store::{DbError, RowExt};
+use rapport_store::DbError;
 use serde_json::json;
 
 async fn no_child_outlives_its_lead(test_db: &TestDb) {
@@ -121,7 +121,8 @@ async fn no_lead_keeps_a_deleted_status(test_db: &TestDb) {
             )
             .await
             .unwrap()[0]
-            .int(0);
+            .get::<i64>("seq")
+            .unwrap();
         let pattern = format!("%\"status_id\":\"{status_id}\"%");
         let after = db
             .query(
