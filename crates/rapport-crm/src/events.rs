@@ -1,8 +1,10 @@
 //! The event log: one row per change, written in the same transaction as the change.
 
 use rapport_core::{new_id, Kind};
-use rapport_store::{Row, RowExt, SqlValue, Stmt};
-use serde_json::{json, Map, Value};
+use rapport_log::event::COLUMNS;
+use rapport_log::{Event, EventLog};
+use rapport_store::{SqlValue, Stmt};
+use serde_json::{Map, Value};
 
 use crate::{Actor, Crm, CrmError, CrmResult};
 
@@ -121,55 +123,23 @@ pub struct EventPage {
     pub cursor_next: Option<String>,
 }
 
-/// An event as the log's consumers read it, across organizations.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoggedEvent {
-    pub seq: i64,
-    pub organization_id: String,
-    pub object_type: String,
-    pub object_id: String,
-    pub lead_id: Option<String>,
-    pub action: String,
-}
-
-/// An event as real-time clients receive it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PushEvent {
-    pub seq: i64,
-    pub organization_id: String,
-    /// In the shape of `GET /event/`.
-    pub event: Value,
-}
-
-/// An event with what the job dispatcher needs to choose its consumers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DispatchEvent {
-    pub seq: i64,
-    pub organization_id: String,
-    pub object_type: String,
-    pub object_id: String,
-    pub action: String,
-    pub changed_fields: Vec<String>,
-    /// The object after the change (before it, for a deletion).
-    pub data: Map<String, Value>,
-}
-
-const EVENT_COLUMNS: &str = "seq, id, object_type, object_id, lead_id, action, changed_fields, previous_data, data, user_id, request_id, date_created";
 
 impl Crm {
     /// `GET /event/{id}/`: one event of the actor's organization.
     pub async fn event(&self, actor: &Actor, id: &str) -> CrmResult<Value> {
         let (private, mut params) = self.hide_private_views(actor);
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ? AND organization_id = ? AND {private}");
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE id = ? AND organization_id = ? AND {private}");
         params.splice(0..0, [SqlValue::from(id), actor.organization_id.clone().into()]);
         let row = self.db.query_opt(&sql, &params).await?;
-        row.map(|r| render_event(&actor.organization_id, &r))
-            .ok_or(CrmError::NotFound)
+        match row {
+            Some(row) => Ok(Event::from_row(&row)?.to_json()),
+            None => Err(CrmError::NotFound),
+        }
     }
 
     pub async fn list_events(&self, actor: &Actor, q: &EventQuery) -> CrmResult<EventPage> {
         let (private, hidden) = self.hide_private_views(actor);
-        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = ? AND {private}");
+        let mut sql = format!("SELECT {COLUMNS} FROM events WHERE organization_id = ? AND {private}");
         let mut params: Vec<SqlValue> = vec![actor.organization_id.clone().into()];
         params.extend(hidden);
         let mut filter = |clause: &str, value: &Option<String>| {
@@ -200,16 +170,16 @@ impl Crm {
         params.push(SqlValue::Int(limit as i64 + 1));
         let rows = self.db.query(&sql, &params).await?;
         let has_more = rows.len() > limit;
-        let data: Vec<Value> = rows
+        let events = rows
             .iter()
             .take(limit)
-            .map(|r| render_event(&actor.organization_id, r))
-            .collect();
-        let cursor_next = if has_more {
-            rows.get(limit - 1).map(|r| encode_cursor(r.int(0)))
-        } else {
-            None
+            .map(Event::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let cursor_next = match events.last() {
+            Some(last) if has_more => Some(encode_cursor(last.seq)),
+            _ => None,
         };
+        let data = events.iter().map(Event::to_json).collect();
         Ok(EventPage { data, cursor_next })
     }
 
@@ -227,104 +197,20 @@ impl Crm {
         )
     }
 
-    /// The next events of the whole log after `after`, in sequence order: what a consumer
-    /// (search index, dispatcher) tails from its durable cursor. Events commit in sequence
-    /// order on both databases (see `Dialect::append_events`), so a consumer that moves
-    /// its cursor to the last event it read never steps over one still in flight.
-    pub async fn events_after(&self, after: i64, limit: usize) -> CrmResult<Vec<LoggedEvent>> {
-        let rows = self
-            .db
-            .query(
-                "SELECT seq, organization_id, object_type, object_id, lead_id, action FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                &[SqlValue::Int(after), SqlValue::Int(limit.clamp(1, 10_000) as i64)],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| LoggedEvent {
-                seq: r.int(0),
-                organization_id: r.text(1).into(),
-                object_type: r.text(2).into(),
-                object_id: r.text(3).into(),
-                lead_id: r.opt_text(4).map(Into::into),
-                action: r.text(5).into(),
-            })
-            .collect())
-    }
-
-    /// The next events after `after` with what the job dispatcher decides on: changed
-    /// fields and the object as it now is.
-    pub async fn events_to_dispatch(&self, after: i64, limit: usize) -> CrmResult<Vec<DispatchEvent>> {
-        let rows = self
-            .db
-            .query(
-                "SELECT seq, organization_id, object_type, object_id, action, changed_fields, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                &[SqlValue::Int(after), SqlValue::Int(limit.clamp(1, 10_000) as i64)],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| DispatchEvent {
-                seq: r.int(0),
-                organization_id: r.text(1).into(),
-                object_type: r.text(2).into(),
-                object_id: r.text(3).into(),
-                action: r.text(4).into(),
-                changed_fields: match parse_json(r.opt_text(5)) {
-                    Value::Array(fields) => fields.into_iter().filter_map(|f| f.as_str().map(Into::into)).collect(),
-                    _ => Vec::new(),
-                },
-                data: match parse_json(r.opt_text(6)) {
-                    Value::Object(data) => data,
-                    _ => Map::new(),
-                },
-            })
-            .collect())
-    }
-
     /// One event of an organization by its sequence number, in the shape of `GET /event/`
     /// (what a webhook delivers).
     pub async fn event_by_seq(&self, organization_id: &str, seq: i64) -> CrmResult<Option<Value>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq = ? AND organization_id = ?");
-        let row = self
-            .db
-            .query_opt(&sql, &[SqlValue::Int(seq), organization_id.into()])
-            .await?;
-        Ok(row.map(|r| render_event(organization_id, &r)))
-    }
-
-    /// Events after `after` in sequence order, in the shape of `GET /event/`, for
-    /// real-time push: the whole log's (a node's tail), or one organization's (a client
-    /// catching up from its last sequence number).
-    pub async fn push_events_after(
-        &self,
-        organization_id: Option<&str>,
-        after: i64,
-        limit: usize,
-    ) -> CrmResult<Vec<PushEvent>> {
-        let mut sql = format!("SELECT {EVENT_COLUMNS}, organization_id FROM events WHERE seq > ?");
-        let mut params = vec![SqlValue::Int(after)];
-        if let Some(org) = organization_id {
-            sql.push_str(" AND organization_id = ?");
-            params.push(org.into());
-        }
-        sql.push_str(" ORDER BY seq LIMIT ?");
-        params.push(SqlValue::Int(limit.clamp(1, 10_000) as i64));
-        let rows = self.db.query(&sql, &params).await?;
-        Ok(rows
-            .iter()
-            .map(|r| PushEvent {
-                seq: r.int(0),
-                organization_id: r.text(12).into(),
-                event: render_event(r.text(12), r),
-            })
-            .collect())
+        Ok(self.log.by_seq(organization_id, seq).await?.map(|e| e.to_json()))
     }
 
     /// The newest event sequence number of the whole log (0 when empty).
     pub async fn last_event_seq(&self) -> CrmResult<i64> {
-        let row = self.db.query_opt("SELECT MAX(seq) FROM events", &[]).await?;
-        Ok(row.map(|r| r.int(0)).unwrap_or(0))
+        Ok(self.log.last_seq().await?)
+    }
+
+    /// The log, for its consumers (search index, real time, job dispatcher).
+    pub fn log(&self) -> &EventLog {
+        &self.log
     }
 }
 
@@ -334,29 +220,6 @@ fn encode_cursor(seq: i64) -> String {
 
 fn decode_cursor(cursor: &str) -> Option<i64> {
     i64::from_str_radix(cursor.strip_prefix("ev")?, 16).ok()
-}
-
-fn parse_json(text: Option<&str>) -> Value {
-    text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
-}
-
-fn render_event(organization_id: &str, r: &Row) -> Value {
-    json!({
-        "id": r.text(1),
-        "seq": r.int(0),
-        "object_type": r.text(2),
-        "object_id": r.text(3),
-        "lead_id": r.opt_text(4),
-        "action": r.text(5),
-        "changed_fields": parse_json(r.opt_text(6)),
-        "previous_data": parse_json(r.opt_text(7)),
-        "data": parse_json(r.opt_text(8)),
-        "user_id": r.opt_text(9),
-        "request_id": r.opt_text(10),
-        "organization_id": organization_id,
-        "date_created": r.text(11),
-        "date_updated": r.text(11),
-    })
 }
 
 #[cfg(test)]

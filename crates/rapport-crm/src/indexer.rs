@@ -12,18 +12,17 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rapport_core::Kind;
 use rapport_index::SearchIndex;
+use rapport_log::{Applied, Consumer, ConsumerError, Event, Tail};
 use rapport_query::Lead;
-use rapport_store::{Row, RowExt, SqlValue};
+use rapport_store::{Row, SqlValue};
 use tokio::sync::{watch, Mutex};
 
 use crate::doc::{Doc, COLUMNS};
-use crate::events::LoggedEvent;
 use crate::meta::OrgMeta;
 use crate::search::lead_of;
 use crate::{Crm, CrmError, CrmResult};
@@ -53,11 +52,9 @@ pub struct SearchFeed {
     index: OnceLock<Result<Arc<SearchIndex>, String>>,
     /// The last event applied; `None` until the index has been filled.
     applied: watch::Sender<Option<i64>>,
-    started: OnceLock<tokio::task::AbortHandle>,
-    /// Set by [`Crm::stop_search_index`]. Aborting the tailer is not enough: with SQLite,
-    /// whose reads never yield, a tailer in the middle of a poll would go on to read and
-    /// apply events written after the stop.
-    stopped: AtomicBool,
+    started: OnceLock<()>,
+    /// Set by [`Crm::stop_search_index`]: the tail applies nothing it reads after it.
+    stop: watch::Sender<bool>,
     /// Serializes whole rebuilds with the tail's batches.
     writing: Mutex<()>,
 }
@@ -69,7 +66,7 @@ impl SearchFeed {
             index: OnceLock::new(),
             applied: watch::Sender::new(None),
             started: OnceLock::new(),
-            stopped: AtomicBool::new(false),
+            stop: watch::Sender::new(false),
             writing: Mutex::new(()),
         }
     }
@@ -109,17 +106,14 @@ impl Crm {
     pub fn start_search_index(&self) {
         self.search.started.get_or_init(|| {
             let crm = self.clone();
-            tokio::spawn(async move { crm.run_indexer().await }).abort_handle()
+            tokio::spawn(async move { crm.run_indexer().await });
         });
     }
 
     /// Stops the tailer (its work so far is committed batch by batch); the index closes
     /// when the last handle to this `Crm` is dropped.
     pub fn stop_search_index(&self) {
-        self.search.stopped.store(true, Ordering::SeqCst);
-        if let Some(tailer) = self.search.started.get() {
-            tailer.abort();
-        }
+        self.search.stop.send_replace(true);
     }
 
     /// Waits until the index has applied every event committed before this call.
@@ -148,72 +142,19 @@ impl Crm {
                 return;
             }
         };
-        let mut cursor = loop {
-            let resumed = match index.cursor() {
-                Ok(Some(cursor)) => Ok(cursor),
-                Ok(None) => self.rebuild_search_index().await.map(|r| r.cursor),
-                Err(e) => Err(CrmError::Unavailable(e.to_string())),
-            };
-            match resumed {
-                Ok(cursor) => break cursor,
-                // A rebuild cut short by a stop is not a failure.
-                Err(_) if self.search.stopped.load(Ordering::SeqCst) => return,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot fill the search index; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
+        let mut stop = self.search.stop.subscribe();
+        let stopped = async move {
+            let _ = stop.wait_for(|stopped| *stopped).await;
         };
-        self.search.applied.send_replace(Some(cursor));
-        let mut committed = cursor;
-        let mut other_nodes = self.db.listen_events();
-        loop {
-            let wake = self.events_committed();
-            match self.events_after(cursor, TAIL_BATCH).await {
-                Ok(events) if events.is_empty() => {
-                    let recheck = if other_nodes.is_listening() {
-                        IDLE_RECHECK_LISTENING
-                    } else {
-                        IDLE_RECHECK
-                    };
-                    tokio::select! {
-                        _ = wake => {}
-                        _ = other_nodes.notified() => {}
-                        _ = tokio::time::sleep(recheck) => {}
-                    }
-                }
-                // Events read after a stop are written after it: left to the next start.
-                Ok(_) if self.search.stopped.load(Ordering::SeqCst) => return,
-                Ok(events) => {
-                    let last = events.last().map_or(cursor, |e| e.seq);
-                    // Events that touch no lead (chat messages before the visitor gave an
-                    // email, webhooks…) need no index commit, only a bound on how far the
-                    // committed cursor may lag (re-reading after a restart is harmless).
-                    let overdue = last - committed > UNCOMMITTED_EVENTS;
-                    let applied = {
-                        let _writing = self.search.writing.lock().await;
-                        rolled_back_on_error(&index, self.index_events(&index, &events, last, overdue).await)
-                    };
-                    match applied {
-                        Ok(was_committed) => {
-                            if was_committed {
-                                committed = last;
-                            }
-                            cursor = last;
-                            self.search.applied.send_replace(Some(cursor));
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot update the search index; retrying");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the event log; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            }
-        }
+        let feed = IndexFeed {
+            crm: self.clone(),
+            index,
+            committed: 0,
+        };
+        let tail = Tail::new(self.log.clone())
+            .batch(TAIL_BATCH)
+            .idle_recheck(IDLE_RECHECK, IDLE_RECHECK_LISTENING);
+        tail.run(feed, stopped).await;
     }
 
     /// Empties the index and fills it from the store (`rapport reindex`, or a node whose
@@ -275,7 +216,7 @@ impl Crm {
                     ),
                 };
                 let rows = self.db.query(sql, &params).await?;
-                let Some(last) = rows.last().map(|r| r.text(0).to_string()) else {
+                let Some(last) = rows.last().map(|r| r.get::<String>("lead_id")).transpose()? else {
                     break;
                 };
                 let range = LeadRange {
@@ -325,7 +266,7 @@ impl Crm {
     async fn index_events(
         &self,
         index: &Arc<SearchIndex>,
-        events: &[LoggedEvent],
+        events: &[Event],
         cursor: i64,
         force: bool,
     ) -> CrmResult<bool> {
@@ -465,6 +406,48 @@ enum Leads<'a> {
 struct LeadRange {
     after: Option<String>,
     last: String,
+}
+
+/// The index as a consumer of the log: it resumes from the position committed with its
+/// documents (rebuilding first when it has none) and re-reads the leads a batch touched.
+struct IndexFeed {
+    crm: Crm,
+    index: Arc<SearchIndex>,
+    /// The position last committed with the index.
+    committed: i64,
+}
+
+impl Consumer for IndexFeed {
+    fn name(&self) -> &'static str {
+        "search index"
+    }
+
+    async fn start(&mut self) -> Result<i64, ConsumerError> {
+        let cursor = match self.index.cursor().map_err(index_error)? {
+            Some(cursor) => cursor,
+            None => self.crm.rebuild_search_index().await?.cursor,
+        };
+        self.committed = cursor;
+        self.crm.search.applied.send_replace(Some(cursor));
+        Ok(cursor)
+    }
+
+    async fn apply(&mut self, events: Vec<Event>) -> Result<Applied, ConsumerError> {
+        let last = events.last().map_or(self.committed, |e| e.seq);
+        // Events that touch no lead (chat messages before the visitor gave an email,
+        // webhooks…) need no index commit, only a bound on how far the committed cursor
+        // may lag (re-reading after a restart is harmless).
+        let overdue = last - self.committed > UNCOMMITTED_EVENTS;
+        let was_committed = {
+            let _writing = self.crm.search.writing.lock().await;
+            rolled_back_on_error(&self.index, self.crm.index_events(&self.index, &events, last, overdue).await)?
+        };
+        if was_committed {
+            self.committed = last;
+        }
+        self.crm.search.applied.send_replace(Some(last));
+        Ok(Applied::All)
+    }
 }
 
 /// A failed batch leaves documents in the writer that no commit should publish (a retry

@@ -32,7 +32,7 @@ pub use accounts::{ApiKeyCreated, NewOrganization};
 pub use chat::{
     Posted, Visitor, Website, DEFAULT_NOTIFY_DELAY_SECONDS, MAX_BODY_CHARS, VISITOR_HEARTBEAT, VISITOR_ONLINE_FOR,
 };
-pub use events::{DispatchEvent, EventPage, EventQuery, LoggedEvent, PushEvent};
+pub use events::{EventPage, EventQuery};
 pub use indexer::RebuildReport;
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use roles::{permissions_markdown, Permission, Role, PERMISSIONS};
@@ -118,26 +118,19 @@ pub struct Crm {
     config: CrmConfig,
     meta_cache: meta::MetaCache,
     search: std::sync::Arc<indexer::SearchFeed>,
-    /// Wakes the log's in-process tailers (the search indexer, the job dispatcher) after
-    /// every commit.
-    events_committed: std::sync::Arc<tokio::sync::Notify>,
+    /// The event log; the write path wakes its in-process tails after every commit.
+    log: rapport_log::EventLog,
 }
 
 impl Crm {
     pub fn new(db: Db, config: CrmConfig) -> Self {
         Crm {
+            log: rapport_log::EventLog::new(db.clone()),
             db,
             search: std::sync::Arc::new(indexer::SearchFeed::new(config.search_index_dir.clone())),
             config,
             meta_cache: meta::MetaCache::default(),
-            events_committed: std::sync::Arc::default(),
         }
-    }
-
-    /// Resolves after the next commit of this process; created before reading the log, it
-    /// catches a commit made while reading.
-    pub fn events_committed(&self) -> tokio::sync::futures::Notified<'_> {
-        self.events_committed.notified()
     }
 
     pub fn db(&self) -> &Db {

@@ -235,7 +235,7 @@ impl Crm {
         let inserts = events.iter().map(|e| e.insert_stmt(organization_id, user_id, &now));
         let event_stmts = self.db.dialect().append_events(&mut stmts, inserts);
         let outputs = self.db.batch(stmts).await?;
-        self.events_committed.notify_waiters();
+        self.log.wake_tails();
         let mut last_seq: Option<i64> = None;
         for row in outputs[event_stmts].iter().filter_map(|o| o.rows.first()) {
             let seq = row.get::<i64>("seq")?;

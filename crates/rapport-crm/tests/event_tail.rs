@@ -27,7 +27,7 @@ async fn tailer_never_misses_an_event(test_db: &TestDb) {
             let mut seen = Vec::new();
             loop {
                 let finished = done.load(Ordering::SeqCst);
-                let batch = crm.events_after(cursor, 100).await.unwrap();
+                let batch = crm.log().read_after(None, cursor, 100).await.unwrap();
                 for event in &batch {
                     assert!(event.seq > cursor, "out of order: {} after {cursor}", event.seq);
                     cursor = event.seq;
@@ -59,7 +59,7 @@ async fn tailer_never_misses_an_event(test_db: &TestDb) {
     done.store(true, Ordering::SeqCst);
     let seen = tailer.await.unwrap();
     let all: BTreeSet<i64> = crm
-        .events_after(start, 10_000)
+        .log().read_after(None, start, 10_000)
         .await
         .unwrap()
         .into_iter()

@@ -21,7 +21,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rapport_crm::{Crm, CrmResult, PushEvent};
+use rapport_crm::{Crm, CrmResult};
+use rapport_log::{Applied, Consumer, ConsumerError, Event, Tail};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -37,6 +38,54 @@ const BATCH: usize = 1000;
 /// How often the tail looks at the log when nothing wakes it (other processes on one
 /// SQLite file).
 const IDLE_RECHECK: Duration = Duration::from_millis(250);
+
+/// The hub as a consumer of the log: from now on, every event to its organization's sockets.
+struct Push(Hub);
+
+impl Consumer for Push {
+    fn name(&self) -> &'static str {
+        "real time"
+    }
+
+    async fn start(&mut self) -> Result<i64, ConsumerError> {
+        let now = self.0 .0.crm.last_event_seq().await?;
+        self.0 .0.position.send_replace(now);
+        Ok(now)
+    }
+
+    async fn apply(&mut self, events: Vec<Event>) -> Result<Applied, ConsumerError> {
+        let mut last = None;
+        for event in events {
+            last = Some(event.seq);
+            let event = PushEvent::from(event);
+            let organization_id = event.organization_id.clone();
+            self.0.send_local(&organization_id, Live::Event(Arc::new(LiveEvent::new(event))));
+        }
+        if let Some(last) = last {
+            self.0 .0.position.send_replace(last);
+        }
+        Ok(Applied::All)
+    }
+}
+
+/// An event as real-time clients receive it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushEvent {
+    pub seq: i64,
+    pub organization_id: String,
+    /// In the shape of `GET /event/`.
+    pub event: serde_json::Value,
+}
+
+impl From<Event> for PushEvent {
+    fn from(event: Event) -> PushEvent {
+        PushEvent {
+            seq: event.seq,
+            event: event.to_json(),
+            organization_id: event.organization_id,
+        }
+    }
+}
 
 /// What a socket of an organization receives.
 #[derive(Debug, Clone)]
@@ -260,48 +309,10 @@ impl Hub {
     /// Tails the event log and pushes every event to its organization's sockets, until
     /// `shutdown` resolves.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let crm = self.0.crm.clone();
-        let mut after = loop {
-            match crm.last_event_seq().await {
-                Ok(seq) => break seq,
-                Err(e) => {
-                    tracing::error!(error = %e, "real time: cannot read the event log; retrying");
-                    tokio::select! {
-                        _ = &mut shutdown => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-            }
-        };
-        self.0.position.send_replace(after);
-        let mut other_nodes = crm.db().listen_events();
-        loop {
-            let committed = crm.events_committed();
-            match crm.push_events_after(None, after, BATCH).await {
-                Ok(events) if !events.is_empty() => {
-                    for event in events {
-                        after = event.seq;
-                        let organization_id = event.organization_id.clone();
-                        self.send_local(&organization_id, Live::Event(Arc::new(LiveEvent::new(event))));
-                    }
-                    self.0.position.send_replace(after);
-                }
-                Ok(_) => tokio::select! {
-                    _ = &mut shutdown => return,
-                    _ = committed => {}
-                    _ = other_nodes.notified() => {}
-                    _ = tokio::time::sleep(IDLE_RECHECK) => {}
-                },
-                Err(e) => {
-                    tracing::error!(error = %e, "real time: cannot read the event log; retrying");
-                    tokio::select! {
-                        _ = &mut shutdown => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-            }
-        }
+        let tail = Tail::new(self.0.crm.log().clone())
+            .batch(BATCH)
+            .idle_recheck(IDLE_RECHECK, IDLE_RECHECK);
+        tail.run(Push(self), shutdown).await;
     }
 
     /// The frames of `scope` in order: first the events after `after` (from the log),
@@ -448,11 +459,16 @@ impl Feed {
     /// and passed over, so `last_seq` still moves past them.
     async fn read_log(&mut self) -> CrmResult<Vec<PushEvent>> {
         loop {
-            let events = self
+            let events: Vec<PushEvent> = self
                 .hub
                 .crm()
-                .push_events_after(Some(&self.organization_id), self.last_seq, BATCH)
-                .await?;
+                .log()
+                .read_after(Some(&self.organization_id), self.last_seq, BATCH)
+                .await
+                .map_err(rapport_crm::CrmError::from)?
+                .into_iter()
+                .map(PushEvent::from)
+                .collect();
             let Some(last) = events.last().map(|e| e.seq) else {
                 return Ok(events);
             };

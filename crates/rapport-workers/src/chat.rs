@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use rapport_core::{time, Kind};
-use rapport_crm::{DispatchEvent, Website};
+use rapport_crm::Website;
+use rapport_log::{Action, Event};
 use rapport_delivery::{section, slack_escape, Email, SlackMessage};
 use rapport_queue::{Job, JobError, NewJob};
 use serde_json::{json, Map, Value};
@@ -27,9 +28,9 @@ const VISITOR_GRACE_SECONDS: i64 = 5;
 /// The jobs a new message causes.
 pub(crate) async fn jobs_for_message(
     crm: &rapport_crm::Crm,
-    event: &DispatchEvent,
+    event: &Event,
 ) -> Result<Vec<NewJob>, rapport_crm::CrmError> {
-    if event.object_type != Kind::Message.object_type() || event.action != "created" {
+    if !event.is(Kind::Message.object_type(), Action::Created) {
         return Ok(Vec::new());
     }
     let data = &event.data;

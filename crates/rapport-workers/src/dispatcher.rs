@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use rapport_crm::{Crm, CrmError, DispatchEvent};
+use rapport_crm::{Crm, CrmError};
+use rapport_log::{Action, Applied, Consumer, ConsumerError, Event, Tail};
 use rapport_queue::{NewJob, Queue, QueueError};
 use rapport_store::DbError;
 use serde_json::{json, Map, Value};
@@ -45,41 +46,11 @@ pub enum DispatchError {
 
 /// Dispatches until `shutdown` resolves.
 pub async fn run_dispatcher(crm: Crm, queue: Queue, shutdown: impl Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let mut other_nodes = crm.db().listen_events();
-    loop {
-        let committed = crm.events_committed();
-        // Stopping mid-batch is safe: a batch commits whole or not at all.
-        let dispatched = tokio::select! {
-            biased;
-            _ = &mut shutdown => return,
-            dispatched = dispatch_batch(&crm, &queue) => dispatched,
-        };
-        match dispatched {
-            Ok(Dispatched::LostRace) => {
-                tokio::select! {
-                    _ = &mut shutdown => return,
-                    _ = tokio::time::sleep(STANDBY) => {}
-                }
-            }
-            Ok(Dispatched::Events(0)) => {
-                tokio::select! {
-                    _ = &mut shutdown => return,
-                    _ = committed => {}
-                    _ = other_nodes.notified() => {}
-                    _ = tokio::time::sleep(IDLE_RECHECK) => {}
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "cannot dispatch events; retrying");
-                tokio::select! {
-                    _ = &mut shutdown => return,
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
-    }
+    let tail = Tail::new(crm.log().clone())
+        .batch(BATCH)
+        .idle_recheck(IDLE_RECHECK, IDLE_RECHECK)
+        .shared_cursor();
+    tail.run(Dispatcher::new(crm, queue), shutdown).await;
 }
 
 /// What one batch did.
@@ -93,39 +64,82 @@ pub enum Dispatched {
 
 /// Dispatches the next batch of events.
 pub async fn dispatch_batch(crm: &Crm, queue: &Queue) -> Result<Dispatched, DispatchError> {
-    let ledger = queue.ledger();
-    let cursor = ledger.cursor(DISPATCHER).await?;
-    let events = crm.events_to_dispatch(cursor, BATCH).await?;
-    let Some(last) = events.last().map(|e| e.seq) else {
-        return Ok(Dispatched::Events(0));
-    };
-    let mut subscriptions: HashMap<String, Vec<Subscription>> = HashMap::new();
-    let mut jobs = Vec::new();
-    for event in &events {
-        if !subscriptions.contains_key(&event.organization_id) {
-            let subs = crm
-                .webhook_subscriptions(&event.organization_id)
-                .await?
-                .into_iter()
-                .map(|(id, data)| Subscription::new(id, &data))
-                .collect();
-            subscriptions.insert(event.organization_id.clone(), subs);
-        }
-        jobs.extend(jobs_for(event, &subscriptions[&event.organization_id]));
-        jobs.extend(crate::chat::jobs_for_message(crm, event).await?);
+    let mut dispatcher = Dispatcher::new(crm.clone(), queue.clone());
+    let cursor = dispatcher.read_cursor().await?;
+    let events = crm.log().read_after(None, cursor, BATCH).await.map_err(CrmError::from)?;
+    dispatcher.dispatch(&events).await
+}
+
+/// The dispatcher as a consumer of the log, on the cursor all nodes share.
+struct Dispatcher {
+    crm: Crm,
+    queue: Queue,
+    /// The cursor as read before this batch: it moves only from there.
+    read_from: i64,
+}
+
+impl Dispatcher {
+    fn new(crm: Crm, queue: Queue) -> Dispatcher {
+        Dispatcher { crm, queue, read_from: 0 }
     }
-    let (mut stmts, _) = ledger.enqueue_stmts(&jobs);
-    stmts.extend(ledger.cursor_stmts(DISPATCHER, cursor, last));
-    match ledger.db().batch(stmts).await {
-        Ok(_) => {
-            ledger.enqueued_elsewhere();
-            if !jobs.is_empty() {
-                tracing::debug!(events = events.len(), jobs = jobs.len(), cursor = last, "dispatched");
+
+    async fn read_cursor(&mut self) -> Result<i64, DispatchError> {
+        self.read_from = self.queue.ledger().cursor(DISPATCHER).await?;
+        Ok(self.read_from)
+    }
+
+    /// Enqueues the jobs of `events` and moves the cursor past them, in one transaction.
+    async fn dispatch(&self, events: &[Event]) -> Result<Dispatched, DispatchError> {
+        let Some(last) = events.last().map(|e| e.seq) else {
+            return Ok(Dispatched::Events(0));
+        };
+        let crm = &self.crm;
+        let ledger = self.queue.ledger();
+        let mut subscriptions: HashMap<String, Vec<Subscription>> = HashMap::new();
+        let mut jobs = Vec::new();
+        for event in events {
+            if !subscriptions.contains_key(&event.organization_id) {
+                let subs = crm
+                    .webhook_subscriptions(&event.organization_id)
+                    .await?
+                    .into_iter()
+                    .map(|(id, data)| Subscription::new(id, &data))
+                    .collect();
+                subscriptions.insert(event.organization_id.clone(), subs);
             }
-            Ok(Dispatched::Events(events.len()))
+            jobs.extend(jobs_for(event, &subscriptions[&event.organization_id]));
+            jobs.extend(crate::chat::jobs_for_message(crm, event).await?);
         }
-        Err(DbError::Conflict) => Ok(Dispatched::LostRace),
-        Err(e) => Err(QueueError::from(e).into()),
+        let (mut stmts, _) = ledger.enqueue_stmts(&jobs);
+        stmts.extend(ledger.cursor_stmts(DISPATCHER, self.read_from, last));
+        match ledger.db().batch(stmts).await {
+            Ok(_) => {
+                ledger.enqueued_elsewhere();
+                if !jobs.is_empty() {
+                    tracing::debug!(events = events.len(), jobs = jobs.len(), cursor = last, "dispatched");
+                }
+                Ok(Dispatched::Events(events.len()))
+            }
+            Err(DbError::Conflict) => Ok(Dispatched::LostRace),
+            Err(e) => Err(QueueError::from(e).into()),
+        }
+    }
+}
+
+impl Consumer for Dispatcher {
+    fn name(&self) -> &'static str {
+        "job dispatcher"
+    }
+
+    async fn start(&mut self) -> Result<i64, ConsumerError> {
+        Ok(self.read_cursor().await?)
+    }
+
+    async fn apply(&mut self, events: Vec<Event>) -> Result<Applied, ConsumerError> {
+        Ok(match self.dispatch(&events).await? {
+            Dispatched::LostRace => Applied::LostRace(STANDBY),
+            Dispatched::Events(_) => Applied::All,
+        })
     }
 }
 
@@ -166,17 +180,17 @@ impl Subscription {
         }
     }
 
-    fn wants(&self, event: &DispatchEvent) -> bool {
+    fn wants(&self, event: &Event) -> bool {
         self.active
             && self
                 .events
                 .iter()
-                .any(|(object_type, action)| *object_type == event.object_type && *action == event.action)
+                .any(|(object_type, action)| *object_type == event.object_type && *action == event.action.as_str())
     }
 }
 
 /// The jobs one event causes.
-fn jobs_for(event: &DispatchEvent, subscriptions: &[Subscription]) -> Vec<NewJob> {
+fn jobs_for(event: &Event, subscriptions: &[Subscription]) -> Vec<NewJob> {
     let mut jobs = Vec::new();
     // A private Smart View is its owner's business, not the organization's integrations'.
     let private_view = event.object_type == "saved_search" && event.data.get("is_shared") != Some(&Value::Bool(true));
@@ -200,11 +214,11 @@ fn jobs_for(event: &DispatchEvent, subscriptions: &[Subscription]) -> Vec<NewJob
 }
 
 /// An email activity put in the outbox (created so, or moved there) is sent, as in Close.
-fn email_to_send(event: &DispatchEvent) -> Option<NewJob> {
+fn email_to_send(event: &Event) -> Option<NewJob> {
     let outbox = event.object_type == "activity.email"
         && event.data.get("status").and_then(Value::as_str) == Some("outbox")
-        && (event.action == "created"
-            || (event.action == "updated" && event.changed_fields.iter().any(|f| f == "status")));
+        && (event.action == Action::Created
+            || (event.action == Action::Updated && event.changed_fields.iter().any(|f| f == "status")));
     outbox.then(|| {
         NewJob::new(
             EMAIL_SEND,
@@ -220,15 +234,21 @@ fn email_to_send(event: &DispatchEvent) -> Option<NewJob> {
 mod tests {
     use super::*;
 
-    fn event(object_type: &str, action: &str, data: Value, changed: &[&str]) -> DispatchEvent {
-        DispatchEvent {
+    fn event(object_type: &str, action: &str, data: Value, changed: &[&str]) -> Event {
+        Event {
             seq: 42,
+            id: "ev_1".into(),
             organization_id: "orga_1".into(),
             object_type: object_type.into(),
             object_id: "obj_1".into(),
-            action: action.into(),
+            lead_id: None,
+            action: Action::parse(action),
             changed_fields: changed.iter().map(|s| s.to_string()).collect(),
+            previous_data: Map::new(),
             data: data.as_object().cloned().unwrap_or_default(),
+            user_id: None,
+            request_id: None,
+            date_created: "2026-12-07T00:00:00Z".into(),
         }
     }
 
