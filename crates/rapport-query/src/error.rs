@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::ast::Span;
+use crate::span::Span;
 
 /// A query that cannot be run. The HTTP layer answers it as 400 with [`QueryError::to_json`].
 ///

@@ -2,14 +2,15 @@
 //! search index must accept exactly the leads this accepts.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::ast::ObjectType;
 use crate::filter::{Counted, CustomFieldRef, Field, Filter, Latest, ResolvedQuery, Test};
-use crate::lead::{Activity, ActivityKind, Contact, CustomValue, CustomValues, Lead, Opportunity, Task};
+use crate::lead::{Activity, ActivityKind, Contact, CustomValue, CustomValues, Lead, Opportunity, PreparedText, Task};
 use crate::schema::CustomFieldType;
-use crate::text::{digits, fold, TextPattern};
+use crate::text::{digits, fold, words, TextPattern};
 
 /// Whether the lead matches the query's filter.
 pub fn matches(query: &ResolvedQuery, lead: &Lead) -> bool {
@@ -87,9 +88,23 @@ fn activity_type(kind: &ActivityKind) -> Option<ObjectType> {
     })
 }
 
-/// A lead's searchable text values, for [`Lead::prepare`].
-pub(crate) fn lead_text(text_fields: &BTreeSet<String>, lead: &Lead) -> Vec<String> {
-    searchable_text(text_fields, Subject::Lead(lead))
+// Here rather than in `lead.rs`: what is prepared is what `searchable_text` reads, and
+// `lead.rs` stays plain data that the evaluator depends on.
+impl Lead {
+    /// Folds and splits the lead's searchable text now. `text_custom_fields` are the ids
+    /// of the organization's text custom fields (their values are free text). A query
+    /// resolved against other text fields ignores the preparation and reads the text
+    /// itself, so a stale preparation can make a search slower, never wrong. Prepare the
+    /// lead again after changing it.
+    pub fn prepare(&mut self, text_custom_fields: BTreeSet<String>) {
+        self.prepared = None;
+        let texts = searchable_text(&text_custom_fields, Subject::Lead(self));
+        let values = texts.iter().map(|t| words(t)).collect();
+        self.prepared = Some(Arc::new(PreparedText {
+            text_custom_fields,
+            values,
+        }));
+    }
 }
 
 /// The texts free text searches, one entry per value (§2, §9). Phones are their digits.

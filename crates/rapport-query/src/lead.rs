@@ -53,23 +53,6 @@ pub struct PreparedText {
     pub(crate) values: Vec<Vec<String>>,
 }
 
-impl Lead {
-    /// Folds and splits the lead's searchable text now. `text_custom_fields` are the ids
-    /// of the organization's text custom fields (their values are free text). A query
-    /// resolved against other text fields ignores the preparation and reads the text
-    /// itself, so a stale preparation can make a search slower, never wrong. Prepare the
-    /// lead again after changing it.
-    pub fn prepare(&mut self, text_custom_fields: std::collections::BTreeSet<String>) {
-        self.prepared = None;
-        let texts = crate::eval::lead_text(&text_custom_fields, self);
-        let values = texts.iter().map(|t| crate::text::words(t)).collect();
-        self.prepared = Some(std::sync::Arc::new(PreparedText {
-            text_custom_fields,
-            values,
-        }));
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Address {
     pub address_1: Option<String>,

@@ -2,8 +2,9 @@
 //! White space only separates tokens; whether two tokens touch is read from their spans
 //! (`contact(` is a related clause, `contact (` a word and a group).
 
-use crate::ast::{Op, Span};
+use crate::ast::Op;
 use crate::error::{QueryError, QueryResult};
+use crate::span::Span;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum TokenKind {

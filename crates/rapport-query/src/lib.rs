@@ -170,6 +170,7 @@ mod explain;
 pub mod facts;
 mod fields;
 mod filter;
+mod json;
 mod lead;
 mod lexer;
 mod limits;
@@ -178,9 +179,10 @@ mod parser;
 mod print;
 mod resolve;
 mod schema;
+mod span;
 mod text;
 
-pub use ast::{Direction, FieldSpans, Node, ObjectType, Op, Query, SortKey, Span, MAX_DEPTH};
+pub use ast::{Direction, FieldSpans, Node, ObjectType, Op, Query, SortKey, MAX_DEPTH};
 pub use complete::{complete, Completion, Suggestion, SuggestionKind, MAX_SUGGESTIONS};
 pub use error::{QueryError, QueryResult};
 pub use eval::matches;
@@ -200,4 +202,5 @@ pub use resolve::resolve;
 pub use schema::{
     CustomField, CustomFieldObject, CustomFieldType, OpportunityStatus, SavedView, SearchContext, StatusType, User,
 };
+pub use span::Span;
 pub use text::{fold, words, TextPattern, MAX_EDIT_CHARS};

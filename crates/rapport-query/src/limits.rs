@@ -2,8 +2,9 @@
 //! of it runs (when it is parsed, read from JSON, and again as Smart Views are expanded
 //! into it), so that the work and memory of one search stay bounded whatever is sent.
 
-use crate::ast::{Node, Query, Span};
+use crate::ast::{Node, Query};
 use crate::error::{QueryError, QueryResult};
+use crate::span::Span;
 use crate::text;
 
 /// The longest query string, in characters.

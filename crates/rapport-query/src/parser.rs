@@ -1,10 +1,11 @@
 //! Recursive descent over the tokens, one function per rule of the grammar in the crate
 //! docs. Each error is returned where it is found, with the span of the token at fault.
 
-use crate::ast::{Direction, FieldSpans, Node, ObjectType, Op, Query, SortKey, Span, MAX_DEPTH};
+use crate::ast::{Direction, FieldSpans, Node, ObjectType, Op, Query, SortKey, MAX_DEPTH};
 use crate::error::{QueryError, QueryResult};
 use crate::lexer::{tokenize, Token, TokenKind};
 use crate::limits;
+use crate::span::Span;
 use crate::text;
 
 /// Parses the string form of a query. Only the syntax is checked here; field names and

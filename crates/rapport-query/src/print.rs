@@ -4,8 +4,16 @@
 //! an `or` inside an `and`, and any group inside a group of the same kind. `sort:` keys
 //! go at the end.
 
+use std::fmt;
+
 use crate::ast::{Direction, Node, Query};
 use crate::lexer::is_word_char;
+
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&print(self))
+    }
+}
 
 pub fn print(query: &Query) -> String {
     let mut out = String::new();

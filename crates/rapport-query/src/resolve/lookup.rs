@@ -2,12 +2,13 @@
 //! an unknown one.
 
 use super::{Binder, BoundField};
-use crate::ast::{ObjectType, Span};
+use crate::ast::ObjectType;
 use crate::error::{list_or, ticked, QueryError, QueryResult};
 use crate::fields::{self, Builtin, LabelSet, Route, Scope, ValueType};
 use crate::filter::{CustomFieldRef, Field};
 use crate::print::is_bare_field;
 use crate::schema::{CustomField, CustomFieldObject, CustomFieldType};
+use crate::span::Span;
 use crate::text::{self, fold};
 
 impl Binder<'_> {

@@ -2,13 +2,14 @@
 //! a [`ResolvedQuery`], with statuses, users, custom fields and Smart Views looked up and
 //! every date resolved against one `now`.
 
-use crate::ast::{Direction, FieldSpans, Node, ObjectType, Op, Query, SortKey, Span};
+use crate::ast::{Direction, FieldSpans, Node, ObjectType, Op, Query, SortKey};
 use crate::dates::{tz_from_hours, Clock};
 use crate::error::{QueryError, QueryResult};
 use crate::fields::{self, Route, Scope, ValueType};
 use crate::filter::{self, Comparison, Field, Filter, Order, ResolvedQuery, SortField, Test};
 use crate::limits::Budget;
 use crate::schema::{CustomFieldType, SearchContext};
+use crate::span::Span;
 use crate::text::{self, fold, TextPattern};
 
 mod lookup;

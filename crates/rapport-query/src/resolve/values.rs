@@ -1,12 +1,13 @@
 //! Values: what each kind of field accepts after each operator, as a [`Test`].
 
 use super::{field_text, Binder, BoundField};
-use crate::ast::{FieldSpans, Op, Span};
+use crate::ast::{FieldSpans, Op};
 use crate::error::{list_or, ticked, QueryError, QueryResult};
 use crate::fields::{LabelSet, ValueType};
 use crate::filter::{Comparison, Test};
 use crate::print::{is_bare_value, value_text};
 use crate::schema::StatusType;
+use crate::span::Span;
 use crate::text::{self, fold, TextPattern};
 
 impl Binder<'_> {

@@ -1,12 +1,12 @@
 //! `in:`: Smart Views, looked up by id or name and expanded in place, with cycles refused.
 
 use super::{Binder, MAX_VIEW_EXPANSIONS};
-use crate::ast::Span;
 use crate::error::{list_or, ticked, QueryError, QueryResult};
 use crate::fields::Scope;
 use crate::filter::Filter;
 use crate::parser::parse;
 use crate::print::value_text;
+use crate::span::Span;
 use crate::text::{self, fold};
 
 impl Binder<'_> {
