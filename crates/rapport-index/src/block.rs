@@ -9,8 +9,8 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentReader, Term, TERMINATED};
 
 use crate::column_ranges::SortedDocs;
+use crate::explain::explain_match;
 use crate::schema::{Fields, OBJECTS_COLUMN};
-use crate::translate::explain_match;
 
 #[derive(Clone, Debug)]
 pub struct BlockOf {

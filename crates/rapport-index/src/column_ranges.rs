@@ -22,8 +22,8 @@ use tantivy::query::{ConstScorer, EnableScoring, Explanation, Query, Scorer, Wei
 use tantivy::schema::Field;
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED};
 
+use crate::explain::explain_match;
 use crate::lead_docs::{DocBits, LeadDocs};
-use crate::translate::explain_match;
 
 /// Values of one column in one range.
 #[derive(Clone, Debug)]

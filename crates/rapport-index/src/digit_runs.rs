@@ -1,12 +1,12 @@
 //! The tokenizer of the field `p`: a phone's digits become every run of
-//! [`DIGIT_RUN`](crate::document::DIGIT_RUN) digits, each at the position it starts at, so
+//! [`DIGIT_RUN`](crate::terms::DIGIT_RUN) digits, each at the position it starts at, so
 //! that digits anywhere in a number are a phrase of runs (`translate.rs`). A thousand
 //! distinct terms serve every number, where a term per suffix made one per phone and digit.
 
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 
-use crate::document::DIGIT_RUN;
 use crate::keyed_words::set_token;
+use crate::terms::DIGIT_RUN;
 
 /// The name the tokenizer is registered under.
 pub const DIGIT_RUNS: &str = "rapport_digit_runs";

@@ -3,18 +3,12 @@
 use std::collections::BTreeSet;
 
 use rapport_query::facts::{lead_facts, FactValue, Facts};
-use rapport_query::{fold, CustomValue, Lead, ObjectType};
+use rapport_query::{fold, CustomValue, Lead};
 
 use crate::encode;
 use crate::index_doc::IndexDoc;
 use crate::schema::Fields;
-
-/// Separates a key from a word in `t`.
-pub const WORD_SEP: &str = "\u{1f}";
-/// The key of the phone digits indexed as runs (`digit_runs.rs`), for `phone:415`.
-pub const PHONE_KEY: &str = "contact.ContactPhone";
-/// Runs of digits this long are terms of their own (an area code, a prefix).
-pub const DIGIT_RUN: usize = 3;
+use crate::terms::{child_marker, DIGIT_RUN, LEAD_MARKER, PHONE_KEY, WORD_SEP};
 
 /// A lead as a block of documents: one per related object, then the lead's (the
 /// parent), added together so that they stay adjacent in one segment.
@@ -85,14 +79,6 @@ pub fn days(d: chrono::NaiveDate) -> i64 {
 /// An instant as the columns keep it.
 pub fn nanos(t: chrono::DateTime<chrono::Utc>) -> i64 {
     (encode::instant(t) ^ (1 << 63)) as i64
-}
-
-/// Marks the lead documents (the parents of their blocks).
-pub const LEAD_MARKER: &str = "doc=lead";
-
-/// Marks an object's document.
-pub fn child_marker(kind: ObjectType) -> String {
-    format!("child={}", kind.name())
 }
 
 /// The terms of facts: words in `t`; exact values, presence (`{key}?`, for keys that are

@@ -5,7 +5,7 @@
 use rapport_query::fold;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 
-use crate::document::WORD_SEP;
+use crate::terms::WORD_SEP;
 
 /// The name the tokenizer is registered under.
 pub const KEYED_WORDS: &str = "rapport_keyed_words";

@@ -16,8 +16,8 @@ use tantivy::schema::Field;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, Searcher, SegmentReader, Term, TERMINATED};
 
-use crate::document::LEAD_MARKER;
-use crate::translate::explain_match;
+use crate::explain::explain_match;
+use crate::terms::LEAD_MARKER;
 use crate::IndexResult;
 
 /// A set of document ids of one segment.

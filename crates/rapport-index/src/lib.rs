@@ -18,11 +18,13 @@ mod column_ranges;
 mod digit_runs;
 mod document;
 mod encode;
+mod explain;
 mod index_doc;
 mod keyed_words;
 mod lead_docs;
 mod schema;
 mod search;
+mod terms;
 mod translate;
 
 use std::collections::BTreeSet;

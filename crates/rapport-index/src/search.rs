@@ -12,9 +12,10 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentReader, Term, TERMINATED};
 
 use crate::encode;
+use crate::explain::explain_match;
 use crate::lead_docs::{DocBits, LeadDocs, Within};
 use crate::schema::{count_column, latest_column};
-use crate::translate::{explain_match, Translator};
+use crate::translate::Translator;
 use crate::{IndexResult, SearchIndex};
 
 /// A search's answer: how many leads match, and the ids of the page asked for.

@@ -23,11 +23,12 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{BitSet, DocId, DocSet, Score, Searcher, SegmentReader, Term, TERMINATED};
 
 use crate::column_ranges::{ColumnRange, ColumnRanges, Reading};
-use crate::document::{child_marker, DIGIT_RUN, PHONE_KEY, WORD_SEP};
 use crate::document::{days, nanos};
 use crate::encode;
+use crate::explain::explain_match;
 use crate::lead_docs::LeadDocs;
 use crate::schema::{Fields, RangeColumns};
+use crate::terms::{child_marker, DIGIT_RUN, PHONE_KEY, WORD_SEP};
 
 pub struct Translator<'a> {
     pub fields: &'a Fields,
@@ -497,22 +498,5 @@ impl Weight for ParentOfWeight {
 
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
         explain_match(self, reader, doc, "ParentOf")
-    }
-}
-
-/// A constant-score weight's explanation: whether the document matches.
-pub(crate) fn explain_match(
-    weight: &dyn Weight,
-    reader: &SegmentReader,
-    doc: DocId,
-    name: &'static str,
-) -> tantivy::Result<Explanation> {
-    let mut scorer = weight.scorer(reader, 1.0)?;
-    if scorer.seek(doc) == doc {
-        Ok(Explanation::new(name, 1.0))
-    } else {
-        Err(tantivy::TantivyError::InvalidArgument(format!(
-            "document {doc} does not match"
-        )))
     }
 }
