@@ -34,13 +34,13 @@
 mod backoff;
 mod ledger;
 pub mod rabbit;
+mod run;
 mod worker;
 
 pub use backoff::Backoff;
 pub use ledger::{JobFilter, JobRecord, Ledger, TaskDepth, JOBS_CHANNEL, REPUBLISH_AFTER_MS};
-pub use worker::{
-    run_worker, Handler, HandlerFuture, Registry, TaskCounters, WorkerConfig, WorkerMetrics, LATENCY_BUCKETS_MS,
-};
+pub use run::run_worker;
+pub use worker::{Handler, HandlerFuture, Registry, TaskCounters, WorkerConfig, WorkerMetrics, LATENCY_BUCKETS_MS};
 
 use std::sync::Arc;
 
