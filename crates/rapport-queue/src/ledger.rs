@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rapport_store::{Db, Dialect, Row, RowExt, SqlValue, Stmt};
+use rapport_store::{Db, DbResult, Dialect, Row, SqlValue, Stmt};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
@@ -220,7 +220,11 @@ impl Ledger {
         params.push(SqlValue::Int(now));
         params.push(SqlValue::Int(max as i64));
         let out = self.db.batch(vec![promote_due(now), Stmt::new(sql, params)]).await?;
-        let mut jobs: Vec<Job> = out.into_iter().flat_map(|o| o.rows).map(|r| job_from_row(&r)).collect();
+        let mut jobs: Vec<Job> = out
+            .into_iter()
+            .flat_map(|o| o.rows)
+            .map(job_from_row)
+            .collect::<DbResult<_>>()?;
         jobs.sort_by_key(|j| j.created_at);
         Ok(jobs)
     }
@@ -243,7 +247,11 @@ impl Ledger {
         params.extend(ids.iter().map(SqlValue::from));
         params.push(SqlValue::Int(now));
         let out = self.db.batch(vec![Stmt::new(sql, params)]).await?;
-        Ok(out.into_iter().flat_map(|o| o.rows).map(|r| job_from_row(&r)).collect())
+        Ok(out
+            .into_iter()
+            .flat_map(|o| o.rows)
+            .map(job_from_row)
+            .collect::<DbResult<_>>()?)
     }
 
     /// Renews `worker`'s lease on a job; `false` when the worker no longer holds it.
@@ -351,7 +359,7 @@ impl Ledger {
         );
         let params: Vec<SqlValue> = tasks.iter().map(SqlValue::from).collect();
         let row = self.db.query_opt(&sql, &params).await?;
-        let queued = row.and_then(|r| r.opt_int(0));
+        let queued = row.map(|r| r.get::<i64>("run_at")).transpose()?;
         // Any task's: a worker woken for another's job finds nothing and sleeps again.
         Ok(min_of(queued, self.next_scheduled_at().await?))
     }
@@ -368,7 +376,7 @@ impl Ledger {
                 &[],
             )
             .await?;
-        Ok(row.and_then(|r| r.opt_int(0)))
+        Ok(row.map(|r| r.get::<i64>("run_at")).transpose()?)
     }
 
     /// For a relay to a message broker: takes up to `limit` queued jobs due at `now`, in fair
@@ -406,8 +414,8 @@ impl Ledger {
         let mut rows: Vec<(i64, Job)> = out
             .into_iter()
             .flat_map(|o| o.rows)
-            .map(|r| (r.int(9), job_from_row(&r)))
-            .collect();
+            .map(|r| Ok((r.get::<i64>("fair_rank")?, job_from_row(r)?)))
+            .collect::<DbResult<_>>()?;
         rows.sort_by_key(|(rank, _)| *rank);
         Ok(rows
             .into_iter()
@@ -428,7 +436,10 @@ impl Ledger {
                 &[SqlValue::Int(now - REPUBLISH_AFTER_MS), SqlValue::Int(max as i64)],
             )
             .await?;
-        Ok(rows.iter().map(|r| r.text(0).to_string()).collect())
+        Ok(rows
+            .into_iter()
+            .map(|mut r| r.take::<String>("task"))
+            .collect::<DbResult<_>>()?)
     }
 
     /// Forgets that queued jobs were published (their publication failed), so the relay
@@ -456,7 +467,8 @@ impl Ledger {
                 &[],
             )
             .await?;
-        Ok(min_of(row.and_then(|r| r.opt_int(0)), self.next_scheduled_at().await?))
+        let unpublished = row.map(|r| r.get::<i64>("run_at")).transpose()?;
+        Ok(min_of(unpublished, self.next_scheduled_at().await?))
     }
 
     /// Makes a queued or running job dead with `error` (the broker gave up on its message);
@@ -495,7 +507,12 @@ impl Ledger {
         params.push(SqlValue::Int(filter.skip.min(1_000_000) as i64));
         let rows = self.db.query(&sql, &params).await?;
         let has_more = rows.len() > limit;
-        Ok((rows.iter().take(limit).map(record_from_row).collect(), has_more))
+        let records = rows
+            .into_iter()
+            .take(limit)
+            .map(record_from_row)
+            .collect::<DbResult<_>>()?;
+        Ok((records, has_more))
     }
 
     /// One job; `organization_id` scopes it (another organization's job is not found).
@@ -503,7 +520,7 @@ impl Ledger {
         let (scope, params) = scoped(id, organization_id);
         let sql = format!("SELECT {RECORD_COLUMNS} FROM jobs WHERE id = ?{scope}");
         let row = self.db.query_opt(&sql, &params).await?;
-        row.map(|r| record_from_row(&r)).ok_or(QueueError::NotFound)
+        row.map(record_from_row).transpose()?.ok_or(QueueError::NotFound)
     }
 
     /// Queues a dead job again, with its attempts reset.
@@ -522,7 +539,7 @@ impl Ledger {
             return Err(self.not_dead(id, organization_id).await);
         };
         self.wake.notify_waiters();
-        Ok(record_from_row(&row))
+        Ok(record_from_row(row)?)
     }
 
     /// Removes a dead job for good.
@@ -552,20 +569,22 @@ impl Ledger {
         let rows = self
             .db
             .query(
-                "SELECT task, state, COUNT(*) FROM jobs WHERE state <> 'done' GROUP BY task, state ORDER BY task, state",
+                "SELECT task, state, COUNT(*) AS n FROM jobs WHERE state <> 'done' GROUP BY task, state ORDER BY task, state",
                 &[],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| {
-                Some(TaskDepth {
-                    task: r.text(0).into(),
-                    state: JobState::parse(r.text(1))?,
-                    count: r.int(2),
-                })
-            })
-            .collect())
+        let mut depths = Vec::with_capacity(rows.len());
+        for mut r in rows {
+            let Some(state) = JobState::parse(r.get("state")?) else {
+                continue;
+            };
+            depths.push(TaskDepth {
+                task: r.take("task")?,
+                state,
+                count: r.get("n")?,
+            });
+        }
+        Ok(depths)
     }
 
     /// Forgets the jobs in a final `state` (done or dead) that finished before `before`
@@ -590,7 +609,7 @@ impl Ledger {
             .db
             .query_opt("SELECT seq FROM job_cursors WHERE consumer = ?", &[consumer.into()])
             .await?;
-        Ok(row.map(|r| r.int(0)).unwrap_or(0))
+        Ok(row.map(|r| r.get::<i64>("seq")).transpose()?.unwrap_or(0))
     }
 
     /// The statements that move a consumer's cursor from `from` to `to`; the batch fails
@@ -673,36 +692,38 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-fn job_from_row(r: &Row) -> Job {
-    Job {
-        id: r.text(0).into(),
-        task: r.text(1).into(),
-        organization_id: r.text(2).into(),
-        payload: serde_json::from_str(r.text(3)).unwrap_or(Value::Null),
-        attempt: r.int(4).max(0) as u32,
-        max_attempts: r.int(5).max(1) as u32,
-        event_seq: r.opt_int(6),
-        dedupe_key: r.opt_text(7).map(Into::into),
-        created_at: r.int(8),
-    }
+/// A job from a row of [`JOB_COLUMNS`].
+fn job_from_row(mut r: Row) -> DbResult<Job> {
+    Ok(Job {
+        payload: serde_json::from_str(r.get("payload")?).unwrap_or(Value::Null),
+        attempt: r.get::<i64>("attempts")?.max(0) as u32,
+        max_attempts: r.get::<i64>("max_attempts")?.max(1) as u32,
+        event_seq: r.get("event_seq")?,
+        created_at: r.get("created_at")?,
+        id: r.take("id")?,
+        task: r.take("task")?,
+        organization_id: r.take("organization_id")?,
+        dedupe_key: r.take("dedupe_key")?,
+    })
 }
 
-fn record_from_row(r: &Row) -> JobRecord {
-    JobRecord {
-        id: r.text(0).into(),
-        task: r.text(1).into(),
-        organization_id: r.text(2).into(),
-        payload: serde_json::from_str(r.text(3)).unwrap_or(Value::Null),
-        state: JobState::parse(r.text(4)).unwrap_or(JobState::Queued),
-        attempts: r.int(5).max(0) as u32,
-        max_attempts: r.int(6).max(1) as u32,
-        event_seq: r.opt_int(7),
-        dedupe_key: r.opt_text(8).map(Into::into),
-        created_at: r.int(9),
-        run_at: r.int(10),
-        started_at: r.opt_int(11),
-        finished_at: r.opt_int(12),
-        last_error: r.opt_text(13).map(Into::into),
-        worker: r.opt_text(14).map(Into::into),
-    }
+/// A job's record from a row of [`RECORD_COLUMNS`].
+fn record_from_row(mut r: Row) -> DbResult<JobRecord> {
+    Ok(JobRecord {
+        payload: serde_json::from_str(r.get("payload")?).unwrap_or(Value::Null),
+        state: JobState::parse(r.get("state")?).unwrap_or(JobState::Queued),
+        attempts: r.get::<i64>("attempts")?.max(0) as u32,
+        max_attempts: r.get::<i64>("max_attempts")?.max(1) as u32,
+        event_seq: r.get("event_seq")?,
+        created_at: r.get("created_at")?,
+        run_at: r.get("run_at")?,
+        started_at: r.get("started_at")?,
+        finished_at: r.get("finished_at")?,
+        id: r.take("id")?,
+        task: r.take("task")?,
+        organization_id: r.take("organization_id")?,
+        dedupe_key: r.take("dedupe_key")?,
+        last_error: r.take("last_error")?,
+        worker: r.take("worker")?,
+    })
 }
