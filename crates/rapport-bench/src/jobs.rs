@@ -21,7 +21,7 @@ pub(crate) use crate::backend::Backend;
 use rapport_core::Kind;
 use rapport_crm::{Crm, CrmConfig, NewOrganization};
 use rapport_queue::{run_worker, Job, JobError, NewJob, Queue, Registry, WorkerConfig, WorkerMetrics};
-use rapport_store::{Db, RowExt, SqlValue};
+use rapport_store::{Db, SqlValue};
 use serde_json::json;
 use tokio::sync::{oneshot, Notify};
 
@@ -323,18 +323,19 @@ async fn throughput(
     worker.await??;
     done?;
     if work == Work::WriteRow {
-        let rows = db.query("SELECT COUNT(*) FROM bench_rows", &[]).await?;
-        if rows[0].int(0) != n as i64 {
-            bail!("{} rows written for {n} jobs", rows[0].int(0));
+        let rows = db.query("SELECT COUNT(*) AS n FROM bench_rows", &[]).await?;
+        let written = rows[0].get::<i64>("n")?;
+        if written != n as i64 {
+            bail!("{written} rows written for {n} jobs");
         }
     }
     let claims = db
         .query(
-            "SELECT COUNT(*) FROM (SELECT DISTINCT worker, started_at FROM jobs WHERE task = ?) s",
+            "SELECT COUNT(*) AS n FROM (SELECT DISTINCT worker, started_at FROM jobs WHERE task = ?) s",
             &[task.into()],
         )
         .await?[0]
-        .int(0) as usize;
+        .get::<i64>("n")? as usize;
     Ok(Throughput {
         jobs_per_s: n as f64 / seconds,
         seconds,
@@ -364,11 +365,11 @@ async fn wait_done(fixture: &Fixture, task: &str, n: usize, countdown: &Countdow
         let done = fixture
             .db
             .query(
-                "SELECT COUNT(*) FROM jobs WHERE task = ? AND state = 'done'",
+                "SELECT COUNT(*) AS n FROM jobs WHERE task = ? AND state = 'done'",
                 &[task.into()],
             )
             .await?[0]
-            .int(0);
+            .get::<i64>("n")?;
         if all_ran.is_ok() && done >= n as i64 {
             return Ok(());
         }
