@@ -127,7 +127,6 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use rapport_crm::CrmConfig;
-    use rapport_store::RowExt;
     use rapport_testkit::{Backend, TestDb};
 
     use super::*;
@@ -144,12 +143,7 @@ mod tests {
     }
 
     async fn taken(crm: &Crm, second: i64) -> i64 {
-        let row = crm
-            .db()
-            .query_opt("SELECT SUM(taken) FROM rate_windows WHERE second = ?", &[second.into()])
-            .await
-            .unwrap();
-        row.and_then(|r| r.opt_int(0)).unwrap_or(0)
+        crm.rate_window_taken(second).await.unwrap()
     }
 
     #[tokio::test]
