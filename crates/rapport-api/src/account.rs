@@ -11,9 +11,9 @@ use rapport_core::FieldErrors;
 use serde_json::{json, Value};
 
 use crate::auth::{Auth, CsrfToken, SessionAuth, SESSION_COOKIE};
+use crate::body::{parse_body, whole_list};
 use crate::client::ClientAddress;
 use crate::route_table::Routes;
-use crate::routes::parse_body;
 use crate::{ApiError, AppState};
 use rapport_crm::limits;
 
@@ -21,6 +21,7 @@ type ApiResult = Result<Response, ApiError>;
 
 pub fn routes() -> Routes {
     Routes::new()
+        .route("/api/v1/me", get(me))
         .route("/api/v1/auth/login", post(login))
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/password_reset", post(request_password_reset))
@@ -135,11 +136,7 @@ async fn logout(State(state): State<AppState>, SessionAuth(session): SessionAuth
 }
 
 /// `GET /me/`: with the session cookie, the CSRF token too (the app reads it after a reload).
-pub(crate) async fn me(
-    State(state): State<AppState>,
-    Auth(actor): Auth,
-    csrf: Option<Extension<CsrfToken>>,
-) -> ApiResult {
+async fn me(State(state): State<AppState>, Auth(actor): Auth, csrf: Option<Extension<CsrfToken>>) -> ApiResult {
     let mut user = state.crm.me(&actor).await?;
     if let Some(Extension(CsrfToken(token))) = csrf {
         user["csrf_token"] = token.into();
@@ -196,12 +193,6 @@ async fn change_password(State(state): State<AppState>, Auth(actor): Auth, body:
     let input = parse_body(&body)?;
     state.crm.change_own_password(&actor, &input).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// A list answered whole, in Close's page shape.
-pub(crate) fn whole_list<T: serde::Serialize>(data: Vec<T>) -> Response {
-    let total = data.len();
-    Json(json!({"data": data, "has_more": false, "total_results": total})).into_response()
 }
 
 async fn list_api_keys(State(state): State<AppState>, Auth(actor): Auth) -> ApiResult {

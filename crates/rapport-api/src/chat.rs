@@ -45,7 +45,7 @@ async fn list_messages(State(state): State<AppState>, Auth(actor): Auth, Path(id
     if state.crm.conversation(org, &id).await?.is_none() {
         return Err(ApiError::NotFound);
     }
-    Ok(crate::account::whole_list(
+    Ok(crate::body::whole_list(
         state.crm.conversation_messages(org, &id, true).await?,
     ))
 }
@@ -56,7 +56,7 @@ async fn post_message(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let input = crate::routes::parse_body(&body)?;
+    let input = crate::body::parse_body(&body)?;
     let posted = state.crm.post_operator_message(&actor, &id, &input).await?;
     let status = if posted.created {
         StatusCode::CREATED
@@ -71,7 +71,7 @@ async fn link(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<S
     let input = if body.is_empty() {
         json!({})
     } else {
-        crate::routes::parse_body(&body)?
+        crate::body::parse_body(&body)?
     };
     Ok(Json(Value::Object(state.crm.link_conversation(&actor, &id, &input).await?)).into_response())
 }
@@ -82,7 +82,7 @@ async fn mark_read(State(state): State<AppState>, Auth(actor): Auth, Path(id): P
 }
 
 async fn typing(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>, body: Bytes) -> ApiResult {
-    let input = crate::routes::parse_body(&body)?;
+    let input = crate::body::parse_body(&body)?;
     let typing = input.get("typing").and_then(Value::as_bool).unwrap_or(true);
     let conversation = state
         .crm

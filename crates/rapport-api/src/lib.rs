@@ -7,6 +7,7 @@
 
 mod account;
 mod auth;
+mod body;
 mod chat;
 mod client;
 mod codes;

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
+use crate::body::parse_body;
 use crate::params::{list_params, param, parse_query, project, split_fields};
 use crate::route_table::Routes;
 use crate::{openapi, ApiError, AppState};
@@ -24,7 +25,6 @@ pub const EVENT_SEQ_HEADER: &str = "x-rapport-event-seq";
 
 pub fn routes() -> Routes {
     let mut router = Routes::new()
-        .route("/api/v1/me", get(crate::account::me))
         .route(
             "/api/v1/organization/{id}",
             get(get_organization).put(update_organization),
@@ -70,17 +70,6 @@ pub fn routes() -> Routes {
             );
     }
     router
-}
-
-pub(crate) fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(FieldErrors::general("the request body is empty; expected a JSON object").into());
-    }
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::from(FieldErrors::general(format!("invalid JSON: {e}"))))?;
-    let mut errors = FieldErrors::new();
-    rapport_core::validate::refuse_nul(&value, "", &mut errors);
-    errors.into_result(value).map_err(ApiError::from)
 }
 
 fn written(w: Written) -> Response {

@@ -183,7 +183,7 @@ fn body_object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    match crate::routes::parse_body(body)? {
+    match crate::body::parse_body(body)? {
         Value::Object(map) => Ok(map),
         _ => Err(FieldErrors::general("the request body must be a JSON object").into()),
     }
