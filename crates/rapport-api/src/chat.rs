@@ -9,13 +9,13 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Extension, Json};
 use rapport_crm::Actor;
 use rapport_realtime::{Feed, Live, Scope, Typing};
 use serde_json::{json, Map, Value};
 
 use crate::auth::{Auth, Credential};
+use crate::openapi::{empty_response, id_param, json_response, list_schema, query_param, schema_ref, Op};
 use crate::params::parse_query;
 use crate::route_table::Routes;
 use crate::{ApiError, AppState};
@@ -23,16 +23,69 @@ use crate::{ApiError, AppState};
 type ApiResult = Result<Response, ApiError>;
 
 pub fn routes() -> Routes {
+    let message = schema_ref("message");
+    let conversation = || json_response("The conversation", schema_ref("conversation"));
     Routes::new()
-        .route(
-            "/api/v1/conversation/{id}/message",
-            get(list_messages).post(post_message),
+        .get(
+            "/api/v1/conversation/{id}/message/",
+            list_messages,
+            Op::new(
+                "The conversation's messages, oldest first, private notes included",
+                "conversation",
+            )
+            .param(id_param())
+            .ok(json_response("The messages", list_schema(message.clone()))),
         )
-        .route("/api/v1/conversation/{id}/read", post(mark_read))
-        .route("/api/v1/conversation/{id}/link", post(link))
-        .route("/api/v1/conversation/{id}/typing", post(typing))
-        .route("/api/v1/website/{id}/rotate_secret", post(rotate_secret))
-        .route("/api/v1/realtime", get(realtime))
+        .post(
+            "/api/v1/conversation/{id}/message/",
+            post_message,
+            Op::bare("Reply to the visitor (or, with `private: true`, leave a note for operators only); a `client_id` sent again returns the first message (200)")
+                .tag("conversation")
+                .param(id_param())
+                .body(json!({"type": "object", "required": ["body"], "properties": {
+                    "body": {"type": "string", "maxLength": 5000}, "client_id": {"type": "string", "maxLength": 100}, "private": {"type": "boolean"}}}))
+                .respond("201", json_response("The new message", message.clone()))
+                .ok(json_response("The message first sent with this client_id", message)),
+        )
+        .post(
+            "/api/v1/conversation/{id}/read/",
+            mark_read,
+            Op::new("Mark the conversation read: its unread count goes to 0", "conversation")
+                .param(id_param())
+                .ok(conversation()),
+        )
+        .post(
+            "/api/v1/conversation/{id}/link/",
+            link,
+            Op::new("Confirm who the visitor is: the conversation and its messages join the lead of `contact_id` (default: `suggested_contact_id`, the contact an unverified email matched)", "chat")
+                .param(id_param())
+                .body(json!({"type": "object", "properties": {"contact_id": {"type": "string"}}}))
+                .ok(conversation()),
+        )
+        .post(
+            "/api/v1/conversation/{id}/typing/",
+            typing,
+            Op::bare("Tell the visitor and the other operators that you type (`{\"typing\": bool}`)")
+                .tag("conversation")
+                .param(id_param())
+                .respond("204", empty_response("Sent")),
+        )
+        .post(
+            "/api/v1/website/{id}/rotate_secret/",
+            rotate_secret,
+            Op::new("A new identity secret for the website (admins), shown once in this answer; the old one stops verifying", "chat")
+                .param(id_param())
+                .ok(json_response("The website, with `identity_secret`", schema_ref("website"))),
+        )
+        .get(
+            "/api/v1/realtime/",
+            realtime,
+            Op::bare("Websocket of the organization's changes as `{\"type\": \"<object_type>.<action>\", \"seq\", \"data\": event}` frames, plus `typing`, `presence`, `hello` and `ready`")
+                .description("With `since`, every event after that sequence number is sent first, from the event log, then live ones: no gap, no duplicate. Send `{\"type\": \"view\", \"lead_id\"}` for presence, `{\"type\": \"typing\", \"conversation_id\", \"typing\"}`, `{\"type\": \"ping\"}`.")
+                .tag("realtime")
+                .param(query_param("since", "The `seq` of the last event received.", json!({"type": "integer"})))
+                .respond("101", empty_response("Switching to the websocket protocol")),
+        )
 }
 
 /// `POST /website/{id}/rotate_secret/` (admins): the new identity secret, shown once.

@@ -4,9 +4,8 @@
 use std::fmt::Write;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header;
+use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Json;
 use rapport_core::FieldErrors;
 use rapport_crm::Permission;
@@ -14,6 +13,7 @@ use rapport_queue::{JobFilter, JobState, QueueError, LATENCY_BUCKETS_MS};
 use serde_json::{json, Value};
 
 use crate::auth::Auth;
+use crate::openapi::{self, any_object, id_param, json_response, query_param, Op};
 use crate::params::{list_params, parse_query, project};
 use crate::route_table::Routes;
 use crate::{ApiError, AppState};
@@ -21,11 +21,57 @@ use crate::{ApiError, AppState};
 type ApiResult = Result<Response, ApiError>;
 
 pub fn routes() -> Routes {
+    let mut list_params = openapi::list_params();
+    list_params.push(query_param(
+        "state",
+        "queued, running, done or dead.",
+        json!({"type": "string"}),
+    ));
+    list_params.push(query_param("task", "A task name.", json!({"type": "string"})));
     Routes::new()
-        .route("/api/v1/job", get(list_jobs))
-        .route("/api/v1/job/{id}", get(get_job).delete(discard_job))
-        .route("/api/v1/job/{id}/retry", post(retry_job))
-        .route("/metrics", get(metrics))
+        .get(
+            "/api/v1/job/",
+            list_jobs,
+            Op::new("Jobs of the organization (webhooks, Slack, email), newest first; `state=dead` lists dead letters", "job")
+                .params(list_params)
+                .ok(json_response(
+                    "A page of jobs",
+                    json!({"type": "object", "properties": {"data": {"type": "array", "items": job_schema()}, "has_more": {"type": "boolean"}}}),
+                )),
+        )
+        .get(
+            "/api/v1/job/{id}/",
+            get_job,
+            Op::new("One job, with its attempts, last error and timings", "job")
+                .param(id_param())
+                .ok(json_response("The job", job_schema())),
+        )
+        .delete(
+            "/api/v1/job/{id}/",
+            discard_job,
+            Op::new("Discard a dead job", "job")
+                .param(id_param())
+                .ok(json_response("Discarded", any_object())),
+        )
+        .post(
+            "/api/v1/job/{id}/retry/",
+            retry_job,
+            Op::new("Queue a dead job again, its attempts reset", "job")
+                .param(id_param())
+                .ok(json_response("The job", job_schema())),
+        )
+        .unlisted(Method::GET, "/metrics", metrics)
+}
+
+/// A job as the ledger shows it.
+fn job_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "id": {"type": "string"}, "task": {"type": "string", "description": "email:send, slack:send_message or webhook:deliver"},
+        "state": {"type": "string", "enum": ["scheduled", "queued", "running", "done", "dead"]}, "payload": {"type": "object"},
+        "attempts": {"type": "integer"}, "max_attempts": {"type": "integer"}, "event_seq": {"type": ["integer", "null"]},
+        "dedupe_key": {"type": ["string", "null"]}, "last_error": {"type": ["string", "null"]}, "worker": {"type": ["string", "null"]},
+        "date_created": {"type": "string", "format": "date-time"}, "run_at": {"type": "string", "format": "date-time"},
+        "date_started": {"type": ["string", "null"], "format": "date-time"}, "date_finished": {"type": ["string", "null"], "format": "date-time"}}})
 }
 
 impl From<QueueError> for ApiError {

@@ -4,7 +4,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
 use axum::Json;
 use rapport_core::{FieldErrors, Kind};
 use rapport_crm::{EventQuery, Idempotency, TimeZone, Written};
@@ -13,9 +12,10 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
 use crate::body::parse_body;
+use crate::openapi::{self, any_object, id_param, json_response, list_schema, query_param, schema_ref, Op};
 use crate::params::{list_params, param, parse_query, project, split_fields};
 use crate::route_table::Routes;
-use crate::{openapi, ApiError, AppState};
+use crate::{ApiError, AppState};
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -24,52 +24,236 @@ type ApiResult = Result<Response, ApiError>;
 pub const EVENT_SEQ_HEADER: &str = "x-rapport-event-seq";
 
 pub fn routes() -> Routes {
-    let mut router = Routes::new()
-        .route(
-            "/api/v1/organization/{id}",
-            get(get_organization).put(update_organization),
+    let any = any_object();
+    let mut routes = Routes::new()
+        .get(
+            "/api/v1/organization/{id}/",
+            get_organization,
+            Op::new("The organization, with its statuses and members", "organization")
+                .param(id_param())
+                .ok(json_response("The organization", any.clone())),
         )
-        .route("/api/v1/activity", get(list_activities))
-        .route("/api/v1/event", get(list_events))
-        .route("/api/v1/event/{id}", get(get_event))
-        .route("/api/v1/data/search", axum::routing::post(data_search))
-        .route("/api/v1/query/parse", get(query_parse))
-        .route("/api/v1/query/complete", get(query_complete))
-        .route("/api/v1/openapi.json", get(openapi_json))
-        .route("/api/docs", get(docs))
+        .put(
+            "/api/v1/organization/{id}/",
+            update_organization,
+            Op::new("Rename the organization (admins)", "organization")
+                .param(id_param())
+                .body(json!({"type": "object", "properties": {"name": {"type": "string"}}}))
+                .ok(json_response("The organization", any.clone())),
+        )
+        .get("/api/v1/activity/", list_activities, list_activities_op())
+        .get("/api/v1/event/", list_events, list_events_op())
+        .get(
+            "/api/v1/event/{id}/",
+            get_event,
+            Op::new("One event", "event")
+                .param(id_param())
+                .ok(json_response("The event", schema_ref("event"))),
+        )
+        .post("/api/v1/data/search/", data_search, data_search_op())
+        .get("/api/v1/query/parse/", query_parse, query_parse_op())
+        .get("/api/v1/query/complete/", query_complete, query_complete_op())
+        .get(
+            "/api/v1/openapi.json",
+            openapi_json,
+            Op::bare("This document").public().ok(json_response("OpenAPI 3.1", any)),
+        )
+        .unlisted(Method::GET, "/api/docs", docs)
         .fallback(not_found);
     for kind in Kind::ALL {
-        let Some(path) = kind.path() else { continue };
-        router = router
-            .route(
-                &format!("/api/v1/{path}"),
-                get(
-                    move |state: State<AppState>, auth: Auth, headers: HeaderMap, query: RawQuery| {
-                        list(state, auth, headers, query, kind)
-                    },
-                )
-                .post(
-                    move |state: State<AppState>, auth: Auth, uri: Uri, headers: HeaderMap, body: Bytes| {
-                        create(state, auth, uri, headers, body, kind)
-                    },
-                ),
-            )
-            .route(
-                &format!("/api/v1/{path}/{{id}}"),
-                get(
-                    move |state: State<AppState>, auth: Auth, id: Path<String>, query: RawQuery| {
-                        read(state, auth, id, query, kind)
-                    },
-                )
-                .put(
-                    move |state: State<AppState>, auth: Auth, id: Path<String>, body: Bytes| {
-                        update(state, auth, id, body, kind)
-                    },
-                )
-                .delete(move |state: State<AppState>, auth: Auth, id: Path<String>| delete(state, auth, id, kind)),
-            );
+        if kind.path().is_some() {
+            routes = routes.merge(object_routes(kind));
+        }
     }
-    router
+    routes
+}
+
+/// The five routes of an object kind with a REST path: list, create, get, update, delete.
+fn object_routes(kind: Kind) -> Routes {
+    let path = kind.path().expect("a kind with routes");
+    let name = openapi::schema_name(kind);
+    let tag = path.split('/').next().unwrap_or(path);
+    let label = kind.label();
+    let one = || json_response(&format!("The {label}"), schema_ref(&name));
+    let mut list_params = openapi::list_params();
+    list_params.push(query_param(
+        "<field>[__gt|__gte|__lt|__lte|__in]",
+        "Filter on any stored scalar field.",
+        json!({"type": "string"}),
+    ));
+    if kind == Kind::Lead {
+        list_params.push(query_param(
+            "query",
+            "The lead search language; answers 400 with `error`, `span` and `hint` when it cannot run.",
+            json!({"type": "string"}),
+        ));
+    }
+    let idempotency_key = json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"},
+        "description": "A retry with the same key returns the first result."});
+    let collection = format!("/api/v1/{path}/");
+    let one_object = format!("/api/v1/{path}/{{id}}/");
+    Routes::new()
+        .get(
+            &collection,
+            move |state: State<AppState>, auth: Auth, headers: HeaderMap, query: RawQuery| {
+                list(state, auth, headers, query, kind)
+            },
+            Op::new(format!("List {label}s"), tag)
+                .id(format!("list_{name}"))
+                .params(list_params)
+                .ok(json_response("A page", list_schema(schema_ref(&name)))),
+        )
+        .post(
+            &collection,
+            move |state: State<AppState>, auth: Auth, uri: Uri, headers: HeaderMap, body: Bytes| {
+                create(state, auth, uri, headers, body, kind)
+            },
+            Op::new(format!("Create a {label}"), tag)
+                .id(format!("create_{name}"))
+                .param(idempotency_key)
+                .body(openapi::create_body(kind))
+                .ok(one()),
+        )
+        .get(
+            &one_object,
+            move |state: State<AppState>, auth: Auth, id: Path<String>, query: RawQuery| {
+                read(state, auth, id, query, kind)
+            },
+            Op::new(format!("Get a {label}"), tag)
+                .id(format!("get_{name}"))
+                .params([
+                    id_param(),
+                    query_param("_fields", "Fields to return.", json!({"type": "string"})),
+                ])
+                .ok(one()),
+        )
+        .put(
+            &one_object,
+            move |state: State<AppState>, auth: Auth, id: Path<String>, body: Bytes| {
+                update(state, auth, id, body, kind)
+            },
+            Op::new(format!("Update a {label} (only the given fields change)"), tag)
+                .id(format!("update_{name}"))
+                .param(id_param())
+                .body(schema_ref(&name))
+                .ok(one()),
+        )
+        .delete(
+            &one_object,
+            move |state: State<AppState>, auth: Auth, id: Path<String>| delete(state, auth, id, kind),
+            Op::new(format!("Delete a {label}"), tag)
+                .id(format!("delete_{name}"))
+                .param(id_param())
+                .ok(json_response("Deleted", any_object())),
+        )
+}
+
+fn list_activities_op() -> Op {
+    let mut params = openapi::list_params();
+    params.push(query_param(
+        "_type",
+        "Note, Call, Email, SMS, Meeting, LeadStatusChange or Chat (a conversation of the lead's).",
+        json!({"type": "string"}),
+    ));
+    let kinds: Vec<Value> = Kind::TIMELINE
+        .iter()
+        .map(|k| schema_ref(&openapi::schema_name(*k)))
+        .collect();
+    Op::new("Activities of every kind, newest first", "activity")
+        .params(params)
+        .ok(json_response("A page", list_schema(json!({"anyOf": kinds}))))
+}
+
+fn list_events_op() -> Op {
+    let params = [
+        "object_type",
+        "object_id",
+        "action",
+        "lead_id",
+        "user_id",
+        "date_created__gt",
+        "date_created__lt",
+        "_cursor",
+        "_limit",
+    ]
+    .iter()
+    .map(|p| query_param(p, "Filter or paging.", json!({"type": "string"})));
+    Op::new("The event log, newest first, with cursor paging", "event")
+        .params(params)
+        .ok(json_response(
+            "A page of events",
+            json!({"type": "object", "properties": {
+                "data": {"type": "array", "items": schema_ref("event")}, "cursor_next": {"type": ["string", "null"]}}}),
+        ))
+}
+
+/// The `X-TZ-Offset` header of the search routes.
+fn time_zone_header() -> Value {
+    json!({"name": "X-TZ-Offset", "in": "header", "required": false, "schema": {"type": "number"},
+        "description": "The caller's time zone in hours east of UTC, for today, this week and day boundaries."})
+}
+
+/// What a query that cannot run answers.
+fn query_error() -> Value {
+    json_response(
+        "The query cannot be run (`error`, `span`, `hint`), or another parameter is invalid (`errors`, `field-errors`)",
+        json!({"anyOf": [schema_ref("query_error"), schema_ref("validation_error")]}),
+    )
+}
+
+fn data_search_op() -> Op {
+    Op::bare("Search leads with the JSON form of the query language")
+        .tag("search")
+        .param(time_zone_header())
+        .body(json!({"type": "object", "properties": {
+            "query": {"type": "object", "description": "A node: and/or (queries), not (query), text (value, phrase), field (field, op, value), related (object_type, query), saved_search (id)"},
+            "sort": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "direction": {"enum": ["asc", "desc"]}}}},
+            "_limit": {"type": "integer"}, "cursor": {"type": ["string", "null"]},
+            "_fields": {"type": "array", "items": {"type": "string"}}}}))
+        .ok(json_response(
+            "A page of leads",
+            json!({"type": "object", "properties": {
+                "data": {"type": "array", "items": schema_ref("lead")}, "has_more": {"type": "boolean"},
+                "total_results": {"type": "integer"}, "cursor": {"type": ["string", "null"]}}}),
+        ))
+        .respond("400", query_error())
+}
+
+fn query_parse_op() -> Op {
+    Op::bare("The JSON form of a query and what it does, in plain words with every date resolved")
+        .tag("search")
+        .params([
+            query_param("query", "The query string.", json!({"type": "string"})),
+            time_zone_header(),
+        ])
+        .ok(json_response(
+            "The parsed query",
+            json!({"type": "object", "properties": {
+                "query": {"type": "object"}, "text": {"type": "string"}, "explanation": {"type": "string"}}}),
+        ))
+        .respond("400", query_error())
+}
+
+fn query_complete_op() -> Op {
+    Op::bare(
+        "Suggestions for the search bar at the cursor: fields, statuses, users, custom fields, choices, Smart Views",
+    )
+    .tag("search")
+    .params([
+        query_param("query", "The query typed so far.", json!({"type": "string"})),
+        query_param(
+            "cursor",
+            "Byte offset of the cursor; the end when absent.",
+            json!({"type": "integer"}),
+        ),
+    ])
+    .ok(json_response(
+        "What to replace and with what",
+        json!({"type": "object", "properties": {
+            "replace": {"type": "array", "items": {"type": "integer"}, "description": "Byte span [start, end) the suggestion replaces"},
+            "suggestions": {"type": "array", "items": {"type": "object", "properties": {
+                "text": {"type": "string"}, "kind": {"type": "string"}, "detail": {"type": "string"}}}}}}),
+    ))
 }
 
 fn written(w: Written) -> Response {
@@ -389,7 +573,7 @@ async fn get_event(State(state): State<AppState>, Auth(actor): Auth, Path(id): P
 }
 
 async fn openapi_json() -> Response {
-    Json(openapi::openapi_document()).into_response()
+    Json(crate::openapi_document()).into_response()
 }
 
 async fn docs() -> Html<&'static str> {

@@ -10,9 +10,8 @@ use std::sync::OnceLock;
 
 use axum::body::Bytes;
 use axum::extract::Path;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use sha2::{Digest, Sha256};
 
 use crate::route_table::Routes;
@@ -23,13 +22,13 @@ mod embedded {
 
 pub fn routes() -> Routes {
     Routes::new()
-        .route(
-            "/",
-            get(|headers: HeaderMap| async move { file("index.html", &headers) }),
-        )
-        .route(
+        .unlisted(Method::GET, "/", |headers: HeaderMap| async move {
+            file("index.html", &headers)
+        })
+        .unlisted(
+            Method::GET,
             "/app/{*path}",
-            get(|Path(path): Path<String>, headers: HeaderMap| async move { file(&path, &headers) }),
+            |Path(path): Path<String>, headers: HeaderMap| async move { file(&path, &headers) },
         )
 }
 

@@ -15,9 +15,8 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Json;
 use rapport_core::FieldErrors;
 use rapport_crm::{Visitor, Website};
@@ -25,6 +24,7 @@ use rapport_realtime::{Feed, Live, PresenceEntry, Scope, Typing};
 use serde_json::{json, Map, Value};
 
 use crate::client::ClientAddress;
+use crate::openapi::{empty_response, json_response, Op};
 use crate::params::parse_query;
 use crate::route_table::Routes;
 use crate::{ApiError, AppState};
@@ -37,13 +37,58 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 
 pub fn routes() -> Routes {
     Routes::new()
-        .route("/widget.js", get(widget_js))
-        .route("/widget/v1/session", post(session).options(preflight))
-        .route("/widget/v1/message", get(poll).post(send).options(preflight))
-        .route("/widget/v1/identify", post(identify).options(preflight))
-        .route("/widget/v1/typing", post(typing).options(preflight))
-        .route("/widget/v1/read", post(read).options(preflight))
-        .route("/widget/ws", get(websocket))
+        .unlisted(Method::GET, "/widget.js", widget_js)
+        .post(
+            "/widget/v1/session",
+            session,
+            widget_op("Start (or, with `Authorization: Bearer <visitor token>`, resume) a visitor's session: token, website, conversation, messages, `seq`"),
+        )
+        .post(
+            "/widget/v1/message",
+            send,
+            widget_op("Send a message (`{\"client_id\", \"body\"}`) as the visitor"),
+        )
+        .get(
+            "/widget/v1/message",
+            poll,
+            widget_op("Long poll: the visitor's messages after `after` (a `seq`), waiting up to `wait` seconds"),
+        )
+        .post(
+            "/widget/v1/identify",
+            identify,
+            widget_op("Give the visitor's email (`{\"email\", \"name\", \"hash\"}`; `hash` = hex HMAC-SHA256 of the email with the website's identity secret)"),
+        )
+        .post(
+            "/widget/v1/typing",
+            typing,
+            widget_op("The visitor types (`{\"typing\": bool}`)"),
+        )
+        .post("/widget/v1/read", read, widget_op("The visitor saw the messages"))
+        .get(
+            "/widget/ws",
+            websocket,
+            Op::bare("The visitor's websocket (`key`, `token`, `after`): `message`, `typing`, `operators`, `ready` frames; send `message`, `typing`, `read`, `ping`")
+                .tag("widget")
+                .public()
+                .respond("101", empty_response("Switching to the websocket protocol")),
+        )
+        .unlisted(Method::OPTIONS, "/widget/v1/session", preflight)
+        .unlisted(Method::OPTIONS, "/widget/v1/message", preflight)
+        .unlisted(Method::OPTIONS, "/widget/v1/identify", preflight)
+        .unlisted(Method::OPTIONS, "/widget/v1/typing", preflight)
+        .unlisted(Method::OPTIONS, "/widget/v1/read", preflight)
+}
+
+/// A call of the widget's HTTP API: the website's key, no user.
+fn widget_op(summary: &str) -> Op {
+    Op::bare(summary)
+        .tag("widget")
+        .public()
+        .param(json!({"name": "X-Widget-Key", "in": "header", "required": true, "schema": {"type": "string"}}))
+        .ok(json_response("OK", json!({"type": "object"})))
+        .respond("401", empty_response("Unknown key or visitor token"))
+        .respond("403", empty_response("This page's origin is not allowed"))
+        .respond("429", empty_response("Too many messages"))
 }
 
 async fn widget_js() -> Response {
