@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::{json, Map, Value};
 
-use crate::search::{Plan, PlanSource};
+use crate::dataset::{Plan, PlanSource};
 
 /// What the rows refer to: the organization, its admin, status ids by label.
 pub(crate) struct Owner {

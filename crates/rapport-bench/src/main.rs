@@ -63,6 +63,7 @@
 mod backend;
 mod bulk;
 mod chat;
+mod dataset;
 mod flood;
 mod jobs;
 mod pg_peer;

@@ -44,7 +44,7 @@ use serde_json::Value;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 
-use crate::search::{Fields, Plan, PlanSource, QUERIES};
+use crate::dataset::{Fields, Plan, PlanSource, QUERIES};
 
 /// What Rapport measured for one query.
 pub(crate) struct Measured {
