@@ -18,5 +18,6 @@ mod jobs;
 mod robustness;
 mod search;
 mod sessions;
+mod structure;
 mod webapp_browser;
 mod widget_browser;
