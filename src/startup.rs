@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use rapport_crm::{Crm, CrmConfig, NewOrganization};
+use rapport_search::Search;
 use rapport_store::{Db, DbConfig};
 
 use rapport_queue::{run_worker, JobFilter, JobState, Queue, WorkerConfig, WorkerMetrics};
@@ -26,7 +27,15 @@ enum UsesIndex {
     No,
 }
 
-async fn open(settings: &Settings, uses_index: UsesIndex) -> anyhow::Result<Crm> {
+/// The store, the CRM on it, and this node's search index (in memory when the command
+/// does not use it).
+struct Opened {
+    db: Db,
+    crm: Crm,
+    search: Search,
+}
+
+async fn open(settings: &Settings, uses_index: UsesIndex) -> anyhow::Result<Opened> {
     let is_sqlite = !settings.database_url.starts_with("postgres");
     if is_sqlite || uses_index == UsesIndex::Yes {
         std::fs::create_dir_all(&settings.data_dir)
@@ -38,19 +47,24 @@ async fn open(settings: &Settings, uses_index: UsesIndex) -> anyhow::Result<Crm>
         max_connections: 16,
     };
     let db = Db::open(&config).await.context("cannot open the database")?;
-    Ok(Crm::new(
-        db,
+    let crm = Crm::new(
+        db.clone(),
         CrmConfig {
             phone_region: settings.phone_region.clone(),
-            search_index_dir: (uses_index == UsesIndex::Yes).then(|| settings.data_dir.join("search-index")),
         },
-    ))
+    );
+    let index_dir = (uses_index == UsesIndex::Yes).then(|| settings.data_dir.join("search-index"));
+    Ok(Opened {
+        search: Search::new(crm.clone(), index_dir),
+        db,
+        crm,
+    })
 }
 
 pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
-    let crm = open(&settings, UsesIndex::Yes).await?;
+    let Opened { db, crm, search } = open(&settings, UsesIndex::Yes).await?;
     // Opened before listening: an index another process holds is a startup error.
-    crm.search_index()?;
+    search.index()?;
     let registry = rapport_workers::registry(crm.clone(), settings.workers.clone())?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
@@ -60,9 +74,9 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         bootstrap(&crm, &settings, &address.to_string()).await?;
     }
     // Catches up (or fills a new index) now rather than on the first search.
-    crm.start_search_index();
+    search.start();
     tokio::spawn(purge_expired(crm.clone()));
-    let queue = open_queue(&settings, &crm).await?;
+    let queue = open_queue(&settings, &db).await?;
     let stop = Stop::new();
     let dispatcher = tokio::spawn(rapport_workers::run_dispatcher(
         crm.clone(),
@@ -98,6 +112,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         listener,
         rapport_api::AppState {
             crm: crm.clone(),
+            search: search.clone(),
             rate_limiter: rapport_api::RateLimiter::new(settings.rate_limit, crm.clone()),
             queue: queue.clone(),
             worker_metrics,
@@ -117,7 +132,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     // Requests are done; running jobs finish (bounded), then the process exits. What the
     // index committed stays; a rebuild cut short starts over on the next start.
     stop.request();
-    crm.stop_search_index();
+    search.stop();
     if let Some(workers) = workers {
         workers.await.context("the workers failed")??;
     }
@@ -128,24 +143,24 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The job queue: through RabbitMQ when a broker is configured, else the jobs table.
-async fn open_queue(settings: &Settings, crm: &Crm) -> anyhow::Result<Queue> {
+async fn open_queue(settings: &Settings, db: &Db) -> anyhow::Result<Queue> {
     Ok(match &settings.broker_url {
-        Some(url) => Queue::rabbitmq(crm.db().clone(), url, &settings.broker_prefix)
+        Some(url) => Queue::rabbitmq(db.clone(), url, &settings.broker_prefix)
             .await
             .context("cannot reach the message broker")?,
-        None => Queue::embedded(crm.db().clone()),
+        None => Queue::embedded(db.clone()),
     })
 }
 
 /// Runs workers only: `rapport worker --task email:send`.
 pub async fn worker(settings: Settings, args: WorkerArgs) -> anyhow::Result<()> {
-    let crm = open(&settings, UsesIndex::No).await?;
+    let Opened { db, crm, .. } = open(&settings, UsesIndex::No).await?;
     let registry = rapport_workers::registry(crm.clone(), settings.workers.clone())?;
     let known = registry.tasks();
     if let Some(unknown) = args.tasks.iter().find(|t| !known.contains(t)) {
         anyhow::bail!("unknown task `{unknown}`; the tasks are {}", known.join(", "));
     }
-    let queue = open_queue(&settings, &crm).await?;
+    let queue = open_queue(&settings, &db).await?;
     let config = WorkerConfig {
         tasks: args.tasks,
         concurrency: args.concurrency.max(1),
@@ -175,9 +190,9 @@ pub async fn worker(settings: Settings, args: WorkerArgs) -> anyhow::Result<()> 
 
 /// `rapport jobs list|retry|discard`.
 pub async fn jobs(settings: Settings, command: JobsCommand) -> anyhow::Result<()> {
-    let crm = open(&settings, UsesIndex::No).await?;
+    let Opened { db, .. } = open(&settings, UsesIndex::No).await?;
     // The ledger is in the store whatever carries the jobs: no broker needed here.
-    let queue = Queue::embedded(crm.db().clone());
+    let queue = Queue::embedded(db);
     let ledger = queue.ledger();
     match command {
         JobsCommand::List {
@@ -310,9 +325,9 @@ async fn bootstrap(crm: &Crm, settings: &Settings, address: &str) -> anyhow::Res
 /// Rebuilds the search index from the store, with figures on stderr.
 pub async fn reindex(settings: Settings) -> anyhow::Result<()> {
     crate::keep_freed_memory();
-    let crm = open(&settings, UsesIndex::Yes).await?;
-    crm.search_index()?;
-    let report = crm.rebuild_search_index().await?;
+    let Opened { search, .. } = open(&settings, UsesIndex::Yes).await?;
+    search.index()?;
+    let report = search.rebuild().await?;
     let seconds = report.elapsed.as_secs_f64();
     eprintln!(
         "reindexed {} leads in {seconds:.1} s ({:.0} leads/s), up to event {}",
@@ -335,7 +350,7 @@ pub async fn create_api_key(
     organization: Option<&str>,
     name: &str,
 ) -> anyhow::Result<()> {
-    let crm = open(&settings, UsesIndex::No).await?;
+    let Opened { crm, .. } = open(&settings, UsesIndex::No).await?;
     let key = crm.create_api_key(email, organization, name).await?;
     println!("{}", key.key);
     Ok(())
@@ -348,7 +363,7 @@ pub async fn create_organization(
     first_name: &str,
     last_name: &str,
 ) -> anyhow::Result<()> {
-    let crm = open(&settings, UsesIndex::No).await?;
+    let Opened { crm, .. } = open(&settings, UsesIndex::No).await?;
     let new = NewOrganization {
         name: name.into(),
         admin_email: email.into(),
@@ -386,7 +401,7 @@ fn account_mail(
 /// without the API (the same rules: one admin always, sessions end with a password).
 pub async fn user(settings: Settings, command: crate::config::UserCommand) -> anyhow::Result<()> {
     use crate::config::UserCommand;
-    let crm = open(&settings, UsesIndex::No).await?;
+    let Opened { crm, .. } = open(&settings, UsesIndex::No).await?;
     match command {
         UserCommand::Create {
             email,

@@ -40,6 +40,8 @@ pub use rate_limit::RateLimiter;
 #[derive(Clone)]
 pub struct AppState {
     pub crm: Crm,
+    /// This node's search index (`query=` on leads, `/data/search/`).
+    pub search: rapport_search::Search,
     pub rate_limiter: RateLimiter,
     /// The job ledger (`/api/v1/job/`, `/metrics`).
     pub queue: rapport_queue::Queue,

@@ -283,7 +283,7 @@ async fn list(
         let query = rapport_query::parse(text).map_err(ApiError::Query)?;
         let tz = time_zone(&headers)?;
         let page = state
-            .crm
+            .search
             .search_leads(&actor, &query, tz, params.query.skip, params.query.limit)
             .await?;
         return page_response(page, params.fields.as_deref());
@@ -371,7 +371,7 @@ async fn data_search(State(state): State<AppState>, Auth(actor): Auth, headers: 
     };
     errors.into_result(())?;
     let page = state
-        .crm
+        .search
         .search_leads(&actor, &query, time_zone(&headers)?, skip, limit)
         .await?;
     let cursor = page.has_more.then(|| format!("o{}", skip + page.data.len()));

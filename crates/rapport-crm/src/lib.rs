@@ -11,17 +11,16 @@ mod chat;
 mod custom;
 mod doc;
 mod events;
-mod indexer;
 pub mod limits;
 mod list;
 mod meta;
 mod passwords;
-mod rate_counts;
 mod render;
 mod roles;
 mod search;
+mod searchable;
 mod sessions;
-mod slots;
+pub mod slots;
 mod system;
 mod team;
 mod write;
@@ -34,10 +33,10 @@ pub use chat::{
     Posted, Visitor, Website, DEFAULT_NOTIFY_DELAY_SECONDS, MAX_BODY_CHARS, VISITOR_HEARTBEAT, VISITOR_ONLINE_FOR,
 };
 pub use events::{EventPage, EventQuery};
-pub use indexer::RebuildReport;
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use roles::{permissions_markdown, Permission, Role, PERMISSIONS};
 pub use search::TimeZone;
+pub use searchable::{LeadSelection, StoredLeads};
 pub use sessions::{
     Session, LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS, MAX_DRAFTS, MAX_DRAFT_CHARS, SESSION_SECONDS,
 };
@@ -60,15 +59,12 @@ pub struct Actor {
 pub struct CrmConfig {
     /// Region of phone numbers given without a country code (ISO 3166, e.g. `US`).
     pub phone_region: String,
-    /// Where this node keeps its search index; `None` keeps it in memory.
-    pub search_index_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for CrmConfig {
     fn default() -> Self {
         CrmConfig {
             phone_region: "US".into(),
-            search_index_dir: None,
         }
     }
 }
@@ -118,7 +114,6 @@ pub struct Crm {
     db: Db,
     config: CrmConfig,
     meta_cache: meta::MetaCache,
-    search: std::sync::Arc<indexer::SearchFeed>,
     /// The event log; the write path wakes its in-process tails after every commit.
     log: rapport_log::EventLog,
 }
@@ -128,12 +123,12 @@ impl Crm {
         Crm {
             log: rapport_log::EventLog::new(db.clone()),
             db,
-            search: std::sync::Arc::new(indexer::SearchFeed::new(config.search_index_dir.clone())),
             config,
             meta_cache: meta::MetaCache::default(),
         }
     }
 
+    /// The store, for the API's rate counters until they move into the CRM.
     pub fn db(&self) -> &Db {
         &self.db
     }

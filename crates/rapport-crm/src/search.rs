@@ -5,8 +5,6 @@
 //! which returns what the reference evaluator would, in its order; a search first waits
 //! for the index to catch up with the log, so it sees every committed write.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use rapport_core::{time, FieldErrors, Kind};
 use rapport_query::{
@@ -14,13 +12,10 @@ use rapport_query::{
     CustomValues, Due, Lead, Opportunity, OpportunityStatus, Query, ResolvedQuery, SavedView, SearchContext,
     StatusType, Task, User,
 };
-use rapport_store::SqlValue;
 use serde_json::Value;
 
-use crate::doc::{Doc, COLUMNS, IN_ORGANIZATION};
-use crate::list::{render_with_contacts, Page};
+use crate::doc::{Doc, COLUMNS};
 use crate::meta::OrgMeta;
-use crate::slots::{half_the_cores, Slots};
 use crate::{Actor, Crm, CrmError, CrmResult};
 
 /// The caller's time zone, from `X-TZ-Offset` (hours east of UTC).
@@ -39,56 +34,6 @@ impl Crm {
     pub async fn resolve_query(&self, actor: &Actor, query: &Query, tz: TimeZone) -> CrmResult<ResolvedQuery> {
         let ctx = self.search_context(actor, tz).await?;
         resolve_off_runtime(query.clone(), ctx).await?.map_err(CrmError::Query)
-    }
-
-    /// The leads a query matches, in its order, a page of them rendered, and the total.
-    /// Runs on this node's index once it has caught up with the log, so a search sees
-    /// every write committed before it started.
-    pub async fn search_leads(
-        &self,
-        actor: &Actor,
-        query: &Query,
-        tz: TimeZone,
-        skip: usize,
-        limit: usize,
-    ) -> CrmResult<Page> {
-        let resolved = self.resolve_query(actor, query, tz).await?;
-        let index = self.index_caught_up().await?;
-        let organization_id = actor.organization_id.clone();
-        let hits = search_slots()
-            .run(move || index.search(&organization_id, &resolved, skip, limit))
-            .await?
-            .map_err(|e| CrmError::Unavailable(e.to_string()))?;
-        let (total, ids) = (hits.total, hits.ids);
-        let meta = self.meta(actor).await?;
-        let docs = self.leads_by_id(actor, &ids).await?;
-        let contacts = self.contacts_of_many(actor, &docs).await?;
-        let by_id: HashMap<&str, &Doc> = docs.iter().map(|d| (d.id.as_str(), d)).collect();
-        // In the search's order; a lead deleted since the search ran is left out.
-        let data = render_with_contacts(
-            ids.iter().filter_map(|id| by_id.get(id.as_str()).copied()),
-            &contacts,
-            &meta,
-        );
-        Ok(Page {
-            has_more: skip.saturating_add(data.len()) < total && limit > 0,
-            data,
-            total_results: total as i64,
-        })
-    }
-
-    async fn leads_by_id(&self, actor: &Actor, ids: &[String]) -> CrmResult<Vec<Doc>> {
-        if ids.is_empty() {
-            return Ok(vec![]);
-        }
-        // Only the primary key applies (see `IN_ORGANIZATION`; the type test likewise).
-        let sql = format!(
-            "SELECT {COLUMNS} FROM objects WHERE id IN ({}) AND {IN_ORGANIZATION} AND object_type || '' = 'lead'",
-            vec!["?"; ids.len()].join(", ")
-        );
-        let mut params: Vec<SqlValue> = ids.iter().map(SqlValue::from).collect();
-        params.push(actor.organization_id.clone().into());
-        self.query_docs(&actor.organization_id, &sql, &params).await
     }
 
     /// Smart Views the actor may see: their own and the shared ones.
@@ -479,18 +424,4 @@ pub(crate) fn lead_of(lead: &Doc, children: &[Doc], meta: &OrgMeta) -> Lead {
         }
     }
     out
-}
-
-/// Searches of the index at once: half the cores (a query within the limits may still
-/// take a core for half a second), 64 waiting at most; the other half serves everything
-/// else, so reading a lead stays fast during a flood of heavy searches.
-fn search_slots() -> &'static Slots {
-    static SLOTS: std::sync::OnceLock<Slots> = std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| {
-        Slots::new(
-            half_the_cores(),
-            64,
-            "the server is busy with other searches; try again in a moment",
-        )
-    })
 }

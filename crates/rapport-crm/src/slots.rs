@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use crate::{CrmError, CrmResult};
 
-pub(crate) struct Slots {
+pub struct Slots {
     running: Semaphore,
     waiting: AtomicUsize,
     max_waiting: usize,
@@ -19,12 +19,12 @@ pub(crate) struct Slots {
 }
 
 /// Half the cores, at least one.
-pub(crate) fn half_the_cores() -> usize {
+pub fn half_the_cores() -> usize {
     (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1)
 }
 
 impl Slots {
-    pub(crate) fn new(running: usize, max_waiting: usize, busy: &'static str) -> Slots {
+    pub fn new(running: usize, max_waiting: usize, busy: &'static str) -> Slots {
         Slots {
             running: Semaphore::new(running.max(1)),
             waiting: AtomicUsize::new(0),
@@ -35,7 +35,7 @@ impl Slots {
 
     /// Runs `work` on a blocking thread once a slot is free; `Unavailable` when too many
     /// wait already.
-    pub(crate) async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> CrmResult<T> {
+    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> CrmResult<T> {
         let busy = || CrmError::Unavailable(self.busy.into());
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::SeqCst);
