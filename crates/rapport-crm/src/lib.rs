@@ -15,6 +15,7 @@ pub mod limits;
 mod list;
 mod meta;
 mod passwords;
+mod rate_counts;
 mod render;
 mod roles;
 mod search;
