@@ -193,13 +193,9 @@ fn operators_online(state: &AppState, website: &Website) -> bool {
     operators_among(&state.hub.presence(&website.organization_id), website)
 }
 
-/// Whether these people online include an operator of the website (anyone, when it names
-/// none).
+/// Whether these people online include an operator of the website.
 fn operators_among(online: &[PresenceEntry], website: &Website) -> bool {
-    let operators = website.strings("operators");
-    online
-        .iter()
-        .any(|entry| operators.is_empty() || operators.contains(&entry.user_id))
+    website.has_operator_among(online.iter().map(|entry| entry.user_id.as_str()))
 }
 
 /// The answer, readable by the page only when its website allows the page's origin: an

@@ -24,6 +24,7 @@ mod sessions;
 pub mod slots;
 mod system;
 mod team;
+mod website_operators;
 mod write;
 
 use rapport_core::FieldErrors;
