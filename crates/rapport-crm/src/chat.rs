@@ -18,14 +18,12 @@ use sha2::{Digest, Sha256};
 
 use crate::doc::{Doc, COLUMNS};
 use crate::events::NewEvent;
-use crate::meta::OrgMeta;
 use crate::render::{changed_fields, render};
-use crate::write::{Plan, MAX_ATTEMPTS};
+use crate::kinds::new_signature_key;
+use crate::kinds::website::{normalize_origin, strings};
+pub use crate::kinds::website::DEFAULT_NOTIFY_DELAY_SECONDS;
+use crate::plan::{Plan, MAX_ATTEMPTS};
 use crate::{Actor, Crm, CrmError, CrmResult};
-
-/// How long a visitor message may stay unread before operators are emailed (Crisp's
-/// default: 3 minutes).
-pub const DEFAULT_NOTIFY_DELAY_SECONDS: i64 = 180;
 
 /// Longest message body, in characters.
 pub const MAX_BODY_CHARS: usize = 5_000;
@@ -36,53 +34,9 @@ const PREVIEW_CHARS: usize = 140;
 /// Messages listed per conversation at most (the newest).
 const MAX_MESSAGES: usize = 1_000;
 
-/// A new website's widget key: public, in the page's `<script>` tag.
-pub fn new_widget_key() -> String {
-    new_id("wk")
-}
-
 /// Chat objects store their server-written fields (the others compute them on render).
 pub fn stores_read_only_fields(kind: Kind) -> bool {
     matches!(kind, Kind::Website | Kind::Conversation | Kind::Message)
-}
-
-/// Checks a website's operators and origins.
-pub(crate) fn check_website(doc: &Doc, meta: &OrgMeta, errors: &mut FieldErrors) {
-    let strings = |field: &str| strings(&doc.data, field);
-    for (i, id) in strings("operators").iter().enumerate() {
-        if meta.user(id).is_none() {
-            errors.add(
-                format!("operators[{i}]"),
-                format!("`{id}` is not a user of this organization"),
-            );
-        }
-    }
-    for (i, origin) in strings("allowed_origins").iter().enumerate() {
-        if normalize_origin(origin).is_none() {
-            errors.add(
-                format!("allowed_origins[{i}]"),
-                "an origin is a scheme and a host, with an optional port: `https://example.com`",
-            );
-        }
-    }
-}
-
-/// A list of strings stored in `field` (origins, user ids).
-fn strings(data: &Map<String, Value>, field: &str) -> Vec<String> {
-    data.get(field)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
-/// `https://Example.com:443/` → `https://example.com:443`; `None` when it is not an origin.
-fn normalize_origin(origin: &str) -> Option<String> {
-    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-    let (scheme, rest) = origin.split_once("://")?;
-    let valid_host = !rest.is_empty()
-        && !rest.contains(['/', '?', '#', '@', ' '])
-        && rest.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
-    (matches!(scheme, "http" | "https") && valid_host).then_some(origin)
 }
 
 /// A website's visitor, as the widget knows them.
@@ -300,7 +254,7 @@ impl Crm {
     /// answer; hashes made with the old one stop verifying at once.
     pub async fn rotate_identity_secret(&self, actor: &Actor, id: &str) -> CrmResult<Map<String, Value>> {
         actor.require(crate::Permission::ManageWebsites)?;
-        let secret = crate::write::new_signature_key();
+        let secret = new_signature_key();
         let mut website = self
             .change_stored(
                 &actor.organization_id,

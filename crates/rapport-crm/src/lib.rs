@@ -12,9 +12,11 @@ mod custom;
 mod doc;
 mod events;
 pub mod limits;
+mod kinds;
 mod list;
 mod meta;
 mod passwords;
+mod plan;
 mod rate_counts;
 mod render;
 mod roles;
@@ -128,10 +130,5 @@ impl Crm {
             config,
             meta_cache: meta::MetaCache::default(),
         }
-    }
-
-    /// The store, for the API's rate counters until they move into the CRM.
-    pub fn db(&self) -> &Db {
-        &self.db
     }
 }

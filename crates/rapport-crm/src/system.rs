@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::events::NewEvent;
 use crate::render::{changed_fields, render};
-use crate::write::{Plan, MAX_ATTEMPTS};
+use crate::plan::{Plan, MAX_ATTEMPTS};
 use crate::{Crm, CrmError, CrmResult};
 
 impl Crm {

@@ -9,6 +9,9 @@ use rapport_store::{DbError, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
 use crate::custom;
+use crate::kinds::contact::ContactChange;
+use crate::kinds::{self, Deleting, Writing};
+use crate::plan::{Plan, MAX_ATTEMPTS};
 use crate::doc::{Doc, COLUMNS, CONTACT_TYPE, IN_ORGANIZATION};
 use crate::events::NewEvent;
 use crate::meta::OrgMeta;
@@ -31,30 +34,6 @@ pub struct Written {
     pub object: Map<String, Value>,
     pub event_seq: i64,
 }
-
-/// Row changes and events of one operation, committed together.
-#[derive(Default)]
-pub(crate) struct Plan {
-    pub(crate) stmts: Vec<Stmt>,
-    events: Vec<NewEvent>,
-}
-
-impl Plan {
-    pub(crate) fn insert(&mut self, doc: &Doc, event: NewEvent) {
-        self.stmts.push(doc.insert_stmt());
-        self.events.push(event);
-    }
-    pub(crate) fn update(&mut self, doc: &Doc, event: NewEvent) {
-        self.stmts.push(doc.update_stmt());
-        self.events.push(event);
-    }
-    fn delete(&mut self, doc: &Doc, event: NewEvent) {
-        self.stmts.push(doc.delete_stmt());
-        self.events.push(event);
-    }
-}
-
-pub(crate) const MAX_ATTEMPTS: usize = 5;
 
 impl Crm {
     /// Reads one object of `kind`; another organization's object is not found.
@@ -277,7 +256,7 @@ impl Crm {
         .await
     }
 
-    async fn children_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
+    pub(crate) async fn children_of(&self, actor: &Actor, lead_id: &str) -> CrmResult<Vec<Doc>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM objects WHERE lead_id = ? AND organization_id = ? ORDER BY date_created, id"
         );
@@ -561,74 +540,8 @@ impl Crm {
         refuse_unless_permitted(kind, actor)?;
         let meta = self.meta(actor).await?;
         let now = time::format(time::now());
-        match kind {
-            Kind::Lead => {
-                // A lead takes its contacts, activities, opportunities and tasks with it.
-                let children = self.children_of(actor, id).await?;
-                let contacts: Vec<Doc> = children.iter().filter(|c| c.kind == Kind::Contact).cloned().collect();
-                for child in children.iter().filter(|c| c.id != doc.id) {
-                    plan.delete(
-                        child,
-                        NewEvent::deleted(child.kind, &child.id, Some(id), render(child, &meta, &[])),
-                    );
-                }
-                plan.delete(
-                    &doc,
-                    NewEvent::deleted(kind, id, Some(id), render(&doc, &meta, &contacts)),
-                );
-                return Ok(());
-            }
-            Kind::Conversation => {
-                // Its messages go with it.
-                for message in self.conversation_message_docs(&actor.organization_id, id).await? {
-                    plan.delete(
-                        &message,
-                        NewEvent::deleted(
-                            Kind::Message,
-                            &message.id,
-                            message.lead_id.as_deref(),
-                            render(&message, &meta, &[]),
-                        ),
-                    );
-                }
-            }
-            Kind::Contact => {
-                if let Some(lead_id) = &doc.lead_id {
-                    let lead = self.load(actor, Kind::Lead, lead_id).await?;
-                    self.touch_lead(actor, &meta, lead, ContactChange::Removed(doc.id.clone()), &now, plan)
-                        .await?;
-                }
-            }
-            Kind::LeadStatus => {
-                if meta.of_kind(Kind::LeadStatus).count() <= 1 {
-                    return Err(CrmError::Refused(
-                        "the last lead status cannot be deleted: every lead needs one".into(),
-                    ));
-                }
-                self.refuse_if_used(actor, Kind::Lead, "status_id", id, "lead status")
-                    .await?;
-                self.plan_status_delete(actor, &doc, Kind::Lead, &meta, plan);
-                return Ok(());
-            }
-            Kind::OpportunityStatus => {
-                self.refuse_if_used(actor, Kind::Opportunity, "status_id", id, "opportunity status")
-                    .await?;
-                self.plan_status_delete(actor, &doc, Kind::Opportunity, &meta, plan);
-                return Ok(());
-            }
-            Kind::Pipeline => {
-                let statuses = meta
-                    .of_kind(Kind::OpportunityStatus)
-                    .filter(|s| s.str("pipeline_id") == Some(id))
-                    .count();
-                if statuses > 0 {
-                    return Err(CrmError::Refused(format!(
-                        "this pipeline still has {statuses} opportunity statuses; delete or move them first"
-                    )));
-                }
-            }
-            Kind::SavedSearch => self.refuse_if_view_used(actor, &doc).await?,
-            _ => {}
+        if let Deleting::Planned = kinds::plan_delete(self, actor, &meta, &doc, &now, plan).await? {
+            return Ok(());
         }
         plan.delete(
             &doc,
@@ -640,7 +553,7 @@ impl Crm {
     /// Deletes a status, checking again inside the transaction — after the delete has
     /// locked the row, so a concurrent writer that holds it (see `status_guard`) is seen —
     /// that nothing uses it and, for lead statuses, that another one remains.
-    fn plan_status_delete(&self, actor: &Actor, status: &Doc, users: Kind, meta: &OrgMeta, plan: &mut Plan) {
+    pub(crate) fn plan_status_delete(&self, actor: &Actor, status: &Doc, users: Kind, meta: &OrgMeta, plan: &mut Plan) {
         let org: SqlValue = actor.organization_id.clone().into();
         plan.delete(
             status,
@@ -680,7 +593,7 @@ impl Crm {
         ))
     }
 
-    async fn refuse_if_used(&self, actor: &Actor, kind: Kind, field: &str, id: &str, what: &str) -> CrmResult<()> {
+    pub(crate) async fn refuse_if_used(&self, actor: &Actor, kind: Kind, field: &str, id: &str, what: &str) -> CrmResult<()> {
         let expr = self.db.dialect().json_field(field, rapport_store::JsonType::Text);
         let sql =
             format!("SELECT COUNT(*) AS n FROM objects WHERE organization_id = ? AND object_type = ? AND {expr} = ?");
@@ -768,134 +681,19 @@ impl Crm {
                 }
             }
         }
-        let user_default = |doc: &mut Doc, field: &str| {
-            if doc.data.get(field).is_none_or(Value::is_null) {
-                doc.data.insert(field.into(), actor.user_id.clone().into());
-            }
+        let writing = Writing {
+            crm: self,
+            actor,
+            meta,
+            values,
+            creating,
         };
-        let default = |doc: &mut Doc, field: &str, value: Value| {
-            if doc.data.get(field).is_none_or(Value::is_null) {
-                doc.data.insert(field.into(), value);
-            }
-        };
-        match kind {
-            Kind::Lead => {
-                status_from_label(doc, values, meta, Kind::LeadStatus, errors);
-                if doc.str("status_id").is_none() {
-                    match meta.of_kind(Kind::LeadStatus).next() {
-                        Some(first) => default(doc, "status_id", first.id.clone().into()),
-                        None => errors.add("status_id", "this organization has no lead status; create one first"),
-                    }
-                }
-                default(doc, "name", "".into());
-                doc.lead_id = Some(doc.id.clone());
-            }
-            Kind::Opportunity => {
-                status_from_label(doc, values, meta, Kind::OpportunityStatus, errors);
-                if doc.str("status_id").is_none() {
-                    let first_active = meta
-                        .of_kind(Kind::OpportunityStatus)
-                        .find(|s| s.str("status_type") == Some("active"));
-                    match first_active.or_else(|| meta.of_kind(Kind::OpportunityStatus).next()) {
-                        Some(status) => default(doc, "status_id", status.id.clone().into()),
-                        None => errors.add(
-                            "status_id",
-                            "this organization has no opportunity status; create one first",
-                        ),
-                    }
-                }
-                user_default(doc, "user_id");
-                default(doc, "value_period", "one_time".into());
-            }
-            Kind::Task => {
-                user_default(doc, "assigned_to");
-                default(doc, "is_complete", false.into());
-            }
-            Kind::LeadStatus => doc.unique_key = doc.str("label").map(|l| l.trim().to_lowercase()),
-            Kind::OpportunityStatus => {
-                if creating && doc.str("pipeline_id").is_none() {
-                    match meta.of_kind(Kind::Pipeline).next() {
-                        Some(pipeline) => default(doc, "pipeline_id", pipeline.id.clone().into()),
-                        None => errors.add("pipeline_id", "this organization has no pipeline; create one first"),
-                    }
-                }
-                default(doc, "status_type", "active".into());
-                let pipeline = doc.str("pipeline_id").unwrap_or("").to_string();
-                doc.unique_key = doc
-                    .str("label")
-                    .map(|l| format!("{pipeline}/{}", l.trim().to_lowercase()));
-            }
-            Kind::Pipeline => doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase()),
-            Kind::SavedSearch => {
-                default(doc, "is_shared", false.into());
-                default(doc, "selected_fields", Value::Array(vec![]));
-                if let Err(e) = self.check_view_query(actor, doc).await {
-                    errors.merge_prefixed("", e);
-                }
-            }
-            Kind::Website => {
-                default(doc, "allowed_origins", Value::Array(vec![]));
-                default(doc, "operators", Value::Array(vec![]));
-                default(
-                    doc,
-                    "notify_delay_seconds",
-                    crate::chat::DEFAULT_NOTIFY_DELAY_SECONDS.into(),
-                );
-                if creating {
-                    let key = crate::chat::new_widget_key();
-                    doc.unique_key = Some(key.clone());
-                    doc.data.insert("widget_key".into(), key.into());
-                    doc.data.insert("identity_secret".into(), new_signature_key().into());
-                }
-                crate::chat::check_website(doc, meta, errors);
-            }
-            Kind::WebhookSubscription => {
-                default(doc, "status", "active".into());
-                default(doc, "target", "webhook".into());
-                if creating {
-                    doc.data.insert("signature_key".into(), new_signature_key().into());
-                } else if doc.str("status") == Some("active") {
-                    // Resumed by hand: the failure clock starts again.
-                    doc.data.remove("failing_since");
-                    doc.data.remove("paused_reason");
-                }
-            }
-            k if k.is_custom_field() => {
-                doc.unique_key = doc.str("name").map(|n| n.trim().to_lowercase());
-                let choices = doc.data.get("choices").and_then(Value::as_array).map_or(0, Vec::len);
-                if doc.str("type") == Some("choices") && choices == 0 {
-                    errors.add("choices", "a choices field needs at least one choice");
-                }
-                default(doc, "accepts_multiple_values", false.into());
-            }
-            k if k.is_activity() => {
-                user_default(doc, "user_id");
-                let direction = match k {
-                    Kind::Call | Kind::Sms => Some("outbound"),
-                    Kind::Email => Some("outgoing"),
-                    _ => None,
-                };
-                if let Some(direction) = direction {
-                    default(doc, "direction", direction.into());
-                }
-                if k == Kind::Email {
-                    default(doc, "status", "sent".into());
-                }
-                if creating {
-                    let when = (k == Kind::Meeting)
-                        .then(|| doc.data.get("starts_at").cloned())
-                        .flatten()
-                        .unwrap_or_else(|| doc.date_created.clone().into());
-                    default(doc, "activity_at", when);
-                }
-            }
-            _ => {}
-        }
+        kinds::fill(&writing, doc, errors).await;
         Ok(lead)
     }
 
     /// A contact change moves its lead's `date_updated` and is an update of the lead.
-    async fn touch_lead(
+    pub(crate) async fn touch_lead(
         &self,
         actor: &Actor,
         meta: &OrgMeta,
@@ -935,12 +733,6 @@ impl Crm {
         );
         Ok(())
     }
-}
-
-enum ContactChange {
-    Added(Doc),
-    Changed(Doc),
-    Removed(String),
 }
 
 /// Close records a lead's status change as an activity on its timeline.
@@ -1017,32 +809,6 @@ fn refuse_unless_permitted(kind: Kind, actor: &Actor) -> CrmResult<()> {
     }
 }
 
-/// Resolves a `status` label given instead of a `status_id`.
-fn status_from_label(
-    doc: &mut Doc,
-    values: &Map<String, Value>,
-    meta: &OrgMeta,
-    status_kind: Kind,
-    errors: &mut FieldErrors,
-) {
-    let Some(label) = values.get("status").and_then(Value::as_str) else {
-        return;
-    };
-    match meta.status_by_label(status_kind, label) {
-        Some(status) => {
-            doc.data.insert("status_id".into(), status.id.clone().into());
-        }
-        None => errors.add(
-            "status",
-            format!(
-                "unknown {} `{label}`; valid ones: {}",
-                status_kind.label(),
-                meta.labels(status_kind)
-            ),
-        ),
-    }
-}
-
 /// Stores checked values in the document: `null` clears a field; write-only fields and
 /// `date_created` (a column) are not stored in the document.
 fn store_values(doc: &mut Doc, values: &Map<String, Value>) {
@@ -1068,9 +834,3 @@ fn as_object(input: &Value) -> CrmResult<&Map<String, Value>> {
         .ok_or_else(|| CrmError::Invalid(FieldErrors::general("the request body must be a JSON object")))
 }
 
-/// 32 random bytes as hex: the key of a webhook subscription's signatures.
-pub(crate) fn new_signature_key() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system has no random source");
-    hex::encode(bytes)
-}
