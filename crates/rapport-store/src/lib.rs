@@ -14,7 +14,7 @@ mod value;
 use std::sync::Arc;
 
 pub use sqlite::Durability;
-pub use value::{FromColumn, Row, RowExt, SqlValue, TakeColumn};
+pub use value::{FromColumn, Row, SqlValue, TakeColumn};
 
 /// What went wrong in the store, in terms a caller can act on.
 #[derive(Debug, Clone, thiserror::Error)]

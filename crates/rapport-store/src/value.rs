@@ -194,43 +194,6 @@ impl<'a, T: FromColumn<'a>> FromColumn<'a> for Option<T> {
     }
 }
 
-/// Positional access, being replaced by [`Row::get`].
-pub trait RowExt {
-    fn text(&self, i: usize) -> &str;
-    fn opt_text(&self, i: usize) -> Option<&str>;
-    fn int(&self, i: usize) -> i64;
-    /// An integer column that may be null.
-    fn opt_int(&self, i: usize) -> Option<i64>;
-}
-
-impl RowExt for Row {
-    fn text(&self, i: usize) -> &str {
-        self.opt_text(i).unwrap_or("")
-    }
-
-    fn opt_text(&self, i: usize) -> Option<&str> {
-        match self.values.get(i) {
-            Some(SqlValue::Text(s)) => Some(s),
-            _ => None,
-        }
-    }
-
-    fn opt_int(&self, i: usize) -> Option<i64> {
-        match self.values.get(i) {
-            Some(SqlValue::Null) | None => None,
-            _ => Some(self.int(i)),
-        }
-    }
-
-    fn int(&self, i: usize) -> i64 {
-        match self.values.get(i) {
-            Some(SqlValue::Int(n)) => *n,
-            Some(SqlValue::Text(s)) => s.parse().unwrap_or(0),
-            _ => 0,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
