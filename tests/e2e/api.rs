@@ -3,9 +3,10 @@
 use crate::common;
 
 use common::{Answer, Backend, TestServer};
+use rapport_testkit::on_both_backends;
 use serde_json::{json, Value};
 
-on_both_backends!(
+on_both_backends!(blocking:
     me_users_and_organization,
     leads_with_contacts_addresses_and_custom_fields,
     contacts_move_their_lead_and_make_one_when_missing,

@@ -11,6 +11,7 @@ use common::receiver::Receiver;
 use common::ws::{Refused, Socket};
 use common::{Answer, Backend, TestServer};
 use hmac::{Hmac, Mac};
+use rapport_testkit::on_both_backends;
 use serde_json::{json, Value};
 
 const SHOP: &str = "http://shop.example";
@@ -622,7 +623,7 @@ fn presence_and_private_views(backend: Backend) {
     });
 }
 
-on_both_backends!(
+on_both_backends!(blocking:
     a_visitor_and_an_operator_chat,
     the_widget_is_held_to_its_visitor,
     a_dropped_socket_gets_every_missed_event_once,

@@ -3,9 +3,10 @@
 use crate::common;
 
 use common::{Backend, TestServer};
+use rapport_testkit::on_both_backends;
 use serde_json::json;
 
-on_both_backends!(
+on_both_backends!(blocking:
     reindex_rebuilds_the_search_index_from_the_store,
     apikey_create_prints_only_a_working_key,
     org_create_makes_a_separate_tenant,

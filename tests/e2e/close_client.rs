@@ -5,8 +5,9 @@ use crate::common;
 use std::process::Command;
 
 use common::{Backend, TestServer};
+use rapport_testkit::on_both_backends;
 
-on_both_backends!(close_python_client_works_unchanged);
+on_both_backends!(blocking: close_python_client_works_unchanged);
 
 fn close_client_installed() -> bool {
     let found = Command::new("python3")

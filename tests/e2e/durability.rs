@@ -4,9 +4,10 @@
 use crate::common;
 
 use common::{Backend, TestServer};
+use rapport_testkit::on_both_backends;
 use serde_json::json;
 
-on_both_backends!(answered_writes_survive_kill_9, sigterm_stops_the_server_cleanly);
+on_both_backends!(blocking: answered_writes_survive_kill_9, sigterm_stops_the_server_cleanly);
 
 fn answered_writes_survive_kill_9(backend: Backend) {
     let Some(mut s) = TestServer::start(backend, "answered_writes_survive_kill_9") else {

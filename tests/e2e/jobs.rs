@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::receiver::{Received, Receiver};
 use common::{Backend, TestServer};
 use hmac::{Hmac, Mac};
+use rapport_testkit::on_every_transport;
 use serde_json::{json, Value};
 
 const ALLOW_LOOPBACK: &[&str] = &["--allow-addresses", "127.0.0.1"];
@@ -474,7 +475,7 @@ fn sigterm_lets_a_worker_finish_its_jobs(backend: Backend) {
     assert_eq!(s.get("job/?state=done").ok()["data"].as_array().unwrap().len(), 3);
 }
 
-on_every_transport!(
+on_every_transport!(blocking:
     webhooks_are_delivered_signed,
     bad_subscriptions_are_refused,
     refused_addresses_dead_letter_and_can_be_retried_or_discarded,

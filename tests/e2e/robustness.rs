@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use common::ws::{Refused, Socket};
 use common::{Backend, TestServer};
+use rapport_testkit::on_both_backends;
 use serde_json::{json, Value};
 
-on_both_backends!(
+on_both_backends!(blocking:
     awkward_values_in_every_field_get_clear_answers,
     unused_sessions_end_and_cookies_can_be_secure
 );

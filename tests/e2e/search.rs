@@ -5,9 +5,10 @@ use crate::common;
 
 use chrono::{Duration, Utc};
 use common::{Backend, TestServer};
+use rapport_testkit::on_both_backends;
 use serde_json::{json, Value};
 
-on_both_backends!(
+on_both_backends!(blocking:
     query_table,
     smart_views,
     search_errors_answer_with_a_span_and_a_hint,

@@ -6,9 +6,10 @@ use crate::common;
 
 use common::ws::{Refused, Socket};
 use common::{Answer, Backend, TestServer};
+use rapport_testkit::on_both_backends;
 use serde_json::{json, Value};
 
-on_both_backends!(
+on_both_backends!(blocking:
     login_sets_a_session_that_writes_only_with_its_csrf_token,
     admins_add_users_and_everyone_keeps_their_own_api_keys,
     drafts_are_private_to_their_author,

@@ -4,17 +4,33 @@
 //!
 //! A service that does not answer skips the test loudly, unless `RAPPORT_REQUIRE_POSTGRES=1`
 //! (or `RAPPORT_REQUIRE_RABBITMQ=1`) makes it a failure, as CI does.
+//!
+//! [`on_both_backends!`] and [`on_every_transport!`] declare a test once per backend; they
+//! serve the crates' tests (`async fn(&TestDb)`) and the end-to-end suite (`fn(Backend)`,
+//! which starts a server itself) alike.
 
 pub mod smtp;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use rapport_store::{Db, DbConfig, Durability};
 
+/// What a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// PostgreSQL, with jobs carried by RabbitMQ (a virtual host of the test's own, see
+    /// [`RabbitVhost`]). Its [`TestDb`] is a PostgreSQL database.
+    PostgresRabbitMq,
+}
+
+impl Backend {
+    /// Whether the backend's database is PostgreSQL.
+    pub fn is_postgres(self) -> bool {
+        matches!(self, Backend::Postgres | Backend::PostgresRabbitMq)
+    }
 }
 
 /// A name no other test run uses (process id and clock).
@@ -29,8 +45,65 @@ pub fn unique(prefix: &str) -> String {
 
 static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn postgres_base() -> String {
+/// Where the PostgreSQL tests find a server: `RAPPORT_TEST_POSTGRES_URL`, else the local
+/// one (no database in the URL: each test appends its own).
+pub fn postgres_base_url() -> String {
     std::env::var("RAPPORT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// The `host:port` of [`postgres_base_url`].
+fn postgres_address() -> String {
+    let url = postgres_base_url();
+    let after_user = url.rsplit('@').next().unwrap_or(&url);
+    let after_scheme = after_user.rsplit("://").next().unwrap_or(after_user);
+    after_scheme.split('/').next().unwrap_or("127.0.0.1:5432").to_string()
+}
+
+/// Whether PostgreSQL answers, for `test`; when it does not, the test is skipped loudly
+/// (`false`), or fails when `RAPPORT_REQUIRE_POSTGRES=1` (as CI sets).
+pub fn postgres_available_or_skip(test: &str) -> bool {
+    let address = postgres_address();
+    let reachable = std::net::ToSocketAddrs::to_socket_addrs(address.as_str())
+        .into_iter()
+        .flatten()
+        .any(|addr| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok());
+    reachable || skip_postgres(test)
+}
+
+/// Says that `test` is skipped without PostgreSQL (`false`); fails when it is required.
+fn skip_postgres(test: &str) -> bool {
+    if std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+        panic!(
+            "PostgreSQL is required (RAPPORT_REQUIRE_POSTGRES=1) but {} does not answer",
+            postgres_base_url()
+        );
+    }
+    eprintln!(
+        "\n*** SKIPPED {test} on PostgreSQL: no server at {} (set RAPPORT_REQUIRE_POSTGRES=1 to make this a failure) ***\n",
+        postgres_base_url()
+    );
+    false
+}
+
+/// Drops the test database `name` of the PostgreSQL server, ignoring errors (it may be
+/// gone already). Blocks; callable from inside a runtime as well (it uses a thread of its
+/// own), so from `Drop`.
+pub fn drop_postgres_database(name: &str) {
+    let url = format!("{}/postgres", postgres_base_url());
+    let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+    let dropper = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                tokio::spawn(connection);
+                let _ = client.batch_execute(&sql).await;
+            }
+        });
+    });
+    let _ = dropper.join();
 }
 
 /// The RabbitMQ server of the tests (`RAPPORT_TEST_AMQP_URL`, default the local guest).
@@ -54,7 +127,8 @@ pub struct TestDb {
     pub url: String,
     pub backend: Backend,
     dir: Option<PathBuf>,
-    postgres: Option<(String, String)>,
+    /// The PostgreSQL database's name, dropped with the `TestDb`.
+    postgres: Option<String>,
 }
 
 impl TestDb {
@@ -72,21 +146,19 @@ impl TestDb {
                     postgres: None,
                 })
             }
-            Backend::Postgres => {
-                let base = postgres_base();
-                let address = base.rsplit('@').next().unwrap_or("127.0.0.1:5432").to_string();
-                if tokio::net::TcpStream::connect(address).await.is_err() {
-                    let required = std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-                    assert!(!required, "PostgreSQL is required but {base} does not answer");
-                    eprintln!("\n*** SKIPPED {test} on PostgreSQL: no server at {base} ***\n");
+            Backend::Postgres | Backend::PostgresRabbitMq => {
+                let connect = tokio::net::TcpStream::connect(postgres_address());
+                let reachable = matches!(tokio::time::timeout(Duration::from_secs(2), connect).await, Ok(Ok(_)));
+                if !reachable {
+                    skip_postgres(test);
                     return None;
                 }
                 let name = unique("rapport_test");
                 Some(TestDb {
-                    url: format!("{base}/{name}"),
+                    url: format!("{}/{name}", postgres_base_url()),
                     backend,
                     dir: None,
-                    postgres: Some((base, name)),
+                    postgres: Some(name),
                 })
             }
         }
@@ -108,31 +180,30 @@ impl Drop for TestDb {
         if let Some(dir) = &self.dir {
             let _ = std::fs::remove_dir_all(dir);
         }
-        if let Some((base, name)) = self.postgres.clone() {
-            // A runtime of its own on a thread of its own: Drop runs inside the test's runtime.
-            let dropper = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async {
-                    let url = format!("{base}/postgres");
-                    if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
-                        tokio::spawn(connection);
-                        let _ = client
-                            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                            .await;
-                    }
-                });
-            });
-            let _ = dropper.join();
+        if let Some(name) = &self.postgres {
+            drop_postgres_database(name);
         }
     }
 }
 
-/// Declares each listed `async fn(&TestDb)` once per backend: `sqlite::name`, `postgres::name`.
+/// Declares each listed test once per backend: `sqlite::name` and `postgres::name`.
+///
+/// - `on_both_backends!(a, b)`: each is an `async fn(&TestDb)`, run in a multi-threaded
+///   runtime on a fresh database (on PostgreSQL, skipped loudly without a server unless
+///   `RAPPORT_REQUIRE_POSTGRES=1`).
+/// - `on_both_backends!(blocking: a, b)`: each is a `fn(Backend)`, a plain `#[test]` that
+///   sets up its backend itself (the end-to-end suite starts a server on it, and skips with
+///   [`postgres_available_or_skip`]).
 #[macro_export]
 macro_rules! on_both_backends {
+    (blocking: $($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::Backend::Postgres) } )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
@@ -254,11 +325,21 @@ pub enum Transport {
     RabbitMq,
 }
 
-/// Declares each listed `async fn(&TestDb, Transport)` once per transport:
-/// `sqlite::name` and `postgres::name` (embedded), and `rabbitmq::name` (PostgreSQL and
-/// RabbitMQ, skipped loudly without a server unless `RAPPORT_REQUIRE_RABBITMQ=1`).
+/// Declares each listed test once per job transport: `sqlite::name` and `postgres::name`
+/// (jobs in the database), and `rabbitmq::name` (PostgreSQL, jobs through RabbitMQ).
+///
+/// - `on_every_transport!(a, b)`: each is an `async fn(&TestDb, Transport)`; the RabbitMQ
+///   ones are skipped loudly without a server unless `RAPPORT_REQUIRE_RABBITMQ=1`.
+/// - `on_every_transport!(blocking: a, b)`: each is a `fn(Backend)`, a plain `#[test]`,
+///   given [`Backend::PostgresRabbitMq`] for the RabbitMQ run (see [`on_both_backends!`]).
 #[macro_export]
 macro_rules! on_every_transport {
+    (blocking: $($name:ident),* $(,)?) => {
+        $crate::on_both_backends!(blocking: $($name),*);
+        mod rabbitmq {
+            $( #[test] fn $name() { super::$name($crate::Backend::PostgresRabbitMq) } )*
+        }
+    };
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(

@@ -11,15 +11,10 @@ pub mod browser;
 pub mod receiver;
 pub mod ws;
 
+// The backends, the PostgreSQL server and whether a test may skip without it, and
+// `on_both_backends!` / `on_every_transport!` (their `blocking:` form) are the testkit's.
+pub use rapport_testkit::{drop_postgres_database, postgres_available_or_skip, postgres_base_url, Backend};
 use serde_json::Value;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-    /// PostgreSQL, with jobs carried by RabbitMQ (a virtual host of the test's own).
-    PostgresRabbitMq,
-}
 
 /// The header the test servers take a client's address from.
 pub const CLIENT_IP_HEADER: &str = "X-Test-Client";
@@ -79,41 +74,6 @@ fn spawn_server(
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, base, api_key)
-}
-
-/// Where the PostgreSQL tests find a server: `RAPPORT_TEST_POSTGRES_URL`, else the local one.
-pub fn postgres_base_url() -> String {
-    std::env::var("RAPPORT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-fn postgres_reachable() -> bool {
-    let url = postgres_base_url();
-    let host_port = url
-        .rsplit('@')
-        .next()
-        .unwrap_or("127.0.0.1:5432")
-        .split('/')
-        .next()
-        .unwrap_or("127.0.0.1:5432")
-        .to_string();
-    let addr = host_port.parse().unwrap_or_else(|_| "127.0.0.1:5432".parse().unwrap());
-    std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
-}
-
-/// Whether the PostgreSQL suite may be skipped when no server answers. CI sets
-/// `RAPPORT_REQUIRE_POSTGRES=1`, which turns a missing server into a failure.
-pub fn postgres_available_or_skip(test: &str) -> bool {
-    if postgres_reachable() {
-        return true;
-    }
-    if std::env::var("RAPPORT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-        panic!(
-            "PostgreSQL is required (RAPPORT_REQUIRE_POSTGRES=1) but {} does not answer",
-            postgres_base_url()
-        );
-    }
-    eprintln!("\n*** SKIPPED {test} on PostgreSQL: no server at {} (set RAPPORT_REQUIRE_POSTGRES=1 to make this a failure) ***\n", postgres_base_url());
-    false
 }
 
 /// A running server with its own database, stopped and cleaned up on drop.
@@ -477,48 +437,7 @@ impl Drop for TestServer {
     }
 }
 
-pub fn drop_postgres_database(db: &str) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let url = format!("{}/postgres", postgres_base_url());
-        if let Ok((client, connection)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
-            tokio::spawn(connection);
-            let _ = client
-                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-                .await;
-        }
-    });
-}
-
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// Declares each listed test once per job transport: `sqlite::name`, `postgres::name` (jobs
-/// in the database) and `rabbitmq::name` (PostgreSQL, jobs through RabbitMQ).
-#[macro_export]
-macro_rules! on_every_transport {
-    ($($name:ident),* $(,)?) => {
-        on_both_backends!($($name),*);
-        mod rabbitmq {
-            $( #[test] fn $name() { super::$name(super::common::Backend::PostgresRabbitMq) } )*
-        }
-    };
-}
-
-/// Declares each listed test once per backend: `sqlite::name` and `postgres::name`.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $( #[test] fn $name() { super::$name(super::common::Backend::Sqlite) } )*
-        }
-        mod postgres {
-            $( #[test] fn $name() { super::$name(super::common::Backend::Postgres) } )*
-        }
-    };
 }
