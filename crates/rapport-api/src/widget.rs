@@ -19,7 +19,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::FieldErrors;
-use rapport_crm::{Visitor, Website};
+use rapport_crm::{visitor_message, Visitor, Website};
 use rapport_realtime::{Feed, Live, PresenceEntry, Scope, Typing};
 use serde_json::{json, Map, Value};
 
@@ -174,20 +174,6 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<(Website, Visit
     Ok((website, visitor))
 }
 
-/// A message as the visitor sees it.
-fn visitor_view(message: &Map<String, Value>, seq: Option<i64>) -> Value {
-    let author = message.get("author").and_then(Value::as_str).unwrap_or("system");
-    json!({
-        "id": message.get("id"),
-        "client_id": message.get("client_id"),
-        "body": message.get("body"),
-        "author": author,
-        "operator_name": if author == "operator" { message.get("user_name").cloned().unwrap_or(Value::Null) } else { Value::Null },
-        "date_created": message.get("date_created"),
-        "seq": seq,
-    })
-}
-
 /// Whether an operator of the website is online on any node.
 fn operators_online(state: &AppState, website: &Website) -> bool {
     operators_among(&state.hub.presence(&website.organization_id), website)
@@ -243,14 +229,7 @@ async fn session(State(state): State<AppState>, client: ClientAddress, headers: 
             }
         };
         let seq = state.hub.position();
-        let org = &website.organization_id;
-        let (conversation, messages) = match &visitor.conversation_id {
-            Some(id) => (
-                state.crm.conversation(org, id).await?,
-                state.crm.conversation_messages(org, id, false).await?,
-            ),
-            None => (None, Vec::new()),
-        };
+        let (conversation, messages) = state.crm.visitor_conversation(&visitor).await?;
         Ok(Json(json!({
             "visitor_token": token,
             "visitor": visitor.public(),
@@ -259,8 +238,8 @@ async fn session(State(state): State<AppState>, client: ClientAddress, headers: 
                 "greeting": website.greeting(),
                 "operators_online": operators_online(&state, &website),
             },
-            "conversation": conversation.map(|c| json!({"id": c["id"], "status": c["status"]})),
-            "messages": messages.iter().map(|m| visitor_view(m, None)).collect::<Vec<_>>(),
+            "conversation": conversation,
+            "messages": messages,
             "seq": seq,
         }))
         .into_response())
@@ -279,7 +258,7 @@ async fn send(State(state): State<AppState>, client: ClientAddress, headers: Hea
         } else {
             StatusCode::OK
         };
-        Ok((status, Json(visitor_view(&posted.message, posted.event_seq))).into_response())
+        Ok((status, Json(visitor_message(&posted.message, posted.event_seq))).into_response())
     }
     .await;
     answer(&state, result, &headers).await
@@ -468,30 +447,12 @@ impl VisitorFeed {
             let live = self.feed.next().await.ok()?;
             match live {
                 Live::Event(live) => {
-                    let (e, seq) = (&live.event.event, live.seq());
-                    let data = &e["data"];
-                    if e["object_type"] == "conversation"
-                        && e["action"] == "created"
-                        && data["visitor_id"] == self.visitor.id.as_str()
-                    {
-                        // Their first message started it (maybe on another node).
-                        self.visitor.conversation_id = data["id"].as_str().map(Into::into);
-                        continue;
-                    }
-                    let mine = self
-                        .visitor
-                        .conversation_id
-                        .as_deref()
-                        .is_some_and(|c| data["conversation_id"] == c);
-                    if e["object_type"] == "message" && e["action"] == "created" && mine && data["private"] != true {
-                        if let Value::Object(message) = data {
-                            return Some(Frame::Message(visitor_view(message, Some(seq))));
-                        }
+                    if let Some(message) = self.visitor.visitor_frame(&live.event.event, live.seq()) {
+                        return Some(Frame::Message(message));
                     }
                 }
                 Live::Typing(typing) => {
-                    let mine = self.visitor.conversation_id.as_deref() == Some(typing.conversation_id.as_str());
-                    if mine && typing.author == "operator" {
+                    if self.visitor.sees_typing(&typing.conversation_id, &typing.author) {
                         return Some(Frame::Typing(typing.typing, typing.name.clone()));
                     }
                 }
@@ -632,7 +593,7 @@ async fn visitor_request(
                     // duplicate client id answers with the first one at once.
                     (!posted.created).then(|| {
                         let seq = posted.event_seq;
-                        json!({"type": "message", "seq": seq, "data": visitor_view(&posted.message, seq)})
+                        json!({"type": "message", "seq": seq, "data": visitor_message(&posted.message, seq)})
                     })
                 }
                 Err(e) => Some(json!({"type": "error", "data": {"error": error_text(&e), "client_id": client_id}})),

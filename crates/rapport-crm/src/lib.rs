@@ -26,6 +26,7 @@ mod sessions;
 pub mod slots;
 mod system;
 mod team;
+mod visitor_view;
 mod website_operators;
 mod write;
 
@@ -45,6 +46,7 @@ pub use sessions::{
     Session, LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS, MAX_DRAFTS, MAX_DRAFT_CHARS, SESSION_SECONDS,
 };
 pub use team::{PasswordReset, RESETS_PER_HOUR, RESET_SECONDS};
+pub use visitor_view::visitor_message;
 pub use write::{Idempotency, Written};
 
 /// Who is acting: a user within one organization.
