@@ -8,7 +8,7 @@ use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::FieldErrors;
-use rapport_crm::Permission;
+use rapport_crm::JobAction;
 use rapport_queue::{JobFilter, JobState, QueueError, LATENCY_BUCKETS_MS};
 use serde_json::{json, Value};
 
@@ -90,7 +90,7 @@ impl From<QueueError> for ApiError {
 async fn list_jobs(State(state): State<AppState>, Auth(actor): Auth, RawQuery(raw): RawQuery) -> ApiResult {
     let params = list_params(parse_query(raw.as_deref()), &[])?;
     let mut filter = JobFilter {
-        organization_id: Some(actor.organization_id.clone()),
+        organization_id: Some(actor.job_scope(JobAction::Read)?.into()),
         skip: params.query.skip,
         limit: params.query.limit,
         ..JobFilter::default()
@@ -122,19 +122,23 @@ async fn list_jobs(State(state): State<AppState>, Auth(actor): Auth, RawQuery(ra
 }
 
 async fn get_job(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
-    let job = state.queue.ledger().get(&id, Some(&actor.organization_id)).await?;
+    let job = state
+        .queue
+        .ledger()
+        .get(&id, Some(actor.job_scope(JobAction::Read)?))
+        .await?;
     Ok(Json(job.to_json()).into_response())
 }
 
 async fn retry_job(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
-    actor.require(Permission::ManageJobs)?;
-    let job = state.queue.ledger().retry(&id, Some(&actor.organization_id)).await?;
+    let scope = actor.job_scope(JobAction::Retry)?;
+    let job = state.queue.ledger().retry(&id, Some(scope)).await?;
     Ok(Json(job.to_json()).into_response())
 }
 
 async fn discard_job(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> ApiResult {
-    actor.require(Permission::ManageJobs)?;
-    state.queue.ledger().discard(&id, Some(&actor.organization_id)).await?;
+    let scope = actor.job_scope(JobAction::Discard)?;
+    state.queue.ledger().discard(&id, Some(scope)).await?;
     Ok(Json(json!({})).into_response())
 }
 

@@ -39,7 +39,7 @@ pub use chat::{
 };
 pub use events::{EventPage, EventQuery};
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
-pub use roles::{permissions_markdown, Permission, Role, PERMISSIONS};
+pub use roles::{permissions_markdown, JobAction, Permission, Role, PERMISSIONS};
 pub use search::TimeZone;
 pub use searchable::{LeadSelection, StoredLeads};
 pub use sessions::{

@@ -147,6 +147,30 @@ impl Actor {
     }
 }
 
+/// What a caller does with the background jobs (`rapport-queue`'s ledger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobAction {
+    /// List jobs, or read one.
+    Read,
+    /// Queue a dead job again.
+    Retry,
+    /// Drop a dead job.
+    Discard,
+}
+
+impl Actor {
+    /// The organization whose jobs the actor may `action`: their own, always (another
+    /// organization's job is not found, like a missing one). Reading is every member's;
+    /// retrying and discarding need [`Permission::ManageJobs`] (`Forbidden` otherwise).
+    pub fn job_scope(&self, action: JobAction) -> CrmResult<&str> {
+        match action {
+            JobAction::Read => {}
+            JobAction::Retry | JobAction::Discard => self.require(Permission::ManageJobs)?,
+        }
+        Ok(&self.organization_id)
+    }
+}
+
 /// The roles table in Markdown, as SECURITY.md and the API docs print it.
 pub fn permissions_markdown() -> String {
     let mut out = String::from("| permission | admin | member |\n|---|---|---|\n");
@@ -184,6 +208,27 @@ mod tests {
             "SECURITY.md's roles table differs from PERMISSIONS; paste:\n{}",
             permissions_markdown()
         );
+    }
+
+    #[test]
+    fn jobs_are_read_by_members_and_changed_by_admins_within_their_organization() {
+        let actor = |role: &str| Actor {
+            organization_id: "orga_1".into(),
+            user_id: "user_1".into(),
+            role: role.into(),
+            meta_version: 0,
+        };
+        let (admin, member) = (actor("admin"), actor("member"));
+        for action in [JobAction::Read, JobAction::Retry, JobAction::Discard] {
+            assert_eq!(admin.job_scope(action).unwrap(), "orga_1", "{action:?}");
+        }
+        assert_eq!(member.job_scope(JobAction::Read).unwrap(), "orga_1");
+        for action in [JobAction::Retry, JobAction::Discard] {
+            match member.job_scope(action) {
+                Err(CrmError::Forbidden(message)) => assert!(message.contains("retry and discard"), "{message}"),
+                other => panic!("{action:?}: {other:?}"),
+            }
+        }
     }
 
     #[test]
