@@ -8,7 +8,6 @@ use axum::Json;
 use rapport_core::{FieldErrors, Kind};
 use rapport_crm::{EventQuery, Idempotency, TimeZone, Written};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
 use crate::body::parse_body;
@@ -465,27 +464,11 @@ async fn create(
     kind: Kind,
 ) -> ApiResult {
     let input = parse_body(&body)?;
-    let idempotency = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let key = v
-                .to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && k.len() <= 255);
-            let key = key.ok_or_else(|| {
-                FieldErrors::general("the Idempotency-Key header must be 1 to 255 visible characters")
-            })?;
-            let mut hasher = Sha256::new();
-            hasher.update(Method::POST.as_str());
-            hasher.update(uri.path().trim_end_matches('/'));
-            hasher.update(&body);
-            Some(Idempotency {
-                key: key.to_string(),
-                request_hash: hex::encode(hasher.finalize()),
-            })
-        }
-    };
+    // A header that is not text is refused like any other bad key.
+    let idempotency = headers
+        .get("idempotency-key")
+        .map(|key| Idempotency::new(&String::from_utf8_lossy(key.as_bytes()), "POST", uri.path(), &body))
+        .transpose()?;
     Ok(written(
         state.crm.create(&actor, kind, &input, idempotency.as_ref()).await?,
     ))

@@ -27,6 +27,61 @@ pub struct Idempotency {
     pub request_hash: String,
 }
 
+/// The longest `Idempotency-Key`, in characters.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+impl Idempotency {
+    /// The key a client sent with a request: 1 to [`MAX_IDEMPOTENCY_KEY_CHARS`] visible
+    /// ASCII characters (spaces and tabs around it do not count); the request is identified
+    /// by the SHA-256 of its method, its path without trailing slashes, and its body, so
+    /// that `/lead` and `/lead/` are one request and another body under the same key is not.
+    pub fn new(key: &str, method: &str, path: &str, body: &[u8]) -> Result<Idempotency, FieldErrors> {
+        let visible = |c: char| c == '\t' || (' '..='~').contains(&c);
+        let key = Some(key)
+            .filter(|k| k.chars().all(visible))
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_CHARS)
+            .ok_or_else(|| FieldErrors::general("the Idempotency-Key header must be 1 to 255 visible characters"))?;
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(method);
+        hasher.update(path.trim_end_matches('/'));
+        hasher.update(body);
+        Ok(Idempotency {
+            key: key.to_string(),
+            request_hash: hex::encode(hasher.finalize()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod idempotency_tests {
+    use super::Idempotency;
+
+    #[test]
+    fn a_key_is_one_to_255_visible_characters() {
+        let new = |key: &str| Idempotency::new(key, "POST", "/api/v1/lead/", b"{}").map(|i| i.key);
+        assert_eq!(new(" retry-1\t").unwrap(), "retry-1");
+        assert_eq!(new(&"k".repeat(255)).unwrap().len(), 255);
+        for bad in ["", "   ", "k\u{1}", "clé", "\u{fffd}"] {
+            assert!(new(bad).is_err(), "{bad:?}");
+        }
+        assert!(new(&"k".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn the_request_is_its_method_path_and_body() {
+        let hash = |method, path, body: &[u8]| Idempotency::new("k", method, path, body).unwrap().request_hash;
+        let first = hash("POST", "/api/v1/lead/", b"{\"name\":\"A\"}");
+        assert_eq!(first, hash("POST", "/api/v1/lead", b"{\"name\":\"A\"}"));
+        assert_ne!(first, hash("POST", "/api/v1/lead/", b"{\"name\":\"B\"}"));
+        assert_ne!(first, hash("POST", "/api/v1/contact/", b"{\"name\":\"A\"}"));
+        assert_ne!(first, hash("PUT", "/api/v1/lead/", b"{\"name\":\"A\"}"));
+        // SHA-256 of "POST", "/api/v1/lead" and the body, one after the other.
+        assert_eq!(first.len(), 64);
+    }
+}
+
 /// The outcome of a write: the object as it now is (empty after a delete) and the
 /// sequence number of the last event it wrote (0 when replayed from an idempotency key).
 #[derive(Debug, Clone)]
