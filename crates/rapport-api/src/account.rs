@@ -15,7 +15,6 @@ use crate::client::ClientAddress;
 use crate::openapi::{any_object, empty_response, id_param, json_response, list_schema, schema_ref, Op};
 use crate::route_table::Routes;
 use crate::{ApiError, AppState};
-use rapport_crm::limits;
 
 type ApiResult = Result<Response, ApiError>;
 
@@ -258,12 +257,11 @@ fn draft_key_param() -> Value {
 /// answers the user with the CSRF token that writes must echo.
 async fn login(State(state): State<AppState>, client: ClientAddress, headers: HeaderMap, body: Bytes) -> ApiResult {
     let input = parse_body(&body)?;
-    client.take(&state, &limits::LOGINS).await?;
     let text = |field: &str| input.get(field).and_then(Value::as_str).unwrap_or_default();
     let organization = input.get("organization_id").and_then(Value::as_str);
     let session = state
         .crm
-        .login(text("email"), text("password"), organization)
+        .login(client.0, text("email"), text("password"), organization)
         .await?
         .ok_or(ApiError::LoginRequired("wrong email or password"))?;
     let mut user = state.crm.me(&session.actor).await?;
@@ -287,16 +285,12 @@ async fn login(State(state): State<AppState>, client: ClientAddress, headers: He
 async fn request_password_reset(State(state): State<AppState>, client: ClientAddress, body: Bytes) -> ApiResult {
     let input = parse_body(&body)?;
     let email = input.get("email").and_then(Value::as_str).unwrap_or_default();
-    if let Err(message) = rapport_core::validate::email(email) {
-        return Err(FieldErrors::field("email", message).into());
-    }
-    client.take(&state, &limits::PASSWORD_RESETS).await?;
-    let Some(mail) = state.account_mail.clone() else {
-        return Err(ApiError::Unavailable(
-            "this server sends no email (no SMTP configured); an admin can set a new password for you".into(),
-        ));
-    };
-    if let Some(reset) = state.crm.request_password_reset(email).await? {
+    let mail = state.account_mail.clone();
+    let reset = state
+        .crm
+        .request_password_reset(client.0, email, mail.is_some())
+        .await?;
+    if let (Some(reset), Some(mail)) = (reset, mail) {
         tokio::spawn(async move {
             let link = format!(
                 "{}/#/reset-password/{}",

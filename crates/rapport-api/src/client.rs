@@ -46,16 +46,6 @@ pub fn client_address(parts: &Parts) -> IpAddr {
 impl ClientAddress {
     /// Takes one of `limit` for this client, or the 429 to answer.
     pub async fn take(&self, state: &AppState, limit: &rapport_crm::limits::ClientLimit) -> Result<(), ApiError> {
-        match state.crm.take_client_allowance(limit, self.0).await {
-            None => Ok(()),
-            Some(retry_after_seconds) => Err(ApiError::TooManyFromClient {
-                message: format!(
-                    "too many attempts to {} from your address; try again in {retry_after_seconds} s",
-                    limit.action
-                ),
-                limit: limit.burst,
-                retry_after_seconds,
-            }),
-        }
+        Ok(state.crm.charge_client(limit, self.0).await?)
     }
 }

@@ -6,6 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rapport_core::FieldErrors;
+use rapport_crm::limits::LimitedError;
 use rapport_crm::CrmError;
 use rapport_store::DbError;
 
@@ -75,6 +76,23 @@ impl From<CrmError> for ApiError {
                 )
             }
             CrmError::Db(e @ (DbError::Backend(_) | DbError::Column { .. })) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<LimitedError> for ApiError {
+    fn from(e: LimitedError) -> Self {
+        match e {
+            LimitedError::Client(too_many) => ApiError::TooManyFromClient {
+                message: e.to_string(),
+                limit: too_many.limit.burst,
+                retry_after_seconds: too_many.retry_after_seconds,
+            },
+            LimitedError::Visitor(too_many) => ApiError::RateLimited {
+                limit: too_many.limit.burst,
+                reset_seconds: too_many.retry_after_seconds,
+            },
+            LimitedError::Crm(e) => e.into(),
         }
     }
 }

@@ -223,10 +223,7 @@ async fn session(State(state): State<AppState>, client: ClientAddress, headers: 
         // A stale token is refused, so the widget knows to drop it.
         let (visitor, token) = match bearer(&headers) {
             Some(token) => (visitor_of(&state, &website, Some(token)).await?, token.to_string()),
-            None => {
-                client.take(&state, &limits::VISITOR_SESSIONS).await?;
-                state.crm.new_visitor(&website).await?
-            }
+            None => state.crm.new_visitor_from(&website, client.0).await?,
         };
         let seq = state.hub.position();
         let (conversation, messages) = state.crm.visitor_conversation(&visitor).await?;
@@ -270,19 +267,12 @@ async fn post_from_visitor(
     input: &Map<String, Value>,
     client: &ClientAddress,
 ) -> Result<rapport_crm::Posted, ApiError> {
-    if visitor.conversation_id.is_none() {
-        client.take(state, &limits::CONVERSATIONS).await?;
-    }
-    let pace = &limits::VISITOR_MESSAGES;
-    if let Some(wait) = state.crm.take_visitor_allowance(pace, visitor).await {
-        return Err(ApiError::RateLimited {
-            limit: pace.burst,
-            reset_seconds: wait,
-        });
-    }
     let body = input.get("body").and_then(Value::as_str).unwrap_or("");
     let client_id = input.get("client_id").and_then(Value::as_str);
-    Ok(state.crm.post_visitor_message(visitor, client_id, body).await?)
+    Ok(state
+        .crm
+        .post_visitor_message_from(visitor, client.0, client_id, body)
+        .await?)
 }
 
 /// Long poll: the visitor's messages after `after`, as soon as there is one (or after

@@ -10,6 +10,8 @@
 //! the visitor's lead (`lead_id`), and the lead's search document counts the conversation
 //! as a `chat` (`last_chat`, `chat( … )`).
 
+use std::net::IpAddr;
+
 use hmac::{Hmac, Mac};
 use rapport_core::{new_id, time, FieldErrors, Kind};
 use rapport_store::{DbError, DbResult, SqlValue, Stmt};
@@ -18,11 +20,12 @@ use sha2::{Digest, Sha256};
 
 use crate::doc::{Doc, COLUMNS};
 use crate::events::NewEvent;
-use crate::render::{changed_fields, render};
 use crate::kinds::new_signature_key;
-use crate::kinds::website::{normalize_origin, strings};
 pub use crate::kinds::website::DEFAULT_NOTIFY_DELAY_SECONDS;
+use crate::kinds::website::{normalize_origin, strings};
+use crate::limits::{self, LimitedResult};
 use crate::plan::{Plan, MAX_ATTEMPTS};
+use crate::render::{changed_fields, render};
 use crate::{Actor, Crm, CrmError, CrmResult};
 
 /// Longest message body, in characters.
@@ -250,6 +253,14 @@ impl Crm {
         Ok((visitor, token))
     }
 
+    /// A new visitor of the website, from the client at `address`: the address is charged
+    /// one of [`limits::VISITOR_SESSIONS`] first, and a refusal creates no visitor. A
+    /// returning visitor (a known token) is not a new one and costs nothing.
+    pub async fn new_visitor_from(&self, website: &Website, address: IpAddr) -> LimitedResult<(Visitor, String)> {
+        self.charge_client(&limits::VISITOR_SESSIONS, address).await?;
+        Ok(self.new_visitor(website).await?)
+    }
+
     /// `POST /website/{id}/rotate_secret/`: a new identity secret, shown once in the
     /// answer; hashes made with the old one stop verifying at once.
     pub async fn rotate_identity_secret(&self, actor: &Actor, id: &str) -> CrmResult<Map<String, Value>> {
@@ -410,6 +421,24 @@ impl Crm {
             false,
         )
         .await
+    }
+
+    /// A visitor's message sent from the client at `address`, charged in this order
+    /// before anything is written: one of [`limits::CONVERSATIONS`] to the address when it
+    /// starts the visitor's first conversation, then one of [`limits::VISITOR_MESSAGES`]
+    /// to the visitor, wherever they write from. Then as [`Crm::post_visitor_message`].
+    pub async fn post_visitor_message_from(
+        &self,
+        visitor: &Visitor,
+        address: IpAddr,
+        client_id: Option<&str>,
+        body: &str,
+    ) -> LimitedResult<Posted> {
+        if visitor.conversation_id.is_none() {
+            self.charge_client(&limits::CONVERSATIONS, address).await?;
+        }
+        self.charge_visitor(&limits::VISITOR_MESSAGES, visitor).await?;
+        Ok(self.post_visitor_message(visitor, client_id, body).await?)
     }
 
     /// An operator's reply (or, `private`, a note for operators only).

@@ -3,10 +3,13 @@
 //! it took), so a busy key costs the store one write per chunk, not one per request, and
 //! all the nodes together never let through more than the limit in a window.
 
+use std::net::IpAddr;
+
+use rapport_core::FieldErrors;
 use rapport_store::SqlValue;
 
 use crate::accounts::key_hash;
-use crate::{Crm, CrmResult};
+use crate::{Crm, CrmError, CrmResult};
 
 impl Crm {
     /// Takes up to `wanted` of the `limit` requests `key` may make in the window that
@@ -138,10 +141,64 @@ pub const VISITOR_MESSAGES: ClientLimit = ClientLimit {
     every_seconds: 2,
 };
 
+/// A request refused for its pace: the limit it met, and the seconds until it allows one
+/// more.
+#[derive(Debug, Clone, Copy)]
+pub struct TooMany {
+    pub limit: ClientLimit,
+    pub retry_after_seconds: u64,
+}
+
+/// What a CRM call that charges a client's or a visitor's allowance answers when it does
+/// not succeed: the refusal for pace (nothing else was done), or the call's own error.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitedError {
+    /// The client's address spent its allowance of `limit`, whoever it claimed to be.
+    #[error("too many attempts to {} from your address; try again in {} s", .0.limit.action, .0.retry_after_seconds)]
+    Client(TooMany),
+    /// The visitor spent their own allowance ([`VISITOR_MESSAGES`]), from any address.
+    #[error("too many attempts to {} from this visitor; try again in {} s", .0.limit.action, .0.retry_after_seconds)]
+    Visitor(TooMany),
+    #[error(transparent)]
+    Crm(#[from] CrmError),
+}
+
+impl From<FieldErrors> for LimitedError {
+    fn from(e: FieldErrors) -> Self {
+        LimitedError::Crm(e.into())
+    }
+}
+
+pub type LimitedResult<T> = Result<T, LimitedError>;
+
 impl Crm {
+    /// Charges one of `limit` to the client at `address`, or refuses for pace
+    /// ([`LimitedError::Client`]).
+    pub async fn charge_client(&self, limit: &ClientLimit, address: IpAddr) -> LimitedResult<()> {
+        match self.take_client_allowance(limit, address).await {
+            None => Ok(()),
+            Some(retry_after_seconds) => Err(LimitedError::Client(TooMany {
+                limit: *limit,
+                retry_after_seconds,
+            })),
+        }
+    }
+
+    /// Charges one of `limit` to the visitor, wherever they write from, or refuses for
+    /// pace ([`LimitedError::Visitor`]).
+    pub async fn charge_visitor(&self, limit: &ClientLimit, visitor: &crate::Visitor) -> LimitedResult<()> {
+        match self.take_visitor_allowance(limit, visitor).await {
+            None => Ok(()),
+            Some(retry_after_seconds) => Err(LimitedError::Visitor(TooMany {
+                limit: *limit,
+                retry_after_seconds,
+            })),
+        }
+    }
+
     /// Takes one of `limit` for the client at `address`: `None` when it may go on, else
     /// the seconds to wait. A store that cannot count lets the client through (logged).
-    pub async fn take_client_allowance(&self, limit: &ClientLimit, address: std::net::IpAddr) -> Option<u64> {
+    pub async fn take_client_allowance(&self, limit: &ClientLimit, address: IpAddr) -> Option<u64> {
         self.take_allowance(limit, &format!("client:{}:{address}", limit.action))
             .await
     }

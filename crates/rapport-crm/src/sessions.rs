@@ -5,11 +5,14 @@
 //! A session token and an API key are stored only as SHA-256 hashes: a copy of the
 //! database lets nobody act as a user.
 
+use std::net::IpAddr;
+
 use rapport_core::{new_id, time, FieldErrors};
 use rapport_store::{DbResult, Row, SqlValue};
 use serde_json::{json, Value};
 
 use crate::accounts::key_hash;
+use crate::limits::{self, LimitedResult};
 use crate::passwords;
 use crate::{Actor, Crm, CrmError, CrmResult};
 
@@ -57,9 +60,26 @@ pub(crate) fn secret(prefix: &str) -> String {
 }
 
 impl Crm {
-    /// Checks an email and password; a new session when they match a member. `None` for
-    /// an unknown email or a wrong password alike, so that a caller cannot tell them apart.
+    /// Checks an email and password from the client at `address`; a new session when they
+    /// match a member. `None` for an unknown email or a wrong password alike, so that a
+    /// caller cannot tell them apart.
+    ///
+    /// The address is charged one of [`limits::LOGINS`] before anything else, even before
+    /// the input is checked; then the email's failed logins are counted
+    /// ([`LOGIN_FAILURES_ALLOWED`]) before the password is checked.
     pub async fn login(
+        &self,
+        address: IpAddr,
+        email: &str,
+        password: &str,
+        organization_id: Option<&str>,
+    ) -> LimitedResult<Option<Session>> {
+        self.charge_client(&limits::LOGINS, address).await?;
+        Ok(self.check_login(email, password, organization_id).await?)
+    }
+
+    /// [`Crm::login`] once the client's allowance is charged.
+    async fn check_login(
         &self,
         email: &str,
         password: &str,

@@ -8,12 +8,15 @@
 //! least one admin: the checks run inside the write, after the organization's row is
 //! locked, so two admins demoting each other at once cannot both succeed.
 
+use std::net::IpAddr;
+
 use rapport_core::{time, validate, FieldErrors};
 use rapport_store::{DbError, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
 use crate::accounts::key_hash;
 use crate::events::NewEvent;
+use crate::limits::{self, LimitedResult};
 use crate::roles::{Permission, Role};
 use crate::{passwords, Actor, Crm, CrmError, CrmResult};
 
@@ -290,15 +293,38 @@ impl Crm {
         self.store_password(id, hash).await
     }
 
-    /// "Forgot password": a single-use token for the account with `email`, valid for
-    /// [`RESET_SECONDS`], stored as a hash; `None` for an unknown email, or one that asked
-    /// [`RESETS_PER_HOUR`] times within the hour already (no mailbox flooded). The caller
-    /// answers alike in every case, so nobody learns which emails have accounts.
-    pub async fn request_password_reset(&self, email: &str) -> CrmResult<Option<PasswordReset>> {
+    /// "Forgot password", asked from the client at `address`: a single-use token for the
+    /// account with `email`, valid for [`RESET_SECONDS`], stored as a hash; `None` for an
+    /// unknown email, or one that asked [`RESETS_PER_HOUR`] times within the hour already
+    /// (no mailbox flooded). The caller answers alike in every case, so nobody learns which
+    /// emails have accounts.
+    ///
+    /// In this order: the email is checked (a bad one costs nothing), then the address is
+    /// charged one of [`limits::PASSWORD_RESETS`], then, when the server cannot send the
+    /// link (`can_send` false: no SMTP), the request is refused as `Unavailable`.
+    pub async fn request_password_reset(
+        &self,
+        address: IpAddr,
+        email: &str,
+        can_send: bool,
+    ) -> LimitedResult<Option<PasswordReset>> {
         let email = match validate::email(email) {
             Ok(email) => email.to_lowercase(),
             Err(message) => return Err(FieldErrors::field("email", message).into()),
         };
+        self.charge_client(&limits::PASSWORD_RESETS, address).await?;
+        if !can_send {
+            return Err(CrmError::Unavailable(
+                "this server sends no email (no SMTP configured); an admin can set a new password for you".into(),
+            )
+            .into());
+        }
+        Ok(self.new_password_reset(email).await?)
+    }
+
+    /// A reset token for the account with `email` (checked, lower case), unless it has
+    /// none or asked [`RESETS_PER_HOUR`] times within the hour.
+    async fn new_password_reset(&self, email: String) -> CrmResult<Option<PasswordReset>> {
         let Some(user) = self
             .db
             .query_opt("SELECT id FROM users WHERE email = ?", &[email.as_str().into()])
