@@ -1014,7 +1014,8 @@ impl Crm {
     }
 
     /// The emails of the people to tell about an unread visitor message: the assignee, else
-    /// the website's operators (every user when it names none).
+    /// the website's operators ([`Website::has_operator_among`]: every user when it names
+    /// none), in the team's order.
     pub async fn chat_recipients(
         &self,
         website: &Website,
@@ -1029,12 +1030,12 @@ impl Crm {
         {
             return Ok(vec![email]);
         }
-        let operators = website.strings("operators");
-        Ok(if operators.is_empty() {
-            meta.users.iter().map(|u| u.email.clone()).collect()
-        } else {
-            operators.iter().filter_map(|id| email_of(id)).collect()
-        })
+        Ok(meta
+            .users
+            .iter()
+            .filter(|u| website.has_operator_among([u.id.as_str()]))
+            .map(|u| u.email.clone())
+            .collect())
     }
 }
 
