@@ -1,5 +1,81 @@
-//! The kinds of objects the CRM stores, with their Close names: the event `object_type`,
-//! the id prefix and the REST path.
+//! The kinds of objects the CRM stores. What is static about each kind (its Close names:
+//! the event `object_type`, the id prefix, the REST path; its label; its field table) is in
+//! one file per kind under `src/kinds/`, as a `KindSpec`; `Kind::spec` picks it.
+//!
+//! A kind with no special behaviour is added here and in its own file: a module line below,
+//! a variant of `Kind`, an entry of `Kind::ALL` (and of `ACTIVITIES` or `TIMELINE` if it is
+//! listed there), and a line of `Kind::spec`.
+
+use field_spec::FieldSpec;
+
+// One file per kind (or per family Close treats as one), under `src/kinds/`, and what
+// their field tables are written with.
+#[path = "kinds/call.rs"]
+pub(crate) mod call;
+#[path = "kinds/contact.rs"]
+pub(crate) mod contact;
+#[path = "kinds/conversation.rs"]
+pub(crate) mod conversation;
+#[path = "kinds/custom_field.rs"]
+pub(crate) mod custom_field;
+#[path = "kinds/email.rs"]
+pub(crate) mod email;
+#[path = "kinds/field_spec.rs"]
+pub(crate) mod field_spec;
+#[path = "kinds/lead.rs"]
+pub(crate) mod lead;
+#[path = "kinds/lead_status_change.rs"]
+pub(crate) mod lead_status_change;
+#[path = "kinds/meeting.rs"]
+pub(crate) mod meeting;
+#[path = "kinds/message.rs"]
+pub(crate) mod message;
+#[path = "kinds/note.rs"]
+pub(crate) mod note;
+#[path = "kinds/opportunity.rs"]
+pub(crate) mod opportunity;
+#[path = "kinds/pipeline.rs"]
+pub(crate) mod pipeline;
+#[path = "kinds/saved_search.rs"]
+pub(crate) mod saved_search;
+#[path = "kinds/sms.rs"]
+pub(crate) mod sms;
+#[path = "kinds/status.rs"]
+pub(crate) mod status;
+#[path = "kinds/task.rs"]
+pub(crate) mod task;
+#[path = "kinds/webhook_subscription.rs"]
+pub(crate) mod webhook_subscription;
+#[path = "kinds/website.rs"]
+pub(crate) mod website;
+
+/// Everything static about an object kind. Each kind's is a `const` in its file under
+/// `src/kinds/`.
+#[derive(Debug)]
+pub struct KindSpec {
+    /// The `object_type` of its events, as Close names it; unique.
+    pub object_type: &'static str,
+    /// The prefix of its ids (kinds Close treats as one share it: `acti`, `stat`, `cf`).
+    pub id_prefix: &'static str,
+    /// Its REST collection path under `/api/v1/`, without slashes; unique. `None` for a kind
+    /// without routes of its own (routed under another, or written by the server only).
+    pub path: Option<&'static str>,
+    /// A human name for messages and documentation ("a {label}").
+    pub label: &'static str,
+    /// Close's `_type` of an activity (`GET /activity/` mixes kinds); `None` for other kinds.
+    pub activity_type: Option<&'static str>,
+    /// Its `_type` on a lead's timeline, if listed there (`Kind::TIMELINE`).
+    pub timeline_type: Option<&'static str>,
+    /// Whether its objects hang from a lead (`lead_id`) and go with it.
+    pub belongs_to_lead: bool,
+    /// The kind of custom-field definitions whose values its objects carry (`custom.<id>`).
+    pub custom_field_kind: Option<Kind>,
+    /// Whether its objects are custom-field definitions.
+    pub is_custom_field: bool,
+    /// Its own fields in document order, without `fields::COMMON_FIELDS` and, for an
+    /// activity, without the fields every activity has (`fields::specs` adds them).
+    pub fields: &'static [FieldSpec],
+}
 
 /// An object kind stored in the generic object table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,39 +155,41 @@ impl Kind {
         Kind::Conversation,
     ];
 
+    /// Everything static about this kind, from its file under `src/kinds/`.
+    pub fn spec(self) -> &'static KindSpec {
+        match self {
+            Kind::Lead => &lead::SPEC,
+            Kind::Contact => &contact::SPEC,
+            Kind::LeadStatus => &status::LEAD,
+            Kind::OpportunityStatus => &status::OPPORTUNITY,
+            Kind::Pipeline => &pipeline::SPEC,
+            Kind::Opportunity => &opportunity::SPEC,
+            Kind::Note => &note::SPEC,
+            Kind::Call => &call::SPEC,
+            Kind::Email => &email::SPEC,
+            Kind::Sms => &sms::SPEC,
+            Kind::Meeting => &meeting::SPEC,
+            Kind::LeadStatusChange => &lead_status_change::SPEC,
+            Kind::Task => &task::SPEC,
+            Kind::LeadCustomField => &custom_field::LEAD,
+            Kind::ContactCustomField => &custom_field::CONTACT,
+            Kind::OpportunityCustomField => &custom_field::OPPORTUNITY,
+            Kind::SavedSearch => &saved_search::SPEC,
+            Kind::WebhookSubscription => &webhook_subscription::SPEC,
+            Kind::Website => &website::SPEC,
+            Kind::Conversation => &conversation::SPEC,
+            Kind::Message => &message::SPEC,
+        }
+    }
+
     /// The `_type` of an object on the timeline.
     pub fn timeline_type(self) -> Option<&'static str> {
-        match self {
-            Kind::Conversation => Some("Chat"),
-            kind => kind.activity_type(),
-        }
+        self.spec().timeline_type
     }
 
     /// The `object_type` of this kind's events, as Close names it.
     pub fn object_type(self) -> &'static str {
-        match self {
-            Kind::Lead => "lead",
-            Kind::Contact => "contact",
-            Kind::LeadStatus => "status.lead",
-            Kind::OpportunityStatus => "status.opportunity",
-            Kind::Pipeline => "pipeline",
-            Kind::Opportunity => "opportunity",
-            Kind::Note => "activity.note",
-            Kind::Call => "activity.call",
-            Kind::Email => "activity.email",
-            Kind::Sms => "activity.sms",
-            Kind::Meeting => "activity.meeting",
-            Kind::LeadStatusChange => "activity.lead_status_change",
-            Kind::Task => "task.lead",
-            Kind::LeadCustomField => "custom_field.lead",
-            Kind::ContactCustomField => "custom_field.contact",
-            Kind::OpportunityCustomField => "custom_field.opportunity",
-            Kind::SavedSearch => "saved_search",
-            Kind::WebhookSubscription => "webhook_subscription",
-            Kind::Website => "website",
-            Kind::Conversation => "conversation",
-            Kind::Message => "message",
-        }
+        self.spec().object_type
     }
 
     pub fn from_object_type(s: &str) -> Option<Kind> {
@@ -120,90 +198,23 @@ impl Kind {
 
     /// The prefix of this kind's ids.
     pub fn id_prefix(self) -> &'static str {
-        match self {
-            Kind::Lead => "lead",
-            Kind::Contact => "cont",
-            Kind::LeadStatus | Kind::OpportunityStatus => "stat",
-            Kind::Pipeline => "pipe",
-            Kind::Opportunity => "oppo",
-            Kind::Note | Kind::Call | Kind::Email | Kind::Sms | Kind::Meeting | Kind::LeadStatusChange => "acti",
-            Kind::Task => "task",
-            Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField => "cf",
-            Kind::SavedSearch => "save",
-            Kind::WebhookSubscription => "whsub",
-            Kind::Website => "site",
-            Kind::Conversation => "conv",
-            Kind::Message => "msg",
-        }
+        self.spec().id_prefix
     }
 
     /// The REST collection path under `/api/v1/`, without slashes. Status changes are
     /// made by the server when a lead's status changes; they have no route of their own.
     pub fn path(self) -> Option<&'static str> {
-        Some(match self {
-            Kind::Lead => "lead",
-            Kind::Contact => "contact",
-            Kind::LeadStatus => "status/lead",
-            Kind::OpportunityStatus => "status/opportunity",
-            Kind::Pipeline => "pipeline",
-            Kind::Opportunity => "opportunity",
-            Kind::Note => "activity/note",
-            Kind::Call => "activity/call",
-            Kind::Email => "activity/email",
-            Kind::Sms => "activity/sms",
-            Kind::Meeting => "activity/meeting",
-            Kind::LeadStatusChange => return None,
-            Kind::Task => "task",
-            Kind::LeadCustomField => "custom_field/lead",
-            Kind::ContactCustomField => "custom_field/contact",
-            Kind::OpportunityCustomField => "custom_field/opportunity",
-            Kind::SavedSearch => "saved_search",
-            Kind::WebhookSubscription => "webhook",
-            Kind::Website => "website",
-            Kind::Conversation => "conversation",
-            // Under their conversation: `/conversation/{id}/message/`.
-            Kind::Message => return None,
-        })
+        self.spec().path
     }
 
     /// A human name for messages and documentation.
     pub fn label(self) -> &'static str {
-        match self {
-            Kind::Lead => "lead",
-            Kind::Contact => "contact",
-            Kind::LeadStatus => "lead status",
-            Kind::OpportunityStatus => "opportunity status",
-            Kind::Pipeline => "pipeline",
-            Kind::Opportunity => "opportunity",
-            Kind::Note => "note",
-            Kind::Call => "call",
-            Kind::Email => "email",
-            Kind::Sms => "SMS",
-            Kind::Meeting => "meeting",
-            Kind::LeadStatusChange => "lead status change",
-            Kind::Task => "task",
-            Kind::LeadCustomField => "lead custom field",
-            Kind::ContactCustomField => "contact custom field",
-            Kind::OpportunityCustomField => "opportunity custom field",
-            Kind::SavedSearch => "Smart View",
-            Kind::WebhookSubscription => "webhook subscription",
-            Kind::Website => "website",
-            Kind::Conversation => "conversation",
-            Kind::Message => "message",
-        }
+        self.spec().label
     }
 
     /// Close's `_type` of an activity (`GET /activity/` mixes kinds).
     pub fn activity_type(self) -> Option<&'static str> {
-        Some(match self {
-            Kind::Note => "Note",
-            Kind::Call => "Call",
-            Kind::Email => "Email",
-            Kind::Sms => "SMS",
-            Kind::Meeting => "Meeting",
-            Kind::LeadStatusChange => "LeadStatusChange",
-            _ => return None,
-        })
+        self.spec().activity_type
     }
 
     pub fn is_activity(self) -> bool {
@@ -212,24 +223,16 @@ impl Kind {
 
     /// Whether objects of this kind hang from a lead (`lead_id`) and go with it.
     pub fn belongs_to_lead(self) -> bool {
-        matches!(self, Kind::Contact | Kind::Opportunity | Kind::Task) || self.is_activity()
+        self.spec().belongs_to_lead
     }
 
     /// The kind of custom-field definitions whose values objects of this kind carry.
     pub fn custom_field_kind(self) -> Option<Kind> {
-        match self {
-            Kind::Lead => Some(Kind::LeadCustomField),
-            Kind::Contact => Some(Kind::ContactCustomField),
-            Kind::Opportunity => Some(Kind::OpportunityCustomField),
-            _ => None,
-        }
+        self.spec().custom_field_kind
     }
 
     pub fn is_custom_field(self) -> bool {
-        matches!(
-            self,
-            Kind::LeadCustomField | Kind::ContactCustomField | Kind::OpportunityCustomField
-        )
+        self.spec().is_custom_field
     }
 }
 
