@@ -238,22 +238,110 @@ impl Kind {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
+    use crate::fields::{specs, Access, FieldType, COMMON_FIELDS};
+
+    /// The values of `f` over `Kind::ALL`, `None`s left out, each at most once.
+    fn assert_unique<T: std::hash::Hash + Eq + std::fmt::Debug>(what: &str, f: impl Fn(Kind) -> Option<T>) {
+        let mut seen = HashSet::new();
+        for kind in Kind::ALL {
+            if let Some(v) = f(kind) {
+                assert!(seen.insert(v), "{kind:?}: its {what} is another kind's too");
+            }
+        }
+    }
 
     #[test]
-    fn object_types_round_trip_and_are_unique() {
+    fn kinds_are_listed_once() {
+        assert_unique("place in Kind::ALL", Some);
+    }
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        assert_unique("object_type", |k| Some(k.object_type()));
+        assert_unique("path", Kind::path);
+        assert_unique("label", |k| Some(k.label()));
+        assert_unique("activity type", Kind::activity_type);
+        assert_unique("timeline type", Kind::timeline_type);
         for kind in Kind::ALL {
             assert_eq!(Kind::from_object_type(kind.object_type()), Some(kind));
+            let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b"._/".contains(&b));
+            assert!(lower(kind.object_type()), "{kind:?}: object_type");
+            assert!(
+                lower(kind.id_prefix()) && !kind.id_prefix().contains(['.', '/']),
+                "{kind:?}: id prefix"
+            );
+            if let Some(path) = kind.path() {
+                assert!(
+                    lower(path) && !path.starts_with('/') && !path.ends_with('/'),
+                    "{kind:?}: path"
+                );
+            }
+            assert!(!kind.label().is_empty(), "{kind:?}: label");
         }
-        let mut paths: Vec<_> = Kind::ALL.iter().filter_map(|k| k.path()).collect();
-        paths.sort();
-        paths.dedup();
-        let routed = Kind::ALL.iter().filter(|k| k.path().is_some()).count();
-        assert_eq!(paths.len(), routed);
+        assert_eq!(Kind::from_object_type("nope"), None);
+    }
+
+    #[test]
+    fn lists_match_the_specs() {
+        let activities: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.is_activity()).collect();
         assert_eq!(
-            routed,
-            Kind::ALL.len() - 2,
-            "status changes and messages have no route of their own"
+            activities,
+            Kind::ACTIVITIES,
+            "Kind::ACTIVITIES: the kinds with an activity type"
         );
+        let timeline: Vec<Kind> = Kind::ALL.into_iter().filter(|k| k.timeline_type().is_some()).collect();
+        assert_eq!(
+            timeline,
+            Kind::TIMELINE,
+            "Kind::TIMELINE: the kinds with a timeline type"
+        );
+        for kind in Kind::ACTIVITIES {
+            assert_eq!(kind.timeline_type(), kind.activity_type(), "{kind:?}");
+            assert!(kind.belongs_to_lead(), "{kind:?}: an activity belongs to its lead");
+        }
+    }
+
+    #[test]
+    fn custom_fields_are_defined_by_one_kind_each() {
+        assert_unique("custom-field kind", Kind::custom_field_kind);
+        let targets: HashSet<Kind> = Kind::ALL.into_iter().filter_map(Kind::custom_field_kind).collect();
+        let definitions: HashSet<Kind> = Kind::ALL.into_iter().filter(|k| k.is_custom_field()).collect();
+        assert_eq!(targets, definitions);
+    }
+
+    #[test]
+    fn field_tables_are_consistent() {
+        for kind in Kind::ALL {
+            let own = specs(kind);
+            if kind.path().is_some() {
+                assert!(!kind.spec().fields.is_empty(), "{kind:?}: a routed kind has fields");
+            }
+            let mut names = HashSet::new();
+            for spec in COMMON_FIELDS.iter().chain(&own) {
+                assert!(names.insert(spec.name), "{kind:?}: field `{}` twice", spec.name);
+                assert!(
+                    !spec.name.is_empty() && !spec.doc.is_empty(),
+                    "{kind:?}: `{}`",
+                    spec.name
+                );
+                if spec.required {
+                    assert!(
+                        matches!(spec.access, Access::ReadWrite | Access::CreateOnly),
+                        "{kind:?}: `{}` is required but cannot be written",
+                        spec.name
+                    );
+                }
+            }
+            if kind.belongs_to_lead() {
+                let lead_id = own.iter().find(|s| s.name == "lead_id");
+                assert!(
+                    lead_id.is_some_and(|s| s.ty == FieldType::Ref(Kind::Lead)),
+                    "{kind:?}: a kind that belongs to a lead has a `lead_id` referring to it"
+                );
+            }
+        }
     }
 }
