@@ -48,8 +48,10 @@ pub(super) enum Role {
 #[derive(Debug, Clone)]
 pub(super) struct Target {
     pub(super) url: String,
-    /// `Authorization` header, if any.
-    pub(super) authorization: Option<String>,
+    /// Request headers: `Authorization` for operators; a visitor's client address (the
+    /// server trusts `CLIENT_IP_HEADER`), so each visitor is limited as a visitor of its own
+    /// address would be, not as 10,000 visitors behind one.
+    pub(super) headers: Vec<(&'static str, String)>,
     pub(super) wire: Wire,
     pub(super) role: Role,
 }
@@ -172,8 +174,8 @@ pub(super) async fn connect_all(targets: &[Target]) -> anyhow::Result<Clients> {
 /// Connects and waits until the socket is live.
 async fn open(target: &Target) -> anyhow::Result<Socket> {
     let mut request = target.url.as_str().into_client_request()?;
-    if let Some(auth) = &target.authorization {
-        request.headers_mut().insert("authorization", auth.parse()?);
+    for (name, value) in &target.headers {
+        request.headers_mut().insert(*name, value.parse()?);
     }
     // Small buffers: this process holds every socket.
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);

@@ -41,7 +41,7 @@ pub(super) async fn measure(two_nodes: bool, o: &ChatOptions) -> anyhow::Result<
                 Role::Visitor => "visitor",
             }
         ),
-        authorization: None,
+        headers: Vec::new(),
         wire: Wire::SocketIo,
         role,
     };

@@ -27,14 +27,14 @@ pub(super) async fn measure(backend: Backend, o: &ChatOptions) -> anyhow::Result
     let mut targets: Vec<Target> = (0..OPERATORS)
         .map(|_| Target {
             url: format!("ws://{}/api/v1/realtime", a.addr),
-            authorization: Some(a.auth.clone()),
+            headers: vec![("authorization", a.auth.clone())],
             wire: Wire::Rapport,
             role: Role::Operator,
         })
         .collect();
-    targets.extend(tokens.iter().map(|token| Target {
+    targets.extend(tokens.iter().map(|(token, address)| Target {
         url: format!("ws://{}/widget/ws?key={key}&token={token}", b.addr),
-        authorization: None,
+        headers: vec![(crate::CLIENT_IP_HEADER, address.clone())],
         wire: Wire::Rapport,
         role: Role::Visitor,
     }));
@@ -153,17 +153,17 @@ async fn website(server: &Server) -> anyhow::Result<String> {
     Ok(website["widget_key"].as_str().context("no widget_key")?.to_string())
 }
 
-/// Starts `n` visitor sessions; returns their tokens.
-async fn sessions(server: &Server, key: &str, n: usize) -> anyhow::Result<Vec<String>> {
+/// Starts `n` visitor sessions; returns their tokens, each with its visitor's address.
+async fn sessions(server: &Server, key: &str, n: usize) -> anyhow::Result<Vec<(String, String)>> {
     // Each visitor from an address of its own, as on a real website (one address may
-    // start only a few sessions a minute).
+    // start only a few sessions a minute, and a few conversations).
+    let address = |c: usize, i: usize| format!("10.{c}.{}.{}", (i >> 8) & 255, i & 255);
     let request = |c: usize, i: usize| {
         format!(
-            "POST /widget/v1/session HTTP/1.1\r\nHost: {}\r\nX-Widget-Key: {key}\r\n{}: 10.{c}.{}.{}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}",
+            "POST /widget/v1/session HTTP/1.1\r\nHost: {}\r\nX-Widget-Key: {key}\r\n{}: {}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}",
             server.addr,
             crate::CLIENT_IP_HEADER,
-            (i >> 8) & 255,
-            i & 255
+            address(c, i),
         )
         .into_bytes()
     };
@@ -171,21 +171,17 @@ async fn sessions(server: &Server, key: &str, n: usize) -> anyhow::Result<Vec<St
     for c in 0..SESSION_CONNECTIONS {
         let count = n / SESSION_CONNECTIONS + usize::from(c < n % SESSION_CONNECTIONS);
         let mut conn = Connection::open(&server.addr).await?;
-        let requests: Vec<Vec<u8>> = (0..count).map(|i| request(c, i)).collect();
+        let requests: Vec<(Vec<u8>, String)> = (0..count).map(|i| (request(c, i), address(c, i))).collect();
         tasks.push(tokio::spawn(async move {
             let mut tokens = Vec::with_capacity(count);
-            for request in requests {
+            for (request, address) in requests {
                 let (status, body) = conn.send(&request).await?;
                 if status != 200 {
                     bail!("a widget session: {status} {}", String::from_utf8_lossy(&body));
                 }
                 let session: Value = serde_json::from_slice(&body)?;
-                tokens.push(
-                    session["visitor_token"]
-                        .as_str()
-                        .context("no visitor_token")?
-                        .to_string(),
-                );
+                let token = session["visitor_token"].as_str().context("no visitor_token")?;
+                tokens.push((token.to_string(), address));
             }
             Ok(tokens)
         }));
