@@ -123,7 +123,6 @@ pub struct EventPage {
     pub cursor_next: Option<String>,
 }
 
-
 impl Crm {
     /// `GET /event/{id}/`: one event of the actor's organization.
     pub async fn event(&self, actor: &Actor, id: &str) -> CrmResult<Value> {

@@ -20,7 +20,10 @@ use crate::{Actor, Crm, CrmResult};
 pub enum LeadSelection<'a> {
     Ids(&'a [&'a str]),
     /// The leads whose ids are after `after` (if any) and at most `last`.
-    Range { after: Option<&'a str>, last: &'a str },
+    Range {
+        after: Option<&'a str>,
+        last: &'a str,
+    },
 }
 
 /// Leads as stored, with what turning them into their searchable form needs: CPU work
@@ -105,7 +108,10 @@ impl Crm {
                 params.push(last.into());
                 "lead_id <= ?".to_string()
             }
-            LeadSelection::Range { after: Some(after), last } => {
+            LeadSelection::Range {
+                after: Some(after),
+                last,
+            } => {
                 params.extend([after.into(), last.into()]);
                 "lead_id > ? AND lead_id <= ?".to_string()
             }
@@ -142,7 +148,14 @@ impl Crm {
     /// A page of search hits: the leads `ids` (in that order) rendered with their
     /// contacts; a lead deleted since the search ran is left out. `total` is the number of
     /// hits of the whole search.
-    pub async fn leads_in_order(&self, actor: &Actor, ids: &[String], total: usize, skip: usize, limit: usize) -> CrmResult<Page> {
+    pub async fn leads_in_order(
+        &self,
+        actor: &Actor,
+        ids: &[String],
+        total: usize,
+        skip: usize,
+        limit: usize,
+    ) -> CrmResult<Page> {
         let meta = self.meta(actor).await?;
         let docs = self.leads_by_id(actor, ids).await?;
         let contacts = self.contacts_of_many(actor, &docs).await?;

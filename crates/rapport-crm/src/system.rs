@@ -7,8 +7,8 @@ use rapport_store::DbError;
 use serde_json::{Map, Value};
 
 use crate::events::NewEvent;
-use crate::render::{changed_fields, render};
 use crate::plan::{Plan, MAX_ATTEMPTS};
+use crate::render::{changed_fields, render};
 use crate::{Crm, CrmError, CrmResult};
 
 impl Crm {

@@ -9,12 +9,12 @@ use rapport_store::{DbError, SqlValue, Stmt};
 use serde_json::{Map, Value};
 
 use crate::custom;
-use crate::kinds::contact::ContactChange;
-use crate::kinds::{self, Deleting, Writing};
-use crate::plan::{Plan, MAX_ATTEMPTS};
 use crate::doc::{Doc, COLUMNS, CONTACT_TYPE, IN_ORGANIZATION};
 use crate::events::NewEvent;
+use crate::kinds::contact::ContactChange;
+use crate::kinds::{self, Deleting, Writing};
 use crate::meta::OrgMeta;
+use crate::plan::{Plan, MAX_ATTEMPTS};
 use crate::render::{changed_fields, render, with_secrets, SECRET_FIELDS};
 use crate::roles::Permission;
 use crate::{Actor, Crm, CrmError, CrmResult};
@@ -648,7 +648,14 @@ impl Crm {
         ))
     }
 
-    pub(crate) async fn refuse_if_used(&self, actor: &Actor, kind: Kind, field: &str, id: &str, what: &str) -> CrmResult<()> {
+    pub(crate) async fn refuse_if_used(
+        &self,
+        actor: &Actor,
+        kind: Kind,
+        field: &str,
+        id: &str,
+        what: &str,
+    ) -> CrmResult<()> {
         let expr = self.db.dialect().json_field(field, rapport_store::JsonType::Text);
         let sql =
             format!("SELECT COUNT(*) AS n FROM objects WHERE organization_id = ? AND object_type = ? AND {expr} = ?");
@@ -888,4 +895,3 @@ fn as_object(input: &Value) -> CrmResult<&Map<String, Value>> {
         .as_object()
         .ok_or_else(|| CrmError::Invalid(FieldErrors::general("the request body must be a JSON object")))
 }
-

@@ -59,7 +59,8 @@ async fn tailer_never_misses_an_event(test_db: &TestDb) {
     done.store(true, Ordering::SeqCst);
     let seen = tailer.await.unwrap();
     let all: BTreeSet<i64> = crm
-        .log().read_after(None, start, 10_000)
+        .log()
+        .read_after(None, start, 10_000)
         .await
         .unwrap()
         .into_iter()

@@ -177,13 +177,21 @@ impl EventLog {
         }
         sql.push_str(" ORDER BY seq LIMIT ?");
         params.push(SqlValue::Int(limit.clamp(1, MAX_READ) as i64));
-        self.db.query(&sql, &params).await?.iter().map(Event::from_row).collect()
+        self.db
+            .query(&sql, &params)
+            .await?
+            .iter()
+            .map(Event::from_row)
+            .collect()
     }
 
     /// One organization's event by its sequence number.
     pub async fn by_seq(&self, organization_id: &str, seq: i64) -> DbResult<Option<Event>> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE seq = ? AND organization_id = ?");
-        let row = self.db.query_opt(&sql, &[SqlValue::Int(seq), organization_id.into()]).await?;
+        let row = self
+            .db
+            .query_opt(&sql, &[SqlValue::Int(seq), organization_id.into()])
+            .await?;
         row.as_ref().map(Event::from_row).transpose()
     }
 }

@@ -59,7 +59,8 @@ impl Consumer for Push {
             last = Some(event.seq);
             let event = PushEvent::from(event);
             let organization_id = event.organization_id.clone();
-            self.0.send_local(&organization_id, Live::Event(Arc::new(LiveEvent::new(event))));
+            self.0
+                .send_local(&organization_id, Live::Event(Arc::new(LiveEvent::new(event))));
         }
         if let Some(last) = last {
             self.0 .0.position.send_replace(last);

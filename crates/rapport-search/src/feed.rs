@@ -184,7 +184,10 @@ impl Search {
                     let ids: Vec<&str> = ids.into_iter().collect();
                     let text_fields = crm.text_fields(org_id).await?;
                     for chunk in ids.chunks(RELOAD_BATCH) {
-                        let fresh = crm.stored_leads(org_id, LeadSelection::Ids(chunk)).await?.into_leads()?;
+                        let fresh = crm
+                            .stored_leads(org_id, LeadSelection::Ids(chunk))
+                            .await?
+                            .into_leads()?;
                         let fresh: HashMap<&str, &Lead> = fresh.iter().map(|l| (l.id.as_str(), l)).collect();
                         for id in chunk {
                             match fresh.get(*id) {

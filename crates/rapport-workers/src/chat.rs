@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use rapport_core::{time, Kind};
 use rapport_crm::Website;
-use rapport_log::{Action, Event};
 use rapport_delivery::{section, slack_escape, Email, SlackMessage};
+use rapport_log::{Action, Event};
 use rapport_queue::{Job, JobError, NewJob};
 use serde_json::{json, Map, Value};
 

@@ -66,7 +66,11 @@ pub enum Dispatched {
 pub async fn dispatch_batch(crm: &Crm, queue: &Queue) -> Result<Dispatched, DispatchError> {
     let mut dispatcher = Dispatcher::new(crm.clone(), queue.clone());
     let cursor = dispatcher.read_cursor().await?;
-    let events = crm.log().read_after(None, cursor, BATCH).await.map_err(CrmError::from)?;
+    let events = crm
+        .log()
+        .read_after(None, cursor, BATCH)
+        .await
+        .map_err(CrmError::from)?;
     dispatcher.dispatch(&events).await
 }
 
@@ -80,7 +84,11 @@ struct Dispatcher {
 
 impl Dispatcher {
     fn new(crm: Crm, queue: Queue) -> Dispatcher {
-        Dispatcher { crm, queue, read_from: 0 }
+        Dispatcher {
+            crm,
+            queue,
+            read_from: 0,
+        }
     }
 
     async fn read_cursor(&mut self) -> Result<i64, DispatchError> {
