@@ -77,7 +77,7 @@ fn the_detector_finds_exactly_the_cycles() {
                 ("main.rs", "mod a; mod b; mod c; mod d;"),
                 ("a/mod.rs", "mod inner;"),
                 ("a/inner.rs", "use crate::{d, b::{self, x::{Y, Z}}};"),
-                ("b.rs", "fn f() -> crate :: c :: C { todo!() }"),
+                ("b.rs", "fn f() -> crate :: c :: C { C }"),
                 ("c/mod.rs", "mod deep;"),
                 ("c/deep/mod.rs", "use crate::{\n    a::inner::Thing as Other,\n};"),
                 ("d.rs", "pub struct D;"),
