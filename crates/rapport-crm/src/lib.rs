@@ -41,7 +41,7 @@ pub use events::{EventPage, EventQuery};
 pub use list::{ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use roles::{permissions_markdown, JobAction, Permission, Role, PERMISSIONS};
 pub use search::TimeZone;
-pub use searchable::{LeadSelection, StoredLeads};
+pub use searchable::{LeadSelection, SearchableOrg, StoredLeads};
 pub use sessions::{
     Session, LOGIN_FAILURES_ALLOWED, LOGIN_WINDOW_SECONDS, MAX_DRAFTS, MAX_DRAFT_CHARS, SESSION_SECONDS,
 };

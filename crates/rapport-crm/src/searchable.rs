@@ -69,6 +69,26 @@ impl StoredLeads {
     }
 }
 
+/// An organization as the index reads it: its configuration (statuses, custom fields,
+/// users), read once for all of its leads, and the ids of its free-text custom fields.
+pub struct SearchableOrg {
+    id: String,
+    meta: Arc<OrgMeta>,
+    text_fields: Arc<BTreeSet<String>>,
+}
+
+impl SearchableOrg {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The ids of the organization's text custom fields, whose values are free text (the
+    /// query's binder lists the same ids).
+    pub fn text_fields(&self) -> &Arc<BTreeSet<String>> {
+        &self.text_fields
+    }
+}
+
 impl Crm {
     /// Every organization's id, in order.
     pub async fn organization_ids(&self) -> CrmResult<Vec<String>> {
@@ -96,8 +116,29 @@ impl Crm {
         Ok(rows.iter().map(|r| r.get("lead_id")).collect::<Result<_, _>>()?)
     }
 
-    /// Leads with their related objects, as stored.
-    pub async fn stored_leads(&self, org_id: &str, leads: LeadSelection<'_>) -> CrmResult<StoredLeads> {
+    /// The organization's configuration as its leads' searchable form needs it.
+    pub async fn searchable_org(&self, org_id: &str) -> CrmResult<SearchableOrg> {
+        let meta = self.meta_of(org_id).await?;
+        let text_fields = [
+            Kind::LeadCustomField,
+            Kind::ContactCustomField,
+            Kind::OpportunityCustomField,
+        ]
+        .into_iter()
+        .flat_map(|kind| meta.of_kind(kind))
+        .filter(|field| field.str("type") == Some("text"))
+        .map(|field| field.id.clone())
+        .collect();
+        Ok(SearchableOrg {
+            id: org_id.to_string(),
+            meta,
+            text_fields: Arc::new(text_fields),
+        })
+    }
+
+    /// Leads of `org` with their related objects, as stored.
+    pub async fn stored_leads(&self, org: &SearchableOrg, leads: LeadSelection<'_>) -> CrmResult<StoredLeads> {
+        let org_id = org.id();
         let mut params: Vec<SqlValue> = vec![org_id.into()];
         let filter = match leads {
             LeadSelection::Ids(ids) => {
@@ -125,24 +166,8 @@ impl Crm {
         Ok(StoredLeads {
             organization_id: org_id.to_string(),
             rows: self.db.query(&sql, &params).await?,
-            meta: self.meta_of(org_id).await?,
+            meta: org.meta.clone(),
         })
-    }
-
-    /// The ids of the organization's text custom fields, whose values are free text (the
-    /// query's binder lists the same ids).
-    pub async fn text_fields(&self, org_id: &str) -> CrmResult<BTreeSet<String>> {
-        let meta = self.meta_of(org_id).await?;
-        Ok([
-            Kind::LeadCustomField,
-            Kind::ContactCustomField,
-            Kind::OpportunityCustomField,
-        ]
-        .into_iter()
-        .flat_map(|kind| meta.of_kind(kind))
-        .filter(|field| field.str("type") == Some("text"))
-        .map(|field| field.id.clone())
-        .collect())
     }
 
     /// A page of search hits: the leads `ids` (in that order) rendered with their

@@ -94,7 +94,8 @@ impl Search {
     /// them may be in the index.
     async fn index_organization(&self, index: &Arc<SearchIndex>, org_id: &str) -> CrmResult<usize> {
         let crm = &self.0.crm;
-        let text_fields = Arc::new(crm.text_fields(org_id).await?);
+        let org = crm.searchable_org(org_id).await?;
+        let text_fields = org.text_fields();
         let mut after: Option<String> = None;
         let mut count = 0;
         // Reading the store is one thread's work; making leads and documents of the rows
@@ -111,7 +112,7 @@ impl Search {
                     after: after.as_deref(),
                     last,
                 };
-                let stored = crm.stored_leads(org_id, range).await?;
+                let stored = crm.stored_leads(&org, range).await?;
                 after = Some(last.clone());
                 if building.len() == BATCHES_IN_FLIGHT {
                     if let Some(oldest) = building.pop_front() {
@@ -182,16 +183,14 @@ impl Search {
                 }
                 Some(ids) => {
                     let ids: Vec<&str> = ids.into_iter().collect();
-                    let text_fields = crm.text_fields(org_id).await?;
+                    let org = crm.searchable_org(org_id).await?;
+                    let text_fields = org.text_fields();
                     for chunk in ids.chunks(RELOAD_BATCH) {
-                        let fresh = crm
-                            .stored_leads(org_id, LeadSelection::Ids(chunk))
-                            .await?
-                            .into_leads()?;
+                        let fresh = crm.stored_leads(&org, LeadSelection::Ids(chunk)).await?.into_leads()?;
                         let fresh: HashMap<&str, &Lead> = fresh.iter().map(|l| (l.id.as_str(), l)).collect();
                         for id in chunk {
                             match fresh.get(*id) {
-                                Some(lead) => index.upsert(org_id, lead, &text_fields).map_err(index_error)?,
+                                Some(lead) => index.upsert(org_id, lead, text_fields).map_err(index_error)?,
                                 None => index.delete(id).map_err(index_error)?, // deleted
                             }
                         }
