@@ -40,7 +40,6 @@ pub trait Consumer: Send {
 #[derive(Clone)]
 pub struct Tail {
     log: EventLog,
-    name: &'static str,
     batch: usize,
     idle_recheck: Duration,
     listening_recheck: Duration,
@@ -56,7 +55,6 @@ impl Tail {
     pub fn new(log: EventLog) -> Tail {
         Tail {
             log,
-            name: "",
             batch: 500,
             idle_recheck: Duration::from_millis(500),
             listening_recheck: Duration::from_secs(5),
@@ -88,8 +86,8 @@ impl Tail {
 
     /// Runs `consumer` until `shutdown` resolves. Events read after a shutdown began are
     /// not applied: they are left to the next start.
-    pub async fn run<C: Consumer>(mut self, mut consumer: C, shutdown: impl Future<Output = ()>) {
-        self.name = consumer.name();
+    pub async fn run<C: Consumer>(self, mut consumer: C, shutdown: impl Future<Output = ()>) {
+        let name = consumer.name();
         tokio::pin!(shutdown);
         let mut other_nodes = self.log.other_nodes();
         let mut cursor: Option<i64> = None;
@@ -103,7 +101,7 @@ impl Tail {
                 match started {
                     Ok(at) => cursor = Some(at),
                     Err(e) => {
-                        tracing::error!(consumer = self.name, error = %e, "cannot find where to read the event log from; retrying");
+                        tracing::error!(consumer = name, error = %e, "cannot find where to read the event log from; retrying");
                         if self.pause(self.retry, &mut shutdown).await {
                             return;
                         }
@@ -121,7 +119,7 @@ impl Tail {
             let events = match read {
                 Ok(events) => events,
                 Err(e) => {
-                    tracing::error!(consumer = self.name, error = %e, "cannot read the event log; retrying");
+                    tracing::error!(consumer = name, error = %e, "cannot read the event log; retrying");
                     if self.pause(self.retry, &mut shutdown).await {
                         return;
                     }
@@ -160,7 +158,7 @@ impl Tail {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(consumer = self.name, error = %e, "cannot apply events of the log; retrying");
+                    tracing::error!(consumer = name, error = %e, "cannot apply events of the log; retrying");
                     if self.pause(self.retry, &mut shutdown).await {
                         return;
                     }
