@@ -16,8 +16,16 @@ use super::{measure_connected, rss_kib, ChatOptions, Figures, OPERATORS};
 use crate::jobs::peers::cache_dir;
 
 const SCRIPT: &str = include_str!("../../peers/socketio_relay.mjs");
-/// Pinned, so that runs compare.
-const PACKAGES: [&str; 3] = ["socket.io@4.8.1", "@socket.io/redis-adapter@8.3.0", "redis@4.7.0"];
+/// Pinned, so that runs compare. `bufferutil` and `utf-8-validate` are the native add-ons
+/// of `ws` that socket.io's performance tuning guide tells a server to install
+/// (https://socket.io/docs/v4/performance-tuning/#install-ws-native-add-ons).
+const PACKAGES: [&str; 5] = [
+    "socket.io@4.8.1",
+    "@socket.io/redis-adapter@8.3.0",
+    "redis@4.7.0",
+    "bufferutil@4.0.9",
+    "utf-8-validate@6.0.5",
+];
 const REDIS: &str = "redis://127.0.0.1:6379";
 
 pub(super) async fn measure(two_nodes: bool, o: &ChatOptions) -> anyhow::Result<Figures> {
@@ -60,8 +68,10 @@ pub(super) fn describe() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|_| "?".into());
     format!(
-        "{} on Node {node}, websocket transport only, default settings (ping every 25 s); two nodes: two \
-         processes with the Redis adapter (node-redis) over the local Redis",
+        "{} on Node {node}, as socket.io's performance tuning guide recommends: websocket \
+         transport only, ws's native add-ons installed (bufferutil, utf-8-validate), its other \
+         settings default (ping every 25 s); two nodes: two processes with the Redis adapter \
+         (node-redis) over the local Redis, as its guide to multiple nodes describes",
         PACKAGES.join(", ")
     )
 }
